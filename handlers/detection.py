@@ -1,0 +1,33 @@
+"""Detection handler: one image per row -> {"boundary_result": [[x1, y1, ..., xn, yn, score], ...]}."""
+from __future__ import annotations
+
+from handlers.base import OcrHandler
+from handlers.errors import RequestError
+from handlers.families.db import OPTION_BOUNDS, parse_options
+from handlers.requests import Payload
+
+
+def boundary_result(detections) -> dict:
+    """MMOCR's detection response shape, coordinates rounded to 0.1 px."""
+    rows = []
+    for det in detections:
+        flat = [round(float(v), 1) for v in det.polygon.reshape(-1)]
+        rows.append(flat + [round(det.score, 5)])
+    return {"boundary_result": rows}
+
+
+class DetectionHandler(OcrHandler):
+    task = "det"
+    option_names = frozenset(OPTION_BOUNDS)
+
+    def infer(self, payloads: list[Payload]) -> list[dict]:
+        results = []
+        for payload in payloads:
+            if payload.is_list:
+                raise RequestError(400, "the detector takes one image per request")
+            try:
+                options = parse_options(payload.options)
+            except ValueError as exc:
+                raise RequestError(422, str(exc)) from None
+            results.append(boundary_result(self.model(payload.images[0], options)))
+        return results

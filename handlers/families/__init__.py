@@ -1,0 +1,94 @@
+"""Registry of model families: a family name -> its task and a builder over a loaded runner."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from handlers.families.angle import AngleClassifier, AngleConfig
+from handlers.families.ctc import CTCConfig, CTCRecognizer
+from handlers.families.db import DBConfig, DBDetector
+from handlers.ops.ctc_decode import load_charset
+from handlers.runtime import Device, Runner, load_runner
+
+SPEC_FILE = "model_config.json"
+
+
+@dataclass
+class ModelSpec:
+    """What an archive (or the in-process pipeline) needs to build one model."""
+
+    name: str
+    task: str
+    family: str
+    runtime: str
+    weights: Path
+    config: dict[str, Any] = field(default_factory=dict)
+    files: dict[str, Path] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """The archive form: file paths relative to the archive root."""
+        return {"name": self.name, "task": self.task, "family": self.family, "runtime": self.runtime,
+                "weights": self.weights.name, "config": self.config,
+                "files": {key: path.name for key, path in self.files.items()}}
+
+    @classmethod
+    def from_archive(cls, model_dir: Path) -> "ModelSpec":
+        """Read model_config.json from an unpacked archive."""
+        raw = json.loads((model_dir / SPEC_FILE).read_text(encoding="utf-8"))
+        return cls(raw["name"], raw["task"], raw["family"], raw["runtime"], model_dir / raw["weights"],
+                   raw.get("config", {}), {k: model_dir / v for k, v in raw.get("files", {}).items()})
+
+
+def _charset(spec: ModelSpec, runner: Runner) -> list[str]:
+    source = spec.config.get("charset", {})
+    if source.get("from") == "onnx_metadata":
+        text = runner.metadata().get(source.get("key", "character"))
+        if not text:
+            raise ValueError(f"{spec.name}: the weight file carries no {source.get('key')!r} metadata")
+        return load_charset(text.splitlines(), use_space_char=False)
+    if source.get("from") == "file":
+        return load_charset(spec.files[source["key"]], use_space_char=False)
+    raise ValueError(f"{spec.name}: charset must come from 'onnx_metadata' or 'file', got {source!r}")
+
+
+def _build_db(spec: ModelSpec, runner: Runner) -> DBDetector:
+    return DBDetector(runner, DBConfig.from_dict(spec.config))
+
+
+def _build_ctc(spec: ModelSpec, runner: Runner) -> CTCRecognizer:
+    return CTCRecognizer(runner, CTCConfig.from_dict(spec.config, _charset(spec, runner)))
+
+
+def _build_angle(spec: ModelSpec, runner: Runner) -> AngleClassifier:
+    return AngleClassifier(runner, AngleConfig.from_dict(spec.config))
+
+
+FAMILIES: dict[str, tuple[str, Callable[[ModelSpec, Runner], Any]]] = {
+    "db": ("det", _build_db),
+    "ctc": ("rec", _build_ctc),
+    "angle": ("cls", _build_angle),
+}
+
+
+def build_model(spec: ModelSpec, device: Device = Device(), threads: int = 1) -> Any:
+    """Load the weights and wrap them in the family's pre/post-processing."""
+    if spec.family not in FAMILIES:
+        raise ValueError(f"unknown model family {spec.family!r}; known: {', '.join(sorted(FAMILIES))}")
+    task, builder = FAMILIES[spec.family]
+    if task != spec.task:
+        raise ValueError(f"family {spec.family!r} serves task {task!r}, not {spec.task!r}")
+    return builder(spec, load_runner(spec.runtime, spec.weights, device, threads))
+
+
+def validate_config(spec: ModelSpec) -> None:
+    """Check a family config without loading weights (used when building archives)."""
+    if spec.family == "db":
+        DBConfig.from_dict(spec.config)
+    elif spec.family == "angle":
+        AngleConfig.from_dict(spec.config)
+    elif spec.family == "ctc":
+        CTCConfig.from_dict(spec.config, ["x"])
+    else:
+        raise ValueError(f"unknown model family {spec.family!r}; known: {', '.join(sorted(FAMILIES))}")

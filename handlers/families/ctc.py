@@ -1,0 +1,118 @@
+"""CTC text recognisers (PP-OCR style): height-48 keep-ratio resize, width buckets, greedy decode."""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import cv2
+import numpy as np
+
+from handlers.ops.ctc_decode import ctc_greedy_decode
+from handlers.runtime import Runner
+
+
+@dataclass(frozen=True)
+class CTCConfig:
+    """Input conventions of one CTC recogniser."""
+
+    height: int = 48
+    min_width: int = 320  # PP-OCR pads every line to at least 320 px (ratio 6.67)
+    max_width: int = 3200
+    width_multiple: int = 8  # one CTC frame per 8 input pixels for PP-OCR nets
+    max_batch: int = 8
+    bucket_ratio: float = 1.5  # a batch's widest crop is at most this times its narrowest
+    mean: float = 0.5
+    std: float = 0.5
+    charset: tuple[str, ...] = ()
+    use_space_char: bool = True
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any], charset: Sequence[str]) -> "CTCConfig":
+        """Validate a zoo `config` mapping; `charset` is resolved by the caller."""
+        raw = {k: v for k, v in raw.items() if k != "charset"}
+        names = {f.name for f in dataclasses.fields(cls)} - {"charset"}
+        unknown = set(raw) - names
+        if unknown:
+            raise ValueError(f"unknown CTC config keys: {sorted(unknown)}")
+        cfg = cls(**raw, charset=tuple(charset))
+        if not cfg.charset:
+            raise ValueError("a CTC recogniser needs a non-empty character set")
+        return cfg
+
+    def classes(self) -> list[str]:
+        """Characters by class index minus one (class 0 is the CTC blank)."""
+        return list(self.charset) + ([" "] if self.use_space_char else [])
+
+
+@dataclass
+class Recognition:
+    """Text read from one crop, with where each character sits along the crop's width."""
+
+    text: str
+    score: float
+    chars: list[tuple[str, float, float, float]]  # (char, x0, x1, prob); x as a fraction of width
+
+
+def resized_width(image: np.ndarray, cfg: CTCConfig) -> int:
+    """Width of the crop once scaled to the model height, capped at max_width."""
+    height, width = image.shape[:2]
+    return max(1, min(cfg.max_width, math.ceil(cfg.height * width / max(height, 1))))
+
+
+def plan_batches(widths: Sequence[int], cfg: CTCConfig) -> list[list[int]]:
+    """Group crop indices, sorted by width, into batches whose widths stay close."""
+    order = sorted(range(len(widths)), key=lambda i: widths[i])
+    batches: list[list[int]] = []
+    for index in order:
+        batch = batches[-1] if batches else None
+        if (batch is None or len(batch) >= cfg.max_batch
+                or max(widths[index], cfg.min_width) > cfg.bucket_ratio * max(widths[batch[0]], cfg.min_width)):
+            batches.append([index])
+        else:
+            batch.append(index)
+    return batches
+
+
+def batch_tensor(images: Sequence[np.ndarray], widths: Sequence[int], cfg: CTCConfig) -> np.ndarray:
+    """Resize, normalise and right-pad crops into one (N,3,H,W) float32 tensor."""
+    padded = max(cfg.min_width, max(widths))
+    padded = int(math.ceil(padded / cfg.width_multiple) * cfg.width_multiple)
+    tensor = np.zeros((len(images), 3, cfg.height, padded), np.float32)
+    for row, (image, width) in enumerate(zip(images, widths)):
+        resized = cv2.resize(image, (width, cfg.height), interpolation=cv2.INTER_LINEAR)
+        tensor[row, :, :, :width] = ((resized.astype(np.float32) / 255.0 - cfg.mean) / cfg.std).transpose(2, 0, 1)
+    return tensor
+
+
+class CTCRecognizer:
+    """A CTC network plus its resize, batching and decoding."""
+
+    def __init__(self, runner: Runner, cfg: CTCConfig):
+        self.runner = runner
+        self.cfg = cfg
+        self.classes = cfg.classes()
+
+    def __call__(self, images: Sequence[np.ndarray]) -> list[Recognition]:
+        """Read every BGR crop; results come back in input order."""
+        widths = [resized_width(image, self.cfg) for image in images]
+        results: list[Recognition | None] = [None] * len(images)
+        for batch in plan_batches(widths, self.cfg):
+            batch_widths = [widths[i] for i in batch]
+            tensor = batch_tensor([images[i] for i in batch], batch_widths, self.cfg)
+            probs = self.runner(tensor)
+            frame_px = tensor.shape[3] / probs.shape[1]
+            for row, decoded in zip(batch, ctc_greedy_decode(probs, self.classes)):
+                results[row] = _with_positions(decoded, frame_px, widths[row])
+        return results  # type: ignore[return-value]
+
+
+def _with_positions(decoded, frame_px: float, content_width: int) -> Recognition:
+    """Turn CTC frame spans into fractions of the crop's width."""
+    chars = []
+    for char in decoded.chars:
+        x0 = min(1.0, char.start * frame_px / content_width)
+        x1 = min(1.0, char.end * frame_px / content_width)
+        chars.append((char.char, x0, x1, float(char.prob)))
+    return Recognition(decoded.text, float(decoded.score), chars)

@@ -1,0 +1,37 @@
+"""Recognition handler: crops -> {"text", "score"} (one crop) or a list of them (many crops).
+
+All crops of all rows in a TorchServe batch are read together, so width bucketing works across
+requests.  With the option `positions=true` each result also carries `chars`: [char, x0, x1, prob]
+with x as a fraction of the crop width (from the CTC alignment), which the gateway uses for word boxes.
+"""
+from __future__ import annotations
+
+from handlers.base import OcrHandler
+from handlers.requests import Payload
+
+
+def _wants_positions(payload: Payload) -> bool:
+    return str(payload.options.get("positions", "")).lower() in ("1", "true", "yes")
+
+
+def recognition_result(rec, positions: bool) -> dict:
+    """The public shape of one read crop."""
+    result = {"text": rec.text, "score": round(rec.score, 5)}
+    if positions:
+        result["chars"] = [[c, round(x0, 4), round(x1, 4), round(p, 4)] for c, x0, x1, p in rec.chars]
+    return result
+
+
+class RecognitionHandler(OcrHandler):
+    task = "rec"
+    option_names = frozenset({"positions"})
+
+    def infer(self, payloads: list[Payload]) -> list:
+        crops = [image for payload in payloads for image in payload.images]
+        reads = iter(self.model(crops))
+        results = []
+        for payload in payloads:
+            positions = _wants_positions(payload)
+            rows = [recognition_result(next(reads), positions) for _ in payload.images]
+            results.append(rows if payload.is_list else rows[0])
+        return results

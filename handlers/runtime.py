@@ -1,0 +1,70 @@
+"""Model runtimes: one small interface over ONNX Runtime now (and torch later)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Device:
+    """Where a model runs: 'cpu' or a CUDA device index."""
+
+    kind: str = "cpu"
+    index: int = 0
+
+    @classmethod
+    def from_gpu_id(cls, gpu_id: object) -> "Device":
+        """TorchServe passes `gpu_id` in system_properties only when it assigned a GPU."""
+        if gpu_id is None or str(gpu_id).strip() in ("", "-1", "None"):
+            return cls()
+        return cls("cuda", int(gpu_id))
+
+    def __str__(self) -> str:
+        return "cpu" if self.kind == "cpu" else f"cuda:{self.index}"
+
+
+class Runner(Protocol):
+    """A loaded network: one float32 array in, the first output array out."""
+
+    device: Device
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray: ...
+
+    def metadata(self) -> dict[str, str]: ...
+
+
+class OnnxRunner:
+    """An ONNX Runtime session bound to one device and a fixed thread budget."""
+
+    def __init__(self, path: Path, device: Device = Device(), threads: int = 1):
+        import onnxruntime as ort  # imported here so that pure code never pays for it
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        providers: list = ["CPUExecutionProvider"]
+        if device.kind == "cuda":
+            if "CUDAExecutionProvider" not in ort.get_available_providers():
+                raise RuntimeError(f"{device} requested but onnxruntime has no CUDA provider "
+                                   "(install onnxruntime-gpu)")
+            providers.insert(0, ("CUDAExecutionProvider", {"device_id": device.index}))
+        self.session = ort.InferenceSession(str(path), options, providers=providers)
+        self.device = device
+        self._input = self.session.get_inputs()[0].name
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        return self.session.run(None, {self._input: batch})[0]
+
+    def metadata(self) -> dict[str, str]:
+        return dict(self.session.get_modelmeta().custom_metadata_map)
+
+
+def load_runner(runtime: str, path: Path, device: Device = Device(), threads: int = 1) -> Runner:
+    """Open a weight file with the named runtime; unknown runtimes are refused."""
+    if runtime == "onnxruntime":
+        return OnnxRunner(path, device, threads)
+    raise ValueError(f"unknown runtime {runtime!r}; supported: onnxruntime")

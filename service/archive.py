@@ -1,0 +1,80 @@
+"""Build TorchServe .mar archives from zoo entries (weights verified first)."""
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import yaml
+
+from handlers.families import ModelSpec, validate_config
+from service.weights import DEFAULT_CACHE, verified_file, weight_path
+from service.zoo import REPO_ROOT, ZooEntry
+
+HANDLERS_DIR = REPO_ROOT / "handlers"
+ENTRY_FILE = HANDLERS_DIR / "ts_entry.py"
+DEFAULT_STORE = REPO_ROOT / "model_store"
+
+
+def _handler_sources() -> list[Path]:
+    return sorted(p for p in HANDLERS_DIR.rglob("*.py") if "__pycache__" not in p.parts)
+
+
+def _fingerprint(entry: ZooEntry) -> str:
+    """Changes whenever anything that goes into the archive changes."""
+    digest = hashlib.sha256(entry.model_dump_json().encode())
+    for path in _handler_sources():
+        digest.update(str(path.relative_to(REPO_ROOT)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _model_config_yaml(entry: ZooEntry) -> dict:
+    serving = entry.serving
+    return {"minWorkers": serving.workers, "maxWorkers": serving.workers,
+            "batchSize": serving.batch_size, "maxBatchDelay": serving.max_batch_delay_ms,
+            "responseTimeout": serving.response_timeout_s}
+
+
+def _stage(entry: ZooEntry, stage: Path, cache: Path) -> tuple[Path, Path]:
+    """Lay out the archive's extra files; returns (weights, model-config.yaml)."""
+    weights = weight_path(entry, cache)
+    extra = stage / "extra"
+    shutil.copytree(HANDLERS_DIR, extra / "handlers", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    files = {}
+    for key, item in entry.files.items():
+        source = verified_file(entry, item, cache)
+        files[key] = extra / f"{key}{source.suffix}"
+        shutil.copy2(source, files[key])
+    spec = ModelSpec(entry.name, entry.task, entry.family, entry.runtime, weights, entry.config, files)
+    validate_config(spec)
+    (extra / "model_config.json").write_text(json.dumps(spec.to_json(), indent=2), encoding="utf-8")
+    config_yaml = stage / "model-config.yaml"
+    config_yaml.write_text(yaml.safe_dump(_model_config_yaml(entry)), encoding="utf-8")
+    return weights, config_yaml
+
+
+def build_archive(entry: ZooEntry, store: Path = DEFAULT_STORE, cache: Path = DEFAULT_CACHE,
+                  force: bool = False) -> Path:
+    """Build `<store>/<name>.mar` unless an identical one is there already; returns its path."""
+    store.mkdir(parents=True, exist_ok=True)
+    mar = store / f"{entry.name}.mar"
+    stamp = store / f".{entry.name}.fingerprint"
+    fingerprint = _fingerprint(entry)
+    if not force and mar.exists() and stamp.exists() and stamp.read_text() == fingerprint:
+        weight_path(entry, cache)  # still verify the source is what the zoo pins
+        return mar
+    with tempfile.TemporaryDirectory(prefix=f"ocrserve-{entry.name}-") as tmp:
+        weights, config_yaml = _stage(entry, Path(tmp), cache)
+        archiver = Path(sys.executable).with_name("torch-model-archiver")
+        cmd = [str(archiver), "--model-name", entry.name, "--version", "1.0",
+               "--serialized-file", str(weights), "--handler", str(ENTRY_FILE),
+               "--extra-files", str(Path(tmp) / "extra"), "--config-file", str(config_yaml),
+               "--runtime", "python", "--export-path", str(store), "--force"]
+        subprocess.run(cmd, check=True, env={"TMPDIR": tmp, "PATH": "/usr/bin:/bin"})
+    stamp.write_text(fingerprint)
+    return mar

@@ -1,0 +1,119 @@
+"""Where models run for the pipeline: TorchServe over HTTP, or in this process (same handler code)."""
+from __future__ import annotations
+
+import asyncio
+import base64
+from pathlib import Path
+from typing import Any, Protocol, Sequence
+
+import numpy as np
+
+from handlers.base import OcrHandler
+from handlers.classification import ClassificationHandler
+from handlers.detection import DetectionHandler, boundary_result
+from handlers.errors import RequestError, as_request_error
+from handlers.families import ModelSpec
+from handlers.families.db import parse_options
+from handlers.ops.image_io import encode_png
+from handlers.recognition import RecognitionHandler, recognition_result
+from service.errors import BadOptions, ModelNotFound, OcrServeError
+from service.torchserve_client import TorchServeClient
+from service.weights import DEFAULT_CACHE, verified_file, weight_path
+from service.zoo import Zoo
+
+
+class Backend(Protocol):
+    """The three calls the pipeline makes; every implementation returns the handlers' JSON shapes."""
+
+    async def detect(self, model: str, data: bytes, image: np.ndarray, options: dict) -> list[list[float]]: ...
+
+    async def recognize(self, model: str, crops: Sequence[np.ndarray]) -> list[dict]: ...
+
+    async def classify(self, model: str, crops: Sequence[np.ndarray]) -> list[dict]: ...
+
+
+def _chunks(items: Sequence, size: int) -> list[Sequence]:
+    return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+class TorchServeBackend:
+    """Calls TorchServe; crop batches are sent as JSON lists of base64 PNGs, chunks concurrently."""
+
+    def __init__(self, client: TorchServeClient, chunk_size: int = 32):
+        self.client = client
+        self.chunk_size = chunk_size
+
+    async def detect(self, model: str, data: bytes, image: np.ndarray, options: dict) -> list[list[float]]:
+        body = await self.client.predict(model, content=data, params=options)
+        return body["boundary_result"]
+
+    async def _crops_call(self, model: str, crops: Sequence[np.ndarray], options: dict) -> list[dict]:
+        async def one(chunk: Sequence[np.ndarray]) -> list[dict]:
+            images = await asyncio.to_thread(lambda: [base64.b64encode(encode_png(c)).decode() for c in chunk])
+            return await self.client.predict(model, json_body={"images": images, "options": options})
+
+        if not crops:
+            return []
+        parts = await asyncio.gather(*(one(chunk) for chunk in _chunks(crops, self.chunk_size)))
+        return [row for part in parts for row in part]
+
+    async def recognize(self, model: str, crops: Sequence[np.ndarray]) -> list[dict]:
+        return await self._crops_call(model, crops, {"positions": True})
+
+    async def classify(self, model: str, crops: Sequence[np.ndarray]) -> list[dict]:
+        return await self._crops_call(model, crops, {})
+
+
+_HANDLERS: dict[str, type[OcrHandler]] = {"det": DetectionHandler, "rec": RecognitionHandler,
+                                          "cls": ClassificationHandler}
+
+
+class LocalBackend:
+    """Runs the zoo's models in this process with the same families the handlers use."""
+
+    def __init__(self, zoo: Zoo, cache: Path = DEFAULT_CACHE, threads: int = 1):
+        self.zoo = zoo
+        self.cache = cache
+        self.threads = threads
+        self._handlers: dict[str, OcrHandler] = {}
+
+    def handler(self, name: str) -> OcrHandler:
+        """The loaded handler of a zoo model (loaded on first use)."""
+        if name not in self._handlers:
+            try:
+                entry = self.zoo.get(name)
+            except KeyError as exc:
+                raise ModelNotFound(str(exc.args[0])) from None
+            files = {k: verified_file(entry, f, self.cache) for k, f in entry.files.items()}
+            spec = ModelSpec(name, entry.task, entry.family, entry.runtime, weight_path(entry, self.cache),
+                             entry.config, files)
+            handler = _HANDLERS[entry.task]()
+            handler.load(spec, threads=self.threads)
+            self._handlers[name] = handler
+        return self._handlers[name]
+
+    async def detect(self, model: str, data: bytes, image: np.ndarray, options: dict) -> list[list[float]]:
+        handler = self.handler(model)
+        try:
+            parsed = parse_options(options)
+        except ValueError as exc:
+            raise BadOptions(str(exc)) from None
+        detections = await asyncio.to_thread(_guarded, handler.model, image, parsed)
+        return boundary_result(detections)["boundary_result"]
+
+    async def recognize(self, model: str, crops: Sequence[np.ndarray]) -> list[dict]:
+        reads = await asyncio.to_thread(_guarded, self.handler(model).model, list(crops)) if crops else []
+        return [recognition_result(r, positions=True) for r in reads]
+
+    async def classify(self, model: str, crops: Sequence[np.ndarray]) -> list[dict]:
+        preds = await asyncio.to_thread(_guarded, self.handler(model).model, list(crops)) if crops else []
+        return [{"label": p.label, "score": round(p.score, 5), "rotate": p.rotate} for p in preds]
+
+
+def _guarded(fn: Any, *args: Any) -> Any:
+    """Run model code, translating handler errors into gateway errors."""
+    try:
+        return fn(*args)
+    except Exception as exc:  # noqa: BLE001
+        error: RequestError = as_request_error(exc)
+        raise OcrServeError(error.message, status=error.status) from exc

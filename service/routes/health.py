@@ -1,0 +1,31 @@
+"""Liveness and readiness."""
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from service.errors import OcrServeError
+from service.routes.models import describe
+from service.state import State
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+async def healthz() -> dict:
+    """The gateway process is up."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+async def readyz(state: State) -> JSONResponse:
+    """Every default model is loaded in TorchServe with all workers READY (asked for real)."""
+    models, ready = {}, True
+    for name in state.zoo.default_names():
+        try:
+            status = (await describe(state, name)).status
+        except OcrServeError as exc:
+            status = f"UNAVAILABLE: {exc.message}"
+        models[name] = status
+        ready = ready and status == "READY"
+    return JSONResponse({"ready": ready, "models": models}, status_code=200 if ready else 503)

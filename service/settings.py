@@ -1,0 +1,48 @@
+"""The one settings object of the gateway and launcher: environment (OCRSERVE_*) or a .env file."""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AnyHttpUrl, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from service.zoo import DEFAULT_ZOO, REPO_ROOT
+
+
+class Settings(BaseSettings):
+    """Validated at start-up; a bad value stops the process with a message naming it."""
+
+    model_config = SettingsConfigDict(env_prefix="OCRSERVE_", env_file=None, extra="ignore")
+
+    # Where TorchServe is.
+    inference_url: AnyHttpUrl = AnyHttpUrl("http://127.0.0.1:8080")
+    management_url: AnyHttpUrl = AnyHttpUrl("http://127.0.0.1:8081")
+    # TorchServe token auth: when on, the gateway reads the keys from TorchServe's key_file.json.
+    torchserve_key_file: Path | None = None
+    # Management routes of the gateway need this key; without one they are switched off.
+    admin_key: SecretStr | None = None
+
+    zoo_path: Path = DEFAULT_ZOO
+    model_store: Path = REPO_ROOT / "model_store"
+
+    max_upload_bytes: int = Field(20 * 1024 * 1024, ge=1024)
+    max_pixels: int = Field(40_000_000, ge=10_000)
+    upstream_timeout_s: float = Field(120.0, gt=0)
+    connect_timeout_s: float = Field(5.0, gt=0)
+    # Crops per recognition request sent to TorchServe (one request per chunk, sent concurrently).
+    rec_chunk_size: int = Field(32, ge=1, le=1024)
+    text_direction_default: bool = False
+    cpu_threads: int = Field(2, ge=1, le=64)
+
+    @model_validator(mode="after")
+    def _admin_key_length(self) -> "Settings":
+        if self.admin_key is not None and len(self.admin_key.get_secret_value()) < 16:
+            raise ValueError("OCRSERVE_ADMIN_KEY must be at least 16 characters")
+        return self
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

@@ -1,0 +1,27 @@
+"""What the gateway holds for its lifetime: settings, zoo, one TorchServe client, the backend."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from service.backends import Backend
+from service.settings import Settings
+from service.torchserve_client import TorchServeClient
+from service.zoo import Zoo
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    zoo: Zoo
+    client: TorchServeClient
+    backend: Backend
+
+
+def get_state(request: Request) -> AppState:
+    return request.app.state.ocrserve
+
+
+State = Annotated[AppState, Depends(get_state)]

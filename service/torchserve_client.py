@@ -1,0 +1,117 @@
+"""Async client of TorchServe's inference and management APIs; translates failures into our errors."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from service.errors import (ModelNotFound, ModelUnavailable, OcrServeError, UpstreamError,
+                            UpstreamTimeout)
+
+
+@dataclass(frozen=True)
+class Keys:
+    inference: str
+    management: str
+
+
+def read_keys(path: Path) -> Keys:
+    """TorchServe's key_file.json (written at start and rewritten when keys change)."""
+    raw = json.loads(Path(path).read_text())
+    return Keys(raw["inference"]["key"], raw["management"]["key"])
+
+
+class TorchServeClient:
+    """One shared HTTP client per process; re-reads TorchServe keys when they stop working."""
+
+    def __init__(self, inference_url: str, management_url: str, key_file: Path | None = None,
+                 timeout_s: float = 120.0, connect_timeout_s: float = 5.0):
+        limits = httpx.Limits(max_connections=64, max_keepalive_connections=32)
+        timeout = httpx.Timeout(timeout_s, connect=connect_timeout_s)
+        self.http = httpx.AsyncClient(timeout=timeout, limits=limits)
+        self.inference_url = inference_url.rstrip("/")
+        self.management_url = management_url.rstrip("/")
+        self.key_file = key_file
+        self._keys: Keys | None = None
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    def _auth(self, kind: str, refresh: bool = False) -> dict[str, str]:
+        if self.key_file is None:
+            return {}
+        if self._keys is None or refresh:
+            try:
+                self._keys = read_keys(self.key_file)
+            except (OSError, ValueError, KeyError) as exc:
+                raise ModelUnavailable(f"cannot read TorchServe keys from {self.key_file}: {exc}") from None
+        return {"Authorization": f"Bearer {getattr(self._keys, kind)}"}
+
+    async def _send(self, kind: str, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        """One call; on an auth failure, reload the keys (expired or server restarted) and retry once."""
+        for attempt in range(2):
+            headers = {**kwargs.pop("headers", {}), **self._auth(kind, refresh=attempt > 0)}
+            try:
+                response = await self.http.request(method, url, headers=headers, **kwargs)
+            except httpx.TimeoutException:
+                raise UpstreamTimeout(f"TorchServe did not answer {method} {url} in time") from None
+            except httpx.TransportError as exc:
+                raise ModelUnavailable(f"TorchServe is unreachable at {url}: {type(exc).__name__}") from None
+            if not (self.key_file and _is_auth_failure(response)):
+                return response
+            kwargs["headers"] = {}
+        raise ModelUnavailable("TorchServe refused the gateway's key even after reloading key_file.json")
+
+    async def predict(self, model: str, *, content: bytes | None = None, json_body: Any = None,
+                      params: dict[str, Any] | None = None) -> Any:
+        """POST /predictions/<model>; returns the decoded JSON body."""
+        url = f"{self.inference_url}/predictions/{model}"
+        kwargs: dict[str, Any] = {"params": params or None}
+        if json_body is not None:
+            kwargs["content"] = json.dumps(json_body, separators=(",", ":")).encode()
+            kwargs["headers"] = {"Content-Type": "application/json"}
+        else:
+            kwargs["content"] = content
+            kwargs["headers"] = {"Content-Type": "application/octet-stream"}
+        response = await self._send("inference", "POST", url, **kwargs)
+        return _json_or_raise(response, model)
+
+    async def management(self, method: str, path: str, params: dict[str, Any] | None = None) -> Any:
+        """A management API call; returns its JSON body."""
+        response = await self._send("management", method, f"{self.management_url}{path}", params=params)
+        return _json_or_raise(response, path)
+
+
+def _is_auth_failure(response: httpx.Response) -> bool:
+    return response.status_code in (400, 401) and "token" in response.text.lower()
+
+
+def _json_or_raise(response: httpx.Response, what: str) -> Any:
+    """Map TorchServe statuses onto our errors; per-row handler errors keep their status."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if response.status_code == 200:
+        if body is None:
+            raise UpstreamError(f"TorchServe returned a non-JSON body for {what}")
+        return body
+    message = _message(body, response)
+    if response.status_code == 404:
+        raise ModelNotFound(f"TorchServe has no model {what!r}: {message}")
+    if response.status_code in (503, 507):
+        raise ModelUnavailable(f"{what}: {message}")
+    if response.status_code == 408 or "timed out" in message.lower():
+        raise UpstreamTimeout(f"{what}: {message}")
+    if 400 <= response.status_code < 500:
+        raise OcrServeError(message, status=response.status_code)
+    raise UpstreamError(f"{what}: TorchServe answered {response.status_code}: {message}")
+
+
+def _message(body: Any, response: httpx.Response) -> str:
+    if isinstance(body, dict):
+        return str(body.get("message") or body)
+    return response.text[:500] or response.reason_phrase

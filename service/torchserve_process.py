@@ -1,0 +1,159 @@
+"""Start and stop a TorchServe instance of our own: config file, TMPDIR, logs, readiness, clean exit."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+_MB = 1024 * 1024
+
+
+@dataclass
+class TorchServeConfig:
+    """Everything that differs between two TorchServe instances on one machine."""
+
+    model_store: Path
+    run_dir: Path
+    models: list[str]
+    host: str = "127.0.0.1"
+    inference_port: int = 8080
+    management_port: int = 8081
+    metrics_port: int = 8082
+    token_auth: bool = False
+    token_expiration_min: float = 60
+    max_request_mb: int = 64
+    workers_env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def inference_url(self) -> str:
+        return f"http://{self.host}:{self.inference_port}"
+
+    @property
+    def management_url(self) -> str:
+        return f"http://127.0.0.1:{self.management_port}"
+
+    @property
+    def key_file(self) -> Path:
+        return self.run_dir / "key_file.json"
+
+    def properties(self) -> str:
+        """config.properties text. Management and metrics stay on loopback whatever `host` is."""
+        store = self.model_store.resolve()
+        lines = {
+            "inference_address": self.inference_url,
+            "management_address": self.management_url,
+            "metrics_address": f"http://127.0.0.1:{self.metrics_port}",
+            "model_store": str(store),
+            "load_models": ",".join(f"{m}={m}.mar" for m in self.models) or "",
+            "enable_model_api": "true",
+            "allowed_urls": f"file://{store}/.*\\.mar",
+            "disable_token_authorization": "false" if self.token_auth else "true",
+            "token_expiration_min": f"{self.token_expiration_min:g}",
+            "max_request_size": str(self.max_request_mb * _MB),
+            "max_response_size": str(self.max_request_mb * _MB),
+            "default_workers_per_model": "1",
+            "install_py_dep_per_model": "false",
+            "job_queue_size": "256",
+            "default_response_timeout": "120",
+            "disable_system_metrics": "true",
+            "vmargs": "-Xmx1g -XX:+UseSerialGC -XX:-UsePerfData",
+        }
+        return "".join(f"{key}={value}\n" for key, value in lines.items() if value != "")
+
+
+class TorchServe:
+    """One running TorchServe, in its own process group so that stopping it leaves nothing behind."""
+
+    def __init__(self, config: TorchServeConfig):
+        self.config = config
+        self.process: subprocess.Popen | None = None
+
+    def _env(self) -> dict[str, str]:
+        tmp = self.config.run_dir / "tmp"
+        tmp.mkdir(parents=True, exist_ok=True)
+        bin_dir = str(Path(sys.executable).parent)
+        env = {**os.environ, "TMPDIR": str(tmp), "LOG_LOCATION": str(self.config.run_dir / "logs"),
+               "METRICS_LOCATION": str(self.config.run_dir / "logs"), "OMP_NUM_THREADS": "1",
+               "OCRSERVE_THREADS": "1", "PATH": f"{bin_dir}:{os.environ.get('PATH', '')}"}
+        env.pop("TS_CONFIG_FILE", None)
+        return {**env, **self.config.workers_env}
+
+    def start(self) -> None:
+        """Write the config and launch TorchServe in the foreground of a new session."""
+        run_dir = self.config.run_dir
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "config.properties").write_text(self.config.properties())
+        cmd = [str(Path(sys.executable).with_name("torchserve")), "--start", "--foreground", "--ncs",
+               "--ts-config", str(run_dir / "config.properties"),
+               "--model-store", str(self.config.model_store.resolve())]
+        log = open(run_dir / "torchserve.out", "ab")
+        self.process = subprocess.Popen(cmd, cwd=run_dir, env=self._env(), stdout=log, stderr=subprocess.STDOUT,
+                                        stdin=subprocess.DEVNULL, start_new_session=True)
+        log.close()
+
+    def management_headers(self) -> dict[str, str]:
+        """Authorization header for the management API when token auth is on."""
+        if not self.config.token_auth:
+            return {}
+        from service.torchserve_client import read_keys
+
+        return {"Authorization": f"Bearer {read_keys(self.config.key_file).management}"}
+
+    def wait_ready(self, timeout: float = 180.0) -> None:
+        """Block until every configured model has all its workers READY."""
+        deadline = time.monotonic() + timeout
+        pending = list(self.config.models)
+        while pending:
+            if self.process is not None and self.process.poll() is not None:
+                raise RuntimeError(f"TorchServe exited with {self.process.returncode}; see {self.config.run_dir}/logs")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"models not ready after {timeout:.0f}s: {pending}")
+            pending = [m for m in pending if not self._model_ready(m)]
+            if pending:
+                time.sleep(0.5)
+
+    def _model_ready(self, name: str) -> bool:
+        try:
+            headers = self.management_headers()
+            response = httpx.get(f"{self.config.management_url}/models/{name}", headers=headers, timeout=5)
+        except (httpx.HTTPError, OSError, ValueError):
+            return False
+        if response.status_code != 200:
+            return False
+        workers = response.json()[0].get("workers", [])
+        return bool(workers) and all(w.get("status") == "READY" for w in workers)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """SIGTERM the whole process group, then SIGKILL whatever is left."""
+        if self.process is None:
+            return
+        for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 10.0)):
+            try:
+                os.killpg(self.process.pid, sig)
+            except ProcessLookupError:
+                break
+            try:
+                self.process.wait(wait)
+                _wait_group_gone(self.process.pid, wait)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        self.process = None
+
+
+def _wait_group_gone(pgid: int, timeout: float) -> None:
+    """Workers may outlive the frontend by a moment; wait until the group is empty."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    raise subprocess.TimeoutExpired(f"process group {pgid}", timeout)

@@ -1,0 +1,66 @@
+"""Reading an uploaded image from a request: raw image body or multipart, with size limits."""
+from __future__ import annotations
+
+from starlette.datastructures import UploadFile
+from starlette.requests import Request
+
+from service.errors import BadImage, PayloadTooLarge, UnsupportedMediaType
+
+RAW_TYPES = ("image/", "application/octet-stream")
+
+
+async def _read_capped(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"upload of {int(declared)} bytes is over the limit of {limit} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"upload is over the limit of {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def read_upload(request: Request, limit: int) -> tuple[bytes, dict[str, str]]:
+    """The image bytes and the non-file form fields (empty for a raw body)."""
+    content_type = request.headers.get("content-type", "").lower()
+    if content_type.startswith("multipart/form-data"):
+        body = await _read_capped(request, limit + 64 * 1024)  # room for the multipart framing
+        return await _from_multipart(request, body, limit)
+    if content_type.startswith(RAW_TYPES):
+        data = await _read_capped(request, limit)
+        if not data:
+            raise BadImage("the request body is empty")
+        return data, {}
+    raise UnsupportedMediaType(f"unsupported content type {content_type or 'none'!r}: send multipart/form-data "
+                               "with a 'file' part, or a raw body with Content-Type image/*")
+
+
+async def _from_multipart(request: Request, body: bytes, limit: int) -> tuple[bytes, dict[str, str]]:
+    sent = False
+
+    async def replay() -> dict:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    replayed = Request(request.scope, replay)
+    try:
+        form = await replayed.form(max_files=4, max_fields=64)
+    except Exception as exc:  # noqa: BLE001 - starlette raises several types for malformed bodies
+        raise BadImage(f"malformed multipart body: {exc}") from None
+    async with form:
+        files = [(k, v) for k, v in form.multi_items() if isinstance(v, UploadFile)]
+        fields = {k: v for k, v in form.multi_items() if isinstance(v, str)}
+        if not files:
+            raise BadImage("multipart upload carries no file: send the image in a part named 'file'")
+        upload = next((v for k, v in files if k == "file"), files[0][1])
+        data = await upload.read()
+    if len(data) > limit:
+        raise PayloadTooLarge(f"upload of {len(data)} bytes is over the limit of {limit} bytes")
+    if not data:
+        raise BadImage("the uploaded file is empty")
+    return data, fields

