@@ -40,11 +40,14 @@ def _model_config_yaml(entry: ZooEntry) -> dict:
             "responseTimeout": serving.response_timeout_s}
 
 
-def _stage(entry: ZooEntry, stage: Path, cache: Path) -> tuple[Path, Path]:
-    """Lay out the archive's extra files; returns (weights, model-config.yaml)."""
+def stage_model_files(entry: ZooEntry, extra: Path, cache: Path = DEFAULT_CACHE) -> Path:
+    """Write model_config.json and the entry's extra files into `extra`; returns the weight file.
+
+    `extra` plus the weight file is what TorchServe unpacks as the model directory, so tests
+    build a model directory with this and a copy of the weights.
+    """
     weights = weight_path(entry, cache)
-    extra = stage / "extra"
-    shutil.copytree(HANDLERS_DIR, extra / "handlers", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    extra.mkdir(parents=True, exist_ok=True)
     files = {}
     for key, item in entry.files.items():
         source = verified_file(entry, item, cache)
@@ -53,6 +56,14 @@ def _stage(entry: ZooEntry, stage: Path, cache: Path) -> tuple[Path, Path]:
     spec = ModelSpec(entry.name, entry.task, entry.family, entry.runtime, weights, entry.config, files)
     validate_config(spec)
     (extra / "model_config.json").write_text(json.dumps(spec.to_json(), indent=2), encoding="utf-8")
+    return weights
+
+
+def _stage(entry: ZooEntry, stage: Path, cache: Path) -> tuple[Path, Path]:
+    """Lay out the archive's extra files; returns (weights, model-config.yaml)."""
+    extra = stage / "extra"
+    shutil.copytree(HANDLERS_DIR, extra / "handlers", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    weights = stage_model_files(entry, extra, cache)
     config_yaml = stage / "model-config.yaml"
     config_yaml.write_text(yaml.safe_dump(_model_config_yaml(entry)), encoding="utf-8")
     return weights, config_yaml

@@ -44,7 +44,7 @@ class TorchServeBackend:
         self.chunk_size = chunk_size
 
     async def detect(self, model: str, data: bytes, image: np.ndarray, options: dict) -> list[list[float]]:
-        body = await self.client.predict(model, content=data, params=options)
+        body = await self.client.predict(model, content=data, fields=options)
         return body["boundary_result"]
 
     async def _crops_call(self, model: str, crops: Sequence[np.ndarray], options: dict) -> list[dict]:

