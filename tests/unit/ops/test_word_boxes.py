@@ -1,0 +1,109 @@
+"""Tests for handlers.ops.word_boxes: CTC spans -> word quads."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from handlers.ops.crop import crop_quad, order_quad
+from handlers.ops.ctc_decode import DecodedChar, DecodedText
+from handlers.ops.word_boxes import frame_fraction, span_box, split_words, word_boxes
+
+LINE = np.array([[0, 0], [300, 0], [300, 30], [0, 30]], dtype=np.float32)
+
+
+def _decoded(spans: list[tuple[str, int, int]], prob: float = 0.9) -> DecodedText:
+    chars = [DecodedChar(c, prob, s, e) for c, s, e in spans]
+    return DecodedText("".join(c for c, _, _ in spans), prob if chars else 0.0, chars)
+
+
+THREE_WORDS = _decoded(
+    [("a", 1, 2), ("b", 3, 5), (" ", 6, 7), ("c", 8, 9), ("d", 10, 11), (" ", 12, 13),
+     ("e", 14, 16)]
+)
+
+
+def test_frame_fraction():
+    # 240 px of content padded to 320 px, 40 frames of 8 px: 1/30 of the line each.
+    assert frame_fraction(240, 320, 40) == pytest.approx(1 / 30)
+    with pytest.raises(ValueError):
+        frame_fraction(0, 320, 40)
+
+
+def test_split_words_ignores_extra_spaces():
+    text = _decoded([(" ", 0, 1), ("a", 2, 3), (" ", 3, 4), (" ", 5, 6), ("b", 7, 8), (" ", 9, 10)])
+    assert [[c.char for c in w] for w in split_words(text)] == [["a"], ["b"]]
+    assert split_words(_decoded([])) == []
+
+
+def test_three_words_in_order_non_overlapping_inside_the_line():
+    frac = frame_fraction(240, 320, 40)
+    words = word_boxes(LINE, THREE_WORDS, frac)
+    assert [w.text for w in words] == ["ab", "cd", "e"]
+    spans = []
+    for word in words:
+        box = word.box
+        assert box.shape == (4, 2) and box.dtype == np.float32
+        assert word.score == pytest.approx(0.9)
+        assert box[:, 0].min() >= 0 and box[:, 0].max() <= 300
+        assert np.allclose(box[:, 1], [0, 0, 30, 30])
+        spans.append((box[0, 0], box[1, 0]))
+    # "ab": frames 1..5 widened by half a frame = 0.5..5.5 frames of 10 px.
+    assert spans[0] == pytest.approx((5.0, 55.0))
+    assert spans[1] == pytest.approx((75.0, 115.0))
+    assert spans[2] == pytest.approx((135.0, 165.0))
+    assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:]))
+
+
+def test_spans_are_clipped_to_the_line():
+    text = _decoded([("x", 0, 2), (" ", 2, 3), ("y", 28, 30)])
+    words = word_boxes(LINE, text, 1 / 30)
+    assert words[0].box[0, 0] == 0.0 and words[1].box[1, 0] == pytest.approx(300.0)
+
+
+def test_empty_text_gives_no_words():
+    assert word_boxes(LINE, _decoded([]), 0.1) == []
+
+
+def test_tilted_line_follows_both_edges():
+    quad = order_quad(cv2.boxPoints(((150.0, 100.0), (200.0, 30.0), 20.0)))
+    box = span_box(quad, 0.25, 0.5)
+    tl, tr, br, bl = quad.astype(np.float64)
+    assert np.allclose(box[0], tl + 0.25 * (tr - tl), atol=1e-4)
+    assert np.allclose(box[1], tl + 0.5 * (tr - tl), atol=1e-4)
+    assert np.allclose(box[2], bl + 0.5 * (br - bl), atol=1e-4)
+    assert np.allclose(box[3], bl + 0.25 * (br - bl), atol=1e-4)
+    assert np.allclose(span_box(quad, 0.0, 1.0), quad, atol=1e-4)
+
+
+def test_rotated_line_reads_down_the_left_edge():
+    quad = np.array([[40, 10], [60, 10], [60, 90], [40, 90]], dtype=np.float32)
+    assert np.allclose(span_box(quad, 0.0, 1.0, rotated=True), quad)
+    top_half = span_box(quad, 0.0, 0.5, rotated=True)
+    assert np.allclose(top_half, [[40, 10], [60, 10], [60, 50], [40, 50]])
+    words = word_boxes(quad, THREE_WORDS, 1 / 20, rotated=True)
+    tops = [w.box[:, 1].min() for w in words]
+    assert tops == sorted(tops)  # reading order goes down the image
+
+
+def test_rotated_crop_and_word_box_agree():
+    """A mark found in the rotated crop maps back onto the mark in the image."""
+    image = np.zeros((120, 100, 3), np.uint8)
+    image[60:75, 45:55] = 255  # mark inside a vertical line region x 40..60, y 10..100
+    quad = np.array([[40, 10], [60, 10], [60, 100], [40, 100]], dtype=np.float32)
+    crop = crop_quad(image, quad)
+    assert crop.rotated
+    columns = np.flatnonzero(crop.image.max(axis=(0, 2)) > 128)
+    width = crop.image.shape[1]
+    t0, t1 = columns[0] / width, (columns[-1] + 1) / width
+    box = span_box(crop.quad, t0, t1, rotated=crop.rotated)
+    assert box[:, 1].min() == pytest.approx(60, abs=1.5)
+    assert box[:, 1].max() == pytest.approx(75, abs=1.5)
+    assert box[:, 0].min() == pytest.approx(40) and box[:, 0].max() == pytest.approx(60)
+
+
+def test_word_score_is_mean_char_prob():
+    chars = [DecodedChar("o", 0.5, 0, 1), DecodedChar("k", 1.0, 2, 3)]
+    words = word_boxes(LINE, DecodedText("ok", 0.75, chars), 0.1)
+    assert len(words) == 1 and words[0].score == pytest.approx(0.75)
