@@ -52,13 +52,15 @@ async def _from_multipart(request: Request, body: bytes, limit: int) -> tuple[by
         form = await replayed.form(max_files=4, max_fields=64)
     except Exception as exc:  # noqa: BLE001 - starlette raises several types for malformed bodies
         raise BadImage(f"malformed multipart body: {exc}") from None
-    async with form:
+    try:  # closing the form removes the spooled temporary files, whatever happens
         files = [(k, v) for k, v in form.multi_items() if isinstance(v, UploadFile)]
         fields = {k: v for k, v in form.multi_items() if isinstance(v, str)}
         if not files:
             raise BadImage("multipart upload carries no file: send the image in a part named 'file'")
         upload = next((v for k, v in files if k == "file"), files[0][1])
         data = await upload.read()
+    finally:
+        await form.close()
     if len(data) > limit:
         raise PayloadTooLarge(f"upload of {len(data)} bytes is over the limit of {limit} bytes")
     if not data:
