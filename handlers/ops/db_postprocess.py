@@ -133,7 +133,8 @@ def unclip(polygon: np.ndarray, ratio: float) -> np.ndarray | None:
     offset.AddPath(np.asarray(polygon), pyclipper.JT_ROUND, pyclipper.ET_CLOSEDPOLYGON)
     paths = offset.Execute(distance)
     # MMOCR's offset_polygon means to reject results that split into several
-    # paths (it returns an empty array for ragged ones); no oracle case has one.
+    # paths (old numpy gave it an object array; numpy >= 1.24 raises on the
+    # ragged list instead). No oracle case has one; we reject them.
     if len(paths) != 1:
         return None
     return np.asarray(paths[0], dtype=np.float32).reshape(-1, 2)
