@@ -2,7 +2,8 @@
 
 All crops of all rows in a TorchServe batch are read together, so width bucketing works across
 requests.  With the option `positions=true` each result also carries `chars`: [char, x0, x1, prob]
-with x as a fraction of the crop width (from the CTC alignment), which the gateway uses for word boxes.
+with x as a fraction of the crop width (from the CTC alignment) and `frame`, the width of one CTC
+frame as a fraction of the crop width; the gateway turns them into word boxes.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ def recognition_result(rec, positions: bool) -> dict:
     result = {"text": rec.text, "score": round(rec.score, 5)}
     if positions:
         result["chars"] = [[c, round(x0, 4), round(x1, 4), round(p, 4)] for c, x0, x1, p in rec.chars]
+        result["frame"] = round(rec.frame, 5)
     return result
 
 

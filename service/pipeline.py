@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 
 from handlers.ops.crop import crop_quad, quad_for_polygon
-from handlers.ops.image_io import decode_image
 from service.backends import Backend
+from service.uploads import decode_upload
 from service.words import line_words
 
 
@@ -67,7 +67,7 @@ async def run_ocr(backend: Backend, data: bytes, request: OcrRequest, max_pixels
     """The whole pipeline for one uploaded image; returns the /ocr response as plain data."""
     timer = Timer()
     t = time.perf_counter()
-    image = await asyncio.to_thread(decode_image, data, max_pixels)
+    image = await asyncio.to_thread(decode_upload, data, max_pixels)
     t = timer.mark("decode", t)
     if request.det:
         rows = await backend.detect(request.det, data, image, request.det_options)

@@ -1,9 +1,11 @@
 """Reading an uploaded image from a request: raw image body or multipart, with size limits."""
 from __future__ import annotations
 
+import numpy as np
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 
+from handlers.ops.image_io import ImageError, ImageTooLargeError, decode_image
 from service.errors import BadImage, PayloadTooLarge, UnsupportedMediaType
 
 RAW_TYPES = ("image/", "application/octet-stream")
@@ -66,3 +68,13 @@ async def _from_multipart(request: Request, body: bytes, limit: int) -> tuple[by
     if not data:
         raise BadImage("the uploaded file is empty")
     return data, fields
+
+
+def decode_upload(data: bytes, max_pixels: int) -> np.ndarray:
+    """Decode uploaded bytes to BGR, translating image errors into the gateway's errors."""
+    try:
+        return decode_image(data, max_pixels)
+    except ImageTooLargeError as exc:
+        raise PayloadTooLarge(str(exc)) from None
+    except ImageError as exc:
+        raise BadImage(str(exc)) from None

@@ -27,15 +27,15 @@ def _words(chars: list[list[Any]]) -> list[list[list[Any]]]:
 def line_words(crop: Crop, read: dict, flipped: bool = False) -> list[dict]:
     """Split one recognised line into words with boxes in image pixels.
 
-    `read["chars"]` holds [char, x0, x1, prob] with x0/x1 as fractions of the crop width. A word
-    spans its first char's start to its last char's end, widened by half a CTC frame each side
-    (peaks are narrower than glyphs); the narrowest char span estimates one frame. `flipped` means
+    `read["chars"]` holds [char, x0, x1, prob] with x0/x1 as fractions of the crop width and
+    `read["frame"]` one CTC frame in the same unit. A word spans its first char's start to its last
+    char's end, widened by half a frame each side (peaks are narrower than glyphs). `flipped` means
     the crop was turned 180 degrees before reading, so fractions run backwards along the quad.
     """
     chars = read.get("chars") or []
     if not chars:
         return []
-    half_frame = min(c[2] - c[1] for c in chars) / 2
+    half_frame = read.get("frame", 0.0) / 2
     out = []
     for word in _words(chars):
         t0, t1 = max(0.0, word[0][1] - half_frame), min(1.0, word[-1][2] + half_frame)

@@ -53,6 +53,7 @@ class Recognition:
     text: str
     score: float
     chars: list[tuple[str, float, float, float]]  # (char, x0, x1, prob); x as a fraction of width
+    frame: float = 0.0  # width of one CTC frame as a fraction of the crop width
 
 
 def resized_width(image: np.ndarray, cfg: CTCConfig) -> int:
@@ -110,9 +111,6 @@ class CTCRecognizer:
 
 def _with_positions(decoded, frame_px: float, content_width: int) -> Recognition:
     """Turn CTC frame spans into fractions of the crop's width."""
-    chars = []
-    for char in decoded.chars:
-        x0 = min(1.0, char.start * frame_px / content_width)
-        x1 = min(1.0, char.end * frame_px / content_width)
-        chars.append((char.char, x0, x1, float(char.prob)))
-    return Recognition(decoded.text, float(decoded.score), chars)
+    frame = frame_px / content_width
+    chars = [(c.char, min(1.0, c.start * frame), min(1.0, c.end * frame), float(c.prob)) for c in decoded.chars]
+    return Recognition(decoded.text, float(decoded.score), chars, frame)
