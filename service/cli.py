@@ -60,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     from service import cli_eval
 
     cli_eval.add_commands(sub)
+    __import__("service.cli_bench", fromlist=["add_commands"]).add_commands(sub)
     return parser
 
 

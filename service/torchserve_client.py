@@ -54,11 +54,11 @@ class TorchServeClient:
             self._keys = self._load_keys()
         return {"Authorization": f"Bearer {getattr(self._keys, kind)}"}
 
-    async def _renew(self, kind: str, used: Keys | None) -> None:
+    async def _renew(self, kind: str, used: Keys) -> None:
         """After an auth failure: take new keys from the file (TorchServe restarted), else regenerate
         the expired key with the API key (TorchServe then rewrites key_file.json)."""
         self._keys = self._load_keys()
-        if used is None or getattr(self._keys, kind) != getattr(used, kind):
+        if getattr(self._keys, kind) != getattr(used, kind):
             return
         headers = {"Authorization": f"Bearer {self._keys.api}"}
         await self._request("GET", f"{self.management_url}/token", params={"type": kind}, headers=headers)
@@ -73,14 +73,19 @@ class TorchServeClient:
             raise ModelUnavailable(f"TorchServe is unreachable at {url}: {type(exc).__name__}") from None
 
     async def _send(self, kind: str, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        """One call; on an auth failure, renew the keys (expired or server restarted) and retry once."""
+        """One call; on an auth failure, renew the keys and retry.
+
+        The first renewal takes the keys in the file (a restarted TorchServe wrote new ones);
+        when the file's key is the one that just failed (expired), it is regenerated.
+        """
         base_headers = kwargs.pop("headers", None) or {}
-        for attempt in range(2):
+        for attempt in range(3):
+            auth = self._auth(kind)
             used = self._keys
-            response = await self._request(method, url, headers={**base_headers, **self._auth(kind)}, **kwargs)
+            response = await self._request(method, url, headers={**base_headers, **auth}, **kwargs)
             if not (self.key_file and _is_auth_failure(response)):
                 return response
-            if attempt == 0:
+            if attempt < 2:
                 await self._renew(kind, used)
         raise ModelUnavailable("TorchServe refused the gateway's key even after renewing it")
 

@@ -25,6 +25,8 @@ class TorchServeConfig:
     inference_port: int = 8080
     management_port: int = 8081
     metrics_port: int = 8082
+    grpc_inference_port: int = 7070  # TorchServe always starts gRPC; give each instance its own
+    grpc_management_port: int = 7071
     token_auth: bool = False
     token_expiration_min: float = 60
     max_request_mb: int = 64
@@ -49,6 +51,10 @@ class TorchServeConfig:
             "inference_address": self.inference_url,
             "management_address": self.management_url,
             "metrics_address": f"http://127.0.0.1:{self.metrics_port}",
+            "grpc_inference_address": "127.0.0.1",
+            "grpc_management_address": "127.0.0.1",
+            "grpc_inference_port": str(self.grpc_inference_port),
+            "grpc_management_port": str(self.grpc_management_port),
             "model_store": str(store),
             "load_models": ",".join(f"{m}={m}.mar" for m in self.models) or "",
             "enable_model_api": "true",
@@ -105,6 +111,14 @@ class TorchServe:
 
         return {"Authorization": f"Bearer {read_keys(self.config.key_file).management}"}
 
+    def _renew_management_key(self) -> None:
+        """Keys expire (token_expiration_min); the API key regenerates them into key_file.json."""
+        from service.torchserve_client import read_keys
+
+        api = read_keys(self.config.key_file).api
+        httpx.get(f"{self.config.management_url}/token", params={"type": "management"},
+                  headers={"Authorization": f"Bearer {api}"}, timeout=5)
+
     def wait_ready(self, timeout: float = 180.0) -> None:
         """Block until every configured model has all its workers READY."""
         deadline = time.monotonic() + timeout
@@ -120,9 +134,12 @@ class TorchServe:
 
     def _model_ready(self, name: str) -> bool:
         try:
-            headers = self.management_headers()
-            response = httpx.get(f"{self.config.management_url}/models/{name}", headers=headers, timeout=5)
-        except (httpx.HTTPError, OSError, ValueError):
+            url = f"{self.config.management_url}/models/{name}"
+            response = httpx.get(url, headers=self.management_headers(), timeout=5)
+            if response.status_code == 400 and self.config.token_auth:
+                self._renew_management_key()
+                response = httpx.get(url, headers=self.management_headers(), timeout=5)
+        except (httpx.HTTPError, OSError, ValueError, KeyError):
             return False
         if response.status_code != 200:
             return False

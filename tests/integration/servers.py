@@ -1,0 +1,72 @@
+"""Start real servers for tests: TorchServe on free loopback ports, the gateway in a thread."""
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import httpx
+import uvicorn
+
+from service.main import create_app
+from service.settings import Settings
+from service.torchserve_process import TorchServe, TorchServeConfig
+from service.zoo import REPO_ROOT
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def torchserve_config(run_dir: Path, models: list[str], **kwargs) -> TorchServeConfig:
+    return TorchServeConfig(model_store=REPO_ROOT / "model_store", run_dir=run_dir, models=models,
+                            inference_port=free_port(), management_port=free_port(),
+                            metrics_port=free_port(), grpc_inference_port=free_port(),
+                            grpc_management_port=free_port(), **kwargs)
+
+
+@contextmanager
+def running_torchserve(config: TorchServeConfig) -> Iterator[TorchServe]:
+    server = TorchServe(config)
+    server.start()
+    try:
+        server.wait_ready(timeout=240)
+        yield server
+    finally:
+        server.stop()
+
+
+def gateway_settings(config: TorchServeConfig, **overrides) -> Settings:
+    values = {"inference_url": config.inference_url, "management_url": config.management_url,
+              "torchserve_key_file": config.key_file if config.token_auth else None, **overrides}
+    return Settings(**values)
+
+
+@contextmanager
+def running_gateway(settings: Settings) -> Iterator[str]:
+    """The gateway on a free port in a background thread; yields its base URL."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
+                                           log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            httpx.get(f"{url}/healthz", timeout=1)
+            break
+        except httpx.HTTPError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+    try:
+        yield url
+    finally:
+        server.should_exit = True
+        thread.join(15)
