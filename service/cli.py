@@ -54,7 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     archive.add_argument("--force", action="store_true", help="rebuild even if up to date")
 
     run = sub.add_parser("run", help="start TorchServe and the gateway in the foreground")
-    run.add_argument("--token-auth", action="store_true", help="turn TorchServe token auth on")
+    run.add_argument("--token-auth", action="store_true", default=None,
+                     help="turn TorchServe token auth on (also OCRSERVE_TS_TOKEN_AUTH=true)")
     run.add_argument("--models", nargs="*", default=None, help="models to load (default: the zoo defaults)")
 
     from service import cli_eval

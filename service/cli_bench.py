@@ -130,17 +130,29 @@ def _ratio(results: dict, conc: int, top: str, bottom: str) -> float | None:
     return res[top].throughput() / res[bottom].throughput()
 
 
+def _round_ratios(res: dict, top: str, bottom: str) -> list[float]:
+    """Throughput ratio in each interleaved round (both ran the same requests in it)."""
+    return [b / a for a, b in zip(res[top].walls, res[bottom].walls)]
+
+
+def _cpu_ratio(res: dict, top: str, bottom: str) -> float:
+    return (res[top].cpu / len(res[top].latencies)) / (res[bottom].cpu / len(res[bottom].latencies))
+
+
 def print_report(results: dict, bench: ModuleType) -> None:
     """Main table, ratios and targets, stage breakdown, TorchServe worker metrics, line counts."""
-    print(f"\n{'config':<24}{'conc':>5}{'req':>6}{'img/s':>8}{'p50 ms':>9}{'p95 ms':>9}")
+    print(f"\n{'config':<24}{'conc':>5}{'req':>6}{'img/s':>8}{'p50 ms':>9}{'p95 ms':>9}{'CPU ms/img':>12}")
     for conc, (res, _) in results.items():
         for label, r in res.items():
             p50, p95 = _percentiles(r.latencies)
-            print(f"{label:<24}{conc:>5}{len(r.latencies):>6}{r.throughput():>8.2f}{p50:>9.0f}{p95:>9.0f}")
-    print()
+            print(f"{label:<24}{conc:>5}{len(r.latencies):>6}{r.throughput():>8.2f}{p50:>9.0f}{p95:>9.0f}"
+                  f"{1000 * r.cpu / len(r.latencies):>12.0f}")
+    print("(CPU = all processes doing the work: TorchServe + gateway for a, the benchmark process for b and c)\n")
     for conc in results:
-        a_b, a_c = _ratio(results, conc, bench.A_V4, bench.B_V4), _ratio(results, conc, bench.A_V4, bench.C_V4)
-        print(f"throughput ratios at c={conc}: a/b = {a_b:.2f}   a/c = {a_c:.2f}   (a, b, c all ppocrv4)")
+        for other in (bench.B_V4, bench.C_V4):
+            print(f"c={conc}: a/{other[0]} = {_ratio(results, conc, bench.A_V4, other):.2f}   per round: "
+                  + " ".join(f"{v:.2f}" for v in _round_ratios(results[conc][0], bench.A_V4, other))
+                  + f"   CPU per image {other[0]}/a = {_cpu_ratio(results[conc][0], other, bench.A_V4):.2f}")
     _print_target("a/b", _ratio(results, TARGET_CONCURRENCY, bench.A_V4, bench.B_V4), TARGET_A_BY_B)
     _print_target("a/c", _ratio(results, TARGET_CONCURRENCY, bench.A_V4, bench.C_V4), TARGET_A_BY_C)
     print_stages(results)

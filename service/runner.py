@@ -1,7 +1,6 @@
 """`ocrserve run`: TorchServe plus the gateway in the foreground; Ctrl-C or SIGTERM stops both."""
 from __future__ import annotations
 
-import os
 import signal
 import sys
 
@@ -10,39 +9,57 @@ import uvicorn
 from service.main import create_app
 from service.settings import Settings
 from service.torchserve_process import TorchServe, TorchServeConfig
-from service.zoo import REPO_ROOT, load_zoo
-
-GATEWAY_HOST = os.environ.get("OCRSERVE_GATEWAY_HOST", "127.0.0.1")
-GATEWAY_PORT = int(os.environ.get("OCRSERVE_GATEWAY_PORT", "8000"))
+from service.zoo import load_zoo
 
 
 def _interrupt(signum, frame):  # noqa: ARG001 - signal handler signature
     raise KeyboardInterrupt
 
 
-def run_service(token_auth: bool = False, models: list[str] | None = None) -> int:
+def torchserve_config(settings: Settings, models: list[str]) -> TorchServeConfig:
+    """TorchServe's configuration as `ocrserve run` derives it from the settings."""
+    return TorchServeConfig(
+        model_store=settings.model_store, run_dir=settings.run_dir / "torchserve", models=models,
+        inference_port=settings.ts_inference_port, management_port=settings.ts_management_port,
+        metrics_port=settings.ts_metrics_port, grpc_inference_port=settings.ts_grpc_inference_port,
+        grpc_management_port=settings.ts_grpc_management_port, token_auth=settings.ts_token_auth,
+        token_expiration_min=settings.ts_token_expiration_min,
+        max_request_mb=max(64, 2 * settings.max_upload_bytes // (1024 * 1024)))
+
+
+def _banner(settings: Settings, config: TorchServeConfig) -> str:
+    return (f"ocrserve: TorchServe inference  {config.inference_url}\n"
+            f"ocrserve: TorchServe management {config.management_url}\n"
+            f"ocrserve: TorchServe metrics    http://127.0.0.1:{config.metrics_port}\n"
+            f"ocrserve: gateway               http://{settings.gateway_host}:{settings.gateway_port}"
+            "  (API docs at /docs)\n"
+            + (f"ocrserve: TorchServe token auth is on; keys in {config.key_file}\n" if config.token_auth else "")
+            + f"ocrserve: logs in {config.run_dir / 'logs'}; Ctrl-C stops everything")
+
+
+def run_service(token_auth: bool | None = None, models: list[str] | None = None) -> int:
     """Start both servers, block until interrupted, then stop both; returns an exit code."""
     settings = Settings()
+    if token_auth is not None:
+        settings = settings.model_copy(update={"ts_token_auth": token_auth or settings.ts_token_auth})
     zoo = load_zoo(settings.zoo_path)
     names = models or zoo.default_names()
     for name in names:
         zoo.get(name)
-    config = TorchServeConfig(model_store=settings.model_store, run_dir=REPO_ROOT / "run" / "torchserve",
-                              models=names, token_auth=token_auth)
+    config = torchserve_config(settings, names)
+    settings = settings.model_copy(update={
+        "inference_url": config.inference_url, "management_url": config.management_url,
+        "torchserve_key_file": config.key_file if config.token_auth else None})
     torchserve = TorchServe(config)
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         print(f"ocrserve: starting TorchServe with {', '.join(names)} ...", flush=True)
         torchserve.start()
         torchserve.wait_ready()
-        settings = settings.model_copy(update={"torchserve_key_file": config.key_file if token_auth else None})
-        print(f"ocrserve: TorchServe inference  {config.inference_url}\n"
-              f"ocrserve: TorchServe management {config.management_url}\n"
-              f"ocrserve: TorchServe metrics    http://127.0.0.1:{config.metrics_port}\n"
-              f"ocrserve: gateway               http://{GATEWAY_HOST}:{GATEWAY_PORT}  (docs: /docs)\n"
-              f"ocrserve: logs in {config.run_dir / 'logs'}; Ctrl-C stops everything", flush=True)
-        server = uvicorn.Server(uvicorn.Config(create_app(settings), host=GATEWAY_HOST, port=GATEWAY_PORT,
-                                               log_level="info", timeout_graceful_shutdown=10))
+        print(_banner(settings, config), flush=True)
+        server = uvicorn.Server(uvicorn.Config(create_app(settings), host=settings.gateway_host,
+                                               port=settings.gateway_port, log_level="info",
+                                               timeout_graceful_shutdown=10))
         server.run()
     except KeyboardInterrupt:
         pass

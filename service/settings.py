@@ -33,7 +33,18 @@ class Settings(BaseSettings):
     # Crops per recognition request sent to TorchServe (one request per chunk, sent concurrently).
     rec_chunk_size: int = Field(32, ge=1, le=1024)
     text_direction_default: bool = False
-    cpu_threads: int = Field(2, ge=1, le=64)
+
+    # Used by `ocrserve run`, which starts TorchServe itself and points the gateway at it.
+    gateway_host: str = "127.0.0.1"
+    gateway_port: int = Field(8000, ge=1, le=65535)
+    ts_inference_port: int = Field(8080, ge=1, le=65535)
+    ts_management_port: int = Field(8081, ge=1, le=65535)
+    ts_metrics_port: int = Field(8082, ge=1, le=65535)
+    ts_grpc_inference_port: int = Field(7070, ge=1, le=65535)
+    ts_grpc_management_port: int = Field(7071, ge=1, le=65535)
+    ts_token_auth: bool = False
+    ts_token_expiration_min: float = Field(60, gt=0)
+    run_dir: Path = REPO_ROOT / "run"
 
     @model_validator(mode="after")
     def _admin_key_length(self) -> "Settings":

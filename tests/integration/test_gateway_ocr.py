@@ -105,3 +105,12 @@ def test_health_and_readiness(gateway, zoo):
     ready = gateway.get("/readyz")
     assert ready.status_code == 200
     assert ready.json()["models"] == {name: "READY" for name in zoo.default_names()}
+
+
+def test_text_direction_classifier_reads_upside_down_lines(gateway):
+    upside_down = Image.open(io.BytesIO(_img("img_10.jpg"))).rotate(180)
+    buf = io.BytesIO()
+    upside_down.save(buf, "PNG")
+    assert "HarbourFront" not in _text(_ocr(gateway, buf.getvalue(), cls="false"))
+    with_cls = _ocr(gateway, buf.getvalue(), cls="true")
+    assert "HarbourFront" in _text(with_cls) and with_cls["models"]["cls"] == "text-direction"

@@ -1,0 +1,71 @@
+"""`ocrserve run` in a subprocess: serves, then SIGTERM / SIGINT stop everything it started."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import data_path
+from tests.integration.servers import free_port
+
+MODELS = ["ppocrv6-tiny-det", "ppocrv6-tiny-rec"]
+
+
+def _descendants(pid: int) -> set[int]:
+    """Every process whose ancestry leads to `pid` (read from /proc)."""
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+                parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_run_serves_then_stops_cleanly(tmp_path, archives_ready, sig):
+    port = free_port()
+    env = {**os.environ, "OCRSERVE_GATEWAY_PORT": str(port), "OCRSERVE_RUN_DIR": str(tmp_path),
+           **{f"OCRSERVE_TS_{k}_PORT": str(free_port())
+              for k in ("INFERENCE", "MANAGEMENT", "METRICS", "GRPC_INFERENCE", "GRPC_MANAGEMENT")}}
+    cmd = [sys.executable, "-m", "service.cli", "run", "--models", *MODELS]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 240
+        while True:
+            assert proc.poll() is None, proc.stdout.read()
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "gateway never came up"
+            time.sleep(0.5)
+        image = data_path("mmocr", "0.x", "toy_dataset", "imgs", "test", "img_10.jpg").read_bytes()
+        response = httpx.post(f"http://127.0.0.1:{port}/ocr", params={"det": MODELS[0], "rec": MODELS[1]},
+                              files={"file": ("a", image)}, timeout=60)
+        assert response.status_code == 200
+        started = _descendants(proc.pid)
+        assert len(started) >= 3  # java plus one worker per model
+        proc.send_signal(sig)
+        output, _ = proc.communicate(timeout=60)
+        assert proc.returncode == 0, output
+        assert "ocrserve: stopped" in output
+        time.sleep(1)
+        alive = [pid for pid in started if Path(f"/proc/{pid}").exists()]
+        assert alive == [], f"left behind: {alive}"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
