@@ -24,6 +24,8 @@ fi
 
 [ -x "$VENV/bin/python" ] || { log "creating $VENV"; "$PYTHON" -m venv "$VENV"; }
 PIP="$VENV/bin/python -m pip --disable-pip-version-check"
+# pip on some machines warns about missing local index folders on every package: keep the log readable.
+pip_install() { $PIP install -q "$@" 2>&1 | { grep -v '^WARNING: Location' || true; }; }
 
 # Re-install only when a requirements file changed: a second `make run` must be quick.
 stamp="$VENV/.requirements.sha256"
@@ -32,10 +34,10 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     # torch first and pinned: any later unpinned `torch` requirement then finds it satisfied
     # instead of pulling a multi-GB CUDA build.
     log "installing torch==$TORCH_VERSION (CPU build)"
-    $PIP install -q "torch==$TORCH_VERSION"
+    pip_install "torch==$TORCH_VERSION"
     log "installing pinned requirements"
-    $PIP install -q -r requirements.txt -r requirements-dev.txt "torch==$TORCH_VERSION"
-    $PIP install -q --no-deps -e .
+    pip_install -r requirements.txt -r requirements-dev.txt "torch==$TORCH_VERSION"
+    pip_install --no-deps -e .
     echo "$want" > "$stamp"
 fi
 

