@@ -1,11 +1,9 @@
 """Split a recognised text line into word boxes from its CTC character spans.
 
-Geometry. The recogniser resizes a line crop to a fixed height keeping its
-ratio, giving ``content_width`` model pixels, right-padded to the batch width
-``padded_width``; the CTC head emits ``num_frames`` frames uniformly covering
-the padded width. Frame f therefore covers the fraction
-``[f * frac, (f + 1) * frac)`` of the text line, with
-``frac = padded_width / num_frames / content_width`` (see `frame_fraction`).
+Geometry. The recogniser reports, for each character, the span [x0, x1) along the crop that the
+CTC frames emitting it cover, as fractions of the crop's content width, plus the width of one
+frame in the same unit (handlers/families/ctc.py computes both from the frame count and the
+padded input width).
 
 A fraction t along the line is mapped onto the line's quad (TL, TR, BR, BL, as
 returned by crop.crop_quad):
@@ -13,7 +11,9 @@ returned by crop.crop_quad):
     BL -> BR;
   * rotated (the crop was turned 90 deg CCW because it was tall): the rotated
     crop's x axis is the original crop's y axis, so reading runs down the left
-    edge TL -> BL and the right edge TR -> BR (the right edge is the text's top).
+    edge TL -> BL and the right edge TR -> BR (the right edge is the text's top);
+  * flipped (the crop was turned 180 deg before reading, after the direction
+    classifier): fractions run backwards, t -> 1 - t.
 Word boxes use the same vertex convention as the quad: clockwise in image
 coordinates, starting at the vertex nearest the quad's TL.
 """
@@ -21,10 +21,12 @@ coordinates, starting at the vertex nearest the quad's TL.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Sequence
 
 import numpy as np
 
-from handlers.ops.ctc_decode import DecodedChar, DecodedText
+#: One recognised character: (char, x0, x1, prob), x as a fraction of the crop width.
+CharSpan = Sequence[Any]
 
 
 @dataclass(frozen=True)
@@ -36,19 +38,12 @@ class Word:
     box: np.ndarray  # (4, 2) float32, same vertex order as the line quad
 
 
-def frame_fraction(content_width: float, padded_width: float, num_frames: int) -> float:
-    """Fraction of the text line covered by one CTC frame."""
-    if content_width <= 0 or num_frames <= 0:
-        raise ValueError("content_width and num_frames must be positive")
-    return padded_width / num_frames / content_width
-
-
-def split_words(decoded: DecodedText) -> list[list[DecodedChar]]:
+def split_words(chars: Sequence[CharSpan]) -> list[list[CharSpan]]:
     """Maximal runs of non-whitespace characters of a decoded line."""
-    words: list[list[DecodedChar]] = []
-    current: list[DecodedChar] = []
-    for char in decoded.chars:
-        if char.char.isspace() or not char.char:
+    words: list[list[CharSpan]] = []
+    current: list[CharSpan] = []
+    for char in chars:
+        if char[0].isspace() or not char[0]:
             if current:
                 words.append(current)
             current = []
@@ -59,28 +54,23 @@ def split_words(decoded: DecodedText) -> list[list[DecodedChar]]:
     return words
 
 
-def word_boxes(
-    quad: np.ndarray, decoded: DecodedText, frame_frac: float, rotated: bool = False
-) -> list[Word]:
-    """Boxes of the words of `decoded` inside the line `quad`, in reading order.
+def word_boxes(quad: np.ndarray, chars: Sequence[CharSpan], frame: float, rotated: bool = False,
+               flipped: bool = False) -> list[Word]:
+    """Boxes of the words of a line inside its `quad`, in reading order.
 
-    ``frame_frac`` comes from `frame_fraction`; ``rotated`` is `Crop.rotated`.
-    Each word spans from the start of its first character's frame run to the end
-    of its last one, widened by half a frame each side (CTC peaks are narrower
-    than glyphs) and clipped to the line.
+    Each word spans from the start of its first character's frames to the end of its last
+    one's, widened by half a frame each side (CTC peaks are narrower than glyphs) and
+    clipped to the line.
     """
     corners = np.asarray(quad, dtype=np.float64).reshape(4, 2)
     words = []
-    for chars in split_words(decoded):
-        t0 = float(np.clip((chars[0].start - 0.5) * frame_frac, 0.0, 1.0))
-        t1 = float(np.clip((chars[-1].end + 0.5) * frame_frac, 0.0, 1.0))
-        words.append(
-            Word(
-                text="".join(c.char for c in chars),
-                score=float(np.mean([c.prob for c in chars])),
-                box=span_box(corners, t0, t1, rotated),
-            )
-        )
+    for word in split_words(chars):
+        t0 = float(np.clip(word[0][1] - frame / 2, 0.0, 1.0))
+        t1 = float(np.clip(word[-1][2] + frame / 2, 0.0, 1.0))
+        if flipped:
+            t0, t1 = 1.0 - t1, 1.0 - t0
+        words.append(Word(text="".join(c[0] for c in word), score=float(np.mean([c[3] for c in word])),
+                          box=span_box(corners, t0, t1, rotated)))
     return words
 
 

@@ -7,39 +7,31 @@ import numpy as np
 import pytest
 
 from handlers.ops.crop import crop_quad, order_quad
-from handlers.ops.ctc_decode import DecodedChar, DecodedText
-from handlers.ops.word_boxes import frame_fraction, span_box, split_words, word_boxes
+from handlers.ops.word_boxes import span_box, split_words, word_boxes
 
 LINE = np.array([[0, 0], [300, 0], [300, 30], [0, 30]], dtype=np.float32)
+FRAME = 1 / 30  # 240 px of content padded to 320 px, 40 frames of 8 px: 1/30 of the line each
 
 
-def _decoded(spans: list[tuple[str, int, int]], prob: float = 0.9) -> DecodedText:
-    chars = [DecodedChar(c, prob, s, e) for c, s, e in spans]
-    return DecodedText("".join(c for c, _, _ in spans), prob if chars else 0.0, chars)
+def _chars(spans: list[tuple[str, int, int]], prob: float = 0.9, frame: float = FRAME) -> list:
+    """(char, first frame, end frame) -> the handler's [char, x0, x1, prob] with x in line fractions."""
+    return [[c, s * frame, e * frame, prob] for c, s, e in spans]
 
 
-THREE_WORDS = _decoded(
+THREE_WORDS = _chars(
     [("a", 1, 2), ("b", 3, 5), (" ", 6, 7), ("c", 8, 9), ("d", 10, 11), (" ", 12, 13),
      ("e", 14, 16)]
 )
 
 
-def test_frame_fraction():
-    # 240 px of content padded to 320 px, 40 frames of 8 px: 1/30 of the line each.
-    assert frame_fraction(240, 320, 40) == pytest.approx(1 / 30)
-    with pytest.raises(ValueError):
-        frame_fraction(0, 320, 40)
-
-
 def test_split_words_ignores_extra_spaces():
-    text = _decoded([(" ", 0, 1), ("a", 2, 3), (" ", 3, 4), (" ", 5, 6), ("b", 7, 8), (" ", 9, 10)])
-    assert [[c.char for c in w] for w in split_words(text)] == [["a"], ["b"]]
-    assert split_words(_decoded([])) == []
+    text = _chars([(" ", 0, 1), ("a", 2, 3), (" ", 3, 4), (" ", 5, 6), ("b", 7, 8), (" ", 9, 10)])
+    assert [[c[0] for c in w] for w in split_words(text)] == [["a"], ["b"]]
+    assert split_words([]) == []
 
 
 def test_three_words_in_order_non_overlapping_inside_the_line():
-    frac = frame_fraction(240, 320, 40)
-    words = word_boxes(LINE, THREE_WORDS, frac)
+    words = word_boxes(LINE, THREE_WORDS, FRAME)
     assert [w.text for w in words] == ["ab", "cd", "e"]
     spans = []
     for word in words:
@@ -57,13 +49,13 @@ def test_three_words_in_order_non_overlapping_inside_the_line():
 
 
 def test_spans_are_clipped_to_the_line():
-    text = _decoded([("x", 0, 2), (" ", 2, 3), ("y", 28, 30)])
-    words = word_boxes(LINE, text, 1 / 30)
+    text = _chars([("x", 0, 2), (" ", 2, 3), ("y", 28, 30)])
+    words = word_boxes(LINE, text, FRAME)
     assert words[0].box[0, 0] == 0.0 and words[1].box[1, 0] == pytest.approx(300.0)
 
 
 def test_empty_text_gives_no_words():
-    assert word_boxes(LINE, _decoded([]), 0.1) == []
+    assert word_boxes(LINE, [], 0.1) == []
 
 
 def test_tilted_line_follows_both_edges():
@@ -82,7 +74,7 @@ def test_rotated_line_reads_down_the_left_edge():
     assert np.allclose(span_box(quad, 0.0, 1.0, rotated=True), quad)
     top_half = span_box(quad, 0.0, 0.5, rotated=True)
     assert np.allclose(top_half, [[40, 10], [60, 10], [60, 50], [40, 50]])
-    words = word_boxes(quad, THREE_WORDS, 1 / 20, rotated=True)
+    words = word_boxes(quad, _chars([("a", 1, 2), (" ", 3, 4), ("b", 5, 9)], frame=1 / 20), 1 / 20, rotated=True)
     tops = [w.box[:, 1].min() for w in words]
     assert tops == sorted(tops)  # reading order goes down the image
 
@@ -104,6 +96,11 @@ def test_rotated_crop_and_word_box_agree():
 
 
 def test_word_score_is_mean_char_prob():
-    chars = [DecodedChar("o", 0.5, 0, 1), DecodedChar("k", 1.0, 2, 3)]
-    words = word_boxes(LINE, DecodedText("ok", 0.75, chars), 0.1)
+    chars = [["o", 0.0, 0.1, 0.5], ["k", 0.2, 0.3, 1.0]]
+    words = word_boxes(LINE, chars, 0.1)
     assert len(words) == 1 and words[0].score == pytest.approx(0.75)
+
+
+def test_flipped_line_reads_backwards():
+    [word] = word_boxes(LINE, [["a", 0.0, 0.2, 0.9]], 0.0, flipped=True)
+    assert word.box[:, 0].min() == pytest.approx(240) and word.box[:, 0].max() == pytest.approx(300)
