@@ -41,10 +41,10 @@ def test_three_words_in_order_non_overlapping_inside_the_line():
         assert box[:, 0].min() >= 0 and box[:, 0].max() <= 300
         assert np.allclose(box[:, 1], [0, 0, 30, 30])
         spans.append((box[0, 0], box[1, 0]))
-    # "ab": frames 1..5 widened by half a frame = 0.5..5.5 frames of 10 px.
-    assert spans[0] == pytest.approx((5.0, 55.0))
-    assert spans[1] == pytest.approx((75.0, 115.0))
-    assert spans[2] == pytest.approx((135.0, 165.0))
+    # "ab": frames 1..5 widened by 1.5 frames before, 0.5 after, in frames of 10 px (clipped at 0).
+    assert spans[0] == pytest.approx((0.0, 55.0))
+    assert spans[1] == pytest.approx((65.0, 115.0))
+    assert spans[2] == pytest.approx((125.0, 165.0))
     assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:]))
 
 
