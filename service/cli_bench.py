@@ -29,14 +29,21 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     bench = sub.add_parser("bench", help="throughput/latency: gateway+TorchServe vs in-process vs RapidOCR")
     bench.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the shared data folder")
     bench.add_argument("--quick", action="store_true", help="about 2-3 minutes instead of about 6")
-    bench.add_argument("--repeats", type=int, default=None,
-                       help="passes over the images per configuration and concurrency (6; --quick 2)")
-    bench.add_argument("--rounds", type=int, default=None,
+    bench.add_argument("--repeats", type=_positive, default=None,
+                       help="passes over the images per configuration and concurrency (6; --quick 1)")
+    bench.add_argument("--rounds", type=_positive, default=None,
                        help="interleaved rounds the passes are split in (3; --quick 1)")
-    bench.add_argument("--concurrency", type=int, nargs="+", default=[1, 4], help="client threads (1 4)")
-    bench.add_argument("--det-workers", type=int, default=None,
+    bench.add_argument("--concurrency", type=_positive, nargs="+", default=[1, 4], help="client threads (1 4)")
+    bench.add_argument("--det-workers", type=_positive, default=None,
                        help="experiment: this many detector workers instead of the zoo's serving setting")
     bench.set_defaults(func=run_bench)
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
+    return value
 
 
 def load_bench_module() -> ModuleType:
@@ -71,7 +78,7 @@ def run_bench(args: argparse.Namespace) -> int:
     if not bench.RAPIDOCR_DIR.is_dir():
         print(f"bench: RapidOCR is not unpacked at {bench.RAPIDOCR_DIR}; run `ocrserve weights`", file=sys.stderr)
         return 2
-    repeats = args.repeats or (2 if args.quick else 6)
+    repeats = args.repeats or (1 if args.quick else 6)
     rounds = min(args.rounds or (1 if args.quick else 3), repeats)
     zoo = load_zoo(args.zoo)
     print_setup(zoo, bench, len(images), repeats, rounds, args)
@@ -81,8 +88,11 @@ def run_bench(args: argparse.Namespace) -> int:
         results = bench.run_benchmark(zoo, args.zoo, images, sorted(set(args.concurrency)), repeats, rounds,
                                       args.det_workers)
     except KeyboardInterrupt:
-        print(f"bench: interrupted; stopped everything it started ({leftovers()})", file=sys.stderr)
+        print(f"bench: interrupted; processes left behind: {leftovers()}", file=sys.stderr)
         return 130
+    except (RuntimeError, TimeoutError) as exc:  # TorchServe or the gateway did not come up
+        print(f"bench: {exc}; processes left behind: {leftovers()}", file=sys.stderr)
+        return 1
     finally:
         signal.signal(signal.SIGTERM, previous)
     print_report(results, bench)
