@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 from pathlib import Path
 
+from service import cli_bench, cli_eval
 from service.zoo import DEFAULT_ZOO, load_zoo
 
 
@@ -58,10 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="turn TorchServe token auth on (also OCRSERVE_TS_TOKEN_AUTH=true)")
     run.add_argument("--models", nargs="*", default=None, help="models to load (default: the zoo defaults)")
 
-    from service import cli_eval
-
     cli_eval.add_commands(sub)
-    __import__("service.cli_bench", fromlist=["add_commands"]).add_commands(sub)
+    cli_bench.add_commands(sub)
     return parser
 
 
@@ -69,11 +69,16 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handlers = {"weights": _cmd_weights, "archive": _cmd_archive, "run": _cmd_run}
     handler = handlers.get(args.command) or args.func
+    from service.weights import WeightError
+
     try:
         return handler(args)
     except KeyError as exc:
         print(f"ocrserve: {exc.args[0]}", file=sys.stderr)
         return 2
+    except (WeightError, ValueError, subprocess.CalledProcessError) as exc:
+        print(f"ocrserve {args.command}: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
