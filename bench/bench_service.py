@@ -96,11 +96,10 @@ def start_torchserve(zoo: Zoo, pair: tuple[str, str], root: Path, stack: ExitSta
     for name in pair:
         build_archive(zoo.get(name), store=store)
     run_dir = root / "torchserve"
-    # TEMP becomes java.io.tmpdir: the worker sockets (.ts.sock.9000...) then stay in our run_dir.
     config = TorchServeConfig(
         model_store=store, run_dir=run_dir, models=list(pair), inference_port=free_port(),
         management_port=free_port(), metrics_port=free_port(), grpc_inference_port=free_port(),
-        grpc_management_port=free_port(), workers_env={"TEMP": str(run_dir / "tmp")})
+        grpc_management_port=free_port())
     torchserve = TorchServe(config)
     stack.callback(torchserve.stop)
     torchserve.start()

@@ -84,8 +84,11 @@ class TorchServe:
         tmp = self.config.run_dir / "tmp"
         tmp.mkdir(parents=True, exist_ok=True)
         bin_dir = str(Path(sys.executable).parent)
-        env = {**os.environ, "TMPDIR": str(tmp), "LOG_LOCATION": str(self.config.run_dir / "logs"),
-               "METRICS_LOCATION": str(self.config.run_dir / "logs"), "OMP_NUM_THREADS": "1",
+        # TMPDIR holds the Python side's files; TEMP is what TorchServe hands Java as its temp
+        # folder, where the worker sockets live: shared, two instances would delete each other's.
+        logs = str(self.config.run_dir / "logs")
+        env = {**os.environ, "TMPDIR": str(tmp), "TEMP": str(tmp), "LOG_LOCATION": logs,
+               "METRICS_LOCATION": logs, "OMP_NUM_THREADS": "1",
                "OCRSERVE_THREADS": "1", "PATH": f"{bin_dir}:{os.environ.get('PATH', '')}"}
         env.pop("TS_CONFIG_FILE", None)
         return {**env, **self.config.workers_env}
