@@ -74,28 +74,36 @@ async def run_ocr(backend: Backend, data: bytes, request: OcrRequest, max_pixels
     else:
         rows = _whole_image(image)
     rows = reading_order(rows)
-    t = timer.mark("detect", t)
+    timer.mark("detect", t)
     result: list[dict[str, Any]] = [{"box": [round(v, 1) for v in r[:-1]], "box_score": r[-1]} for r in rows]
     if request.rec and rows:
-        crops = await asyncio.to_thread(_crops, image, rows)
-        t = timer.mark("crop", t)
-        images = [c.image for c in crops]
-        flipped = [False] * len(crops)
-        if request.cls:
-            turns = await backend.classify(request.cls, images)
-            flipped = [turn["rotate"] for turn in turns]
-            images = [np.ascontiguousarray(im[::-1, ::-1]) if f else im for im, f in zip(images, flipped)]
-            t = timer.mark("classify", t)
-        reads = await backend.recognize(request.rec, images)
-        t = timer.mark("recognize", t)
-        result = _merge(result, crops, flipped, reads, request.min_text_score)
-        timer.mark("words", t)
+        result = await _read_lines(backend, image, rows, result, request, timer)
     height, width = image.shape[:2]
     page = {"page": 1, "width": width, "height": height, "result": result}
     models = {"det": request.det or "none", "rec": request.rec or "none"}
     if request.cls:
         models["cls"] = request.cls
     return {"pages": [page], "models": models, "timings_ms": timer.total()}
+
+
+async def _read_lines(backend: Backend, image: np.ndarray, rows: list[list[float]], result: list[dict],
+                      request: OcrRequest, timer: Timer) -> list[dict]:
+    """Crop every detected line, turn upside-down ones (optional), read them, split words."""
+    t = time.perf_counter()
+    crops = await asyncio.to_thread(_crops, image, rows)
+    t = timer.mark("crop", t)
+    images = [c.image for c in crops]
+    flipped = [False] * len(crops)
+    if request.cls:
+        turns = await backend.classify(request.cls, images)
+        flipped = [turn["rotate"] for turn in turns]
+        images = [np.ascontiguousarray(im[::-1, ::-1]) if f else im for im, f in zip(images, flipped)]
+        t = timer.mark("classify", t)
+    reads = await backend.recognize(request.rec, images)
+    t = timer.mark("recognize", t)
+    merged = _merge(result, crops, flipped, reads, request.min_text_score)
+    timer.mark("words", t)
+    return merged
 
 
 def _merge(result: list[dict], crops: list, flipped: list[bool], reads: list[dict],
