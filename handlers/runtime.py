@@ -64,7 +64,32 @@ class OnnxRunner:
 
 
 def load_runner(runtime: str, path: Path, device: Device = Device(), threads: int = 1) -> Runner:
-    """Open a weight file with the named runtime; unknown runtimes are refused."""
+    """Open a weight file with the named runtime; unknown runtimes are refused.
+
+    Torch models need their architecture built first, so their families construct a
+    TorchRunner themselves from a module and a checkpoint.
+    """
     if runtime == "onnxruntime":
         return OnnxRunner(path, device, threads)
-    raise ValueError(f"unknown runtime {runtime!r}; supported: onnxruntime")
+    raise ValueError(f"unknown runtime {runtime!r} for a weight file; supported: onnxruntime "
+                     "(torch models are built by their family with TorchRunner)")
+
+
+class TorchRunner:
+    """A PyTorch module in eval mode on one device; numpy in, numpy out like OnnxRunner."""
+
+    def __init__(self, module, device: Device = Device(), threads: int = 1):
+        import torch  # only torch models pay for importing torch
+
+        torch.set_num_threads(threads)
+        self.torch = torch
+        self.device = device
+        self.module = module.eval().to(str(device))
+
+    def __call__(self, batch: np.ndarray):
+        with self.torch.inference_mode():
+            out = self.module(self.torch.from_numpy(batch).to(str(self.device)))
+        return out.float().cpu().numpy() if hasattr(out, "cpu") else out
+
+    def metadata(self) -> dict[str, str]:
+        return {}
