@@ -1,0 +1,46 @@
+"""Native PyTorch re-implementations of MMOCR 1.x text recognisers (no mmcv/mmengine).
+
+``build_model(name)`` returns an ``nn.Module`` whose state_dict keys match MMOCR's, so
+MMOCR 1.x checkpoints load with ``strict=True``.
+"""
+from __future__ import annotations
+
+from typing import Callable, Dict
+
+from torch import nn
+
+from .dictionary import Dictionary
+from .decoding import RecResult, attention_decode, ctc_decode
+
+_BUILDERS: Dict[str, Callable[[], nn.Module]] = {}
+
+
+def _register() -> None:
+    from . import crnn
+    for name in crnn.DEFAULT_CFGS:
+        _BUILDERS[name] = (lambda n=name: crnn.build_crnn(n))
+    try:
+        from . import satrn
+    except ImportError:
+        satrn = None
+    if satrn is not None:
+        for name in satrn.DEFAULT_CFGS:
+            _BUILDERS[name] = (lambda n=name: satrn.build_satrn(n))
+
+
+_register()
+
+
+def available() -> list[str]:
+    return sorted(_BUILDERS)
+
+
+def build_model(name: str) -> nn.Module:
+    if name not in _BUILDERS:
+        raise KeyError(f"unknown MMOCR recogniser config {name!r}; implemented: "
+                       f"{', '.join(available())}")
+    return _BUILDERS[name]()
+
+
+__all__ = ["Dictionary", "RecResult", "attention_decode", "ctc_decode", "available",
+           "build_model"]
