@@ -1,0 +1,36 @@
+"""Native PyTorch re-implementations of MMOCR 1.x models (no mmcv/mmdet/mmengine).
+
+``build_model(config_name)`` looks the MMOCR config name up in ``MODEL_BUILDERS`` and
+refuses unknown names with a ValueError.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+from torch import nn
+
+from handlers.families.mmocr.dbnet import (
+    DEFAULT_CFGS as DBNET_CFGS,
+    DBNet,
+    build_dbnet,
+    convert_mmocr0x_state_dict,
+)
+
+MODEL_BUILDERS: dict[str, Callable[[], nn.Module]] = {
+    name: (lambda name=name: build_dbnet(name)) for name in DBNET_CFGS
+}
+
+
+def build_model(config_name: str) -> nn.Module:
+    """Build the network of a supported MMOCR config (eval mode, random weights)."""
+    try:
+        builder = MODEL_BUILDERS[config_name]
+    except (KeyError, TypeError):
+        raise ValueError(
+            f"unsupported MMOCR config {config_name!r}; supported: {sorted(MODEL_BUILDERS)}"
+        ) from None
+    return builder()
+
+
+__all__ = ["MODEL_BUILDERS", "DBNet", "build_dbnet", "build_model",
+           "convert_mmocr0x_state_dict"]
