@@ -5,6 +5,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,6 +13,8 @@ from pathlib import Path
 import httpx
 
 _MB = 1024 * 1024
+# A unix socket path holds at most 107 bytes; TorchServe names them <TEMP>/.ts.sock.<port>.
+_MAX_SOCKET_DIR = 90
 
 
 @dataclass
@@ -80,6 +83,14 @@ class TorchServe:
         self.config = config
         self.process: subprocess.Popen | None = None
 
+    def _socket_dir(self, tmp: Path) -> Path:
+        """Where the worker sockets go: the run dir, unless its path is too long for a socket."""
+        if len(str(tmp)) <= _MAX_SOCKET_DIR:
+            return tmp
+        short = Path(tempfile.gettempdir()) / f"ocrserve-{self.config.management_port}"
+        short.mkdir(parents=True, exist_ok=True)
+        return short
+
     def _env(self) -> dict[str, str]:
         tmp = self.config.run_dir / "tmp"
         tmp.mkdir(parents=True, exist_ok=True)
@@ -87,7 +98,7 @@ class TorchServe:
         # TMPDIR holds the Python side's files; TEMP is what TorchServe hands Java as its temp
         # folder, where the worker sockets live: shared, two instances would delete each other's.
         logs = str(self.config.run_dir / "logs")
-        env = {**os.environ, "TMPDIR": str(tmp), "TEMP": str(tmp), "LOG_LOCATION": logs,
+        env = {**os.environ, "TMPDIR": str(tmp), "TEMP": str(self._socket_dir(tmp)), "LOG_LOCATION": logs,
                "METRICS_LOCATION": logs, "OMP_NUM_THREADS": "1",
                "OCRSERVE_THREADS": "1", "PATH": f"{bin_dir}:{os.environ.get('PATH', '')}"}
         env.pop("TS_CONFIG_FILE", None)
