@@ -26,6 +26,13 @@ def _register() -> None:
     if satrn is not None:
         for name in satrn.DEFAULT_CFGS:
             _BUILDERS[name] = (lambda n=name: satrn.build_satrn(n))
+    try:
+        from . import svtr
+    except ImportError:
+        svtr = None
+    if svtr is not None:
+        for name in svtr.DEFAULT_CFGS:
+            _BUILDERS[name] = (lambda n=name: svtr.build_svtr(n))
 
 
 _register()
