@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Gateway container entrypoint: validate the OCRSERVE_* settings (service/settings.py) and the
+# zoo, then exec uvicorn on 0.0.0.0:$OCRSERVE_GATEWAY_PORT (default 8000).
+#
+#   OCRSERVE_INFERENCE_URL / OCRSERVE_MANAGEMENT_URL   where TorchServe is (required in a container)
+#   OCRSERVE_TORCHSERVE_KEY_FILE                       TorchServe's key_file.json (token auth)
+#   OCRSERVE_ADMIN_KEY                                 model-management routes (>= 16 characters)
+#   OCRSERVE_DRY_RUN=1 or `--dry-run`                  validate, print the command, exit 0
+set -euo pipefail
+
+PYTHON=${PYTHON:-python3}
+dry_run=${OCRSERVE_DRY_RUN:-0}
+if [ "${1:-}" = "--dry-run" ]; then dry_run=1; shift; fi
+port=${OCRSERVE_GATEWAY_PORT:-8000}
+workers=${OCRSERVE_GATEWAY_WORKERS:-1}
+
+"$PYTHON" - <<'EOF'
+import sys
+from pydantic import ValidationError
+from service.settings import Settings
+from service.zoo import load_zoo
+try:
+    s = Settings()
+    zoo = load_zoo(s.zoo_path)
+except (ValidationError, ValueError, OSError) as exc:
+    print(f"entrypoint: bad settings: {exc}", file=sys.stderr)
+    sys.exit(2)
+if s.torchserve_key_file is not None and not s.torchserve_key_file.parent.is_dir():
+    print(f"entrypoint: warning: {s.torchserve_key_file.parent} does not exist (yet)", file=sys.stderr)
+print(f"entrypoint: TorchServe {s.inference_url} / {s.management_url}; "
+      f"key file {s.torchserve_key_file}; admin routes {'on' if s.admin_key else 'off'}; "
+      f"defaults {', '.join(zoo.default_names())}")
+EOF
+
+cmd=(uvicorn --factory service.main:app_from_env --host 0.0.0.0 --port "$port" --workers "$workers"
+     --timeout-graceful-shutdown 10 --no-server-header)
+if [ "$dry_run" = 1 ]; then
+    echo "entrypoint: dry run; would run: ${cmd[*]}"
+    exit 0
+fi
+exec "${cmd[@]}"

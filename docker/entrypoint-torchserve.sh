@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# TorchServe container entrypoint: render config.properties from OCRSERVE_* variables
+# (docker/render_config.py), check that the archives to load are in the model store, then exec
+# TorchServe in the foreground (PID 1 signals reach it; `docker stop` stops frontend and workers).
+#
+#   OCRSERVE_RUN_DIR        config.properties, key_file.json (TorchServe's cwd), logs, tmp
+#                           (default /var/lib/ocrserve/run)
+#   OCRSERVE_MODEL_STORE    archives (default: the image's /opt/ocrserve/model_store)
+#   OCRSERVE_KEYS_SECRET    Kubernetes only: copy key_file.json into this Secret (publish_keys.py)
+#   OCRSERVE_DRY_RUN=1      or `--dry-run`: render, print the config and the command, exit 0
+#                           without starting anything (a missing archive is then a warning)
+#   other OCRSERVE_* variables: see docker/render_config.py and service/settings.py
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+PYTHON=${PYTHON:-python3}
+dry_run=${OCRSERVE_DRY_RUN:-0}
+if [ "${1:-}" = "--dry-run" ]; then dry_run=1; shift; fi
+
+run_dir=${OCRSERVE_RUN_DIR:-/var/lib/ocrserve/run}
+export OCRSERVE_RUN_DIR=$run_dir
+mkdir -p "$run_dir/logs" "$run_dir/tmp"
+config=$run_dir/config.properties
+
+"$PYTHON" "$here/render_config.py" --out "$config"
+store=$(sed -n 's/^model_store=//p' "$config")
+if ! "$PYTHON" "$here/render_config.py" --check-store >/dev/null; then
+    if [ "$dry_run" = 1 ]; then
+        echo "entrypoint: warning: archives missing from $store (dry run: not starting)" >&2
+    else
+        exit 3
+    fi
+fi
+
+cmd=(torchserve --start --foreground --ncs --ts-config "$config" --model-store "$store")
+if [ "$dry_run" = 1 ]; then
+    echo "entrypoint: dry run; config $config:"
+    cat "$config"
+    echo "entrypoint: would run in $run_dir: ${cmd[*]}"
+    if [ -n "${OCRSERVE_KEYS_SECRET:-}" ]; then
+        echo "entrypoint: would publish $run_dir/key_file.json to Secret $OCRSERVE_KEYS_SECRET"
+    fi
+    exit 0
+fi
+
+# TMPDIR/TEMP: TorchServe puts its worker sockets in TEMP; one per instance (see torchserve_process.py).
+export TMPDIR=$run_dir/tmp TEMP=$run_dir/tmp LOG_LOCATION=$run_dir/logs METRICS_LOCATION=$run_dir/logs
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} OCRSERVE_THREADS=${OCRSERVE_THREADS:-1}
+unset TS_CONFIG_FILE
+cd "$run_dir"   # TorchServe writes key_file.json into its working directory
+rm -f key_file.json
+if [ -n "${OCRSERVE_KEYS_SECRET:-}" ]; then
+    "$PYTHON" "$here/publish_keys.py" --key-file "$run_dir/key_file.json" --secret "$OCRSERVE_KEYS_SECRET" &
+fi
+exec "${cmd[@]}"
