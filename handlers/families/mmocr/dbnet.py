@@ -41,6 +41,21 @@ DEFAULT_CFGS: dict[str, dict[str, Any]] = {
                        "bgr_to_rgb": True, "pad_size_divisor": 32},
         "test_resize": {"scale": (4068, 1024), "keep_ratio": True},
     },
+    # Same as above with DCNv2 (pure-torch, see dcn.py) in stages 2-4. No oracle output
+    # exists for it: the DCN op is checked by unit tests, not against mmcv.
+    "dbnetpp_resnet50-dcnv2_fpnc_1200e_icdar2015": {
+        "backbone": {"depth": 50, "num_stages": 4, "out_indices": (0, 1, 2, 3),
+                     "style": "pytorch",
+                     "dcn": {"type": "DCNv2", "deform_groups": 1, "fallback_on_stride": False},
+                     "stage_with_dcn": (False, True, True, True)},
+        "neck": {"in_channels": [256, 512, 1024, 2048], "lateral_channels": 256,
+                 "asf_cfg": {"attention_type": "ScaleChannelSpatial"}},
+        "det_head": {"in_channels": 256},
+        "postprocessor": {"text_repr_type": "quad", "epsilon_ratio": 0.002},
+        "preprocess": {"mean": (123.675, 116.28, 103.53), "std": (58.395, 57.12, 57.375),
+                       "bgr_to_rgb": True, "pad_size_divisor": 32},
+        "test_resize": {"scale": (4068, 1024), "keep_ratio": True},
+    },
 }
 
 

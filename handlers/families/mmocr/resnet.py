@@ -6,8 +6,12 @@ Only what MMOCR's text detectors need: depths 18/34/50/101/152, ``style`` 'pytor
 follow mmdet's ResNet: ``conv1``/``bn1`` stem, ``layer{i}.{j}.conv{k}``/``bn{k}``,
 ``downsample.0``/``downsample.1``.
 
-Not implemented (refused with ValueError): DCN stages, plugins, ``deep_stem``,
-``avg_down``, dilation, frozen stages (irrelevant at inference in eval mode).
+DCNv2 stages (``dcn=dict(type='DCNv2', deform_groups=1, fallback_on_stride=False)``,
+``stage_with_dcn``) replace a Bottleneck's 3x3 ``conv2`` with the pure-torch
+ModulatedDeformConv2dPack of ``dcn.py`` (keys ``conv2.weight``, ``conv2.conv_offset.*``).
+Not implemented (refused with ValueError): DCN on BasicBlocks, other DCN types,
+plugins, ``deep_stem``, ``avg_down``, dilation; frozen stages / norm_eval do not matter
+at inference in eval mode.
 """
 from __future__ import annotations
 
@@ -16,6 +20,8 @@ from typing import Sequence
 import torch
 from torch import nn
 
+from handlers.families.mmocr.dcn import ModulatedDeformConv2dPack
+
 
 class BasicBlock(nn.Module):
     """Two 3x3 convs; the stride sits on the first one whatever the style."""
@@ -23,8 +29,11 @@ class BasicBlock(nn.Module):
     expansion = 1
 
     def __init__(self, inplanes: int, planes: int, stride: int = 1,
-                 downsample: nn.Module | None = None, style: str = "pytorch") -> None:
+                 downsample: nn.Module | None = None, style: str = "pytorch",
+                 dcn: dict | None = None) -> None:
         super().__init__()
+        if dcn is not None:
+            raise ValueError("DCN is not supported on BasicBlock (as in mmdet)")
         self.conv1 = nn.Conv2d(inplanes, planes, 3, stride=stride, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(planes)
         self.conv2 = nn.Conv2d(planes, planes, 3, padding=1, bias=False)
@@ -45,14 +54,20 @@ class Bottleneck(nn.Module):
     expansion = 4
 
     def __init__(self, inplanes: int, planes: int, stride: int = 1,
-                 downsample: nn.Module | None = None, style: str = "pytorch") -> None:
+                 downsample: nn.Module | None = None, style: str = "pytorch",
+                 dcn: dict | None = None) -> None:
         super().__init__()
         if style not in ("pytorch", "caffe"):
             raise ValueError(f"style must be 'pytorch' or 'caffe', got {style!r}")
         s1, s2 = (1, stride) if style == "pytorch" else (stride, 1)
         self.conv1 = nn.Conv2d(inplanes, planes, 1, stride=s1, bias=False)
         self.bn1 = nn.BatchNorm2d(planes)
-        self.conv2 = nn.Conv2d(planes, planes, 3, stride=s2, padding=1, bias=False)
+        if dcn is not None and not (dcn.get("fallback_on_stride", False) and s2 > 1):
+            self.conv2: nn.Module = ModulatedDeformConv2dPack(
+                planes, planes, 3, stride=s2, padding=1, bias=False,
+                deform_groups=dcn.get("deform_groups", 1))
+        else:
+            self.conv2 = nn.Conv2d(planes, planes, 3, stride=s2, padding=1, bias=False)
         self.bn2 = nn.BatchNorm2d(planes)
         self.conv3 = nn.Conv2d(planes, planes * self.expansion, 1, bias=False)
         self.bn3 = nn.BatchNorm2d(planes * self.expansion)
@@ -83,12 +98,18 @@ class ResNet(nn.Module):
                  out_indices: Sequence[int] = (0, 1, 2, 3),
                  strides: Sequence[int] = (1, 2, 2, 2), style: str = "pytorch",
                  in_channels: int = 3, stem_channels: int = 64, base_channels: int = 64,
-                 dcn: dict | None = None) -> None:
+                 dcn: dict | None = None,
+                 stage_with_dcn: Sequence[bool] = (False, False, False, False)) -> None:
         super().__init__()
         if depth not in ARCH_SETTINGS:
             raise ValueError(f"invalid depth {depth} for ResNet; one of {sorted(ARCH_SETTINGS)}")
         if dcn is not None:
-            raise ValueError("DCN stages are not implemented in this ResNet")
+            unknown = set(dcn) - {"type", "deform_groups", "fallback_on_stride"}
+            if dcn.get("type") != "DCNv2" or unknown:
+                raise ValueError(f"only dcn=dict(type='DCNv2', deform_groups, "
+                                 f"fallback_on_stride) is implemented, got {dcn!r}")
+            if len(stage_with_dcn) != num_stages:
+                raise ValueError("stage_with_dcn needs one flag per stage")
         if not 1 <= num_stages <= 4 or max(out_indices) >= num_stages:
             raise ValueError(f"bad num_stages={num_stages} / out_indices={out_indices}")
         block, stage_blocks = ARCH_SETTINGS[depth]
@@ -101,7 +122,9 @@ class ResNet(nn.Module):
         inplanes = stem_channels
         for i in range(num_stages):
             planes = base_channels * 2**i
-            layer = self._make_layer(block, inplanes, planes, stage_blocks[i], strides[i], style)
+            stage_dcn = dcn if dcn is not None and stage_with_dcn[i] else None
+            layer = self._make_layer(block, inplanes, planes, stage_blocks[i], strides[i],
+                                     style, stage_dcn)
             inplanes = planes * block.expansion
             name = f"layer{i + 1}"
             self.add_module(name, layer)
@@ -109,16 +132,16 @@ class ResNet(nn.Module):
 
     @staticmethod
     def _make_layer(block: type[nn.Module], inplanes: int, planes: int, blocks: int,
-                    stride: int, style: str) -> nn.Sequential:
+                    stride: int, style: str, dcn: dict | None = None) -> nn.Sequential:
         downsample = None
         if stride != 1 or inplanes != planes * block.expansion:
             downsample = nn.Sequential(
                 nn.Conv2d(inplanes, planes * block.expansion, 1, stride=stride, bias=False),
                 nn.BatchNorm2d(planes * block.expansion),
             )
-        layers = [block(inplanes, planes, stride, downsample, style)]
+        layers = [block(inplanes, planes, stride, downsample, style, dcn)]
         inplanes = planes * block.expansion
-        layers += [block(inplanes, planes, 1, None, style) for _ in range(1, blocks)]
+        layers += [block(inplanes, planes, 1, None, style, dcn) for _ in range(1, blocks)]
         return nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:

@@ -91,8 +91,8 @@ def test_registry_refuses_unknown_names():
 
 
 def test_unsupported_backbone_options_are_refused():
-    with pytest.raises(ValueError, match="DCN"):
-        ResNet(50, dcn={"type": "DCNv2"})
+    with pytest.raises(ValueError, match="DCNv2"):
+        ResNet(50, dcn={"type": "DCN"})
     with pytest.raises(ValueError, match="depth"):
         ResNet(42)
 
