@@ -91,9 +91,14 @@ class CRNNDecoder(nn.Module):
             )
         else:
             self.decoder = nn.Conv2d(in_channels, num_classes, kernel_size=1, stride=1)
+        self.softmax = nn.Softmax(dim=-1)
 
     def forward(self, feat: torch.Tensor) -> torch.Tensor:
-        """feat (N, C, 1, W) -> logits (N, W, num_classes)."""
+        """feat (N, C, 1, W) -> per-step probabilities (N, W, num_classes)."""
+        return self.softmax(self.logits(feat))
+
+    def logits(self, feat: torch.Tensor) -> torch.Tensor:
+        """feat (N, C, 1, W) -> logits (N, W, num_classes) (MMOCR's forward_train)."""
         if feat.size(2) != 1:
             raise ValueError(f"CRNN feature height must be 1, got {feat.size(2)} "
                              "(input height must be 32)")
@@ -124,7 +129,7 @@ class CRNN(nn.Module):
                                    dec.get("rnn_flag", True), dec.get("hidden", 256))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.softmax(self.decoder(self.backbone(x)), dim=-1)
+        return self.decoder(self.backbone(x))
 
     def postprocess(self, probs: torch.Tensor, valid_ratios: List[float] | None = None
                     ) -> List[RecResult]:
