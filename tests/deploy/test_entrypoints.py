@@ -1,0 +1,178 @@
+"""The container entrypoints and helper scripts, run here outside Docker: dry runs, failures,
+the health probe against a fake TorchServe, the key publisher in dry-run mode."""
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from tests.deploy.conftest import DOCKER, run
+
+DEFAULTS = ["dbnet", "ppocrv6-small-rec", "text-direction"]
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Path:
+    """A model store holding (empty) archives of the default models."""
+    store = tmp_path / "store"
+    store.mkdir()
+    for name in DEFAULTS:
+        (store / f"{name}.mar").write_bytes(b"")
+    return store
+
+
+def test_torchserve_entrypoint_dry_run(tmp_path, store):
+    result = run(["bash", "docker/entrypoint-torchserve.sh", "--dry-run"], OCRSERVE_RUN_DIR=str(tmp_path / "run"),
+                 OCRSERVE_MODEL_STORE=str(store), OCRSERVE_TS_MANAGEMENT_HOST="pod-ip", POD_IP="10.0.0.7",
+                 OCRSERVE_KEYS_SECRET="ocrserve-torchserve-keys")
+    assert result.returncode == 0, result.stderr
+    config = (tmp_path / "run" / "config.properties").read_text()
+    assert config in result.stdout
+    assert "disable_token_authorization=false" in config
+    assert "management_address=http://10.0.0.7:8081" in config
+    assert "metrics_address=http://127.0.0.1:8082" in config
+    assert f"would run in {tmp_path / 'run'}: torchserve --start --foreground --ncs --ts-config" in result.stdout
+    assert "would publish" in result.stdout and "warning" not in result.stderr
+    assert (tmp_path / "run" / "logs").is_dir()
+
+
+def test_torchserve_entrypoint_refuses_missing_archives_and_bad_settings(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    missing = run(["bash", "docker/entrypoint-torchserve.sh"], OCRSERVE_RUN_DIR=str(tmp_path / "a"),
+                  OCRSERVE_MODEL_STORE=str(empty))
+    assert missing.returncode == 3 and "dbnet.mar" in missing.stderr
+    dry = run(["bash", "docker/entrypoint-torchserve.sh"], OCRSERVE_DRY_RUN="1", OCRSERVE_RUN_DIR=str(tmp_path / "b"),
+              OCRSERVE_MODEL_STORE=str(empty))
+    assert dry.returncode == 0 and "warning: archives missing" in dry.stderr
+    wildcard = run(["bash", "docker/entrypoint-torchserve.sh", "--dry-run"], OCRSERVE_RUN_DIR=str(tmp_path / "c"),
+                   OCRSERVE_TS_METRICS_HOST="0.0.0.0")
+    assert wildcard.returncode == 2 and "0.0.0.0" in wildcard.stderr
+    no_auth = run(["bash", "docker/entrypoint-torchserve.sh", "--dry-run"], OCRSERVE_RUN_DIR=str(tmp_path / "d"),
+                  OCRSERVE_TS_TOKEN_AUTH="false")
+    assert no_auth.returncode == 2 and "token auth" in no_auth.stderr
+
+
+def test_gateway_entrypoint_dry_run():
+    result = run(["bash", "docker/entrypoint-gateway.sh", "--dry-run"],
+                 OCRSERVE_INFERENCE_URL="http://torchserve:8080", OCRSERVE_MANAGEMENT_URL="http://torchserve:8081",
+                 OCRSERVE_ADMIN_KEY="0123456789abcdef0123", OCRSERVE_GATEWAY_PORT="8001")
+    assert result.returncode == 0, result.stderr
+    assert "http://torchserve:8081" in result.stdout and "admin routes on" in result.stdout
+    assert "uvicorn --factory service.main:app_from_env --host 0.0.0.0 --port 8001" in result.stdout
+
+
+def test_gateway_entrypoint_refuses_the_placeholder_admin_key():
+    result = run(["bash", "docker/entrypoint-gateway.sh", "--dry-run"], OCRSERVE_ADMIN_KEY="CHANGE_ME")
+    assert result.returncode == 2 and "at least 16 characters" in result.stderr
+
+
+class FakeTorchServe(BaseHTTPRequestHandler):
+    key_inference, key_management = "inf-key", "mgmt-key"
+    workers = {"dbnet": ["READY", "READY"], "ppocrv6-small-rec": ["READY"], "text-direction": ["READY"]}
+
+    def _reply(self, status: int, body: object) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self):  # noqa: N802 - http.server's name
+        auth = self.headers.get("Authorization", "")
+        if self.path == "/ping":
+            if auth != f"Bearer {self.key_inference}":
+                return self._reply(400, {"code": 400, "type": "InvalidKeyException"})
+            return self._reply(200, {"status": "Healthy"})
+        name = self.path.removeprefix("/models/")
+        if auth != f"Bearer {self.key_management}":
+            return self._reply(400, {"code": 400, "type": "InvalidKeyException"})
+        if name not in self.workers:
+            return self._reply(404, {"code": 404})
+        return self._reply(200, [{"modelName": name, "workers": [{"status": s} for s in self.workers[name]]}])
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def fake_torchserve(tmp_path):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeTorchServe)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    port = server.server_address[1]
+    config = tmp_path / "config.properties"
+    config.write_text(f"inference_address=http://0.0.0.0:{port}\nmanagement_address=http://127.0.0.1:{port}\n"
+                      f"load_models={','.join(f'{n}={n}.mar' for n in DEFAULTS)}\n"
+                      "disable_token_authorization=false\n")
+    keys = {"inference": {"key": "inf-key"}, "management": {"key": "mgmt-key"}, "API": {"key": "api-key"}}
+    (tmp_path / "key_file.json").write_text(json.dumps(keys))
+    yield config
+    server.shutdown()
+    FakeTorchServe.workers["dbnet"] = ["READY", "READY"]
+
+
+def probe(config: Path, *args: str):
+    return run([sys.executable, str(DOCKER / "ts_probe.py"), *args, "--config", str(config)], timeout=30)
+
+
+def test_probe_live_and_ready_with_the_keys(fake_torchserve):
+    live = probe(fake_torchserve, "live")
+    assert live.returncode == 0, live.stdout
+    ready = probe(fake_torchserve, "ready")
+    assert ready.returncode == 0 and "dbnet, ppocrv6-small-rec, text-direction" in ready.stdout
+
+
+def test_probe_not_ready_when_a_worker_is_not_ready_or_a_model_is_missing(fake_torchserve):
+    FakeTorchServe.workers["dbnet"] = ["READY", "UNLOADING"]
+    ready = probe(fake_torchserve, "ready")
+    assert ready.returncode == 1 and "dbnet: workers ['READY', 'UNLOADING']" in ready.stdout
+    unknown = probe(fake_torchserve, "ready", "--models", "ppocrv4-rec")
+    assert unknown.returncode == 1 and "HTTP 404" in unknown.stdout
+
+
+def test_probe_fails_without_keys_or_server(fake_torchserve, tmp_path):
+    (fake_torchserve.parent / "key_file.json").write_text(json.dumps({"inference": {"key": "wrong"}}))
+    assert probe(fake_torchserve, "live").returncode == 1
+    assert probe(fake_torchserve, "ready").returncode == 1  # no management key in the file
+    nothing = tmp_path / "down" / "config.properties"
+    nothing.parent.mkdir()
+    nothing.write_text("inference_address=http://127.0.0.1:9\nmanagement_address=http://127.0.0.1:9\n"
+                       "load_models=dbnet=dbnet.mar\ndisable_token_authorization=true\n")
+    assert probe(nothing, "live", "--timeout", "2").returncode == 1
+    assert probe(nothing, "ready", "--timeout", "2").returncode == 1
+
+
+def test_publish_keys_dry_run(tmp_path):
+    key_file = tmp_path / "key_file.json"
+    key_file.write_text(json.dumps({"management": {"key": "m"}, "inference": {"key": "i"}, "API": {"key": "a"}}))
+    result = run([sys.executable, "docker/publish_keys.py", "--key-file", str(key_file), "--secret",
+                  "ocrserve-torchserve-keys", "--namespace", "ocrserve", "--once", "--dry-run"], timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert ("would PATCH https://kubernetes.default.svc:443/api/v1/namespaces/ocrserve/secrets/"
+            "ocrserve-torchserve-keys with keys ['API', 'inference', 'management']") in result.stdout
+    missing = run([sys.executable, "docker/publish_keys.py", "--key-file", str(tmp_path / "none.json"),
+                   "--secret", "s", "--once", "--dry-run", "--wait-s", "0.3"], timeout=30)
+    assert missing.returncode == 1 and "did not appear" in missing.stderr
+
+
+def test_publish_keys_patch_body(tmp_path):
+    sys.path.insert(0, str(DOCKER))
+    try:
+        import publish_keys
+    finally:
+        sys.path.remove(str(DOCKER))
+    key_file = tmp_path / "key_file.json"
+    key_file.write_text('{"API": {"key": "a"}}')
+    import base64
+
+    body = publish_keys.patch_body(key_file)
+    assert base64.b64decode(body["data"]["key_file.json"]) == key_file.read_bytes()
+    key_file.write_text('{"API": ')  # half-written: refused, not published
+    with pytest.raises(ValueError):
+        publish_keys.patch_body(key_file)
