@@ -1,4 +1,4 @@
-"""Opt-in (OCRSERVE_DEPLOY_E2E=1, about a minute): both entrypoints for real, outside Docker, with the
+"""Opt-in (OCRSERVE_DEPLOY_E2E=1, about 15 s): both entrypoints for real, outside Docker, with the
 prod profile (token auth on), deploy/log4j2.xml and the repository's model store; the probes and
 the gateway's /readyz and /ocr against them; SIGTERM stops everything. Skipped by default to keep
 tests/deploy fast; tests/integration covers TorchServe itself."""
@@ -17,7 +17,7 @@ import pytest
 from tests.deploy.conftest import DEPLOY, REPO, clean_env
 
 pytestmark = pytest.mark.skipif(os.environ.get("OCRSERVE_DEPLOY_E2E") != "1",
-                                reason="opt-in: OCRSERVE_DEPLOY_E2E=1 (starts TorchServe, about a minute)")
+                                reason="opt-in: OCRSERVE_DEPLOY_E2E=1 (starts TorchServe and the gateway, about 15 s)")
 
 
 def free_ports(n: int) -> list[int]:
