@@ -8,7 +8,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from service.backends import Backend, TorchServeBackend
-from service.errors import BadOptions, OcrServeError
+from service.errors import BadOptions, ModelUnavailable, OcrServeError, UpstreamError, UpstreamTimeout
+from service.observability import Metrics, middleware
 from service.routes import health, models, ocr
 from service.settings import Settings, get_settings
 from service.state import AppState
@@ -19,6 +20,7 @@ from service.zoo import load_zoo
 def create_app(settings: Settings | None = None, backend: Backend | None = None) -> FastAPI:
     """Build the app; `backend` replaces TorchServe (the in-process pipeline and tests use it)."""
     settings = settings or get_settings()
+    metrics = Metrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -26,7 +28,7 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
                                   settings.torchserve_key_file, settings.upstream_timeout_s,
                                   settings.connect_timeout_s)
         app.state.ocrserve = AppState(settings, load_zoo(settings.zoo_path), client,
-                                      backend or TorchServeBackend(client, settings.rec_chunk_size))
+                                      backend or TorchServeBackend(client, settings.rec_chunk_size), metrics)
         yield
         await client.aclose()
 
@@ -35,9 +37,16 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
     app.include_router(ocr.router)
     app.include_router(models.router)
     app.include_router(health.router)
+    app.middleware("http")(middleware(metrics))
+
+    @app.get("/metrics", include_in_schema=False)
+    async def _metrics():
+        return metrics.response()
 
     @app.exception_handler(OcrServeError)
     async def _ocrserve_error(request: Request, exc: OcrServeError) -> JSONResponse:
+        if isinstance(exc, (ModelUnavailable, UpstreamTimeout, UpstreamError)):
+            metrics.upstream_errors.labels(type(exc).__name__).inc()
         return JSONResponse(exc.to_json(), status_code=exc.status)
 
     @app.exception_handler(RequestValidationError)

@@ -7,6 +7,7 @@ import sys
 import uvicorn
 
 from service.main import create_app
+from service.observability import configure_json_logging
 from service.settings import Settings
 from service.torchserve_process import TorchServe, TorchServeConfig
 from service.zoo import load_zoo
@@ -57,8 +58,9 @@ def run_service(token_auth: bool | None = None, models: list[str] | None = None)
         torchserve.start()
         torchserve.wait_ready()
         print(_banner(settings, config), flush=True)
+        configure_json_logging()
         server = uvicorn.Server(uvicorn.Config(create_app(settings), host=settings.gateway_host,
-                                               port=settings.gateway_port, log_level="info",
+                                               port=settings.gateway_port, log_config=None, access_log=False,
                                                timeout_graceful_shutdown=10))
         server.run()
     except KeyboardInterrupt:

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from service.backends import Backend
+from service.observability import Metrics
 from service.settings import Settings
 from service.torchserve_client import TorchServeClient
 from service.zoo import Zoo
@@ -18,6 +19,7 @@ class AppState:
     zoo: Zoo
     client: TorchServeClient
     backend: Backend
+    metrics: Metrics
 
 
 def get_state(request: Request) -> AppState:

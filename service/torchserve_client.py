@@ -10,6 +10,7 @@ import httpx
 
 from service.errors import (ModelNotFound, ModelUnavailable, OcrServeError, UpstreamError,
                             UpstreamTimeout)
+from service.observability import REQUEST_ID_HEADER, request_id
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,9 @@ class TorchServeClient:
         self._keys = self._load_keys()
 
     async def _request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        rid = request_id.get()
+        if rid:  # the same id in TorchServe's access log as in ours
+            kwargs["headers"] = {**(kwargs.get("headers") or {}), REQUEST_ID_HEADER: rid}
         try:
             return await self.http.request(method, url, **kwargs)
         except httpx.TimeoutException:

@@ -81,4 +81,6 @@ async def ocr(request: Request, state: State, query: Annotated[OcrOptions, Query
     """Detect and read the text of an image (multipart `file` or a raw image/* body)."""
     data, fields = await read_upload(request, state.settings.max_upload_bytes)
     options = _merge_form(query, fields)
-    return await run_ocr(state.backend, data, build_request(state, options), state.settings.max_pixels)
+    result = await run_ocr(state.backend, data, build_request(state, options), state.settings.max_pixels)
+    state.metrics.observe_stages(result["timings_ms"])
+    return result
