@@ -15,10 +15,12 @@ from handlers.families.mmocr.dbnet import (
     build_dbnet,
     convert_mmocr0x_state_dict,
 )
+from handlers.families.mmocr.panet import DEFAULT_CFGS as PANET_CFGS, PANet, build_panet
 
 MODEL_BUILDERS: dict[str, Callable[[], nn.Module]] = {
     name: (lambda name=name: build_dbnet(name)) for name in DBNET_CFGS
 }
+MODEL_BUILDERS.update({name: (lambda name=name: build_panet(name)) for name in PANET_CFGS})
 
 
 def build_model(config_name: str) -> nn.Module:
@@ -32,5 +34,5 @@ def build_model(config_name: str) -> nn.Module:
     return builder()
 
 
-__all__ = ["MODEL_BUILDERS", "DBNet", "build_dbnet", "build_model",
-           "convert_mmocr0x_state_dict"]
+__all__ = ["MODEL_BUILDERS", "DBNet", "PANet", "build_dbnet", "build_model",
+           "build_panet", "convert_mmocr0x_state_dict"]

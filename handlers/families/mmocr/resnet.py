@@ -4,13 +4,15 @@ Only what MMOCR's text detectors need: depths 18/34/50/101/152, ``style`` 'pytor
 (stride on the 3x3 conv of a Bottleneck) or 'caffe' (stride on its first 1x1 conv),
 ``out_indices``, plain (non-average) downsample shortcuts, BatchNorm. Parameter names
 follow mmdet's ResNet: ``conv1``/``bn1`` stem, ``layer{i}.{j}.conv{k}``/``bn{k}``,
-``downsample.0``/``downsample.1``.
+``downsample.0``/``downsample.1``. ``deep_stem=True`` (PANet) replaces the 7x7 stem by
+three 3x3 conv-BN-ReLU (``stem.0/1``, ``stem.3/4``, ``stem.6/7``; widths stem/2, stem/2,
+stem; the first one strided), as in mmdet.
 
 DCNv2 stages (``dcn=dict(type='DCNv2', deform_groups=1, fallback_on_stride=False)``,
 ``stage_with_dcn``) replace a Bottleneck's 3x3 ``conv2`` with the pure-torch
 ModulatedDeformConv2dPack of ``dcn.py`` (keys ``conv2.weight``, ``conv2.conv_offset.*``).
 Not implemented (refused with ValueError): DCN on BasicBlocks, other DCN types,
-plugins, ``deep_stem``, ``avg_down``, dilation; frozen stages / norm_eval do not matter
+plugins, ``avg_down``, dilation; frozen stages / norm_eval do not matter
 at inference in eval mode.
 """
 from __future__ import annotations
@@ -99,7 +101,8 @@ class ResNet(nn.Module):
                  strides: Sequence[int] = (1, 2, 2, 2), style: str = "pytorch",
                  in_channels: int = 3, stem_channels: int = 64, base_channels: int = 64,
                  dcn: dict | None = None,
-                 stage_with_dcn: Sequence[bool] = (False, False, False, False)) -> None:
+                 stage_with_dcn: Sequence[bool] = (False, False, False, False),
+                 deep_stem: bool = False) -> None:
         super().__init__()
         if depth not in ARCH_SETTINGS:
             raise ValueError(f"invalid depth {depth} for ResNet; one of {sorted(ARCH_SETTINGS)}")
@@ -114,9 +117,21 @@ class ResNet(nn.Module):
             raise ValueError(f"bad num_stages={num_stages} / out_indices={out_indices}")
         block, stage_blocks = ARCH_SETTINGS[depth]
         self.out_indices = tuple(out_indices)
-        self.conv1 = nn.Conv2d(in_channels, stem_channels, 7, stride=2, padding=3, bias=False)
-        self.bn1 = nn.BatchNorm2d(stem_channels)
-        self.relu = nn.ReLU(inplace=True)
+        self.deep_stem = deep_stem
+        if deep_stem:
+            half = stem_channels // 2
+            self.stem = nn.Sequential(
+                nn.Conv2d(in_channels, half, 3, stride=2, padding=1, bias=False),
+                nn.BatchNorm2d(half), nn.ReLU(inplace=True),
+                nn.Conv2d(half, half, 3, stride=1, padding=1, bias=False),
+                nn.BatchNorm2d(half), nn.ReLU(inplace=True),
+                nn.Conv2d(half, stem_channels, 3, stride=1, padding=1, bias=False),
+                nn.BatchNorm2d(stem_channels), nn.ReLU(inplace=True))
+        else:
+            self.conv1 = nn.Conv2d(in_channels, stem_channels, 7, stride=2, padding=3,
+                                   bias=False)
+            self.bn1 = nn.BatchNorm2d(stem_channels)
+            self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
         self.res_layers: list[str] = []
         inplanes = stem_channels
@@ -145,7 +160,10 @@ class ResNet(nn.Module):
         return nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        if self.deep_stem:
+            x = self.maxpool(self.stem(x))
+        else:
+            x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
         outs = []
         for i, name in enumerate(self.res_layers):
             x = getattr(self, name)(x)
