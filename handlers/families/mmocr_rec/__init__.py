@@ -33,6 +33,14 @@ def _register() -> None:
     if svtr is not None:
         for name in svtr.DEFAULT_CFGS:
             _BUILDERS[name] = (lambda n=name: svtr.build_svtr(n))
+    import importlib
+    for mod_name, builder in _FAMILIES:
+        mod = importlib.import_module(f".{mod_name}", __name__)
+        for name in mod.DEFAULT_CFGS:
+            _BUILDERS[name] = (lambda n=name, b=getattr(mod, builder): b(n))
+
+
+_FAMILIES = [("nrtr", "build_nrtr")]
 
 
 _register()

@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+import pytest
+import torch
+
+from handlers.families.mmocr_rec import available, build_model
+
+from . import _parity
+from ._oracle import state_dict
+
+NAME = "nrtr_resnet31-1by16-1by8_6e_st_mj"
+
+
+@pytest.fixture(scope="module")
+def model():
+    return _parity.load(NAME)
+
+
+def test_registered():
+    assert NAME in available()
+
+
+def test_position_table_equals_mmocr():
+    fresh = build_model(NAME).state_dict()
+    torch.testing.assert_close(fresh["decoder.position_enc.position_table"],
+                               state_dict(NAME)["decoder.position_enc.position_table"],
+                               rtol=0, atol=1e-6)
+
+
+def test_raw_and_pred_parity(model):
+    _parity.check_raw_and_pred(model, NAME)
+
+
+def test_decode_oracle_raw(model):
+    _parity.check_decode_oracle_raw(model, NAME)
+
+
+def test_batched_equals_single(model):
+    _parity.check_batched(model, (3, 32, 160))
