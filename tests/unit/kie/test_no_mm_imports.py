@@ -1,0 +1,20 @@
+"""The native KIE package must not pull in any OpenMMLab package (nor torchvision)."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+
+def test_importing_building_and_running_needs_no_openmmlab_package():
+    code = (
+        "import sys, torch\n"
+        "import handlers.families.kie.metrics, handlers.families.kie.roi_pool\n"
+        "from handlers.families.kie.sdmgr import DEFAULT_CFGS, build_sdmgr\n"
+        "b = torch.tensor([[1., 2., 30., 20.], [5., 25., 60., 40.]])\n"
+        "for name in DEFAULT_CFGS:\n"
+        "    build_sdmgr(name).predict(torch.zeros(1, 3, 64, 64), [b], [['ab', 'c d']])\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
+        "{'mmcv', 'mmdet', 'mmengine', 'mmocr', 'torchvision'})\n"
+        "assert not bad, bad\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)

@@ -1,0 +1,157 @@
+"""SDMG-R re-implementation vs the MMOCR 1.0.1 oracle (shared/oracle).
+
+Achieved on torch 2.13 CPU with one thread (the oracle's setting): node and edge logits of
+both configs are bit-identical to the oracle, and so are the U-Net output and the RoIAlign
+features of the visual config; predictions (labels, scores, edge labels/scores) match.
+The asserted tolerance is the 1e-4 relative one asked for.
+"""
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+import torch
+
+from handlers.families.kie.sdmgr import DEFAULT_CFGS, SDMGR, build_sdmgr
+from handlers.families.kie.text_encoding import SDMGR_CHARS, KIEDictionary, read_dict_file
+from tests.unit.kie._oracle import ORACLE, oracle_file
+
+CONFIGS = ["sdmgr_unet16_60e_wildreceipt", "sdmgr_novisual_60e_wildreceipt"]
+BOXES = torch.tensor([[10, 12, 90, 40], [100, 12, 200, 40], [10, 60, 120, 90],
+                      [130, 60, 240, 95], [20, 150, 230, 200]], dtype=torch.float32)
+TEXTS = ["Total", "$12.50", "Store: ACME", "2023-01-05", "Thank you!"]
+RTOL = 1e-4
+
+
+@pytest.fixture
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _oracle_model(name: str) -> tuple[SDMGR, dict]:
+    keys = oracle_file("models", f"{name}.keys.txt")
+    buffers = oracle_file("models", f"{name}.buffers.pt")
+    outputs = torch.load(oracle_file("models", f"{name}.outputs.pt"))
+    sys.path.insert(0, str(ORACLE / "tools"))
+    try:
+        from oracle_weights import regenerate_state_dict
+    finally:
+        sys.path.remove(str(ORACLE / "tools"))
+    model = build_sdmgr(name)
+    result = model.load_state_dict(regenerate_state_dict(str(keys), str(buffers)), strict=True)
+    assert not result.missing_keys and not result.unexpected_keys
+    return model, outputs
+
+
+def _assert_rel(got: torch.Tensor, want: torch.Tensor, what: str) -> None:
+    assert got.shape == want.shape, what
+    rel = ((got - want).abs() / want.abs().clamp(min=1e-12)).max().item()
+    assert rel <= RTOL, f"{what}: max relative difference {rel:.3g}"
+
+
+def test_dictionary_matches_mmocr_file():
+    chars = read_dict_file(oracle_file("dicts", "sdmgr_dict.txt"))
+    assert "".join(chars) == SDMGR_CHARS
+    d = KIEDictionary()
+    assert (d.num_classes, d.padding_idx) == (92, 91)
+    idx, lengths = d.encode(["Store: ACME", "a b", "  "])
+    assert idx.shape == (3, 11)  # padded to the longest raw text
+    assert lengths.tolist() == [10, 2, 0]  # the space is dropped
+    assert idx[1, :2].tolist() == [d.char2idx["a"], d.char2idx["b"]]
+    assert (idx[1, 2:] == 91).all() and (idx[2] == 91).all()
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+def test_strict_load_and_raw_logits_match_oracle(name, one_thread):
+    model, outputs = _oracle_model(name)
+    assert tuple(outputs["inputs"].shape) == (1, 3, 256, 256)
+    with torch.no_grad():
+        node, edge = model(outputs["inputs"], [BOXES], [TEXTS])
+    want_node, want_edge = outputs["raw"]
+    assert node.shape == (5, 26) and edge.shape == (25, 2)
+    _assert_rel(node, want_node, "node_cls")
+    _assert_rel(edge, want_edge, "edge_cls")
+
+
+def test_visual_intermediates_match_oracle(one_thread):
+    model, outputs = _oracle_model(CONFIGS[0])
+    inter = outputs["intermediate"]
+    with torch.no_grad():
+        feats = model.backbone(outputs["inputs"])
+        _assert_rel(feats[0], inter["backbone"][0], "backbone[0]")
+        for got, want in zip(feats[1:], inter["backbone"][1:]):
+            assert list(got.shape) == want["shape"]
+            _assert_rel(got.flatten()[:: want["sample_stride"]], want["sample"], "backbone sample")
+        rois = torch.cat([torch.zeros(5, 1), BOXES], 1)
+        pooled = model.extractor([feats[-1]], rois)
+        _assert_rel(pooled, inter["extractor"], "RoIAlign")
+        _assert_rel(model.maxpool(pooled), inter["maxpool"], "maxpool")
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+def test_predictions_match_oracle(name, one_thread):
+    model, outputs = _oracle_model(name)
+    pred = json.loads(oracle_file("models", f"{name}.pred.json").read_text())["pred"]
+    assert pred == json.loads(json.dumps(outputs["pred"]))
+    got = model.predict(outputs["inputs"], [BOXES], [TEXTS])[0]
+    assert got["labels"].tolist() == pred["labels"]
+    assert got["edge_labels"].tolist() == pred["edge_labels"]
+    assert torch.allclose(got["scores"], torch.tensor(pred["scores"]), rtol=RTOL, atol=0)
+    assert torch.allclose(got["edge_scores"], torch.tensor(pred["edge_scores"]), rtol=RTOL, atol=0)
+
+
+def test_novisual_ignores_image_and_batches_per_document():
+    model = build_sdmgr(CONFIGS[1])
+    torch.manual_seed(0)
+    for p in model.parameters():
+        torch.nn.init.normal_(p, std=0.1)
+    with torch.no_grad():
+        a = model(None, [BOXES], [TEXTS])
+        b = model(torch.randn(1, 3, 64, 64), [BOXES], [TEXTS])
+        two = model(None, [BOXES, BOXES[:2]], [TEXTS, ["", "x"]])
+        second = model(None, [BOXES[:2]], [["", "x"]])
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+    assert two[0].shape == (7, 26) and two[1].shape == (29, 2)
+    torch.testing.assert_close(two[0][:5], a[0])
+    torch.testing.assert_close(two[0][5:], second[0])
+    torch.testing.assert_close(two[1][25:], second[1])
+
+
+def test_default_cfgs_and_errors():
+    assert set(DEFAULT_CFGS) == set(CONFIGS)
+    vis = DEFAULT_CFGS[CONFIGS[0]]
+    assert vis["roi_layer"] == dict(output_size=7, spatial_scale=1.0, sampling_ratio=0, aligned=True)
+    assert vis["backbone"]["base_channels"] == vis["head"]["visual_dim"] == 16
+    assert DEFAULT_CFGS[CONFIGS[1]]["backbone"] is None
+    for cfg in DEFAULT_CFGS.values():
+        assert cfg["head"]["num_classes"] == 26
+    with pytest.raises(ValueError):
+        build_sdmgr("sdmgr_unknown")
+    model = build_sdmgr(CONFIGS[0])
+    with pytest.raises(ValueError):
+        model(None, [BOXES], [TEXTS])
+    with pytest.raises(ValueError):
+        model(torch.zeros(1, 3, 64, 64), [BOXES], [TEXTS[:2]])
+
+
+def test_configs_match_oracle_json():
+    for name in CONFIGS:
+        cfg = json.loads(oracle_file("configs", f"{name}.json").read_text())["model"]
+        head = cfg["kie_head"]
+        ours = DEFAULT_CFGS[name]
+        assert head["num_classes"] == ours["head"]["num_classes"]
+        assert head["visual_dim"] == ours["head"]["visual_dim"]
+        if "backbone" in cfg:
+            assert cfg["backbone"]["base_channels"] == ours["backbone"]["base_channels"]
+            assert cfg["roi_extractor"]["roi_layer"]["output_size"] == ours["roi_layer"]["output_size"]
+            assert cfg["roi_extractor"]["featmap_strides"] == [1]
+            assert ours["roi_layer"]["spatial_scale"] == 1.0
+            pre = cfg["data_preprocessor"]
+            assert list(ours["preprocess"]["mean"]) == pre["mean"]
+            assert list(ours["preprocess"]["std"]) == pre["std"]
+        else:
+            assert ours["backbone"] is None
