@@ -9,9 +9,9 @@ from handlers.families.mmocr_rec import build_model
 from ._oracle import errors, outputs, state_dict
 
 
-def load(name: str):
+def load(name: str, sd: dict | None = None):
     m = build_model(name).eval()
-    m.load_state_dict(state_dict(name), strict=True)
+    m.load_state_dict(state_dict(name) if sd is None else sd, strict=True)
     return m
 
 

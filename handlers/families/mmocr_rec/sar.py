@@ -1,0 +1,146 @@
+"""SAR (Li et al. 2019, "Show, Attend and Read"), MMOCR 1.x layout: ``ResNet31OCR`` backbone,
+``SAREncoder`` (2-layer LSTM over the vertically max-pooled feature map -> holistic feature),
+``ParallelSARDecoder`` (2-layer LSTM + 2D attention; test time: greedy, the whole sequence is
+re-run every step with the previous argmax embeddings written in)."""
+from __future__ import annotations
+
+import math
+from typing import Any, Dict, List, Optional
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ._base import AttnRecognizer, attn_dictionary
+from .resnet31 import ResNet31OCR
+
+DEFAULT_CFGS: Dict[str, Dict[str, Any]] = {
+    "sar_resnet31_parallel-decoder_5e_st-sub_mj-sub_sa_real": {
+        "backbone": {},  # ResNet31OCR defaults: channels 64,128,256,256,512,512,512
+        "encoder": {"enc_bi_rnn": False, "rnn_dropout": 0.1, "enc_gru": False,
+                    "d_model": 512, "d_enc": 512},
+        "decoder": {"enc_bi_rnn": False, "dec_bi_rnn": False, "dec_rnn_dropout": 0.0,
+                    "dec_gru": False, "d_model": 512, "d_enc": 512, "d_k": 512,
+                    "pred_dropout": 0.1, "pred_concat": True, "max_seq_len": 30},
+        "dictionary": attn_dictionary("english_digits_symbols"),
+        "postprocessor": {"ignore_chars": ["padding"]},
+        "input": {"channels": 3, "height": 48, "min_width": 48, "max_width": 160,
+                  "width_divisor": 4, "mean": [127, 127, 127], "std": [127, 127, 127],
+                  "color": "bgr"},
+    },
+}
+
+
+def _rnn(gru: bool, **kw) -> nn.Module:
+    return nn.GRU(**kw) if gru else nn.LSTM(**kw)
+
+
+class SAREncoder(nn.Module):
+    def __init__(self, enc_bi_rnn: bool = False, rnn_dropout: float = 0.0,
+                 enc_gru: bool = False, d_model: int = 512, d_enc: int = 512) -> None:
+        super().__init__()
+        self.rnn_encoder = _rnn(enc_gru, input_size=d_model, hidden_size=d_enc, num_layers=2,
+                                batch_first=True, dropout=rnn_dropout,
+                                bidirectional=enc_bi_rnn)
+        out = d_enc * (int(enc_bi_rnn) + 1)
+        self.linear = nn.Linear(out, out)
+
+    def forward(self, feat: torch.Tensor, valid_ratios=None) -> torch.Tensor:
+        feat_v = F.max_pool2d(feat, kernel_size=(feat.size(2), 1), stride=1, padding=0)
+        feat_v = feat_v.squeeze(2).permute(0, 2, 1).contiguous()  # N, W, C
+        holistic = self.rnn_encoder(feat_v)[0]
+        if valid_ratios is None:
+            valid_ratios = [1.0] * feat.size(0)
+        t = holistic.size(1)
+        steps = [min(t, math.ceil(t * vr)) - 1 for vr in valid_ratios]
+        valid_hf = torch.stack([holistic[i, s, :] for i, s in enumerate(steps)], dim=0)
+        return self.linear(valid_hf)
+
+
+class ParallelSARDecoder(nn.Module):
+    def __init__(self, num_classes: int, start_idx: int, padding_idx: Optional[int],
+                 enc_bi_rnn: bool = False, dec_bi_rnn: bool = False,
+                 dec_rnn_dropout: float = 0.0, dec_gru: bool = False, d_model: int = 512,
+                 d_enc: int = 512, d_k: int = 64, pred_dropout: float = 0.0,
+                 max_seq_len: int = 30, pred_concat: bool = False) -> None:
+        super().__init__()
+        self.num_classes = num_classes
+        self.start_idx = start_idx
+        self.max_seq_len = max_seq_len
+        self.pred_concat = pred_concat
+        enc_out = d_enc * (int(enc_bi_rnn) + 1)
+        dec_out = enc_out * (int(dec_bi_rnn) + 1)
+        self.conv1x1_1 = nn.Linear(dec_out, d_k)
+        self.conv3x3_1 = nn.Conv2d(d_model, d_k, kernel_size=3, stride=1, padding=1)
+        self.conv1x1_2 = nn.Linear(d_k, 1)
+        self.rnn_decoder = _rnn(dec_gru, input_size=enc_out, hidden_size=enc_out, num_layers=2,
+                                batch_first=True, dropout=dec_rnn_dropout,
+                                bidirectional=dec_bi_rnn)
+        self.embedding = nn.Embedding(num_classes, enc_out, padding_idx=padding_idx)
+        self.pred_dropout = nn.Dropout(pred_dropout)
+        fc_in = dec_out + d_model + enc_out if pred_concat else d_model
+        self.prediction = nn.Linear(fc_in, num_classes)
+        self.softmax = nn.Softmax(dim=-1)
+
+    def _2d_attention(self, decoder_input, feat, holistic_feat, valid_ratios, key=None):
+        y = self.rnn_decoder(decoder_input)[0]  # N, T+1, H
+        query = self.conv1x1_1(y)
+        n, t, a = query.size()
+        query = query.view(n, t, a, 1, 1)
+        if key is None:  # MMOCR recomputes it every step; same values, so it may be passed in
+            key = self.conv3x3_1(feat)
+        key = key.unsqueeze(1)  # N, 1, A, h, w
+        weight = torch.tanh(torch.add(key, query, alpha=1))
+        weight = self.conv1x1_2(weight.permute(0, 1, 3, 4, 2).contiguous())  # N,T,h,w,1
+        _, _, h, w, c = weight.size()
+        if valid_ratios is not None:
+            mask = torch.zeros_like(weight)
+            for i, vr in enumerate(valid_ratios):
+                mask[i, :, :, min(w, math.ceil(w * vr)):, :] = 1
+            weight = weight.masked_fill(mask.bool(), float("-inf"))
+        weight = F.softmax(weight.view(n, t, -1), dim=-1)
+        weight = weight.view(n, t, h, w, c).permute(0, 1, 4, 2, 3).contiguous()
+        attn_feat = torch.sum(torch.mul(feat.unsqueeze(1), weight), (3, 4), keepdim=False)
+        if self.pred_concat:
+            hf = holistic_feat.expand(n, t, holistic_feat.size(-1))
+            out = self.prediction(torch.cat((y, attn_feat, hf), 2))
+        else:
+            out = self.prediction(attn_feat)
+        return self.pred_dropout(out)
+
+    def forward(self, feat: torch.Tensor, out_enc: torch.Tensor, valid_ratios=None):
+        n = feat.size(0)
+        if valid_ratios is None:
+            valid_ratios = [1.0] * n
+        seq_len = self.max_seq_len
+        start = torch.full((n,), self.start_idx, dtype=torch.long, device=feat.device)
+        start = self.embedding(start).unsqueeze(1).expand(-1, seq_len, -1)
+        out_enc = out_enc.unsqueeze(1)
+        decoder_input = torch.cat((out_enc, start), dim=1)
+        key = self.conv3x3_1(feat)
+        outputs = []
+        for i in range(1, seq_len + 1):
+            char_out = self._2d_attention(decoder_input, feat, out_enc, valid_ratios,
+                                          key)[:, i, :]
+            outputs.append(char_out)
+            if i < seq_len:
+                decoder_input[:, i + 1, :] = self.embedding(torch.max(char_out, dim=1)[1])
+        return self.softmax(torch.stack(outputs, 1))
+
+
+class SARNet(AttnRecognizer):
+    def __init__(self, cfg: Dict[str, Any]) -> None:
+        super().__init__(cfg)
+        self.backbone = ResNet31OCR(**cfg["backbone"])
+        self.encoder = SAREncoder(**cfg["encoder"])
+        self.decoder = ParallelSARDecoder(self.dictionary.num_classes,
+                                          self.dictionary.start_idx,
+                                          self.dictionary.padding_idx, **cfg["decoder"])
+
+    def forward(self, x: torch.Tensor, valid_ratios: List[float] | None = None):
+        feat = self.backbone(x)
+        return self.decoder(feat, self.encoder(feat, valid_ratios), valid_ratios)
+
+
+def build_sar(name: str = "sar_resnet31_parallel-decoder_5e_st-sub_mj-sub_sa_real") -> SARNet:
+    return SARNet(DEFAULT_CFGS[name])
