@@ -16,11 +16,13 @@ from handlers.families.mmocr.dbnet import (
     convert_mmocr0x_state_dict,
 )
 from handlers.families.mmocr.panet import DEFAULT_CFGS as PANET_CFGS, PANet, build_panet
+from handlers.families.mmocr.psenet import DEFAULT_CFGS as PSENET_CFGS, PSENet, build_psenet
 
 MODEL_BUILDERS: dict[str, Callable[[], nn.Module]] = {
     name: (lambda name=name: build_dbnet(name)) for name in DBNET_CFGS
 }
 MODEL_BUILDERS.update({name: (lambda name=name: build_panet(name)) for name in PANET_CFGS})
+MODEL_BUILDERS.update({name: (lambda name=name: build_psenet(name)) for name in PSENET_CFGS})
 
 
 def build_model(config_name: str) -> nn.Module:
@@ -34,5 +36,5 @@ def build_model(config_name: str) -> nn.Module:
     return builder()
 
 
-__all__ = ["MODEL_BUILDERS", "DBNet", "PANet", "build_dbnet", "build_model",
-           "build_panet", "convert_mmocr0x_state_dict"]
+__all__ = ["MODEL_BUILDERS", "DBNet", "PANet", "PSENet", "build_dbnet", "build_model",
+           "build_panet", "build_psenet", "convert_mmocr0x_state_dict"]

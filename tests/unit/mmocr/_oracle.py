@@ -66,18 +66,22 @@ def match_polygons(ours: list[np.ndarray], theirs: list[np.ndarray], tol: float 
     Vertex order is compared up to a cyclic shift (OpenCV versions start
     ``boxPoints`` at different corners); same vertex count required; one-to-one.
     """
-    def dist(a: np.ndarray, b: np.ndarray) -> float:
-        if len(a) != len(b):
-            return np.inf
-        return min(float(np.linalg.norm(np.roll(a, k, axis=0) - b, axis=1).max())
-                   for k in range(len(a)))
-
+    ours = [np.asarray(p, np.float64).reshape(-1, 2) for p in ours]
+    by_len: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    for n in {len(p) for p in ours}:
+        idx = np.array([i for i, p in enumerate(ours) if len(p) == n])
+        by_len[n] = (idx, np.stack([ours[i] for i in idx]))
     result = []
     for poly in theirs:
-        dists = [dist(np.asarray(p, np.float64).reshape(-1, 2), poly) for p in ours]
-        best = int(np.argmin(dists))
-        assert dists[best] <= tol, (poly.tolist(), dists[best])
-        result.append(best)
+        if len(poly) not in by_len:
+            raise AssertionError(f"no polygon of ours has {len(poly)} vertices")
+        idx, stack = by_len[len(poly)]
+        # (shift, candidate): max vertex distance; best over cyclic shifts.
+        d = np.stack([np.linalg.norm(np.roll(stack, k, axis=1) - poly[None], axis=2).max(1)
+                      for k in range(len(poly))]).min(0)
+        best = int(np.argmin(d))
+        assert d[best] <= tol, (poly.tolist(), float(d[best]))
+        result.append(int(idx[best]))
     assert sorted(result) == list(range(len(ours))), "polygons are not matched one-to-one"
     return result
 
