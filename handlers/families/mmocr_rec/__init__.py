@@ -40,7 +40,8 @@ def _register() -> None:
             _BUILDERS[name] = (lambda n=name, b=getattr(mod, builder): b(n))
 
 
-_FAMILIES = [("nrtr", "build_nrtr"), ("sar", "build_sar")]
+_FAMILIES = [("nrtr", "build_nrtr"), ("sar", "build_sar"),
+             ("robustscanner", "build_robustscanner")]
 
 
 _register()
