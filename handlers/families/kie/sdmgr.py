@@ -307,6 +307,9 @@ class SDMGR(nn.Module):
         and edge logits (sum N_i^2, 2), images concatenated."""
         if len(boxes) != len(texts) or any(len(b) != len(t) for b, t in zip(boxes, texts)):
             raise ValueError("boxes and texts must match per image")
+        if sum(len(t) for t in texts) == 0:  # no node at all: nothing to classify
+            w = self.kie_head.node_cls.weight
+            return w.new_zeros(0, w.shape[0]), w.new_zeros(0, 2)
         visual = None
         if self.with_backbone:
             if img is None:

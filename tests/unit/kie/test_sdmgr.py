@@ -115,6 +115,8 @@ def test_novisual_ignores_image_and_batches_per_document():
         two = model(None, [BOXES, BOXES[:2]], [TEXTS, ["", "x"]])
         second = model(None, [BOXES[:2]], [["", "x"]])
     assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+    empty = model.predict(None, [torch.zeros(0, 4)], [[]])[0]
+    assert empty["labels"].shape == (0,) and empty["edge_scores"].shape == (0, 0)
     assert two[0].shape == (7, 26) and two[1].shape == (29, 2)
     torch.testing.assert_close(two[0][:5], a[0])
     torch.testing.assert_close(two[0][5:], second[0])
