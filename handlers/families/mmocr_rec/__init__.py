@@ -41,7 +41,7 @@ def _register() -> None:
 
 
 _FAMILIES = [("nrtr", "build_nrtr"), ("sar", "build_sar"),
-             ("robustscanner", "build_robustscanner")]
+             ("robustscanner", "build_robustscanner"), ("master", "build_master")]
 
 
 _register()
