@@ -15,6 +15,7 @@ from handlers.families.mmocr.dbnet import (
     build_dbnet,
     convert_mmocr0x_state_dict,
 )
+from handlers.families.mmocr.fcenet import DEFAULT_CFGS as FCENET_CFGS, FCENet, build_fcenet
 from handlers.families.mmocr.panet import DEFAULT_CFGS as PANET_CFGS, PANet, build_panet
 from handlers.families.mmocr.psenet import DEFAULT_CFGS as PSENET_CFGS, PSENet, build_psenet
 
@@ -23,6 +24,7 @@ MODEL_BUILDERS: dict[str, Callable[[], nn.Module]] = {
 }
 MODEL_BUILDERS.update({name: (lambda name=name: build_panet(name)) for name in PANET_CFGS})
 MODEL_BUILDERS.update({name: (lambda name=name: build_psenet(name)) for name in PSENET_CFGS})
+MODEL_BUILDERS.update({name: (lambda name=name: build_fcenet(name)) for name in FCENET_CFGS})
 
 
 def build_model(config_name: str) -> nn.Module:
@@ -36,5 +38,5 @@ def build_model(config_name: str) -> nn.Module:
     return builder()
 
 
-__all__ = ["MODEL_BUILDERS", "DBNet", "PANet", "PSENet", "build_dbnet", "build_model",
+__all__ = ["MODEL_BUILDERS", "DBNet", "FCENet", "PANet", "PSENet", "build_fcenet", "build_dbnet", "build_model",
            "build_panet", "build_psenet", "convert_mmocr0x_state_dict"]
