@@ -41,7 +41,8 @@ def _register() -> None:
 
 
 _FAMILIES = [("nrtr", "build_nrtr"), ("sar", "build_sar"),
-             ("robustscanner", "build_robustscanner"), ("master", "build_master")]
+             ("robustscanner", "build_robustscanner"), ("master", "build_master"),
+             ("abinet", "build_abinet")]
 
 
 _register()

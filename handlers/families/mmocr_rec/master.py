@@ -44,15 +44,22 @@ DEFAULT_CFGS: Dict[str, Dict[str, Any]] = {
 class MHA(nn.Module):
     """mmcv ``MultiheadAttention`` (batch_first): identity + nn.MultiheadAttention(q, k, v)."""
 
-    def __init__(self, embed_dims: int, num_heads: int, attn_drop: float = 0.0) -> None:
+    def __init__(self, embed_dims: int, num_heads: int, attn_drop: float = 0.0,
+                 batch_first: bool = True) -> None:
         super().__init__()
+        self.batch_first = batch_first
         self.attn = nn.MultiheadAttention(embed_dims, num_heads, dropout=attn_drop)
         self.proj_drop = nn.Dropout(0.0)
         self.dropout_layer = nn.Dropout(attn_drop)
 
-    def forward(self, query, key, value, identity, attn_mask=None):
-        q, k, v = query.transpose(0, 1), key.transpose(0, 1), value.transpose(0, 1)
-        out = self.attn(query=q, key=k, value=v, attn_mask=attn_mask)[0].transpose(0, 1)
+    def forward(self, query, key, value, identity=None, attn_mask=None):
+        if identity is None:
+            identity = query
+        if self.batch_first:
+            query, key, value = query.transpose(0, 1), key.transpose(0, 1), value.transpose(0, 1)
+        out = self.attn(query=query, key=key, value=value, attn_mask=attn_mask)[0]
+        if self.batch_first:
+            out = out.transpose(0, 1)
         return identity + self.dropout_layer(self.proj_drop(out))
 
 
@@ -68,8 +75,8 @@ class FFN(nn.Module):
             nn.Linear(feedforward_channels, embed_dims), nn.Dropout(ffn_drop))
         self.dropout_layer = nn.Dropout(ffn_drop)
 
-    def forward(self, x, identity):
-        return identity + self.dropout_layer(self.layers(x))
+    def forward(self, x, identity=None):
+        return (x if identity is None else identity) + self.dropout_layer(self.layers(x))
 
 
 class MasterDecoderLayer(nn.Module):
