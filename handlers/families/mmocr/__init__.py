@@ -18,6 +18,11 @@ from handlers.families.mmocr.dbnet import (
 from handlers.families.mmocr.fcenet import DEFAULT_CFGS as FCENET_CFGS, FCENet, build_fcenet
 from handlers.families.mmocr.panet import DEFAULT_CFGS as PANET_CFGS, PANet, build_panet
 from handlers.families.mmocr.psenet import DEFAULT_CFGS as PSENET_CFGS, PSENet, build_psenet
+from handlers.families.mmocr.textsnake import (
+    DEFAULT_CFGS as TEXTSNAKE_CFGS,
+    TextSnake,
+    build_textsnake,
+)
 
 MODEL_BUILDERS: dict[str, Callable[[], nn.Module]] = {
     name: (lambda name=name: build_dbnet(name)) for name in DBNET_CFGS
@@ -25,6 +30,8 @@ MODEL_BUILDERS: dict[str, Callable[[], nn.Module]] = {
 MODEL_BUILDERS.update({name: (lambda name=name: build_panet(name)) for name in PANET_CFGS})
 MODEL_BUILDERS.update({name: (lambda name=name: build_psenet(name)) for name in PSENET_CFGS})
 MODEL_BUILDERS.update({name: (lambda name=name: build_fcenet(name)) for name in FCENET_CFGS})
+MODEL_BUILDERS.update({name: (lambda name=name: build_textsnake(name))
+                       for name in TEXTSNAKE_CFGS})
 
 
 def build_model(config_name: str) -> nn.Module:
@@ -39,4 +46,5 @@ def build_model(config_name: str) -> nn.Module:
 
 
 __all__ = ["MODEL_BUILDERS", "DBNet", "FCENet", "PANet", "PSENet", "build_fcenet", "build_dbnet", "build_model",
-           "build_panet", "build_psenet", "convert_mmocr0x_state_dict"]
+           "build_panet", "build_psenet", "build_textsnake", "TextSnake",
+           "convert_mmocr0x_state_dict"]

@@ -1,0 +1,77 @@
+"""TextSnake (resnet50, FPN-UNet) vs the MMOCR 1.0.1 oracle (shared/oracle).
+
+Achieved on torch 2.13 CPU, one thread: the (1, 5, 640, 640) head output is
+bit-identical (max relative error 0). The oracle's prediction has no polygon (random
+weights: every predicted radius is < 1, so no disk is drawn); textsnake_postprocess
+gives none either. That does not exercise the skeleton / disk steps, so those are
+checked on constructed maps below, not against MMOCR (and the thinning is the paper's
+Zhang-Suen, not scikit-image's variant: see handlers/ops/textsnake_postprocess.py).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from handlers.families.mmocr import MODEL_BUILDERS, build_model
+from handlers.families.mmocr.textsnake import build_textsnake, textsnake_params_kwargs
+from handlers.ops.textsnake_postprocess import (merge_disks, textsnake_postprocess,
+                                                zhang_suen_thinning)
+from tests.unit.mmocr._oracle import RTOL, expected_shapes, rel_err, run_oracle
+
+NAME = "textsnake_resnet50_fpn-unet_1200e_ctw1500"
+
+
+@pytest.fixture(scope="module")
+def run():
+    return run_oracle(NAME, build_textsnake(NAME))
+
+
+def test_registry_and_state_dict_names():
+    assert NAME in MODEL_BUILDERS
+    ours = {k: tuple(v.shape) for k, v in build_model(NAME).state_dict().items()}
+    assert ours == expected_shapes(NAME)
+    with pytest.raises(ValueError, match="unknown TextSnake config"):
+        build_textsnake("textsnake_typo")
+
+
+def test_raw_maps_match_oracle(run):
+    ref = run["outputs"]["raw"]
+    assert run["raw"].shape == ref.shape == (1, 5, 640, 640)
+    assert rel_err(run["raw"], ref) <= RTOL  # achieved: 0.0
+
+
+def test_postprocess_matches_oracle_prediction(run):
+    polygons, scores = textsnake_postprocess(run["raw"][0].numpy(),
+                                             **textsnake_params_kwargs(NAME))
+    pred = run["outputs"]["pred"]
+    assert len(pred["polygons"]) == len(polygons) == len(scores) == 0
+
+
+def _bar_maps(sin: float, cos: float) -> np.ndarray:
+    m = np.zeros((5, 64, 128), np.float32)
+    m[0] = m[1] = -10
+    m[0, 20:45, 10:110] = 10  # text region
+    m[1, 28:37, 16:104] = 10  # center region
+    m[2], m[3], m[4] = sin, cos, 12.0
+    return m
+
+
+def test_constructed_horizontal_bar():
+    polygons, scores = textsnake_postprocess(_bar_maps(0.0, 1.0))
+    assert len(polygons) == 1 and scores[0] > 0.99
+    lo, hi = polygons[0].min(0), polygons[0].max(0)
+    # Disks of radius int(12 * 1.03) = 12 around y = 32, x from 20 to 100.
+    assert lo.tolist() == [8.0, 20.0] and hi.tolist() == [110.0, 44.0]
+    with pytest.raises(ValueError):
+        textsnake_postprocess(_bar_maps(0.0, 1.0), text_repr_type="quad")
+
+
+def test_thinning_and_disk_merge():
+    rect = np.zeros((11, 30), np.uint8)
+    rect[3:8, 2:28] = 1
+    skel = zhang_suen_thinning(rect)
+    assert skel.sum() > 0 and skel.sum(axis=0).max() == 1  # one pixel thick
+    assert not skel[:3].any() and not skel[8:].any()
+    disks = np.array([[10.0, 10.0, 5.0, 0.9], [10.2, 10.0, 5.0, 0.5], [40.0, 10.0, 5.0, 0.7]])
+    merged = merge_disks(disks, 0.03)
+    assert merged.shape == (2, 4) and merged[0].tolist() == [10.1, 10.0, 5.0, 0.7]
