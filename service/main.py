@@ -24,9 +24,10 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        client = TorchServeClient(str(settings.inference_url), str(settings.management_url),
-                                  settings.torchserve_key_file, settings.upstream_timeout_s,
-                                  settings.connect_timeout_s)
+        client = TorchServeClient([str(u) for u in settings.inference_url],
+                                  [str(u) for u in settings.management_url], settings.torchserve_key_file,
+                                  settings.upstream_timeout_s, settings.connect_timeout_s,
+                                  settings.replica_cooldown_s)
         app.state.ocrserve = AppState(settings, load_zoo(settings.zoo_path), client,
                                       backend or TorchServeBackend(client, settings.rec_chunk_size), metrics)
         yield

@@ -48,8 +48,9 @@ def run_service(token_auth: bool | None = None, models: list[str] | None = None)
     for name in names:
         zoo.get(name)
     config = torchserve_config(settings, names)
-    settings = settings.model_copy(update={
-        "inference_url": config.inference_url, "management_url": config.management_url,
+    settings = Settings.model_validate({
+        **settings.model_dump(), "inference_url": [config.inference_url],
+        "management_url": [config.management_url],
         "torchserve_key_file": config.key_file if config.token_auth else None})
     torchserve = TorchServe(config)
     signal.signal(signal.SIGTERM, _interrupt)

@@ -4,8 +4,10 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import AnyHttpUrl, Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from typing import Annotated
+
+from pydantic import AnyHttpUrl, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from service.zoo import DEFAULT_ZOO, REPO_ROOT
 
@@ -15,9 +17,12 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="OCRSERVE_", env_file=None, extra="ignore")
 
-    # Where TorchServe is.
-    inference_url: AnyHttpUrl = AnyHttpUrl("http://127.0.0.1:8080")
-    management_url: AnyHttpUrl = AnyHttpUrl("http://127.0.0.1:8081")
+    # Where TorchServe is: one URL, or a comma-separated list with one entry per replica
+    # (management URLs in the same order as the inference URLs).
+    inference_url: Annotated[list[AnyHttpUrl], NoDecode] = [AnyHttpUrl("http://127.0.0.1:8080")]
+    management_url: Annotated[list[AnyHttpUrl], NoDecode] = [AnyHttpUrl("http://127.0.0.1:8081")]
+    # A replica whose connection failed is skipped for this long before it is tried again.
+    replica_cooldown_s: float = Field(5.0, gt=0)
     # TorchServe token auth: when on, the gateway reads the keys from TorchServe's key_file.json.
     torchserve_key_file: Path | None = None
     # Management routes of the gateway need this key; without one they are switched off.
@@ -45,6 +50,20 @@ class Settings(BaseSettings):
     ts_token_auth: bool = False
     ts_token_expiration_min: float = Field(60, gt=0)
     run_dir: Path = REPO_ROOT / "run"
+
+    @field_validator("inference_url", "management_url", mode="before")
+    @classmethod
+    def _split_urls(cls, value):
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _replicas_pair_up(self) -> "Settings":
+        if not self.inference_url or len(self.inference_url) != len(self.management_url):
+            raise ValueError("OCRSERVE_INFERENCE_URL and OCRSERVE_MANAGEMENT_URL must list the same "
+                             f"number of replicas (got {len(self.inference_url)} and {len(self.management_url)})")
+        return self
 
     @model_validator(mode="after")
     def _admin_key_length(self) -> "Settings":

@@ -1,7 +1,16 @@
-"""Async client of TorchServe's inference and management APIs; translates failures into our errors."""
+"""Async client of TorchServe's inference and management APIs over one or more replicas.
+
+Predictions go to the replicas in turn; a replica that cannot be reached (or has no worker) is
+skipped for a cool-down and the call, which is idempotent, is retried on the next one.
+Management calls that change state fan out to every replica; reads ask the first healthy one.
+Failures are translated into the gateway's errors here, at one place.
+"""
 from __future__ import annotations
 
+import asyncio
+import itertools
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,57 +35,122 @@ def read_keys(path: Path) -> Keys:
     return Keys(raw["inference"]["key"], raw["management"]["key"], raw["API"]["key"])
 
 
-class TorchServeClient:
-    """One shared HTTP client per process; re-reads TorchServe keys when they stop working."""
+class Unreachable(ModelUnavailable):
+    """No answer at all from a replica (refused, reset): safe to retry elsewhere."""
 
-    def __init__(self, inference_url: str, management_url: str, key_file: Path | None = None,
-                 timeout_s: float = 120.0, connect_timeout_s: float = 5.0):
+
+@dataclass
+class Replica:
+    """One TorchServe instance: its two URLs, its keys, and until when it is considered down."""
+
+    inference_url: str
+    management_url: str
+    key_file: Path | None = None
+    keys: Keys | None = None
+    down_until: float = 0.0
+
+
+class TorchServeClient:
+    """One shared HTTP client per process for every replica."""
+
+    def __init__(self, inference_urls: list[str] | str, management_urls: list[str] | str,
+                 key_file: Path | None = None, timeout_s: float = 120.0, connect_timeout_s: float = 5.0,
+                 cooldown_s: float = 5.0):
+        inference_urls = [inference_urls] if isinstance(inference_urls, str) else inference_urls
+        management_urls = [management_urls] if isinstance(management_urls, str) else management_urls
+        self.replicas = [Replica(str(i).rstrip("/"), str(m).rstrip("/"), key_file)
+                         for i, m in zip(inference_urls, management_urls)]
         limits = httpx.Limits(max_connections=64, max_keepalive_connections=32)
-        timeout = httpx.Timeout(timeout_s, connect=connect_timeout_s)
-        self.http = httpx.AsyncClient(timeout=timeout, limits=limits)
-        self.inference_url = inference_url.rstrip("/")
-        self.management_url = management_url.rstrip("/")
-        self.key_file = key_file
-        self._keys: Keys | None = None
+        self.http = httpx.AsyncClient(timeout=httpx.Timeout(timeout_s, connect=connect_timeout_s), limits=limits)
+        self.cooldown_s = cooldown_s
+        self._turn = itertools.count()
 
     async def aclose(self) -> None:
         await self.http.aclose()
 
-    def _load_keys(self) -> Keys:
-        try:
-            return read_keys(self.key_file)
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise ModelUnavailable(f"cannot read TorchServe keys from {self.key_file}: {exc}") from None
+    def _order(self) -> list[Replica]:
+        """Healthy replicas in round-robin order first, then the ones in cool-down."""
+        start = next(self._turn) % len(self.replicas)
+        ring = self.replicas[start:] + self.replicas[:start]
+        now = time.monotonic()
+        return [r for r in ring if r.down_until <= now] + [r for r in ring if r.down_until > now]
 
-    def _auth(self, kind: str) -> dict[str, str]:
-        if self.key_file is None:
+    def _mark_down(self, replica: Replica) -> None:
+        replica.down_until = time.monotonic() + self.cooldown_s
+
+    async def predict(self, model: str, *, content: bytes | None = None, json_body: Any = None,
+                      fields: dict[str, Any] | None = None) -> Any:
+        """POST /predictions/<model> on the next healthy replica; returns the decoded JSON body.
+
+        TorchServe hands handlers the body and multipart parts but not query parameters, so
+        per-request options travel as extra form `fields` beside the image part.
+        """
+        kwargs = _predict_body(content, json_body, fields)
+        error: OcrServeError | None = None
+        for replica in self._order():
+            url = f"{replica.inference_url}/predictions/{model}"
+            try:
+                return _json_or_raise(await self._send(replica, "inference", "POST", url, **kwargs), model)
+            except ModelUnavailable as exc:  # down, or no worker for it there: try the next one
+                self._mark_down(replica)
+                error = exc
+        raise error  # type: ignore[misc]
+
+    async def management(self, method: str, path: str, params: dict[str, Any] | None = None) -> Any:
+        """A management call: reads from one healthy replica, changes on every replica."""
+        if method == "GET":
+            error: OcrServeError | None = None
+            for replica in self._order():
+                try:
+                    return await self._manage(replica, method, path, params)
+                except Unreachable as exc:
+                    self._mark_down(replica)
+                    error = exc
+            raise error  # type: ignore[misc]
+        outcomes = await asyncio.gather(*(self._manage(r, method, path, params) for r in self.replicas),
+                                        return_exceptions=True)
+        for replica, outcome in zip(self.replicas, outcomes):
+            if isinstance(outcome, Unreachable):
+                self._mark_down(replica)
+        failures = [o for o in outcomes if isinstance(o, BaseException)]
+        real = [f for f in failures if not isinstance(f, Unreachable)]
+        if real or len(failures) == len(outcomes):
+            raise (real or failures)[0]
+        return next(o for o in outcomes if not isinstance(o, BaseException))
+
+    async def _manage(self, replica: Replica, method: str, path: str, params: dict[str, Any] | None) -> Any:
+        response = await self._send(replica, "management", method, f"{replica.management_url}{path}", params=params)
+        return _json_or_raise(response, path)
+
+    def _auth(self, replica: Replica, kind: str) -> dict[str, str]:
+        if replica.key_file is None:
             return {}
-        if self._keys is None:
-            self._keys = self._load_keys()
-        return {"Authorization": f"Bearer {getattr(self._keys, kind)}"}
+        if replica.keys is None:
+            replica.keys = _load_keys(replica.key_file)
+        return {"Authorization": f"Bearer {getattr(replica.keys, kind)}"}
 
-    async def _renew(self, kind: str, used: Keys) -> None:
+    async def _renew(self, replica: Replica, kind: str, used: Keys) -> None:
         """After an auth failure: take new keys from the file (TorchServe restarted), else regenerate
         the expired key with the API key (TorchServe then rewrites key_file.json)."""
-        self._keys = self._load_keys()
-        if getattr(self._keys, kind) != getattr(used, kind):
+        replica.keys = _load_keys(replica.key_file)
+        if getattr(replica.keys, kind) != getattr(used, kind):
             return
-        headers = {"Authorization": f"Bearer {self._keys.api}"}
-        await self._request("GET", f"{self.management_url}/token", params={"type": kind}, headers=headers)
-        self._keys = self._load_keys()
+        headers = {"Authorization": f"Bearer {replica.keys.api}"}
+        await self._request("GET", f"{replica.management_url}/token", params={"type": kind}, headers=headers)
+        replica.keys = _load_keys(replica.key_file)
 
     async def _request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         rid = request_id.get()
-        if rid:  # the same id in TorchServe's access log as in ours
+        if rid:  # the same id travels to TorchServe
             kwargs["headers"] = {**(kwargs.get("headers") or {}), REQUEST_ID_HEADER: rid}
         try:
             return await self.http.request(method, url, **kwargs)
         except httpx.TimeoutException:
             raise UpstreamTimeout(f"TorchServe did not answer {method} {url} in time") from None
         except httpx.TransportError as exc:
-            raise ModelUnavailable(f"TorchServe is unreachable at {url}: {type(exc).__name__}") from None
+            raise Unreachable(f"TorchServe is unreachable at {url}: {type(exc).__name__}") from None
 
-    async def _send(self, kind: str, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    async def _send(self, replica: Replica, kind: str, method: str, url: str, **kwargs: Any) -> httpx.Response:
         """One call; on an auth failure, renew the keys and retry.
 
         The first renewal takes the keys in the file (a restarted TorchServe wrote new ones);
@@ -84,40 +158,31 @@ class TorchServeClient:
         """
         base_headers = kwargs.pop("headers", None) or {}
         for attempt in range(3):
-            auth = self._auth(kind)
-            used = self._keys
+            auth = self._auth(replica, kind)
+            used = replica.keys
             response = await self._request(method, url, headers={**base_headers, **auth}, **kwargs)
-            if not (self.key_file and _is_auth_failure(response)):
+            if not (replica.key_file and _is_auth_failure(response)):
                 return response
             if attempt < 2:
-                await self._renew(kind, used)
+                await self._renew(replica, kind, used)
         raise ModelUnavailable("TorchServe refused the gateway's key even after renewing it")
 
-    async def predict(self, model: str, *, content: bytes | None = None, json_body: Any = None,
-                      fields: dict[str, Any] | None = None) -> Any:
-        """POST /predictions/<model>; returns the decoded JSON body.
 
-        TorchServe hands handlers the body and multipart parts but not query parameters, so
-        per-request options travel as extra form `fields` beside the image part.
-        """
-        url = f"{self.inference_url}/predictions/{model}"
-        kwargs: dict[str, Any] = {}
-        if json_body is not None:
-            kwargs["content"] = json.dumps(json_body, separators=(",", ":")).encode()
-            kwargs["headers"] = {"Content-Type": "application/json"}
-        elif fields:
-            kwargs["files"] = {"body": ("image", content, "application/octet-stream")}
-            kwargs["data"] = {k: str(v) for k, v in fields.items()}
-        else:
-            kwargs["content"] = content
-            kwargs["headers"] = {"Content-Type": "application/octet-stream"}
-        response = await self._send("inference", "POST", url, **kwargs)
-        return _json_or_raise(response, model)
+def _load_keys(path: Path | None) -> Keys:
+    try:
+        return read_keys(path)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ModelUnavailable(f"cannot read TorchServe keys from {path}: {exc}") from None
 
-    async def management(self, method: str, path: str, params: dict[str, Any] | None = None) -> Any:
-        """A management API call; returns its JSON body."""
-        response = await self._send("management", method, f"{self.management_url}{path}", params=params)
-        return _json_or_raise(response, path)
+
+def _predict_body(content: bytes | None, json_body: Any, fields: dict[str, Any] | None) -> dict[str, Any]:
+    if json_body is not None:
+        return {"content": json.dumps(json_body, separators=(",", ":")).encode(),
+                "headers": {"Content-Type": "application/json"}}
+    if fields:
+        return {"files": {"body": ("image", content, "application/octet-stream")},
+                "data": {k: str(v) for k, v in fields.items()}}
+    return {"content": content, "headers": {"Content-Type": "application/octet-stream"}}
 
 
 def _is_auth_failure(response: httpx.Response) -> bool:

@@ -1,0 +1,80 @@
+"""Two TorchServe replicas behind one gateway: spread, fan-out, and one replica dying mid-run."""
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+
+import httpx
+import pytest
+
+from service.settings import Settings
+from tests.conftest import data_path
+from service.torchserve_process import TorchServe
+from tests.integration.servers import running_gateway, torchserve_config
+
+MODELS = ["ppocrv6-tiny-det", "ppocrv6-tiny-rec"]
+QUERY = {"det": "ppocrv6-tiny-det", "rec": "ppocrv6-tiny-rec"}
+ADMIN = "replica-test-admin-key-0123"
+
+
+@pytest.fixture(scope="module")
+def replicas(tmp_path_factory, archives_ready):
+    with ExitStack() as stack:
+        servers = [TorchServe(torchserve_config(tmp_path_factory.mktemp(f"r{i}"), MODELS)) for i in range(2)]
+        for server in servers:  # start both, then wait: they load in parallel
+            stack.callback(server.stop)
+            server.start()
+        for server in servers:
+            server.wait_ready(timeout=240)
+        settings = Settings(inference_url=",".join(s.config.inference_url for s in servers),
+                            management_url=",".join(s.config.management_url for s in servers),
+                            admin_key=ADMIN, replica_cooldown_s=30)
+        url = stack.enter_context(running_gateway(settings))
+        yield servers, url
+
+
+def _workers(server, model: str) -> int:
+    """Workers of a model on one replica, asked of that replica directly."""
+    return len(httpx.get(f"{server.config.management_url}/models/{model}", timeout=10).json()[0]["workers"])
+
+
+def test_management_changes_fan_out_to_every_replica(replicas):
+    servers, url = replicas
+    auth = {"Authorization": f"Bearer {ADMIN}"}
+    scaled = httpx.put(f"{url}/models/{MODELS[1]}?workers=2", headers=auth, timeout=120)
+    assert scaled.status_code == 200, scaled.text
+    assert [_workers(s, MODELS[1]) for s in servers] == [2, 2]
+    back = httpx.put(f"{url}/models/{MODELS[1]}?workers=1", headers=auth, timeout=120)
+    assert back.status_code == 200 and [_workers(s, MODELS[1]) for s in servers] == [1, 1]
+
+
+def test_a_replica_dies_mid_run_and_only_its_in_flight_requests_fail(replicas):
+    servers, url = replicas
+    image = data_path("mmocr", "0.x", "toy_dataset", "imgs", "test", "img_10.jpg").read_bytes()
+    statuses: list[int] = []
+    lock = threading.Lock()
+    concurrency, total = 4, 24
+
+    def one(_):
+        try:
+            code = httpx.post(f"{url}/ocr", params=QUERY, files={"file": ("a", image)}, timeout=120).status_code
+        except httpx.HTTPError:
+            code = -1
+        with lock:
+            statuses.append(code)
+
+    with ThreadPoolExecutor(concurrency) as pool:
+        futures = [pool.submit(one, i) for i in range(total)]
+        while len(statuses) < total // 4:
+            time.sleep(0.05)
+        servers[1].stop()  # killed with requests in flight
+        for future in futures:
+            future.result()
+    failed = [s for s in statuses if s != 200]
+    assert len(statuses) == total
+    assert len(failed) <= concurrency, statuses  # at most the requests that were inside the dead replica
+    after = [httpx.post(f"{url}/ocr", params=QUERY, files={"file": ("a", image)}, timeout=120).status_code
+             for _ in range(4)]
+    assert after == [200] * 4
