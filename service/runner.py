@@ -8,7 +8,7 @@ import uvicorn
 
 from service.main import create_app
 from service.observability import configure_json_logging
-from service.settings import Settings
+from service.settings import Settings, load_settings
 from service.torchserve_process import TorchServe, TorchServeConfig
 from service.zoo import load_zoo
 
@@ -40,7 +40,7 @@ def _banner(settings: Settings, config: TorchServeConfig) -> str:
 
 def run_service(token_auth: bool | None = None, models: list[str] | None = None) -> int:
     """Start both servers, block until interrupted, then stop both; returns an exit code."""
-    settings = Settings()
+    settings = load_settings()
     if token_auth is not None:
         settings = settings.model_copy(update={"ts_token_auth": token_auth or settings.ts_token_auth})
     zoo = load_zoo(settings.zoo_path)

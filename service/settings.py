@@ -1,9 +1,9 @@
 """The one settings object of the gateway and launcher: environment (OCRSERVE_*) or a .env file."""
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
-
 from typing import Annotated
 
 from pydantic import AnyHttpUrl, Field, SecretStr, field_validator, model_validator
@@ -72,7 +72,18 @@ class Settings(BaseSettings):
         return self
 
 
+def load_settings() -> Settings:
+    """Settings from the environment, plus the file named by OCRSERVE_ENV_FILE if set
+    (environment variables win over the file)."""
+    env_file = os.environ.get("OCRSERVE_ENV_FILE")
+    if not env_file:
+        return Settings()
+    if not Path(env_file).is_file():
+        raise ValueError(f"OCRSERVE_ENV_FILE={env_file} does not exist")
+    return Settings(_env_file=env_file)
+
+
 @lru_cache
 def get_settings() -> Settings:
     """The process-wide settings, read once."""
-    return Settings()
+    return load_settings()
