@@ -42,7 +42,7 @@ def _register() -> None:
 
 _FAMILIES = [("nrtr", "build_nrtr"), ("sar", "build_sar"),
              ("robustscanner", "build_robustscanner"), ("master", "build_master"),
-             ("abinet", "build_abinet")]
+             ("abinet", "build_abinet"), ("aster", "build_aster")]
 
 
 _register()

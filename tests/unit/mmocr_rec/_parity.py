@@ -40,9 +40,10 @@ def check_decode_oracle_raw(model, name: str) -> None:
     assert r.char_scores == pytest.approx(out["pred"]["score"], rel=1e-6)
 
 
-def check_batched(model, shape, n: int = 2, rtol: float = 1e-4, atol: float = 1e-5) -> None:
+def check_batched(model, shape, n: int = 2, rtol: float = 1e-4, atol: float = 1e-5,
+                  dtype: torch.dtype = torch.float32) -> None:
     g = torch.Generator().manual_seed(5)
-    x = torch.randn(n, *shape, generator=g)
+    x = torch.randn(n, *shape, generator=g, dtype=dtype)
     with torch.no_grad():
         batched = model(x)
         single = torch.cat([model(x[i:i + 1]) for i in range(n)])
