@@ -12,8 +12,8 @@ from pathlib import Path
 import yaml
 
 from handlers.families import ModelSpec, validate_config
-from service.weights import DEFAULT_CACHE, verified_file, weight_path
-from service.zoo import REPO_ROOT, ZooEntry
+from service.weights import DEFAULT_CACHE, LOCAL, sha256_of, verified_file, weight_path
+from service.zoo import DEFAULT_ZOO, REPO_ROOT, ZooEntry, add_local_model, load_zoo
 
 HANDLERS_DIR = REPO_ROOT / "handlers"
 ENTRY_FILE = HANDLERS_DIR / "ts_entry.py"
@@ -89,3 +89,26 @@ def build_archive(entry: ZooEntry, store: Path = DEFAULT_STORE, cache: Path = DE
         subprocess.run(cmd, check=True, env={"TMPDIR": tmp, "PATH": "/usr/bin:/bin"})
     stamp.write_text(fingerprint)
     return mar
+
+
+def build_checkpoint_archive(name: str, arch: str, checkpoint: Path, store: Path = DEFAULT_STORE,
+                             zoo_path: Path = DEFAULT_ZOO) -> Path:
+    """Archive a user's MMOCR detector checkpoint and add it to the local zoo so the gateway knows it."""
+    if name in load_zoo(zoo_path).models and name not in _local_names(zoo_path):
+        raise ValueError(f"{name!r} is a model of the zoo; choose another name")
+    checkpoint = Path(checkpoint).resolve()
+    if not checkpoint.is_file():
+        raise ValueError(f"checkpoint {checkpoint} does not exist")
+    entry = ZooEntry.model_validate({
+        "name": name, "task": "det", "family": "mmocr_det", "runtime": "torch",
+        "description": f"MMOCR {arch} from {checkpoint.name}",
+        "weights": {"package": LOCAL, "version": "0", "path": str(checkpoint), "sha256": sha256_of(checkpoint)},
+        "config": {"arch": arch}, "serving": {"workers": 1, "batch_size": 1, "max_batch_delay_ms": 0}})
+    mar = build_archive(entry, store=store, force=True)
+    add_local_model(entry, zoo_path)
+    return mar
+
+
+def _local_names(zoo_path: Path) -> set[str]:
+    local = Path(zoo_path).with_name("local.yaml")
+    return set(yaml.safe_load(local.read_text()) or {}) if local.is_file() else set()

@@ -25,6 +25,15 @@ def _cmd_weights(args: argparse.Namespace) -> int:
 def _cmd_archive(args: argparse.Namespace) -> int:
     from service.archive import DEFAULT_STORE, build_archive
 
+    if args.arch or args.checkpoint:
+        from service.archive import build_checkpoint_archive
+
+        if not (args.arch and args.checkpoint and args.name):
+            print("archive: --arch, --checkpoint and --name go together", file=sys.stderr)
+            return 2
+        mar = build_checkpoint_archive(args.name, args.arch, args.checkpoint, args.store or DEFAULT_STORE, args.zoo)
+        print(f"archive: {args.name} ({args.arch}) -> {mar}")
+        return 0
     zoo = load_zoo(args.zoo)
     names = zoo.names() if args.all else args.names
     if not names:
@@ -54,6 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     archive.add_argument("--all", action="store_true", help="every model of the zoo")
     archive.add_argument("--store", type=Path, default=None)
     archive.add_argument("--force", action="store_true", help="rebuild even if up to date")
+    archive.add_argument("--arch", help="MMOCR config name of a checkpoint to serve (e.g. dbnet_resnet18_fpnc_1200e_icdar2015)")
+    archive.add_argument("--checkpoint", type=Path, help="MMOCR 1.x or 0.x checkpoint (.pth) for --arch")
+    archive.add_argument("--name", help="model name for --arch/--checkpoint")
 
     run = sub.add_parser("run", help="start TorchServe and the gateway in the foreground")
     run.add_argument("--token-auth", action="store_true", default=None,

@@ -44,9 +44,16 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+#: The `package` of weights that are a local file (a user's own checkpoint), not a registry package.
+LOCAL = "local"
+
+
 def verified_file(entry: ZooEntry, item: PackagedFile, cache: Path = DEFAULT_CACHE) -> Path:
     """Path of a packaged file of `entry`, after checking its sha256."""
-    path = package_dir(entry.weights.package, entry.weights.version, cache) / item.path
+    if entry.weights.package == LOCAL:
+        path = Path(item.path)
+    else:
+        path = package_dir(entry.weights.package, entry.weights.version, cache) / item.path
     if not path.is_file():
         raise WeightError(f"{entry.name}: {item.path} not found; run `ocrserve weights` first")
     actual = sha256_of(path)

@@ -9,6 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_ZOO = REPO_ROOT / "model_store" / "zoo.yaml"
+#: Models a user archived from their own checkpoints (`ocrserve archive --arch ... --checkpoint ...`),
+#: kept beside the zoo and merged into it; not committed.
+LOCAL_ZOO_NAME = "local.yaml"
 
 Task = Literal["det", "rec", "cls"]
 
@@ -94,6 +97,22 @@ class Zoo(_Strict):
 
 
 def load_zoo(path: Path = DEFAULT_ZOO) -> Zoo:
-    """Read and validate the manifest."""
+    """Read and validate the manifest, plus the user's local models beside it."""
     with open(path, encoding="utf-8") as f:
-        return Zoo.model_validate(yaml.safe_load(f))
+        raw = yaml.safe_load(f)
+    local = Path(path).with_name(LOCAL_ZOO_NAME)
+    if local.is_file():
+        extra = yaml.safe_load(local.read_text(encoding="utf-8")) or {}
+        clash = set(extra) & set(raw["models"])
+        if clash:
+            raise ValueError(f"{local} redefines zoo models: {sorted(clash)}")
+        raw["models"] = {**raw["models"], **extra}
+    return Zoo.model_validate(raw)
+
+
+def add_local_model(entry: ZooEntry, zoo_path: Path = DEFAULT_ZOO) -> None:
+    """Record (or replace) a user-archived model in local.yaml beside the zoo."""
+    local = Path(zoo_path).with_name(LOCAL_ZOO_NAME)
+    models = (yaml.safe_load(local.read_text(encoding="utf-8")) or {}) if local.is_file() else {}
+    models[entry.name] = entry.model_dump(exclude={"name"}, mode="json")
+    local.write_text(yaml.safe_dump(models, sort_keys=True), encoding="utf-8")

@@ -9,6 +9,7 @@ from typing import Any, Callable
 from handlers.families.angle import AngleClassifier, AngleConfig
 from handlers.families.ctc import CTCConfig, CTCRecognizer
 from handlers.families.db import DBConfig, DBDetector
+from handlers.families.mmocr_det import MMOCRDetConfig, MMOCRDetector, load_torch_runner as load_mmocr_det
 from handlers.ops.ctc_decode import load_charset
 from handlers.runtime import Device, Runner, load_runner
 
@@ -65,10 +66,20 @@ def _build_angle(spec: ModelSpec, runner: Runner) -> AngleClassifier:
     return AngleClassifier(runner, AngleConfig.from_dict(spec.config))
 
 
+def _build_mmocr_det(spec: ModelSpec, runner: Runner) -> MMOCRDetector:
+    return MMOCRDetector(runner, MMOCRDetConfig.from_dict(spec.config))
+
+
 FAMILIES: dict[str, tuple[str, Callable[[ModelSpec, Runner], Any]]] = {
     "db": ("det", _build_db),
     "ctc": ("rec", _build_ctc),
     "angle": ("cls", _build_angle),
+    "mmocr_det": ("det", _build_mmocr_det),
+}
+
+#: Families whose torch networks are built from an architecture name plus a checkpoint.
+TORCH_LOADERS: dict[str, Callable[[ModelSpec, Device, int], Runner]] = {
+    "mmocr_det": load_mmocr_det,
 }
 
 
@@ -79,6 +90,10 @@ def build_model(spec: ModelSpec, device: Device = Device(), threads: int = 1) ->
     task, builder = FAMILIES[spec.family]
     if task != spec.task:
         raise ValueError(f"family {spec.family!r} serves task {task!r}, not {spec.task!r}")
+    if spec.runtime == "torch":
+        if spec.family not in TORCH_LOADERS:
+            raise ValueError(f"family {spec.family!r} has no torch runtime")
+        return builder(spec, TORCH_LOADERS[spec.family](spec, device, threads))
     return builder(spec, load_runner(spec.runtime, spec.weights, device, threads))
 
 
@@ -90,5 +105,7 @@ def validate_config(spec: ModelSpec) -> None:
         AngleConfig.from_dict(spec.config)
     elif spec.family == "ctc":
         CTCConfig.from_dict(spec.config, ["x"])
+    elif spec.family == "mmocr_det":
+        MMOCRDetConfig.from_dict(spec.config)
     else:
         raise ValueError(f"unknown model family {spec.family!r}; known: {', '.join(sorted(FAMILIES))}")
