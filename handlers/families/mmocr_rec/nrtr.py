@@ -27,7 +27,8 @@ DEFAULT_CFGS: Dict[str, Dict[str, Any]] = {
         "postprocessor": {"ignore_chars": ["padding"]},
         # BGR input, ImageNet RGB mean/std applied in B,G,R order (MMOCR quirk)
         "input": {"channels": 3, "height": 32, "min_width": 32, "max_width": 160,
-                  "width_divisor": 16, "mean": [123.675, 116.28, 103.53],
+                  "width_divisor": 16, "pad_width": 160,
+                  "mean": [123.675, 116.28, 103.53],
                   "std": [58.395, 57.12, 57.375], "color": "bgr"},
     },
 }

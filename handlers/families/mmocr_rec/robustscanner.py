@@ -24,7 +24,8 @@ DEFAULT_CFGS: Dict[str, Dict[str, Any]] = {
         "dictionary": attn_dictionary("english_digits_symbols"),
         "postprocessor": {"ignore_chars": ["padding"]},
         "input": {"channels": 3, "height": 48, "min_width": 48, "max_width": 160,
-                  "width_divisor": 4, "mean": [127, 127, 127], "std": [127, 127, 127],
+                  "width_divisor": 4, "pad_width": 160,
+                  "mean": [127, 127, 127], "std": [127, 127, 127],
                   "color": "bgr"},
     },
 }
