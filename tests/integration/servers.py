@@ -24,7 +24,12 @@ def free_port() -> int:
 
 
 def torchserve_config(run_dir: Path, models: list[str], **kwargs) -> TorchServeConfig:
-    return TorchServeConfig(model_store=REPO_ROOT / "model_store", run_dir=run_dir, models=models,
+    return torch_serve_config_for_store(run_dir, REPO_ROOT / "model_store", models, **kwargs)
+
+
+def torch_serve_config_for_store(run_dir: Path, store: Path, models: list[str], **kwargs) -> TorchServeConfig:
+    """A TorchServe on free loopback ports serving `models` from `store`."""
+    return TorchServeConfig(model_store=store, run_dir=run_dir, models=models,
                             inference_port=free_port(), management_port=free_port(),
                             metrics_port=free_port(), grpc_inference_port=free_port(),
                             grpc_management_port=free_port(), **kwargs)
