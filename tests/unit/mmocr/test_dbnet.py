@@ -7,9 +7,6 @@ handlers.ops.db_postprocess gives the oracle's polygons and scores.
 """
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
@@ -18,43 +15,19 @@ from handlers.families.mmocr import MODEL_BUILDERS, build_model, convert_mmocr0x
 from handlers.families.mmocr.dbnet import DEFAULT_CFGS, build_dbnet, db_params_kwargs
 from handlers.families.mmocr.resnet import ResNet
 from handlers.ops.db_postprocess import DBParams, db_postprocess
+from tests.unit.mmocr._oracle import (RTOL, expected_shapes, oracle_file, oracle_state_dict,
+                                      rel_err)
 
-# tests/unit/mmocr/test_dbnet.py -> parents[3] is the repo; the oracle sits beside it.
-ORACLE = Path(__file__).resolve().parents[3].parent / "shared" / "oracle"
 CONFIGS = ["dbnet_resnet18_fpnc_1200e_icdar2015", "dbnetpp_resnet50_fpnc_1200e_icdar2015"]
-RTOL = 1e-4
-
-
-def _oracle_file(*parts: str) -> Path:
-    path = ORACLE.joinpath(*parts)
-    if not path.exists():
-        pytest.skip(f"MMOCR oracle data not available: {path}")
-    return path
-
-
-def _oracle_state_dict(name: str) -> dict[str, torch.Tensor]:
-    tools = _oracle_file("tools", "oracle_weights.py").parent
-    if str(tools) not in sys.path:
-        sys.path.insert(0, str(tools))
-    from oracle_weights import regenerate_state_dict
-
-    return regenerate_state_dict(
-        str(_oracle_file("models", f"{name}.keys.txt")),
-        str(_oracle_file("models", f"{name}.buffers.pt")),
-    )
-
-
-def _rel_err(ours: torch.Tensor, ref: torch.Tensor) -> float:
-    return float(((ours - ref).abs() / ref.abs().clamp_min(1e-30)).max())
 
 
 @pytest.fixture(scope="module", params=CONFIGS)
 def run(request):
     """Build, load the oracle weights strictly, run once (one thread) with hooks."""
     name = request.param
-    state = _oracle_state_dict(name)
-    outputs = torch.load(_oracle_file("models", f"{name}.outputs.pt"))
-    inputs = torch.load(_oracle_file("models", "det_input_640.pt"))["inputs"]
+    state = oracle_state_dict(name)
+    outputs = torch.load(oracle_file("models", f"{name}.outputs.pt"))
+    inputs = torch.load(oracle_file("models", "det_input_640.pt"))["inputs"]
     model = build_dbnet(name)
     model.load_state_dict(state, strict=True)
     model.eval()
@@ -99,20 +72,15 @@ def test_unsupported_backbone_options_are_refused():
 
 @pytest.mark.parametrize("name", CONFIGS)
 def test_state_dict_keys_and_shapes_match_mmocr(name):
-    expected = {}
-    for line in _oracle_file("models", f"{name}.keys.txt").read_text().splitlines():
-        if line.strip() and not line.startswith("#"):
-            key, shape = line.split("\t")[:2]
-            expected[key] = tuple(int(s) for s in shape.strip("()").split(",") if s.strip())
     ours = {k: tuple(v.shape) for k, v in build_model(name).state_dict().items()}
-    assert ours == expected
+    assert ours == expected_shapes(name)
 
 
 def test_strict_load_and_raw_prob_map(run):
     ref = run["outputs"]["raw"]
     assert run["prob"].shape == ref.shape == (1, 640, 640)
     # Achieved: bit-exact (max relative error 0.0) for both configs.
-    assert _rel_err(run["prob"], ref) <= RTOL
+    assert rel_err(run["prob"], ref) <= RTOL
 
 
 def test_mode_both_matches_oracle(run):

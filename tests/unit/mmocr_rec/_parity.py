@@ -1,10 +1,10 @@
-"""Shared oracle-parity checks for the attention recognisers (NRTR, SAR, ...)."""
+"""Shared oracle-parity checks for the MMOCR recognisers: strict load, raw output, text."""
 from __future__ import annotations
 
 import pytest
 import torch
 
-from handlers.families.mmocr_rec import build_model
+from handlers.families.mmocr_rec import available, build_model
 
 from ._oracle import errors, outputs, state_dict
 
@@ -41,10 +41,43 @@ def check_decode_oracle_raw(model, name: str) -> None:
 
 
 def check_batched(model, shape, n: int = 2, rtol: float = 1e-4, atol: float = 1e-5,
-                  dtype: torch.dtype = torch.float32) -> None:
-    g = torch.Generator().manual_seed(5)
+                  dtype: torch.dtype = torch.float32, seed: int = 5,
+                  same_text: bool = False) -> None:
+    """A batch of ``n`` random inputs gives what the ``n`` single forwards give."""
+    g = torch.Generator().manual_seed(seed)
     x = torch.randn(n, *shape, generator=g, dtype=dtype)
     with torch.no_grad():
         batched = model(x)
         single = torch.cat([model(x[i:i + 1]) for i in range(n)])
     torch.testing.assert_close(batched, single, rtol=rtol, atol=atol)
+    if same_text:
+        assert [r.text for r in model.postprocess(batched)] == \
+            [r.text for r in model.postprocess(single)]
+
+
+def standard_tests(name: str):
+    """The fixtures and tests every recogniser module shares.
+
+    Use as ``sd, model, test_registered, test_raw_and_pred_parity,
+    test_decode_oracle_raw = _parity.standard_tests(NAME)`` so pytest collects them
+    under those names: ``sd`` is the oracle state_dict, ``model`` the strictly loaded
+    model (both module-scoped).
+    """
+    @pytest.fixture(scope="module")
+    def sd():
+        return state_dict(name)
+
+    @pytest.fixture(scope="module")
+    def model(sd):
+        return load(name, sd)
+
+    def test_registered():
+        assert name in available()
+
+    def test_raw_and_pred_parity(model):
+        check_raw_and_pred(model, name)
+
+    def test_decode_oracle_raw(model):
+        check_decode_oracle_raw(model, name)
+
+    return sd, model, test_registered, test_raw_and_pred_parity, test_decode_oracle_raw

@@ -2,29 +2,16 @@ from __future__ import annotations
 
 import copy
 
-import pytest
 import torch
 
-from handlers.families.mmocr_rec import available, build_model
+from handlers.families.mmocr_rec import build_model
 
 from . import _parity
-from ._oracle import state_dict
 
 NAME = "aster_resnet45_6e_st_mj"
 
-
-@pytest.fixture(scope="module")
-def sd():
-    return state_dict(NAME)
-
-
-@pytest.fixture(scope="module")
-def model(sd):
-    return _parity.load(NAME, sd)
-
-
-def test_registered():
-    assert NAME in available()
+sd, model, test_registered, test_raw_and_pred_parity, test_decode_oracle_raw = \
+    _parity.standard_tests(NAME)
 
 
 def test_tps_buffers_equal_mmocr(sd):
@@ -33,14 +20,6 @@ def test_tps_buffers_equal_mmocr(sd):
                 "preprocessor.tps.target_coordinate_repr",
                 "preprocessor.tps.target_control_points"):
         torch.testing.assert_close(fresh[key], sd[key], rtol=0, atol=1e-6)
-
-
-def test_raw_and_pred_parity(model):
-    _parity.check_raw_and_pred(model, NAME)
-
-
-def test_decode_oracle_raw(model):
-    _parity.check_decode_oracle_raw(model, NAME)
 
 
 def test_batched_equals_single(model):

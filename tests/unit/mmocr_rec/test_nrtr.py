@@ -1,28 +1,15 @@
 from __future__ import annotations
 
-import pytest
 import torch
 
-from handlers.families.mmocr_rec import available, build_model
+from handlers.families.mmocr_rec import build_model
 
 from . import _parity
-from ._oracle import state_dict
 
 NAME = "nrtr_resnet31-1by16-1by8_6e_st_mj"
 
-
-@pytest.fixture(scope="module")
-def sd():
-    return state_dict(NAME)
-
-
-@pytest.fixture(scope="module")
-def model(sd):
-    return _parity.load(NAME, sd)
-
-
-def test_registered():
-    assert NAME in available()
+sd, model, test_registered, test_raw_and_pred_parity, test_decode_oracle_raw = \
+    _parity.standard_tests(NAME)
 
 
 def test_position_table_equals_mmocr(sd):
@@ -30,14 +17,6 @@ def test_position_table_equals_mmocr(sd):
     torch.testing.assert_close(fresh["decoder.position_enc.position_table"],
                                sd["decoder.position_enc.position_table"],
                                rtol=0, atol=1e-6)
-
-
-def test_raw_and_pred_parity(model):
-    _parity.check_raw_and_pred(model, NAME)
-
-
-def test_decode_oracle_raw(model):
-    _parity.check_decode_oracle_raw(model, NAME)
 
 
 def test_batched_equals_single(model):

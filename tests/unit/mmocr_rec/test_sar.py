@@ -1,29 +1,11 @@
 from __future__ import annotations
 
-import pytest
-
-from handlers.families.mmocr_rec import available
-
 from . import _parity
 
 NAME = "sar_resnet31_parallel-decoder_5e_st-sub_mj-sub_sa_real"
 
-
-@pytest.fixture(scope="module")
-def model():
-    return _parity.load(NAME)
-
-
-def test_registered():
-    assert NAME in available()
-
-
-def test_raw_and_pred_parity(model):
-    _parity.check_raw_and_pred(model, NAME)
-
-
-def test_decode_oracle_raw(model):
-    _parity.check_decode_oracle_raw(model, NAME)
+sd, model, test_registered, test_raw_and_pred_parity, test_decode_oracle_raw = \
+    _parity.standard_tests(NAME)
 
 
 def test_batched_equals_single(model):
