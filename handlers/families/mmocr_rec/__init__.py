@@ -5,47 +5,29 @@ MMOCR 1.x checkpoints load with ``strict=True``.
 """
 from __future__ import annotations
 
-from typing import Callable, Dict
+from typing import Any, Callable, Dict, Tuple
 
 from torch import nn
 
-from .dictionary import Dictionary
+from . import abinet, aster, crnn, master, nrtr, robustscanner, sar, satrn, svtr
 from .decoding import RecResult, attention_decode, ctc_decode
+from .dictionary import Dictionary
 
-_BUILDERS: Dict[str, Callable[[], nn.Module]] = {}
-
-
-def _register() -> None:
-    from . import crnn
-    for name in crnn.DEFAULT_CFGS:
-        _BUILDERS[name] = (lambda n=name: crnn.build_crnn(n))
-    try:
-        from . import satrn
-    except ImportError:
-        satrn = None
-    if satrn is not None:
-        for name in satrn.DEFAULT_CFGS:
-            _BUILDERS[name] = (lambda n=name: satrn.build_satrn(n))
-    try:
-        from . import svtr
-    except ImportError:
-        svtr = None
-    if svtr is not None:
-        for name in svtr.DEFAULT_CFGS:
-            _BUILDERS[name] = (lambda n=name: svtr.build_svtr(n))
-    import importlib
-    for mod_name, builder in _FAMILIES:
-        mod = importlib.import_module(f".{mod_name}", __name__)
-        for name in mod.DEFAULT_CFGS:
-            _BUILDERS[name] = (lambda n=name, b=getattr(mod, builder): b(n))
-
-
-_FAMILIES = [("nrtr", "build_nrtr"), ("sar", "build_sar"),
-             ("robustscanner", "build_robustscanner"), ("master", "build_master"),
-             ("abinet", "build_abinet"), ("aster", "build_aster")]
-
-
-_register()
+# one entry per MMOCR config name: the family's DEFAULT_CFGS key -> its builder
+_FAMILIES: Tuple[Tuple[Dict[str, Any], Callable[[str], nn.Module]], ...] = (
+    (crnn.DEFAULT_CFGS, crnn.build_crnn),
+    (satrn.DEFAULT_CFGS, satrn.build_satrn),
+    (svtr.DEFAULT_CFGS, svtr.build_svtr),
+    (nrtr.DEFAULT_CFGS, nrtr.build_nrtr),
+    (sar.DEFAULT_CFGS, sar.build_sar),
+    (robustscanner.DEFAULT_CFGS, robustscanner.build_robustscanner),
+    (master.DEFAULT_CFGS, master.build_master),
+    (abinet.DEFAULT_CFGS, abinet.build_abinet),
+    (aster.DEFAULT_CFGS, aster.build_aster),
+)
+_BUILDERS: Dict[str, Callable[[str], nn.Module]] = {
+    name: build for cfgs, build in _FAMILIES for name in cfgs}
+assert len(_BUILDERS) == sum(len(cfgs) for cfgs, _ in _FAMILIES), "config name registered twice"
 
 
 def available() -> list[str]:
@@ -56,7 +38,7 @@ def build_model(name: str) -> nn.Module:
     if name not in _BUILDERS:
         raise KeyError(f"unknown MMOCR recogniser config {name!r}; implemented: "
                        f"{', '.join(available())}")
-    return _BUILDERS[name]()
+    return _BUILDERS[name](name)
 
 
 __all__ = ["Dictionary", "RecResult", "attention_decode", "ctc_decode", "available",
