@@ -1,4 +1,4 @@
-"""Shared wrapper for attention-decoding recognisers: dictionary + greedy postprocessing."""
+"""Shared wrappers for the recognisers: dictionary + greedy attention or CTC postprocessing."""
 from __future__ import annotations
 
 from typing import Any, Dict, List
@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from .charsets import CHARSETS
-from .decoding import RecResult, attention_decode
+from .decoding import RecResult, attention_decode, ctc_decode
 from .dictionary import Dictionary
 
 
@@ -18,16 +18,29 @@ def attn_dictionary(charset: str = "english_digits_symbols", **kw: Any) -> Dict[
     return d
 
 
+def _dictionary(cfg: Dict[str, Any]) -> Dictionary:
+    d = dict(cfg["dictionary"])
+    charset = CHARSETS[d.pop("charset")]
+    return Dictionary(chars=charset, **d)
+
+
 class AttnRecognizer(nn.Module):
-    """Base: ``forward(x, valid_ratios)`` -> softmax probs (N, T, C); ``postprocess``."""
+    """Base: ``forward(x, valid_ratios)`` -> softmax probs (N, T, C); ``postprocess``.
+
+    ``needs_padding``: the decoder also uses the padding index (SATRN's NRTRDecoder).
+    """
+
+    needs_padding = False
 
     def __init__(self, cfg: Dict[str, Any]) -> None:
         super().__init__()
         self.cfg = cfg
-        d = dict(cfg["dictionary"])
-        charset = CHARSETS[d.pop("charset")]
-        self.dictionary = Dictionary(chars=charset, **d)
-        if self.dictionary.start_idx is None or self.dictionary.end_idx is None:
+        self.dictionary = _dictionary(cfg)
+        if self.needs_padding:
+            if self.dictionary.start_idx is None or self.dictionary.end_idx is None \
+                    or self.dictionary.padding_idx is None:
+                raise ValueError("attention decoding needs start, end and padding tokens")
+        elif self.dictionary.start_idx is None or self.dictionary.end_idx is None:
             raise ValueError("attention decoding needs start and end tokens")
         self.ignore_chars = list(cfg["postprocessor"]["ignore_chars"])
 
@@ -38,3 +51,27 @@ class AttnRecognizer(nn.Module):
     def predict(self, x: torch.Tensor, valid_ratios: List[float] | None = None
                 ) -> List[RecResult]:
         return self.postprocess(self.forward(x, valid_ratios))
+
+
+class CTCRecognizerBase(nn.Module):
+    """Base: ``forward(x)`` -> probs (N, T, C), blank = padding index; ``postprocess``."""
+
+    def __init__(self, cfg: Dict[str, Any]) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.dictionary = _dictionary(cfg)
+        if self.dictionary.padding_idx is None:
+            raise ValueError("CTC needs with_padding=True (the padding index is the blank)")
+        self.ignore_chars = list(cfg["postprocessor"]["ignore_chars"])
+
+    def postprocess(self, probs: torch.Tensor, valid_ratios: List[float] | None = None
+                    ) -> List[RecResult]:
+        if valid_ratios is None:
+            valid_ratios = [1.0] * probs.size(0)
+        return [ctc_decode(p, self.dictionary, vr, self.ignore_chars)
+                for p, vr in zip(probs, valid_ratios)]
+
+    @torch.no_grad()
+    def predict(self, x: torch.Tensor, valid_ratios: List[float] | None = None
+                ) -> List[RecResult]:
+        return self.postprocess(self.forward(x), valid_ratios)

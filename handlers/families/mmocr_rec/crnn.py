@@ -5,14 +5,12 @@ Module/parameter names follow MMOCR so its checkpoints load with ``strict=True``
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List
+from typing import Any, Dict
 
 import torch
 from torch import nn
 
-from .charsets import CHARSETS
-from .decoding import RecResult, ctc_decode
-from .dictionary import Dictionary
+from ._base import CTCRecognizerBase
 
 DEFAULT_CFGS: Dict[str, Dict[str, Any]] = {
     "crnn_mini-vgg_5e_mj": {
@@ -109,20 +107,12 @@ class CRNNDecoder(nn.Module):
         return x.squeeze(2).permute(0, 2, 1).contiguous()
 
 
-class CRNN(nn.Module):
+class CRNN(CTCRecognizerBase):
     """Full recogniser. ``forward`` returns per-step softmax probabilities (N, T, C),
     MMOCR's ``mode='tensor'`` output."""
 
     def __init__(self, cfg: Dict[str, Any]) -> None:
-        super().__init__()
-        self.cfg = cfg
-        d = cfg["dictionary"]
-        self.dictionary = Dictionary(chars=CHARSETS[d["charset"]],
-                                     with_padding=d.get("with_padding", False),
-                                     with_unknown=d.get("with_unknown", False))
-        if self.dictionary.padding_idx is None:
-            raise ValueError("CTC needs with_padding=True (the padding index is the blank)")
-        self.ignore_chars = list(cfg["postprocessor"]["ignore_chars"])
+        super().__init__(cfg)
         self.backbone = MiniVGG(**cfg["backbone"])
         dec = cfg["decoder"]
         self.decoder = CRNNDecoder(dec["in_channels"], self.dictionary.num_classes,
@@ -130,18 +120,6 @@ class CRNN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.decoder(self.backbone(x))
-
-    def postprocess(self, probs: torch.Tensor, valid_ratios: List[float] | None = None
-                    ) -> List[RecResult]:
-        if valid_ratios is None:
-            valid_ratios = [1.0] * probs.size(0)
-        return [ctc_decode(p, self.dictionary, vr, self.ignore_chars)
-                for p, vr in zip(probs, valid_ratios)]
-
-    @torch.no_grad()
-    def predict(self, x: torch.Tensor, valid_ratios: List[float] | None = None
-                ) -> List[RecResult]:
-        return self.postprocess(self.forward(x), valid_ratios)
 
 
 def build_crnn(name: str = "crnn_mini-vgg_5e_mj") -> CRNN:

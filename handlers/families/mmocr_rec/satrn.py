@@ -9,9 +9,7 @@ from typing import Any, Dict, List
 import torch
 from torch import nn
 
-from .charsets import CHARSETS
-from .decoding import RecResult, attention_decode
-from .dictionary import Dictionary
+from ._base import AttnRecognizer
 from .transformer import ConvModule, MultiHeadAttention, NRTRDecoder, sinusoid_table
 
 DEFAULT_CFGS: Dict[str, Dict[str, Any]] = {
@@ -130,19 +128,13 @@ class SATRNEncoder(nn.Module):
         return self.layer_norm(out)
 
 
-class SATRN(nn.Module):
+class SATRN(AttnRecognizer):
     """``forward(x, valid_ratios)`` returns softmax probabilities (N, max_seq_len, C)."""
 
+    needs_padding = True
+
     def __init__(self, cfg: Dict[str, Any]) -> None:
-        super().__init__()
-        self.cfg = cfg
-        d = dict(cfg["dictionary"])
-        charset = CHARSETS[d.pop("charset")]
-        self.dictionary = Dictionary(chars=charset, **d)
-        if self.dictionary.start_idx is None or self.dictionary.end_idx is None \
-                or self.dictionary.padding_idx is None:
-            raise ValueError("attention decoding needs start, end and padding tokens")
-        self.ignore_chars = list(cfg["postprocessor"]["ignore_chars"])
+        super().__init__(cfg)
         self.backbone = ShallowCNN(**cfg["backbone"])
         self.encoder = SATRNEncoder(**cfg["encoder"])
         self.decoder = NRTRDecoder(self.dictionary.num_classes, self.dictionary.padding_idx,
@@ -151,14 +143,6 @@ class SATRN(nn.Module):
     def forward(self, x: torch.Tensor, valid_ratios: List[float] | None = None):
         out_enc = self.encoder(self.backbone(x), valid_ratios)
         return self.decoder(out_enc, valid_ratios)
-
-    def postprocess(self, probs: torch.Tensor) -> List[RecResult]:
-        return [attention_decode(p, self.dictionary, self.ignore_chars) for p in probs]
-
-    @torch.no_grad()
-    def predict(self, x: torch.Tensor, valid_ratios: List[float] | None = None
-                ) -> List[RecResult]:
-        return self.postprocess(self.forward(x, valid_ratios))
 
 
 def build_satrn(name: str = "satrn_shallow-small_5e_st_mj") -> SATRN:

@@ -11,9 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .charsets import CHARSETS
-from .decoding import RecResult, ctc_decode
-from .dictionary import Dictionary
+from ._base import CTCRecognizerBase
 
 DEFAULT_CFGS: Dict[str, Dict[str, Any]] = {
     "svtr-small_20e_st_mj": {
@@ -299,35 +297,17 @@ class SVTRDecoder(nn.Module):
         return self.softmax(self.decoder(out_enc.squeeze(2).permute(0, 2, 1)))
 
 
-class SVTR(nn.Module):
+class SVTR(CTCRecognizerBase):
     """``forward(x)``: x (N, 3, 64, 256) normalised -> probabilities (N, 25, num_classes)."""
 
     def __init__(self, cfg: Dict[str, Any]) -> None:
-        super().__init__()
-        self.cfg = cfg
-        d = dict(cfg["dictionary"])
-        self.dictionary = Dictionary(chars=CHARSETS[d.pop("charset")], **d)
-        if self.dictionary.padding_idx is None:
-            raise ValueError("CTC needs with_padding=True (the padding index is the blank)")
-        self.ignore_chars = list(cfg["postprocessor"]["ignore_chars"])
+        super().__init__(cfg)
         self.preprocessor = STN(**cfg["preprocessor"])
         self.encoder = SVTREncoder(**cfg["encoder"])
         self.decoder = SVTRDecoder(cfg["decoder"]["in_channels"], self.dictionary.num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.decoder(self.encoder(self.preprocessor(x)))
-
-    def postprocess(self, probs: torch.Tensor, valid_ratios: List[float] | None = None
-                    ) -> List[RecResult]:
-        if valid_ratios is None:
-            valid_ratios = [1.0] * probs.size(0)
-        return [ctc_decode(p, self.dictionary, vr, self.ignore_chars)
-                for p, vr in zip(probs, valid_ratios)]
-
-    @torch.no_grad()
-    def predict(self, x: torch.Tensor, valid_ratios: List[float] | None = None
-                ) -> List[RecResult]:
-        return self.postprocess(self.forward(x), valid_ratios)
 
 
 def build_svtr(name: str = "svtr-small_20e_st_mj") -> SVTR:
