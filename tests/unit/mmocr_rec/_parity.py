@@ -40,6 +40,13 @@ def check_decode_oracle_raw(model, name: str) -> None:
     assert r.char_scores == pytest.approx(out["pred"]["score"], rel=1e-6)
 
 
+def check_buffers_built_equal(name: str, sd: dict, keys) -> None:
+    """Constructor-built tables (sinusoids, TPS) equal MMOCR's stored values."""
+    fresh = build_model(name).state_dict()
+    for key in keys:
+        torch.testing.assert_close(fresh[key], sd[key], rtol=0, atol=1e-6)
+
+
 def check_batched(model, shape, n: int = 2, rtol: float = 1e-4, atol: float = 1e-5,
                   dtype: torch.dtype = torch.float32, seed: int = 5,
                   same_text: bool = False) -> None:

@@ -1,9 +1,5 @@
 from __future__ import annotations
 
-import torch
-
-from handlers.families.mmocr_rec import build_model
-
 from . import _parity
 
 NAME = "abinet-vision_20e_st-an_mj"
@@ -13,10 +9,9 @@ sd, model, test_registered, test_raw_and_pred_parity, test_decode_oracle_raw = \
 
 
 def test_position_tables_equal_mmocr(sd):
-    fresh = build_model(NAME).state_dict()
-    for key in ("encoder.pos_encoder.position_table",
-                "decoder.vision_decoder.pos_encoder.position_table"):
-        torch.testing.assert_close(fresh[key], sd[key], rtol=0, atol=1e-6)
+    _parity.check_buffers_built_equal(NAME, sd, (
+        "encoder.pos_encoder.position_table",
+        "decoder.vision_decoder.pos_encoder.position_table"))
 
 
 def test_batched_equals_single(model):

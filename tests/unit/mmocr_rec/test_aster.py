@@ -4,8 +4,6 @@ import copy
 
 import torch
 
-from handlers.families.mmocr_rec import build_model
-
 from . import _parity
 
 NAME = "aster_resnet45_6e_st_mj"
@@ -15,11 +13,9 @@ sd, model, test_registered, test_raw_and_pred_parity, test_decode_oracle_raw = \
 
 
 def test_tps_buffers_equal_mmocr(sd):
-    fresh = build_model(NAME).state_dict()
-    for key in ("preprocessor.tps.inverse_kernel", "preprocessor.tps.padding_matrix",
-                "preprocessor.tps.target_coordinate_repr",
-                "preprocessor.tps.target_control_points"):
-        torch.testing.assert_close(fresh[key], sd[key], rtol=0, atol=1e-6)
+    _parity.check_buffers_built_equal(NAME, sd, (
+        "preprocessor.tps.inverse_kernel", "preprocessor.tps.padding_matrix",
+        "preprocessor.tps.target_coordinate_repr", "preprocessor.tps.target_control_points"))
 
 
 def test_batched_equals_single(model):
