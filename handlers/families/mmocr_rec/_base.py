@@ -53,6 +53,15 @@ class AttnRecognizer(nn.Module):
         return self.postprocess(self.forward(x, valid_ratios))
 
 
+
+class FeatEncoderDecoderRecognizer(AttnRecognizer):
+    """SAR and RobustScanner: the decoder reads the backbone features and the encoder's
+    holistic feature. Subclasses set ``backbone``, ``encoder`` and ``decoder``."""
+
+    def forward(self, x: torch.Tensor, valid_ratios: List[float] | None = None):
+        feat = self.backbone(x)
+        return self.decoder(feat, self.encoder(feat, valid_ratios), valid_ratios)
+
 class CTCRecognizerBase(nn.Module):
     """Base: ``forward(x)`` -> probs (N, T, C), blank = padding index; ``postprocess``."""
 

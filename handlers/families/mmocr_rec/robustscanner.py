@@ -5,13 +5,13 @@ fused by linear + GLU; greedy decoding."""
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Optional
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._base import AttnRecognizer, attn_dictionary
+from ._base import FeatEncoderDecoderRecognizer, attn_dictionary
 from .resnet31 import ResNet31OCR
 
 DEFAULT_CFGS: Dict[str, Dict[str, Any]] = {
@@ -156,7 +156,7 @@ class RobustScannerFuser(nn.Module):
         return self.softmax(torch.stack(outputs, 1))
 
 
-class RobustScanner(AttnRecognizer):
+class RobustScanner(FeatEncoderDecoderRecognizer):
     def __init__(self, cfg: Dict[str, Any]) -> None:
         super().__init__(cfg)
         self.backbone = ResNet31OCR(**cfg["backbone"])
@@ -166,10 +166,6 @@ class RobustScanner(AttnRecognizer):
                                           self.dictionary.padding_idx,
                                           cfg["hybrid_decoder"], cfg["position_decoder"],
                                           **cfg["fuser"])
-
-    def forward(self, x: torch.Tensor, valid_ratios: List[float] | None = None):
-        feat = self.backbone(x)
-        return self.decoder(feat, self.encoder(feat, valid_ratios), valid_ratios)
 
 
 def build_robustscanner(name: str = "robustscanner_resnet31_5e_st-sub_mj-sub_sa_real"

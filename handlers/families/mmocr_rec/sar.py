@@ -5,13 +5,13 @@ re-run every step with the previous argmax embeddings written in)."""
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Optional
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._base import AttnRecognizer, attn_dictionary
+from ._base import FeatEncoderDecoderRecognizer, attn_dictionary
 from .resnet31 import ResNet31OCR
 
 DEFAULT_CFGS: Dict[str, Dict[str, Any]] = {
@@ -129,7 +129,7 @@ class ParallelSARDecoder(nn.Module):
         return self.softmax(torch.stack(outputs, 1))
 
 
-class SARNet(AttnRecognizer):
+class SARNet(FeatEncoderDecoderRecognizer):
     def __init__(self, cfg: Dict[str, Any]) -> None:
         super().__init__(cfg)
         self.backbone = ResNet31OCR(**cfg["backbone"])
@@ -137,10 +137,6 @@ class SARNet(AttnRecognizer):
         self.decoder = ParallelSARDecoder(self.dictionary.num_classes,
                                           self.dictionary.start_idx,
                                           self.dictionary.padding_idx, **cfg["decoder"])
-
-    def forward(self, x: torch.Tensor, valid_ratios: List[float] | None = None):
-        feat = self.backbone(x)
-        return self.decoder(feat, self.encoder(feat, valid_ratios), valid_ratios)
 
 
 def build_sar(name: str = "sar_resnet31_parallel-decoder_5e_st-sub_mj-sub_sa_real") -> SARNet:
