@@ -91,16 +91,30 @@ def build_archive(entry: ZooEntry, store: Path = DEFAULT_STORE, cache: Path = DE
     return mar
 
 
+def _family_of(arch: str) -> tuple[str, str]:
+    """(task, family) serving an MMOCR config name; ValueError naming the supported ones."""
+    from handlers.families.mmocr.dbnet import DEFAULT_CFGS as DET_CFGS
+    from handlers.families.mmocr_rec import available
+
+    if arch in DET_CFGS:
+        return "det", "mmocr_det"
+    if arch in available():
+        return "rec", "mmocr_rec"
+    raise ValueError(f"unsupported MMOCR config {arch!r}; detectors: {', '.join(sorted(DET_CFGS))}; "
+                     f"recognisers: {', '.join(available())}")
+
+
 def build_checkpoint_archive(name: str, arch: str, checkpoint: Path, store: Path = DEFAULT_STORE,
                              zoo_path: Path = DEFAULT_ZOO) -> Path:
-    """Archive a user's MMOCR detector checkpoint and add it to the local zoo so the gateway knows it."""
+    """Archive a user's MMOCR checkpoint and add it to the local zoo so the gateway knows it."""
     if name in load_zoo(zoo_path).models and name not in _local_names(zoo_path):
         raise ValueError(f"{name!r} is a model of the zoo; choose another name")
     checkpoint = Path(checkpoint).resolve()
     if not checkpoint.is_file():
         raise ValueError(f"checkpoint {checkpoint} does not exist")
+    task, family = _family_of(arch)
     entry = ZooEntry.model_validate({
-        "name": name, "task": "det", "family": "mmocr_det", "runtime": "torch",
+        "name": name, "task": task, "family": family, "runtime": "torch",
         "description": f"MMOCR {arch} from {checkpoint.name}",
         "weights": {"package": LOCAL, "version": "0", "path": str(checkpoint), "sha256": sha256_of(checkpoint)},
         "config": {"arch": arch}, "serving": {"workers": 1, "batch_size": 1, "max_batch_delay_ms": 0}})

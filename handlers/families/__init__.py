@@ -10,6 +10,7 @@ from handlers.families.angle import AngleClassifier, AngleConfig
 from handlers.families.ctc import CTCConfig, CTCRecognizer
 from handlers.families.db import DBConfig, DBDetector
 from handlers.families.mmocr_det import MMOCRDetConfig, MMOCRDetector, load_torch_runner as load_mmocr_det
+from handlers.families.mmocr_recognizer import MMOCRRecConfig, MMOCRRecognizer, load_torch_runner as load_mmocr_rec
 from handlers.ops.ctc_decode import load_charset
 from handlers.runtime import Device, Runner, load_runner
 
@@ -70,16 +71,22 @@ def _build_mmocr_det(spec: ModelSpec, runner: Runner) -> MMOCRDetector:
     return MMOCRDetector(runner, MMOCRDetConfig.from_dict(spec.config))
 
 
+def _build_mmocr_rec(spec: ModelSpec, runner: Runner) -> MMOCRRecognizer:
+    return MMOCRRecognizer(runner, MMOCRRecConfig.from_dict(spec.config))
+
+
 FAMILIES: dict[str, tuple[str, Callable[[ModelSpec, Runner], Any]]] = {
     "db": ("det", _build_db),
     "ctc": ("rec", _build_ctc),
     "angle": ("cls", _build_angle),
     "mmocr_det": ("det", _build_mmocr_det),
+    "mmocr_rec": ("rec", _build_mmocr_rec),
 }
 
 #: Families whose torch networks are built from an architecture name plus a checkpoint.
 TORCH_LOADERS: dict[str, Callable[[ModelSpec, Device, int], Runner]] = {
     "mmocr_det": load_mmocr_det,
+    "mmocr_rec": load_mmocr_rec,
 }
 
 
@@ -107,5 +114,7 @@ def validate_config(spec: ModelSpec) -> None:
         CTCConfig.from_dict(spec.config, ["x"])
     elif spec.family == "mmocr_det":
         MMOCRDetConfig.from_dict(spec.config)
+    elif spec.family == "mmocr_rec":
+        MMOCRRecConfig.from_dict(spec.config)
     else:
         raise ValueError(f"unknown model family {spec.family!r}; known: {', '.join(sorted(FAMILIES))}")

@@ -27,11 +27,19 @@ _FAMILIES: Tuple[Tuple[Dict[str, Any], Callable[[str], nn.Module]], ...] = (
 )
 _BUILDERS: Dict[str, Callable[[str], nn.Module]] = {
     name: build for cfgs, build in _FAMILIES for name in cfgs}
+_CONFIGS: Dict[str, Dict[str, Any]] = {name: cfg for cfgs, _ in _FAMILIES for name, cfg in cfgs.items()}
 assert len(_BUILDERS) == sum(len(cfgs) for cfgs, _ in _FAMILIES), "config name registered twice"
 
 
 def available() -> list[str]:
     return sorted(_BUILDERS)
+
+
+def config_of(name: str) -> Dict[str, Any]:
+    """The DEFAULT_CFGS entry of a config name (KeyError listing the implemented ones)."""
+    if name not in _CONFIGS:
+        raise KeyError(f"unknown MMOCR recogniser config {name!r}; implemented: {', '.join(available())}")
+    return _CONFIGS[name]
 
 
 def build_model(name: str) -> nn.Module:
@@ -42,4 +50,4 @@ def build_model(name: str) -> nn.Module:
 
 
 __all__ = ["Dictionary", "RecResult", "attention_decode", "ctc_decode", "available",
-           "build_model"]
+           "build_model", "config_of"]

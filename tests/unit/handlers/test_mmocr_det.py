@@ -82,5 +82,5 @@ def test_mmocr_0x_checkpoint_keys_load(checkpoint, tmp_path):
     handler = OcrServeEntry()
     handler.initialize(FakeContext(tmp_path / "old"))  # strict load after the 0.x -> 1.x rename
     assert handler.handler.model.cfg.arch == ARCH
-    with pytest.raises(ValueError, match="unsupported MMOCR detector"):
+    with pytest.raises(ValueError, match="unsupported MMOCR config"):
         build_checkpoint_archive("bad", "nosuch_config", path, store=tmp_path / "store", zoo_path=zoo_path)
