@@ -93,3 +93,17 @@ class TorchRunner:
 
     def metadata(self) -> dict[str, str]:
         return {}
+
+
+def load_checkpoint_runner(module, checkpoint: Path, device: Device = Device(), threads: int = 1,
+                           convert=None) -> TorchRunner:
+    """Load a checkpoint ({'state_dict': ...} or a bare state_dict) into `module` strictly.
+
+    `convert` maps the loaded object to the module's key names (e.g. older checkpoint layouts).
+    """
+    import torch
+
+    loaded = torch.load(Path(checkpoint), map_location="cpu", weights_only=True)
+    state = convert(loaded) if convert else loaded.get("state_dict", loaded)
+    module.load_state_dict(state, strict=True)
+    return TorchRunner(module, device, threads)

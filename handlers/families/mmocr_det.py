@@ -7,7 +7,6 @@ BGR -> RGB, mean/std, zero padding to a multiple of 32, and DB post-processing i
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import cv2
@@ -15,7 +14,7 @@ import numpy as np
 
 from handlers.families.db import Detection
 from handlers.ops.db_postprocess import DBParams, db_postprocess
-from handlers.runtime import Device, Runner, TorchRunner
+from handlers.runtime import Device, Runner, load_checkpoint_runner
 
 
 @dataclass(frozen=True)
@@ -65,14 +64,10 @@ def preprocess(image: np.ndarray, cfg: MMOCRDetConfig) -> tuple[np.ndarray, tupl
 
 def load_torch_runner(spec: Any, device: Device = Device(), threads: int = 1) -> Runner:
     """Build the config's network and load the checkpoint (MMOCR 1.x or 0.x keys), strictly."""
-    import torch
-
     from handlers.families.mmocr import build_model, convert_mmocr0x_state_dict
 
-    module = build_model(spec.config["arch"])
-    checkpoint = torch.load(Path(spec.weights), map_location="cpu", weights_only=True)
-    module.load_state_dict(convert_mmocr0x_state_dict(checkpoint), strict=True)
-    return TorchRunner(module, device, threads)
+    return load_checkpoint_runner(build_model(spec.config["arch"]), spec.weights, device, threads,
+                                  convert=convert_mmocr0x_state_dict)
 
 
 class MMOCRDetector:

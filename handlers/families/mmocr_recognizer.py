@@ -9,14 +9,13 @@ preprocessor does not convert to RGB). Crops whose tensors have the same shape r
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Sequence
 
 import cv2
 import numpy as np
 
 from handlers.families.ctc import Recognition
-from handlers.runtime import Device, TorchRunner
+from handlers.runtime import Device, TorchRunner, load_checkpoint_runner
 
 
 @dataclass(frozen=True)
@@ -75,14 +74,9 @@ def preprocess(image: np.ndarray, spec: dict[str, Any]) -> tuple[np.ndarray, flo
 
 def load_torch_runner(spec: Any, device: Device = Device(), threads: int = 1) -> TorchRunner:
     """Build the config's network and load the checkpoint strictly."""
-    import torch
-
     from handlers.families.mmocr_rec import build_model
 
-    module = build_model(spec.config["arch"])
-    checkpoint = torch.load(Path(spec.weights), map_location="cpu", weights_only=True)
-    module.load_state_dict(checkpoint.get("state_dict", checkpoint), strict=True)
-    return TorchRunner(module, device, threads)
+    return load_checkpoint_runner(build_model(spec.config["arch"]), spec.weights, device, threads)
 
 
 class MMOCRRecognizer:

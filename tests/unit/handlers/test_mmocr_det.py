@@ -2,9 +2,6 @@
 from __future__ import annotations
 
 import json
-import shutil
-import sys
-import zipfile
 
 import cv2
 import numpy as np
@@ -12,10 +9,10 @@ import pytest
 import torch
 
 from handlers.families.mmocr_det import MMOCRDetConfig, preprocess
-from handlers.ts_entry import OcrServeEntry
 from service.archive import build_checkpoint_archive
 from service.zoo import load_zoo
-from tests.conftest import REPO, SHARED, FakeContext, data_path
+from tests.conftest import SHARED, FakeContext, data_path
+from tests.unit.handlers.checkpoints import oracle_checkpoint, private_zoo, served
 
 ARCH = "dbnet_resnet18_fpnc_1200e_icdar2015"
 ORACLE = SHARED / "oracle"
@@ -23,17 +20,7 @@ ORACLE = SHARED / "oracle"
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
-    """MMOCR 1.x weights of the oracle, saved as a user would have them (.pth with state_dict)."""
-    if not ORACLE.is_dir():
-        pytest.skip(f"MMOCR oracle not available at {ORACLE}")
-    sys.path.insert(0, str(ORACLE / "tools"))
-    from oracle_weights import regenerate_state_dict
-
-    state = regenerate_state_dict(str(ORACLE / "models" / f"{ARCH}.keys.txt"),
-                                  str(ORACLE / "models" / f"{ARCH}.buffers.pt"))
-    path = tmp_path_factory.mktemp("ckpt") / "dbnet_r18.pth"
-    torch.save({"state_dict": state, "meta": {}}, path)
-    return path
+    return oracle_checkpoint(ARCH, tmp_path_factory.mktemp("ckpt") / "dbnet_r18.pth")
 
 
 def test_preprocessing_matches_mmocr_test_pipeline():
@@ -49,17 +36,10 @@ def test_preprocessing_matches_mmocr_test_pipeline():
 
 
 def test_checkpoint_archive_serves_through_the_handler(checkpoint, tmp_path):
-    zoo_path = tmp_path / "zoo.yaml"
-    shutil.copy(REPO / "model_store" / "zoo.yaml", zoo_path)
-    mar = build_checkpoint_archive("mydet", ARCH, checkpoint, store=tmp_path / "store", zoo_path=zoo_path)
-    assert load_zoo(zoo_path).get("mydet").runtime == "torch"  # the gateway now knows the name
-    model_dir = tmp_path / "unpacked"
-    with zipfile.ZipFile(mar) as archive:
-        archive.extractall(model_dir)
-    handler = OcrServeEntry()
-    handler.initialize(FakeContext(model_dir))
+    handler = served("mydet", ARCH, checkpoint, tmp_path)
+    assert load_zoo(tmp_path / "zoo.yaml").get("mydet").runtime == "torch"  # the gateway now knows the name
     image = data_path("mmocr", "0.x", "toy_dataset", "imgs", "test", "img_10.jpg").read_bytes()
-    ctx = FakeContext(model_dir)
+    ctx = FakeContext(tmp_path)
     [body] = [json.loads(out) for out in handler.handle([{"body": image}], ctx)]
     assert ctx.status == {}
     # the same as running the network and MMOCR's DB post-processing by hand
@@ -74,13 +54,7 @@ def test_mmocr_0x_checkpoint_keys_load(checkpoint, tmp_path):
     old = {("bbox_head." + k[len("det_head."):] if k.startswith("det_head.") else k): v for k, v in state.items()}
     path = tmp_path / "old.pth"
     torch.save({"state_dict": old}, path)
-    zoo_path = tmp_path / "zoo.yaml"
-    shutil.copy(REPO / "model_store" / "zoo.yaml", zoo_path)
-    mar = build_checkpoint_archive("olddet", ARCH, path, store=tmp_path / "store", zoo_path=zoo_path)
-    with zipfile.ZipFile(mar) as archive:
-        archive.extractall(tmp_path / "old")
-    handler = OcrServeEntry()
-    handler.initialize(FakeContext(tmp_path / "old"))  # strict load after the 0.x -> 1.x rename
+    handler = served("olddet", ARCH, path, tmp_path)  # strict load after the 0.x -> 1.x rename
     assert handler.handler.model.cfg.arch == ARCH
     with pytest.raises(ValueError, match="unsupported MMOCR config"):
-        build_checkpoint_archive("bad", "nosuch_config", path, store=tmp_path / "store", zoo_path=zoo_path)
+        build_checkpoint_archive("bad", "nosuch_config", path, store=tmp_path / "store", zoo_path=private_zoo(tmp_path))

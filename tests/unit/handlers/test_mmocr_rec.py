@@ -2,9 +2,6 @@
 from __future__ import annotations
 
 import json
-import shutil
-import sys
-import zipfile
 
 import cv2
 import numpy as np
@@ -13,9 +10,8 @@ import torch
 
 from handlers.families.mmocr_rec import config_of
 from handlers.families.mmocr_recognizer import preprocess
-from handlers.ts_entry import OcrServeEntry
-from service.archive import build_checkpoint_archive
-from tests.conftest import REPO, SHARED, FakeContext, data_path
+from tests.conftest import SHARED, FakeContext, data_path
+from tests.unit.handlers.checkpoints import oracle_checkpoint, served
 
 ORACLE = SHARED / "oracle"
 PREPROC_CONFIGS = ["crnn_mini-vgg_5e_mj", "satrn_shallow-small_5e_st_mj", "svtr-small_20e_st_mj",
@@ -26,7 +22,6 @@ PREPROC_CONFIGS = ["crnn_mini-vgg_5e_mj", "satrn_shallow-small_5e_st_mj", "svtr-
 def oracle():
     if not ORACLE.is_dir():
         pytest.skip(f"MMOCR oracle not available at {ORACLE}")
-    sys.path.insert(0, str(ORACLE / "tools"))
     return ORACLE
 
 
@@ -47,19 +42,8 @@ def test_preprocessing_matches_mmocr_test_pipeline(oracle, arch):
 
 
 def test_crnn_checkpoint_archive_reads_crops_in_batches(oracle, tmp_path):
-    from oracle_weights import regenerate_state_dict
-
     arch = "crnn_mini-vgg_5e_mj"
-    checkpoint = tmp_path / "crnn.pth"
-    torch.save({"state_dict": regenerate_state_dict(str(oracle / "models" / f"{arch}.keys.txt"),
-                                                    str(oracle / "models" / f"{arch}.buffers.pt"))}, checkpoint)
-    zoo_path = tmp_path / "zoo.yaml"
-    shutil.copy(REPO / "model_store" / "zoo.yaml", zoo_path)
-    mar = build_checkpoint_archive("myrec", arch, checkpoint, store=tmp_path / "store", zoo_path=zoo_path)
-    with zipfile.ZipFile(mar) as archive:
-        archive.extractall(tmp_path / "unpacked")
-    handler = OcrServeEntry()
-    handler.initialize(FakeContext(tmp_path / "unpacked"))
+    handler = served("myrec", arch, oracle_checkpoint(arch, tmp_path / "crnn.pth"), tmp_path)
     crops = [p.read_bytes() for p in sorted(data_path("mmocr", "0.x", "ocr_toy_dataset", "imgs").glob("*.jpg"))]
     ctx = FakeContext(tmp_path)
     together = [json.loads(o) for o in handler.handle([{"body": c} for c in crops], ctx)]

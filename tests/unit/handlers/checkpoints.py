@@ -1,0 +1,47 @@
+"""Shared steps of the checkpoint tests: oracle weights saved as a .pth, archived, unpacked, loaded."""
+from __future__ import annotations
+
+import shutil
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+import torch
+
+from handlers.ts_entry import OcrServeEntry
+from service.archive import build_checkpoint_archive
+from tests.conftest import REPO, SHARED, FakeContext
+
+ORACLE = SHARED / "oracle"
+
+
+def oracle_checkpoint(arch: str, path: Path) -> Path:
+    """MMOCR 1.x weights of the oracle saved as a user would have them ({'state_dict': ...})."""
+    if not ORACLE.is_dir():
+        pytest.skip(f"MMOCR oracle not available at {ORACLE}")
+    sys.path.insert(0, str(ORACLE / "tools"))
+    from oracle_weights import regenerate_state_dict
+
+    state = regenerate_state_dict(str(ORACLE / "models" / f"{arch}.keys.txt"),
+                                  str(ORACLE / "models" / f"{arch}.buffers.pt"))
+    torch.save({"state_dict": state, "meta": {}}, path)
+    return path
+
+
+def private_zoo(tmp_path: Path) -> Path:
+    """A copy of the zoo whose local.yaml the test may write."""
+    zoo_path = tmp_path / "zoo.yaml"
+    shutil.copy(REPO / "model_store" / "zoo.yaml", zoo_path)
+    return zoo_path
+
+
+def served(name: str, arch: str, checkpoint: Path, tmp_path: Path) -> OcrServeEntry:
+    """Archive a checkpoint, unpack the .mar as TorchServe does, and initialise its handler."""
+    mar = build_checkpoint_archive(name, arch, checkpoint, store=tmp_path / "store", zoo_path=private_zoo(tmp_path))
+    model_dir = tmp_path / f"unpacked-{name}"
+    with zipfile.ZipFile(mar) as archive:
+        archive.extractall(model_dir)
+    handler = OcrServeEntry()
+    handler.initialize(FakeContext(model_dir))
+    return handler
