@@ -67,5 +67,15 @@ def test_run_serves_then_stops_cleanly(tmp_path, archives_ready, sig):
         alive = [pid for pid in started if Path(f"/proc/{pid}").exists()]
         assert alive == [], f"left behind: {alive}"
     finally:
-        if proc.poll() is None:
-            proc.kill()
+        if proc.poll() is None:  # a failed assertion above: stop it the clean way, then for sure
+            leftovers = _descendants(proc.pid)
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            for pid in leftovers:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
