@@ -5,6 +5,11 @@ from handlers.base import OcrHandler
 from handlers.requests import Payload
 
 
+def orientation_result(prediction) -> dict:
+    """The public shape of one classified crop."""
+    return {"label": prediction.label, "score": round(prediction.score, 5), "rotate": prediction.rotate}
+
+
 class ClassificationHandler(OcrHandler):
     task = "cls"
 
@@ -13,7 +18,6 @@ class ClassificationHandler(OcrHandler):
         predictions = iter(self.model(crops))
         results = []
         for payload in payloads:
-            rows = [{"label": p.label, "score": round(p.score, 5), "rotate": p.rotate}
-                    for p in (next(predictions) for _ in payload.images)]
+            rows = [orientation_result(next(predictions)) for _ in payload.images]
             results.append(rows if payload.is_list else rows[0])
         return results

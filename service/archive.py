@@ -13,7 +13,7 @@ import yaml
 
 from handlers.families import ModelSpec, validate_config
 from service.weights import DEFAULT_CACHE, LOCAL, sha256_of, verified_file, weight_path
-from service.zoo import DEFAULT_ZOO, REPO_ROOT, ZooEntry, add_local_model, load_zoo
+from service.zoo import DEFAULT_ZOO, LOCAL_ZOO_NAME, REPO_ROOT, ZooEntry, add_local_model, load_zoo
 
 HANDLERS_DIR = REPO_ROOT / "handlers"
 ENTRY_FILE = HANDLERS_DIR / "ts_entry.py"
@@ -124,5 +124,5 @@ def build_checkpoint_archive(name: str, arch: str, checkpoint: Path, store: Path
 
 
 def _local_names(zoo_path: Path) -> set[str]:
-    local = Path(zoo_path).with_name("local.yaml")
+    local = Path(zoo_path).with_name(LOCAL_ZOO_NAME)
     return set(yaml.safe_load(local.read_text()) or {}) if local.is_file() else set()

@@ -9,13 +9,14 @@ from typing import Any, Protocol, Sequence
 import numpy as np
 
 from handlers.base import OcrHandler
-from handlers.classification import ClassificationHandler
-from handlers.detection import DetectionHandler, boundary_result
+from handlers.classification import orientation_result
+from handlers.detection import boundary_result
 from handlers.errors import RequestError, as_request_error
 from handlers.families import ModelSpec
 from handlers.families.db import parse_options
 from handlers.ops.image_io import encode_png
-from handlers.recognition import RecognitionHandler, recognition_result
+from handlers.recognition import recognition_result
+from handlers.ts_entry import HANDLERS
 from service.errors import BadOptions, ModelNotFound, OcrServeError
 from service.torchserve_client import TorchServeClient
 from service.weights import DEFAULT_CACHE, verified_file, weight_path
@@ -64,10 +65,6 @@ class TorchServeBackend:
         return await self._crops_call(model, crops, {})
 
 
-_HANDLERS: dict[str, type[OcrHandler]] = {"det": DetectionHandler, "rec": RecognitionHandler,
-                                          "cls": ClassificationHandler}
-
-
 class LocalBackend:
     """Runs the zoo's models in this process with the same families the handlers use."""
 
@@ -87,7 +84,7 @@ class LocalBackend:
             files = {k: verified_file(entry, f, self.cache) for k, f in entry.files.items()}
             spec = ModelSpec(name, entry.task, entry.family, entry.runtime, weight_path(entry, self.cache),
                              entry.config, files)
-            handler = _HANDLERS[entry.task]()
+            handler = HANDLERS[entry.task]()
             handler.load(spec, threads=self.threads)
             self._handlers[name] = handler
         return self._handlers[name]
@@ -107,7 +104,7 @@ class LocalBackend:
 
     async def classify(self, model: str, crops: Sequence[np.ndarray]) -> list[dict]:
         preds = await asyncio.to_thread(_guarded, self.handler(model).model, list(crops)) if crops else []
-        return [{"label": p.label, "score": round(p.score, 5), "rotate": p.rotate} for p in preds]
+        return [orientation_result(p) for p in preds]
 
 
 def _guarded(fn: Any, *args: Any) -> Any:

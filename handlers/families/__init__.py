@@ -104,17 +104,18 @@ def build_model(spec: ModelSpec, device: Device = Device(), threads: int = 1) ->
     return builder(spec, load_runner(spec.runtime, spec.weights, device, threads))
 
 
+#: How each family checks its zoo `config` without loading weights.
+CONFIG_CHECKS: dict[str, Callable[[dict[str, Any]], Any]] = {
+    "db": DBConfig.from_dict,
+    "angle": AngleConfig.from_dict,
+    "ctc": lambda config: CTCConfig.from_dict(config, ["x"]),
+    "mmocr_det": MMOCRDetConfig.from_dict,
+    "mmocr_rec": MMOCRRecConfig.from_dict,
+}
+
+
 def validate_config(spec: ModelSpec) -> None:
     """Check a family config without loading weights (used when building archives)."""
-    if spec.family == "db":
-        DBConfig.from_dict(spec.config)
-    elif spec.family == "angle":
-        AngleConfig.from_dict(spec.config)
-    elif spec.family == "ctc":
-        CTCConfig.from_dict(spec.config, ["x"])
-    elif spec.family == "mmocr_det":
-        MMOCRDetConfig.from_dict(spec.config)
-    elif spec.family == "mmocr_rec":
-        MMOCRRecConfig.from_dict(spec.config)
-    else:
+    if spec.family not in CONFIG_CHECKS:
         raise ValueError(f"unknown model family {spec.family!r}; known: {', '.join(sorted(FAMILIES))}")
+    CONFIG_CHECKS[spec.family](spec.config)
