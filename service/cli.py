@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from service import cli_bench, cli_eval
+from service import cli_bench, cli_eval, cli_export, cli_train
 from service.zoo import DEFAULT_ZOO, load_zoo
 
 
@@ -72,8 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="turn TorchServe token auth on (also OCRSERVE_TS_TOKEN_AUTH=true)")
     run.add_argument("--models", nargs="*", default=None, help="models to load (default: the zoo defaults)")
 
-    cli_eval.add_commands(sub)
-    cli_bench.add_commands(sub)
+    for commands in (cli_eval, cli_bench, cli_export, cli_train):
+        commands.add_commands(sub)
     return parser
 
 
