@@ -93,7 +93,7 @@ def build_archive(entry: ZooEntry, store: Path = DEFAULT_STORE, cache: Path = DE
 
 def _family_of(arch: str) -> tuple[str, str]:
     """(task, family) serving an MMOCR config name; ValueError naming the supported ones."""
-    from handlers.families.mmocr.dbnet import DEFAULT_CFGS as DET_CFGS
+    from handlers.families.mmocr import MODEL_BUILDERS as DET_CFGS
     from handlers.families.mmocr_rec import available
 
     if arch in DET_CFGS:
