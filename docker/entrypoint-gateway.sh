@@ -3,7 +3,7 @@
 # zoo, then exec uvicorn on 0.0.0.0:$OCRSERVE_GATEWAY_PORT (default 8000).
 #
 #   OCRSERVE_INFERENCE_URL / OCRSERVE_MANAGEMENT_URL   where TorchServe is (required in a container)
-#   OCRSERVE_TORCHSERVE_KEY_FILE                       TorchServe's key_file.json (token auth)
+#   OCRSERVE_TORCHSERVE_KEY_FILE                       TorchServe's key_file.json (token auth; one per replica)
 #   OCRSERVE_ADMIN_KEY                                 model-management routes (>= 16 characters)
 #   OCRSERVE_DRY_RUN=1 or `--dry-run`                  validate, print the command, exit 0
 set -euo pipefail
@@ -25,10 +25,11 @@ try:
 except (ValidationError, ValueError, OSError) as exc:
     print(f"entrypoint: bad settings: {exc}", file=sys.stderr)
     sys.exit(2)
-if s.torchserve_key_file is not None and not s.torchserve_key_file.parent.is_dir():
-    print(f"entrypoint: warning: {s.torchserve_key_file.parent} does not exist (yet)", file=sys.stderr)
+for key_file in s.torchserve_key_file:
+    if not key_file.parent.is_dir():
+        print(f"entrypoint: warning: {key_file.parent} does not exist (yet)", file=sys.stderr)
 print(f"entrypoint: TorchServe {s.inference_url} / {s.management_url}; "
-      f"key file {s.torchserve_key_file}; admin routes {'on' if s.admin_key else 'off'}; "
+      f"key files {[str(k) for k in s.torchserve_key_file] or 'none (token auth off)'}; admin routes {'on' if s.admin_key else 'off'}; "
       f"defaults {', '.join(zoo.default_names())}")
 EOF
 

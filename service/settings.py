@@ -23,8 +23,10 @@ class Settings(BaseSettings):
     management_url: Annotated[list[AnyHttpUrl], NoDecode] = [AnyHttpUrl("http://127.0.0.1:8081")]
     # A replica whose connection failed is skipped for this long before it is tried again.
     replica_cooldown_s: float = Field(5.0, gt=0)
-    # TorchServe token auth: when on, the gateway reads the keys from TorchServe's key_file.json.
-    torchserve_key_file: Path | None = None
+    # TorchServe token auth: the gateway reads the keys from TorchServe's key_file.json. Each
+    # TorchServe makes its own keys, so with several replicas give one file per replica
+    # (comma-separated, in the order of the URLs); one file is shared by every replica.
+    torchserve_key_file: Annotated[list[Path], NoDecode] = []
     # Management routes of the gateway need this key; without one they are switched off.
     admin_key: SecretStr | None = None
 
@@ -51,9 +53,13 @@ class Settings(BaseSettings):
     ts_token_expiration_min: float = Field(60, gt=0)
     run_dir: Path = REPO_ROOT / "run"
 
-    @field_validator("inference_url", "management_url", mode="before")
+    @field_validator("inference_url", "management_url", "torchserve_key_file", mode="before")
     @classmethod
-    def _split_urls(cls, value):
+    def _split_lists(cls, value):
+        if value is None:
+            return []
+        if isinstance(value, Path):
+            return [value]
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
@@ -63,6 +69,9 @@ class Settings(BaseSettings):
         if not self.inference_url or len(self.inference_url) != len(self.management_url):
             raise ValueError("OCRSERVE_INFERENCE_URL and OCRSERVE_MANAGEMENT_URL must list the same "
                              f"number of replicas (got {len(self.inference_url)} and {len(self.management_url)})")
+        if len(self.torchserve_key_file) not in (0, 1, len(self.inference_url)):
+            raise ValueError(f"OCRSERVE_TORCHSERVE_KEY_FILE lists {len(self.torchserve_key_file)} files for "
+                             f"{len(self.inference_url)} replicas: give one file, or one per replica")
         return self
 
     @model_validator(mode="after")

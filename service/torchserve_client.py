@@ -54,12 +54,18 @@ class TorchServeClient:
     """One shared HTTP client per process for every replica."""
 
     def __init__(self, inference_urls: list[str] | str, management_urls: list[str] | str,
-                 key_file: Path | None = None, timeout_s: float = 120.0, connect_timeout_s: float = 5.0,
+                 key_file: Path | list[Path | None] | None = None, timeout_s: float = 120.0, connect_timeout_s: float = 5.0,
                  cooldown_s: float = 5.0):
         inference_urls = [inference_urls] if isinstance(inference_urls, str) else inference_urls
         management_urls = [management_urls] if isinstance(management_urls, str) else management_urls
-        self.replicas = [Replica(str(i).rstrip("/"), str(m).rstrip("/"), key_file)
-                         for i, m in zip(inference_urls, management_urls)]
+        key_files = key_file if isinstance(key_file, list) else [key_file]
+        key_files = key_files or [None]  # token auth off
+        if len(key_files) == 1:  # one file shared by every replica
+            key_files = key_files * len(inference_urls)
+        if len(key_files) != len(inference_urls):
+            raise ValueError(f"{len(key_files)} key files for {len(inference_urls)} TorchServe replicas")
+        self.replicas = [Replica(str(i).rstrip("/"), str(m).rstrip("/"), k)
+                         for i, m, k in zip(inference_urls, management_urls, key_files)]
         limits = httpx.Limits(max_connections=64, max_keepalive_connections=32)
         self.http = httpx.AsyncClient(timeout=httpx.Timeout(timeout_s, connect=connect_timeout_s), limits=limits)
         self.cooldown_s = cooldown_s
