@@ -7,6 +7,7 @@
 #                           (default /var/lib/ocrserve/run)
 #   OCRSERVE_MODEL_STORE    archives (default: the image's /opt/ocrserve/model_store)
 #   OCRSERVE_KEYS_SECRET    Kubernetes only: copy key_file.json into this Secret (publish_keys.py)
+#   OCRSERVE_KEYS_ITEM      ... under this item (default key_file.json; one per replica, e.g. <pod>.json)
 #   OCRSERVE_DRY_RUN=1      or `--dry-run`: render, print the config and the command, exit 0
 #                           without starting anything (a missing archive is then a warning)
 #   other OCRSERVE_* variables: see docker/render_config.py and service/settings.py
@@ -38,7 +39,7 @@ if [ "$dry_run" = 1 ]; then
     cat "$config"
     echo "entrypoint: would run in $run_dir: ${cmd[*]}"
     if [ -n "${OCRSERVE_KEYS_SECRET:-}" ]; then
-        echo "entrypoint: would publish $run_dir/key_file.json to Secret $OCRSERVE_KEYS_SECRET"
+        echo "entrypoint: would publish $run_dir/key_file.json to Secret $OCRSERVE_KEYS_SECRET item ${OCRSERVE_KEYS_ITEM:-key_file.json}"
     fi
     exit 0
 fi
@@ -50,6 +51,7 @@ unset TS_CONFIG_FILE
 cd "$run_dir"   # TorchServe writes key_file.json into its working directory
 rm -f key_file.json
 if [ -n "${OCRSERVE_KEYS_SECRET:-}" ]; then
-    "$PYTHON" "$here/publish_keys.py" --key-file "$run_dir/key_file.json" --secret "$OCRSERVE_KEYS_SECRET" &
+    "$PYTHON" "$here/publish_keys.py" --key-file "$run_dir/key_file.json" --secret "$OCRSERVE_KEYS_SECRET" \
+        --item "${OCRSERVE_KEYS_ITEM:-key_file.json}" &
 fi
 exec "${cmd[@]}"

@@ -5,11 +5,14 @@ TorchServe 0.12 makes its own keys (random, at start and on /token) and writes t
 key_file.json in its working directory; it cannot be given keys. A gateway in another pod reads
 them from the Secret, mounted as a file (OCRSERVE_TORCHSERVE_KEY_FILE); on a refused key the
 gateway re-reads that file, and the kubelet refreshes mounted Secrets within about a minute.
+Each replica has keys of its own, so each publishes under its own item of the Secret
+(`--item <pod name>.json`); the gateway lists one mounted file per replica.
 
 Needs the pod's service account to be allowed `get`/`patch` on that one Secret (deploy/k8s/rbac.yaml).
 Standard library only.
 
-  publish_keys.py --key-file run/key_file.json --secret ocrserve-torchserve-keys [--once] [--dry-run]
+  publish_keys.py --key-file run/key_file.json --secret ocrserve-torchserve-keys [--item NAME.json]
+                  [--once] [--dry-run]
 """
 from __future__ import annotations
 
@@ -26,20 +29,20 @@ from pathlib import Path
 SA = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 
 
-def patch_body(key_file: Path) -> dict:
-    """The strategic-merge patch that puts the key file into the Secret."""
+def patch_body(key_file: Path, item: str = "key_file.json") -> dict:
+    """The strategic-merge patch that puts the key file into the Secret's `item` (other items stay)."""
     raw = key_file.read_bytes()
     json.loads(raw)  # refuse to publish a half-written file
-    return {"data": {"key_file.json": base64.b64encode(raw).decode()}}
+    return {"data": {item: base64.b64encode(raw).decode()}}
 
 
-def publish(key_file: Path, secret: str, namespace: str, dry_run: bool) -> None:
-    body = json.dumps(patch_body(key_file)).encode()
+def publish(key_file: Path, secret: str, item: str, namespace: str, dry_run: bool) -> None:
+    body = json.dumps(patch_body(key_file, item)).encode()
     host = os.environ.get("KUBERNETES_SERVICE_HOST", "kubernetes.default.svc")
     port = os.environ.get("KUBERNETES_SERVICE_PORT", "443")
     url = f"https://{host}:{port}/api/v1/namespaces/{namespace}/secrets/{secret}"
     if dry_run:
-        print(f"publish_keys: would PATCH {url} with keys {sorted(json.loads(key_file.read_text()))}")
+        print(f"publish_keys: would PATCH {url} item {item} with keys {sorted(json.loads(key_file.read_text()))}")
         return
     token = (SA / "token").read_text().strip()
     context = ssl.create_default_context(cafile=str(SA / "ca.crt"))
@@ -47,13 +50,15 @@ def publish(key_file: Path, secret: str, namespace: str, dry_run: bool) -> None:
         "Authorization": f"Bearer {token}", "Content-Type": "application/strategic-merge-patch+json"})
     with urllib.request.urlopen(request, context=context, timeout=10) as response:
         response.read()
-    print(f"publish_keys: {secret} updated", flush=True)
+    print(f"publish_keys: {secret}/{item} updated", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--key-file", type=Path, required=True)
     parser.add_argument("--secret", required=True)
+    parser.add_argument("--item", default="key_file.json",
+                        help="data key of the Secret to write (one per replica, e.g. <pod name>.json)")
     parser.add_argument("--namespace", default=None)
     parser.add_argument("--once", action="store_true", help="publish once (after waiting for the file)")
     parser.add_argument("--dry-run", action="store_true", help="print what would be sent; no API call")
@@ -75,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         if stamp is not None and stamp != last:
             try:
-                publish(args.key_file, args.secret, namespace, args.dry_run)
+                publish(args.key_file, args.secret, args.item, namespace, args.dry_run)
                 last = stamp
             except (OSError, ValueError) as exc:  # half-written file, API hiccup: try again
                 print(f"publish_keys: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)

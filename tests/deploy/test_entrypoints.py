@@ -28,7 +28,7 @@ def store(tmp_path: Path) -> Path:
 def test_torchserve_entrypoint_dry_run(tmp_path, store):
     result = run(["bash", "docker/entrypoint-torchserve.sh", "--dry-run"], OCRSERVE_RUN_DIR=str(tmp_path / "run"),
                  OCRSERVE_MODEL_STORE=str(store), OCRSERVE_TS_MANAGEMENT_HOST="pod-ip", POD_IP="10.0.0.7",
-                 OCRSERVE_KEYS_SECRET="ocrserve-torchserve-keys")
+                 OCRSERVE_KEYS_SECRET="ocrserve-torchserve-keys", OCRSERVE_KEYS_ITEM="ocrserve-torchserve-1.json")
     assert result.returncode == 0, result.stderr
     config = (tmp_path / "run" / "config.properties").read_text()
     assert config in result.stdout
@@ -37,6 +37,7 @@ def test_torchserve_entrypoint_dry_run(tmp_path, store):
     assert "metrics_address=http://127.0.0.1:8082" in config
     assert f"would run in {tmp_path / 'run'}: torchserve --start --foreground --ncs --ts-config" in result.stdout
     assert "would publish" in result.stdout and "warning" not in result.stderr
+    assert "item ocrserve-torchserve-1.json" in result.stdout
     assert (tmp_path / "run" / "logs").is_dir()
 
 
@@ -152,10 +153,12 @@ def test_publish_keys_dry_run(tmp_path):
     key_file = tmp_path / "key_file.json"
     key_file.write_text(json.dumps({"management": {"key": "m"}, "inference": {"key": "i"}, "API": {"key": "a"}}))
     result = run([sys.executable, "docker/publish_keys.py", "--key-file", str(key_file), "--secret",
-                  "ocrserve-torchserve-keys", "--namespace", "ocrserve", "--once", "--dry-run"], timeout=30)
+                  "ocrserve-torchserve-keys", "--item", "ocrserve-torchserve-0.json", "--namespace", "ocrserve",
+                  "--once", "--dry-run"], timeout=30)
     assert result.returncode == 0, result.stderr
     assert ("would PATCH https://kubernetes.default.svc:443/api/v1/namespaces/ocrserve/secrets/"
-            "ocrserve-torchserve-keys with keys ['API', 'inference', 'management']") in result.stdout
+            "ocrserve-torchserve-keys item ocrserve-torchserve-0.json with keys ['API', 'inference', 'management']"
+            ) in result.stdout
     missing = run([sys.executable, "docker/publish_keys.py", "--key-file", str(tmp_path / "none.json"),
                    "--secret", "s", "--once", "--dry-run", "--wait-s", "0.3"], timeout=30)
     assert missing.returncode == 1 and "did not appear" in missing.stderr
@@ -173,6 +176,8 @@ def test_publish_keys_patch_body(tmp_path):
 
     body = publish_keys.patch_body(key_file)
     assert base64.b64decode(body["data"]["key_file.json"]) == key_file.read_bytes()
+    per_replica = publish_keys.patch_body(key_file, "ocrserve-torchserve-1.json")
+    assert list(per_replica["data"]) == ["ocrserve-torchserve-1.json"]  # a merge patch: other replicas' items stay
     key_file.write_text('{"API": ')  # half-written: refused, not published
     with pytest.raises(ValueError):
         publish_keys.patch_body(key_file)

@@ -56,7 +56,7 @@ def test_kustomization_lists_every_manifest():
 
 
 def test_torchserve_requests_a_gpu_and_probes_models_with_the_key():
-    ts = resources()[("Deployment", "ocrserve-torchserve")]
+    ts = resources()[("StatefulSet", "ocrserve-torchserve")]
     c = container(ts, "torchserve")
     assert c["resources"]["limits"]["nvidia.com/gpu"] == 1
     assert c["resources"]["requests"]["nvidia.com/gpu"] == 1
@@ -70,8 +70,30 @@ def test_torchserve_requests_a_gpu_and_probes_models_with_the_key():
     assert e["OCRSERVE_TS_METRICS_HOST"] == "127.0.0.1"
     assert "OCRSERVE_TS_TOKEN_AUTH" not in e  # prod: token auth on, cannot be switched off
     assert e["OCRSERVE_KEYS_SECRET"] == "ocrserve-torchserve-keys"
+    assert e["POD_NAME"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+    assert e["OCRSERVE_KEYS_ITEM"] == "$(POD_NAME).json"  # each replica publishes its own keys
     assert ts["spec"]["template"]["spec"]["serviceAccountName"] == "ocrserve-torchserve"
-    assert ts["spec"]["replicas"] == 1
+    assert ts["spec"]["replicas"] == 2 and ts["spec"]["serviceName"] == "ocrserve-torchserve"
+
+
+def test_gateway_holds_one_url_and_key_file_per_torchserve_replica():
+    from service.settings import Settings
+
+    r = resources()
+    ts = r[("StatefulSet", "ocrserve-torchserve")]
+    pods = [f"ocrserve-torchserve-{i}" for i in range(ts["spec"]["replicas"])]
+    assert r[("Service", "ocrserve-torchserve")]["spec"]["clusterIP"] == "None"  # per-pod DNS names
+    e = env(container(r[("Deployment", "ocrserve-gateway")], "gateway"))
+    settings = Settings(inference_url=e["OCRSERVE_INFERENCE_URL"], management_url=e["OCRSERVE_MANAGEMENT_URL"],
+                        torchserve_key_file=e["OCRSERVE_TORCHSERVE_KEY_FILE"])
+    assert [u.host for u in settings.inference_url] == [f"{p}.ocrserve-torchserve" for p in pods]
+    assert [u.host for u in settings.management_url] == [f"{p}.ocrserve-torchserve" for p in pods]
+    assert [k.name for k in settings.torchserve_key_file] == [f"{p}.json" for p in pods]
+    items = r[("Secret", "ocrserve-torchserve-keys")]["stringData"]
+    assert sorted(items) == [f"{p}.json" for p in pods]
+    pdb = r[("PodDisruptionBudget", "ocrserve-torchserve")]
+    assert pdb["spec"]["maxUnavailable"] == 1
+    assert pdb["spec"]["selector"]["matchLabels"] == ts["spec"]["selector"]["matchLabels"]
 
 
 def test_gateway_probes_hpa_pdb_and_secrets():
@@ -82,8 +104,8 @@ def test_gateway_probes_hpa_pdb_and_secrets():
     assert c["livenessProbe"]["httpGet"]["path"] == "/healthz"
     e = env(c)
     assert e["OCRSERVE_ADMIN_KEY"] == {"secretKeyRef": {"name": "ocrserve-admin", "key": "OCRSERVE_ADMIN_KEY"}}
-    assert e["OCRSERVE_MANAGEMENT_URL"] == "http://ocrserve-torchserve:8081"
-    assert e["OCRSERVE_TORCHSERVE_KEY_FILE"].endswith("/key_file.json")
+    assert all(f.strip().startswith("/var/run/ocrserve/torchserve-keys/")
+               for f in e["OCRSERVE_TORCHSERVE_KEY_FILE"].split(","))
     volumes = {v["name"]: v for v in gw["spec"]["template"]["spec"]["volumes"]}
     assert volumes["torchserve-keys"]["secret"]["secretName"] == "ocrserve-torchserve-keys"
     hpa = r[("HorizontalPodAutoscaler", "ocrserve-gateway")]
@@ -95,8 +117,8 @@ def test_gateway_probes_hpa_pdb_and_secrets():
 
 def test_services_select_their_pods():
     r = resources()
-    for name in ("ocrserve-torchserve", "ocrserve-gateway"):
-        service, deployment = r[("Service", name)], r[("Deployment", name)]
+    for kind, name in (("StatefulSet", "ocrserve-torchserve"), ("Deployment", "ocrserve-gateway")):
+        service, deployment = r[("Service", name)], r[(kind, name)]
         assert service["spec"]["selector"].items() <= deployment["spec"]["template"]["metadata"]["labels"].items()
         assert service["spec"]["type"] == "ClusterIP"
     assert {p["port"] for p in r[("Service", "ocrserve-torchserve")]["spec"]["ports"]} == {8080, 8081}
@@ -117,8 +139,8 @@ def test_secrets_are_placeholders_and_rbac_is_narrow():
     r = resources()
     admin = r[("Secret", "ocrserve-admin")]["stringData"]["OCRSERVE_ADMIN_KEY"]
     assert admin == "CHANGE_ME" and len(admin) < 16  # the gateway refuses to start with it
-    keys = yaml.safe_load(r[("Secret", "ocrserve-torchserve-keys")]["stringData"]["key_file.json"])
-    assert {v["key"] for v in keys.values()} == {"PLACEHOLDER"}
+    for item in r[("Secret", "ocrserve-torchserve-keys")]["stringData"].values():
+        assert {v["key"] for v in yaml.safe_load(item).values()} == {"PLACEHOLDER"}
     role = r[("Role", "ocrserve-torchserve-keys")]
     assert role["rules"] == [{"apiGroups": [""], "resources": ["secrets"],
                               "resourceNames": ["ocrserve-torchserve-keys"], "verbs": ["get", "patch"]}]
