@@ -1,4 +1,4 @@
-"""Model runtimes: one small interface over ONNX Runtime now (and torch later)."""
+"""Model runtimes: one small interface over ONNX Runtime and torch modules."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -27,11 +27,13 @@ class Device:
 
 
 class Runner(Protocol):
-    """A loaded network: one float32 array in, the first output array out."""
+    """A loaded network: one float32 array in; the first output (call) or all of them (outputs)."""
 
     device: Device
 
     def __call__(self, batch: np.ndarray) -> np.ndarray: ...
+
+    def outputs(self, batch: np.ndarray) -> list[np.ndarray]: ...
 
     def metadata(self) -> dict[str, str]: ...
 
@@ -58,6 +60,10 @@ class OnnxRunner:
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         return self.session.run(None, {self._input: batch})[0]
+
+    def outputs(self, batch: np.ndarray) -> list[np.ndarray]:
+        """Every output of the graph, in the graph's order."""
+        return list(self.session.run(None, {self._input: batch}))
 
     def metadata(self) -> dict[str, str]:
         return dict(self.session.get_modelmeta().custom_metadata_map)
@@ -87,12 +93,31 @@ class TorchRunner:
         self.module = module.eval().to(str(device))
 
     def __call__(self, batch: np.ndarray):
-        with self.torch.inference_mode():
-            out = self.module(self.torch.from_numpy(batch).to(str(self.device)))
+        out = self._forward(batch)
         return out.float().cpu().numpy() if hasattr(out, "cpu") else out
+
+    def outputs(self, batch: np.ndarray) -> list[np.ndarray]:
+        """The module's output flattened like an ONNX export of it (see `flatten_outputs`)."""
+        return [t.float().cpu().numpy() for t in flatten_outputs(self._forward(batch))]
+
+    def _forward(self, batch: np.ndarray):
+        with self.torch.inference_mode():
+            return self.module(self.torch.from_numpy(batch).to(str(self.device)))
 
     def metadata(self) -> dict[str, str]:
         return {}
+
+
+def flatten_outputs(out) -> list:
+    """Tensors of a nested output in a fixed order: a tensor -> [t]; tuple/list -> in order;
+    dict -> insertion order. FCENet's [{cls_res, reg_res}] * 3 -> [cls0, reg0, cls1, ...]."""
+    if isinstance(out, dict):
+        return [t for value in out.values() for t in flatten_outputs(value)]
+    if isinstance(out, (list, tuple)):
+        return [t for value in out for t in flatten_outputs(value)]
+    if hasattr(out, "cpu"):
+        return [out]
+    raise TypeError(f"cannot flatten a network output of type {type(out).__name__}")
 
 
 def load_checkpoint_runner(module, checkpoint: Path, device: Device = Device(), threads: int = 1,

@@ -1,58 +1,157 @@
-"""MMOCR text detectors served from a user's checkpoint (torch runtime): DBNet and DBNet++.
+"""MMOCR text detectors served from a user's checkpoint: every config of handlers.families.mmocr.
 
-The network comes from handlers/families/mmocr (native PyTorch, MMOCR 1.x key names); this
-module adds what MMOCR's test pipeline does around it: keep-ratio resize to the config's scale,
-BGR -> RGB, mean/std, zero padding to a multiple of 32, and DB post-processing in MMOCR's mode.
+One composition for all families: the config's test-time resize rule -> BGR -> RGB, mean/std,
+zero padding -> ``runner.outputs()`` -> the family's post-processor -> polygons in
+original-image pixels, clipped to the image. ``DETECTOR_FAMILIES`` is the one table from a
+family's configs (its ``DEFAULT_CFGS``) to its post-processing; ``RESIZE_RULES`` maps MMOCR's
+test-time resize transforms to pure size functions. A family is served by adding a row to each.
 """
 from __future__ import annotations
 
+import importlib
+import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable, Mapping, Sequence
 
 import cv2
 import numpy as np
 
 from handlers.families.db import Detection
 from handlers.ops.db_postprocess import DBParams, db_postprocess
+from handlers.ops.fce_postprocess import fce_postprocess
+from handlers.ops.pan_postprocess import pan_postprocess
+from handlers.ops.pse_postprocess import pse_postprocess
+from handlers.ops.textsnake_postprocess import textsnake_postprocess
 from handlers.runtime import Device, Runner, load_checkpoint_runner
 
-
-@dataclass(frozen=True)
-class MMOCRDetConfig:
-    """The MMOCR config name and the numbers of its test pipeline."""
-
-    arch: str
-    scale: tuple[int, int]  # (long edge, short edge) limits of mmcv's keep-ratio Resize
-    mean: tuple[float, float, float]
-    std: tuple[float, float, float]
-    pad_divisor: int
-    db: dict[str, Any]
-
-    @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> "MMOCRDetConfig":
-        """`raw` names the MMOCR config (`arch`); its numbers come from the family's DEFAULT_CFGS."""
-        from handlers.families.mmocr.dbnet import DEFAULT_CFGS, db_params_kwargs
-
-        arch = raw.get("arch")
-        if arch not in DEFAULT_CFGS:
-            raise ValueError(f"unsupported MMOCR detector {arch!r}; supported: {', '.join(sorted(DEFAULT_CFGS))}")
-        cfg = DEFAULT_CFGS[arch]
-        pre = cfg["preprocess"]
-        return cls(arch, tuple(cfg["test_resize"]["scale"]), tuple(pre["mean"]), tuple(pre["std"]),
-                   pre["pad_size_divisor"], db_params_kwargs(arch))
+Polygons = tuple[list[np.ndarray], list[float]]
+#: (runner outputs of a batch of one, post-processor kwargs, (w, h) scale factor) -> polygons.
+Decoder = Callable[[Sequence[np.ndarray], dict[str, Any], tuple[float, float]], Polygons]
 
 
-def rescale_size(height: int, width: int, scale: tuple[int, int]) -> tuple[int, int]:
-    """mmcv's keep-ratio rescale: the largest size fitting (long, short) edge limits; (h, w)."""
+def keep_ratio_size(height: int, width: int, scale: Sequence[int], keep_ratio: bool = True) -> tuple[int, int]:
+    """mmcv's Resize: with keep_ratio the largest size fitting the (long, short) edge limits; (h, w)."""
+    if not keep_ratio:
+        return int(scale[1]), int(scale[0])
     long_edge, short_edge = max(scale), min(scale)
     factor = min(long_edge / max(height, width), short_edge / min(height, width))
     return int(height * factor + 0.5), int(width * factor + 0.5)
 
 
+def short_side_size(height: int, width: int, short_size: int, scale_divisor: int = 1) -> tuple[int, int]:
+    """MMOCR's ShortScaleAspectJitter at test time (ratio and aspect ranges (1, 1)); (h, w)."""
+    factor = short_size / min(height, width)
+    new_h, new_w = round(height * factor), round(width * factor)
+    return (math.ceil(new_h / scale_divisor) * scale_divisor,
+            math.ceil(new_w / scale_divisor) * scale_divisor)
+
+
+#: MMOCR test-pipeline resize transform -> (h, w, **its DEFAULT_CFGS['test_resize'] numbers) -> (h, w).
+RESIZE_RULES: dict[str, Callable[..., tuple[int, int]]] = {
+    "Resize": keep_ratio_size,
+    "ShortScaleAspectJitter": short_side_size,
+}
+
+
+def _decode_db(outputs: Sequence[np.ndarray], params: dict[str, Any], scale: tuple[float, float]) -> Polygons:
+    return db_postprocess(outputs[0][0], DBParams(**params), scale=scale)
+
+
+def _decode_map(postprocess: Callable[..., Polygons]) -> Decoder:
+    """Families whose head gives one (N, C, H, W) map: PAN, PSE, TextSnake."""
+    def decode(outputs: Sequence[np.ndarray], params: dict[str, Any], scale: tuple[float, float]) -> Polygons:
+        return postprocess(outputs[0][0], **params, scale_factor=scale)
+    return decode
+
+
+def _decode_fce(outputs: Sequence[np.ndarray], params: dict[str, Any], scale: tuple[float, float]) -> Polygons:
+    """Flattened [cls0, reg0, cls1, reg1, ...] back to FCENet's per-level dicts."""
+    levels = [{"cls_res": cls[0], "reg_res": reg[0]} for cls, reg in zip(outputs[0::2], outputs[1::2])]
+    return fce_postprocess(levels, **params, scale_factor=scale)
+
+
+@dataclass(frozen=True)
+class DetFamily:
+    """What serving one MMOCR detector family needs beside its network.
+
+    `module` (under handlers.families.mmocr) holds DEFAULT_CFGS and the `params` function
+    (config name -> post-processor keyword arguments); it is imported on first use only,
+    because it imports torch and the gateway, which imports this file, has no torch.
+    """
+
+    module: str
+    params: str
+    decode: Decoder
+    options: frozenset[str] = frozenset()  # request options that override the params
+
+    @property
+    def cfgs(self) -> Mapping[str, dict[str, Any]]:
+        return importlib.import_module(f"handlers.families.mmocr.{self.module}").DEFAULT_CFGS
+
+    def params_of(self, arch: str) -> dict[str, Any]:
+        return getattr(importlib.import_module(f"handlers.families.mmocr.{self.module}"), self.params)(arch)
+
+
+DETECTOR_FAMILIES: dict[str, DetFamily] = {
+    "dbnet": DetFamily("dbnet", "db_params_kwargs", _decode_db,
+                       frozenset({"mask_thr", "min_text_score", "unclip_ratio"})),
+    "panet": DetFamily("panet", "pan_params_kwargs", _decode_map(pan_postprocess)),
+    "psenet": DetFamily("psenet", "pse_params_kwargs", _decode_map(pse_postprocess)),
+    "fcenet": DetFamily("fcenet", "fce_params_kwargs", _decode_fce),
+    "textsnake": DetFamily("textsnake", "textsnake_params_kwargs", _decode_map(textsnake_postprocess)),
+}
+
+
+def supported_configs() -> list[str]:
+    """Every MMOCR detector config this family serves."""
+    return sorted(name for family in DETECTOR_FAMILIES.values() for name in family.cfgs)
+
+
+def family_of(arch: Any) -> DetFamily:
+    """The family serving an MMOCR detector config; ValueError naming the supported ones."""
+    for family in DETECTOR_FAMILIES.values():
+        if isinstance(arch, str) and arch in family.cfgs:
+            return family
+    supported = supported_configs()
+    raise ValueError(f"unsupported MMOCR detector {arch!r}; supported: {', '.join(supported)}")
+
+
+@dataclass(frozen=True)
+class MMOCRDetConfig:
+    """The MMOCR config name and the numbers of its test pipeline and post-processor."""
+
+    arch: str
+    resize: dict[str, Any]  # DEFAULT_CFGS['test_resize']: 'type' (a RESIZE_RULES key) + its numbers
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    pad_divisor: int
+    post: dict[str, Any]  # the family post-processor's keyword arguments
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> "MMOCRDetConfig":
+        """`raw` names the MMOCR config (`arch`); its numbers come from the family's DEFAULT_CFGS."""
+        arch = raw.get("arch")
+        family = family_of(arch)
+        cfg = family.cfgs[arch]
+        resize = dict(cfg["test_resize"])
+        if resize.get("type", "Resize") not in RESIZE_RULES:
+            raise ValueError(f"{arch}: unsupported test resize {resize['type']!r}; supported: "
+                             f"{', '.join(RESIZE_RULES)}")
+        pre = cfg["preprocess"]
+        return cls(arch, resize, tuple(pre["mean"]), tuple(pre["std"]), pre["pad_size_divisor"],
+                   family.params_of(arch))
+
+
+def target_size(height: int, width: int, cfg: MMOCRDetConfig) -> tuple[int, int]:
+    """The (h, w) the config's test-time resize gives an image of (height, width)."""
+    numbers = {k: v for k, v in cfg.resize.items() if k != "type"}
+    return RESIZE_RULES[cfg.resize.get("type", "Resize")](height, width, **numbers)
+
+
 def preprocess(image: np.ndarray, cfg: MMOCRDetConfig) -> tuple[np.ndarray, tuple[float, float]]:
     """BGR uint8 -> padded (1,3,H,W) float32 tensor and the (w, h) scale factors."""
     height, width = image.shape[:2]
-    new_h, new_w = rescale_size(height, width, cfg.scale)
+    new_h, new_w = target_size(height, width, cfg)
     resized = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
     rgb = resized[:, :, ::-1].astype(np.float32)
     normalised = (rgb - np.asarray(cfg.mean, np.float32)) / np.asarray(cfg.std, np.float32)
@@ -71,21 +170,18 @@ def load_torch_runner(spec: Any, device: Device = Device(), threads: int = 1) ->
 
 
 class MMOCRDetector:
-    """An MMOCR DB-family network plus MMOCR's test-time pre- and post-processing."""
+    """An MMOCR detector network plus MMOCR's test-time pre- and post-processing."""
 
     def __init__(self, runner: Runner, cfg: MMOCRDetConfig):
         self.runner = runner
         self.cfg = cfg
+        self.family = family_of(cfg.arch)
 
     def __call__(self, image: np.ndarray, options: dict[str, float] | None = None) -> list[Detection]:
-        """Detect text in one BGR image; `options` may override DB thresholds."""
+        """Detect text in one BGR image; `options` may override the family's thresholds (DB only)."""
         tensor, scale = preprocess(image, self.cfg)
-        prob_map = self.runner(tensor)[0]
-        params = DBParams(**{**self.cfg.db, **_db_overrides(options or {})})
-        height, width = image.shape[:2]
-        polygons, scores = db_postprocess(prob_map, params, scale=scale, image_size=(width, height))
-        return [Detection(np.asarray(p, np.float32), float(s)) for p, s in zip(polygons, scores)]
-
-
-def _db_overrides(options: dict[str, float]) -> dict[str, float]:
-    return {k: v for k, v in options.items() if k in ("mask_thr", "min_text_score", "unclip_ratio")}
+        overrides = {k: v for k, v in (options or {}).items() if k in self.family.options}
+        polygons, scores = self.family.decode(self.runner.outputs(tensor), {**self.cfg.post, **overrides}, scale)
+        limit = np.asarray(image.shape[1::-1], np.float64) - 1  # (w - 1, h - 1)
+        return [Detection(np.clip(np.asarray(p, np.float64).reshape(-1, 2), 0, limit).astype(np.float32), float(s))
+                for p, s in zip(polygons, scores)]

@@ -28,7 +28,7 @@ DEFAULT_CFGS: dict[str, dict[str, Any]] = {
         # TextDetDataPreprocessor: BGR image -> RGB, (x - mean) / std, pad to /32.
         "preprocess": {"mean": (123.675, 116.28, 103.53), "std": (58.395, 57.12, 57.375),
                        "bgr_to_rgb": True, "pad_size_divisor": 32},
-        "test_resize": {"scale": (1333, 736), "keep_ratio": True},
+        "test_resize": {"type": "Resize", "scale": (1333, 736), "keep_ratio": True},
     },
     "dbnetpp_resnet50_fpnc_1200e_icdar2015": {
         "backbone": {"depth": 50, "num_stages": 4, "out_indices": (0, 1, 2, 3),
@@ -39,7 +39,7 @@ DEFAULT_CFGS: dict[str, dict[str, Any]] = {
         "postprocessor": {"text_repr_type": "quad", "epsilon_ratio": 0.002},
         "preprocess": {"mean": (123.675, 116.28, 103.53), "std": (58.395, 57.12, 57.375),
                        "bgr_to_rgb": True, "pad_size_divisor": 32},
-        "test_resize": {"scale": (4068, 1024), "keep_ratio": True},
+        "test_resize": {"type": "Resize", "scale": (4068, 1024), "keep_ratio": True},
     },
     # Same as above with DCNv2 (pure-torch, see dcn.py) in stages 2-4. No oracle output
     # exists for it: the DCN op is checked by unit tests, not against mmcv.
@@ -54,7 +54,7 @@ DEFAULT_CFGS: dict[str, dict[str, Any]] = {
         "postprocessor": {"text_repr_type": "quad", "epsilon_ratio": 0.002},
         "preprocess": {"mean": (123.675, 116.28, 103.53), "std": (58.395, 57.12, 57.375),
                        "bgr_to_rgb": True, "pad_size_divisor": 32},
-        "test_resize": {"scale": (4068, 1024), "keep_ratio": True},
+        "test_resize": {"type": "Resize", "scale": (4068, 1024), "keep_ratio": True},
     },
 }
 

@@ -31,7 +31,7 @@ DEFAULT_CFGS: dict[str, dict[str, Any]] = {
                           "beta": 1.0, "score_thr": 0.3, "nms_thr": 0.1},
         "preprocess": {"mean": (123.675, 116.28, 103.53), "std": (58.395, 57.12, 57.375),
                        "bgr_to_rgb": True, "pad_size_divisor": 32},
-        "test_resize": {"scale": (2260, 2260), "keep_ratio": True},
+        "test_resize": {"type": "Resize", "scale": (2260, 2260), "keep_ratio": True},
     },
 }
 

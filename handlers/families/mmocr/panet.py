@@ -35,8 +35,8 @@ DEFAULT_CFGS: dict[str, dict[str, Any]] = {
                           "distance_threshold": 3.0, "min_text_area": 16,
                           "downsample_ratio": 0.25},
         "preprocess": dict(_PREPROCESS),
-        # ShortScaleAspectJitter(short_size=736, scale_divisor=1, ratios 1.0)
-        "test_resize": {"short_size": 736, "scale_divisor": 1},
+        # ShortScaleAspectJitter at test time: ratio_range and aspect_ratio_range (1, 1).
+        "test_resize": {"type": "ShortScaleAspectJitter", "short_size": 736, "scale_divisor": 1},
     },
 }
 

@@ -32,7 +32,7 @@ DEFAULT_CFGS: dict[str, dict[str, Any]] = {
                           "min_text_area": 16, "downsample_ratio": 0.25},
         "preprocess": {"mean": (123.675, 116.28, 103.53), "std": (58.395, 57.12, 57.375),
                        "bgr_to_rgb": True, "pad_size_divisor": 32},
-        "test_resize": {"scale": (2240, 2240), "keep_ratio": True},
+        "test_resize": {"type": "Resize", "scale": (2240, 2240), "keep_ratio": True},
     },
 }
 

@@ -29,7 +29,7 @@ DEFAULT_CFGS: dict[str, dict[str, Any]] = {
                           "disk_overlap_thr": 0.03, "radius_shrink_ratio": 1.03},
         "preprocess": {"mean": (123.675, 116.28, 103.53), "std": (58.395, 57.12, 57.375),
                        "bgr_to_rgb": True, "pad_size_divisor": 32},
-        "test_resize": {"scale": (1333, 736), "keep_ratio": True},
+        "test_resize": {"type": "Resize", "scale": (1333, 736), "keep_ratio": True},
     },
 }
 
