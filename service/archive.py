@@ -94,33 +94,64 @@ def build_archive(entry: ZooEntry, store: Path = DEFAULT_STORE, cache: Path = DE
 def _family_of(arch: str) -> tuple[str, str]:
     """(task, family) serving an MMOCR config name; ValueError naming the supported ones."""
     from handlers.families.mmocr import MODEL_BUILDERS as DET_CFGS
+    from handlers.families.kie.sdmgr import DEFAULT_CFGS as KIE_CFGS
     from handlers.families.mmocr_rec import available
 
     if arch in DET_CFGS:
         return "det", "mmocr_det"
     if arch in available():
         return "rec", "mmocr_rec"
+    if arch in KIE_CFGS:
+        return "kie", "sdmgr"
     raise ValueError(f"unsupported MMOCR config {arch!r}; detectors: {', '.join(sorted(DET_CFGS))}; "
-                     f"recognisers: {', '.join(available())}")
+                     f"recognisers: {', '.join(available())}; KIE: {', '.join(sorted(KIE_CFGS))}")
 
 
 def build_checkpoint_archive(name: str, arch: str, checkpoint: Path, store: Path = DEFAULT_STORE,
-                             zoo_path: Path = DEFAULT_ZOO) -> Path:
-    """Archive a user's MMOCR checkpoint and add it to the local zoo so the gateway knows it."""
+                             zoo_path: Path = DEFAULT_ZOO, files: dict[str, Path] | None = None) -> Path:
+    """Archive a user's MMOCR checkpoint and add it to the local zoo so the gateway knows it.
+
+    `files` are extra archive files by key (KIE: `class_list` and `dict`), pinned by sha256 too.
+    """
     if name in load_zoo(zoo_path).models and name not in _local_names(zoo_path):
         raise ValueError(f"{name!r} is a model of the zoo; choose another name")
     checkpoint = Path(checkpoint).resolve()
     if not checkpoint.is_file():
         raise ValueError(f"checkpoint {checkpoint} does not exist")
     task, family = _family_of(arch)
+    extra = _checked_files(task, files or {})
     entry = ZooEntry.model_validate({
         "name": name, "task": task, "family": family, "runtime": "torch",
         "description": f"MMOCR {arch} from {checkpoint.name}",
         "weights": {"package": LOCAL, "version": "0", "path": str(checkpoint), "sha256": sha256_of(checkpoint)},
+        "files": extra,
         "config": {"arch": arch}, "serving": {"workers": 1, "batch_size": 1, "max_batch_delay_ms": 0}})
     mar = build_archive(entry, store=store, force=True)
     add_local_model(entry, zoo_path)
     return mar
+
+
+#: Extra files each task's checkpoint archive needs (KIE: MMOCR's class_list.txt and dict.txt).
+REQUIRED_FILES = {"kie": ("class_list", "dict")}
+
+
+def _checked_files(task: str, files: dict[str, Path]) -> dict[str, dict[str, str]]:
+    """Zoo `files` entries of a checkpoint archive; the task's required files must all be given."""
+    required = REQUIRED_FILES.get(task, ())
+    missing = [key for key in required if not files.get(key)]
+    if missing:
+        flags = ", ".join("--" + key.replace("_", "-") for key in missing)
+        raise ValueError(f"a {task} checkpoint also needs {flags}")
+    unknown = sorted(set(k for k, v in files.items() if v) - set(required))
+    if unknown:
+        raise ValueError(f"{', '.join(unknown)} do not apply to a {task} checkpoint")
+    out = {}
+    for key in required:
+        path = Path(files[key]).resolve()
+        if not path.is_file():
+            raise ValueError(f"{key} file {path} does not exist")
+        out[key] = {"path": str(path), "sha256": sha256_of(path)}
+    return out
 
 
 def _local_names(zoo_path: Path) -> set[str]:

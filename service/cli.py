@@ -31,7 +31,9 @@ def _cmd_archive(args: argparse.Namespace) -> int:
         if not (args.arch and args.checkpoint and args.name):
             print("archive: --arch, --checkpoint and --name go together", file=sys.stderr)
             return 2
-        mar = build_checkpoint_archive(args.name, args.arch, args.checkpoint, args.store or DEFAULT_STORE, args.zoo)
+        files = {"class_list": args.class_list, "dict": args.dict}
+        mar = build_checkpoint_archive(args.name, args.arch, args.checkpoint, args.store or DEFAULT_STORE, args.zoo,
+                                       files={k: v for k, v in files.items() if v})
         print(f"archive: {args.name} ({args.arch}) -> {mar}")
         return 0
     zoo = load_zoo(args.zoo)
@@ -66,6 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     archive.add_argument("--arch", help="MMOCR config name of a checkpoint to serve (e.g. dbnet_resnet18_fpnc_1200e_icdar2015)")
     archive.add_argument("--checkpoint", type=Path, help="MMOCR 1.x or 0.x checkpoint (.pth) for --arch")
     archive.add_argument("--name", help="model name for --arch/--checkpoint")
+    archive.add_argument("--class-list", type=Path, help="KIE: MMOCR class_list.txt ('<id> <name>' lines)")
+    archive.add_argument("--dict", type=Path, help="KIE: MMOCR character dictionary (one character per line)")
 
     run = sub.add_parser("run", help="start TorchServe and the gateway in the foreground")
     run.add_argument("--token-auth", action="store_true", default=None,
