@@ -8,12 +8,14 @@ from handlers.base import OcrHandler
 from handlers.classification import ClassificationHandler
 from handlers.detection import DetectionHandler
 from handlers.families import SPEC_FILE
+from handlers.kie import KIEHandler
 from handlers.recognition import RecognitionHandler
 
 HANDLERS: dict[str, type[OcrHandler]] = {
     "det": DetectionHandler,
     "rec": RecognitionHandler,
     "cls": ClassificationHandler,
+    "kie": KIEHandler,
 }
 
 

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from service.zoo import PackagedFile, ZooEntry, REPO_ROOT
+from service.zoo import IN_REPO, LOCAL, PackagedFile, ZooEntry, REPO_ROOT
 
 DEFAULT_CACHE = REPO_ROOT / ".cache" / "weights"
 
@@ -44,14 +44,12 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-#: The `package` of weights that are a local file (a user's own checkpoint), not a registry package.
-LOCAL = "local"
-
-
 def verified_file(entry: ZooEntry, item: PackagedFile, cache: Path = DEFAULT_CACHE) -> Path:
     """Path of a packaged file of `entry`, after checking its sha256."""
     if entry.weights.package == LOCAL:
         path = Path(item.path)
+    elif entry.weights.package == IN_REPO:
+        path = REPO_ROOT / item.path
     else:
         path = package_dir(entry.weights.package, entry.weights.version, cache) / item.path
     if not path.is_file():

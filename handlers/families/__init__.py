@@ -9,6 +9,7 @@ from typing import Any, Callable
 from handlers.families.angle import AngleClassifier, AngleConfig
 from handlers.families.ctc import CTCConfig, CTCRecognizer
 from handlers.families.db import DBConfig, DBDetector
+from handlers.families.kie_model import SDMGRConfig, SDMGRExtractor, read_class_list, load_torch_runner as load_sdmgr
 from handlers.families.mmocr_det import MMOCRDetConfig, MMOCRDetector, load_torch_runner as load_mmocr_det
 from handlers.families.mmocr_recognizer import MMOCRRecConfig, MMOCRRecognizer, load_torch_runner as load_mmocr_rec
 from handlers.ops.ctc_decode import load_charset
@@ -75,18 +76,26 @@ def _build_mmocr_rec(spec: ModelSpec, runner: Runner) -> MMOCRRecognizer:
     return MMOCRRecognizer(runner, MMOCRRecConfig.from_dict(spec.config))
 
 
+def _build_sdmgr(spec: ModelSpec, runner: Runner) -> SDMGRExtractor:
+    if "class_list" not in spec.files:
+        raise ValueError(f"{spec.name}: an SDMG-R archive needs its class list (class_list.txt)")
+    return SDMGRExtractor(runner, SDMGRConfig.from_dict(spec.config), read_class_list(spec.files["class_list"]))
+
+
 FAMILIES: dict[str, tuple[str, Callable[[ModelSpec, Runner], Any]]] = {
     "db": ("det", _build_db),
     "ctc": ("rec", _build_ctc),
     "angle": ("cls", _build_angle),
     "mmocr_det": ("det", _build_mmocr_det),
     "mmocr_rec": ("rec", _build_mmocr_rec),
+    "sdmgr": ("kie", _build_sdmgr),
 }
 
 #: Families whose torch networks are built from an architecture name plus a checkpoint.
 TORCH_LOADERS: dict[str, Callable[[ModelSpec, Device, int], Runner]] = {
     "mmocr_det": load_mmocr_det,
     "mmocr_rec": load_mmocr_rec,
+    "sdmgr": load_sdmgr,
 }
 
 
@@ -111,6 +120,7 @@ CONFIG_CHECKS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "ctc": lambda config: CTCConfig.from_dict(config, ["x"]),
     "mmocr_det": MMOCRDetConfig.from_dict,
     "mmocr_rec": MMOCRRecConfig.from_dict,
+    "sdmgr": SDMGRConfig.from_dict,
 }
 
 
