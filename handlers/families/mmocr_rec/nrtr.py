@@ -3,7 +3,6 @@ layout: ``ResNet31OCR`` (1/16 x 1/8 variant) backbone, ``NRTREncoder`` (pre-norm
 encoder over the flattened feature map), ``NRTRDecoder`` (greedy attention decoding)."""
 from __future__ import annotations
 
-import math
 from typing import Any, Dict, List
 
 import torch
@@ -11,6 +10,7 @@ from torch import nn
 
 from ._base import AttnRecognizer, attn_dictionary
 from .resnet31 import ResNet31OCR
+from .valid_ratio import valid_columns
 from .transformer import MultiHeadAttention, NRTRDecoder, PositionwiseFeedForward
 
 DEFAULT_CFGS: Dict[str, Dict[str, Any]] = {
@@ -64,12 +64,7 @@ class NRTREncoder(nn.Module):
     def forward(self, feat: torch.Tensor, valid_ratios=None) -> torch.Tensor:
         n, c, h, w = feat.size()
         feat = feat.view(n, c, h * w).permute(0, 2, 1).contiguous()
-        if valid_ratios is None:
-            valid_ratios = [1.0] * n
-        t = feat.size(1)
-        mask = feat.new_zeros((n, t))
-        for i, vr in enumerate(valid_ratios):
-            mask[i, : min(t, math.ceil(t * vr))] = 1
+        mask = valid_columns(valid_ratios, feat, feat.size(1)).to(feat.dtype)
         out = feat
         for layer in self.layer_stack:
             out = layer(out, mask)

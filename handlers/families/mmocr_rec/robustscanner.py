@@ -4,7 +4,6 @@
 fused by linear + GLU; greedy decoding."""
 from __future__ import annotations
 
-import math
 from typing import Any, Dict, Optional
 
 import torch
@@ -13,6 +12,7 @@ from torch import nn
 
 from ._base import FeatEncoderDecoderRecognizer, attn_dictionary
 from .resnet31 import ResNet31OCR
+from .valid_ratio import valid_columns
 
 DEFAULT_CFGS: Dict[str, Dict[str, Any]] = {
     "robustscanner_resnet31_5e_st-sub_mj-sub_sa_real": {
@@ -55,10 +55,8 @@ class DotProductAttentionLayer(nn.Module):
 
 
 def _width_mask(ref: torch.Tensor, n: int, h: int, w: int, valid_ratios) -> torch.Tensor:
-    mask = ref.new_zeros((n, h, w))
-    for i, vr in enumerate(valid_ratios):
-        mask[i, :, min(w, math.ceil(w * vr)):] = 1
-    return mask.bool().view(n, h * w)
+    padded = ~valid_columns(valid_ratios, ref, w)
+    return padded.unsqueeze(1).expand(n, h, w).reshape(n, h * w)
 
 
 class SequenceAttentionDecoder(nn.Module):

@@ -3,7 +3,6 @@ MMOCR 1.x layout: ``ShallowCNN`` backbone, ``SATRNEncoder`` (adaptive 2D positio
 locality-aware feed-forward), ``NRTRDecoder`` (greedy attention decoding)."""
 from __future__ import annotations
 
-import math
 from typing import Any, Dict, List
 
 import torch
@@ -11,6 +10,7 @@ from torch import nn
 
 from ._base import AttnRecognizer
 from .transformer import ConvModule, MultiHeadAttention, NRTRDecoder, sinusoid_table
+from .valid_ratio import valid_columns
 
 DEFAULT_CFGS: Dict[str, Dict[str, Any]] = {
     "satrn_shallow-small_5e_st_mj": {
@@ -113,15 +113,10 @@ class SATRNEncoder(nn.Module):
         self.layer_norm = nn.LayerNorm(d_model)
 
     def forward(self, feat, valid_ratios=None):
-        n = feat.size(0)
-        if valid_ratios is None:
-            valid_ratios = [1.0] * n
         feat = self.position_enc(feat)
         n, c, h, w = feat.size()
-        mask = feat.new_zeros((n, h, w))
-        for i, vr in enumerate(valid_ratios):
-            mask[i, :, : min(w, math.ceil(w * vr))] = 1
-        mask = mask.view(n, h * w)
+        columns = valid_columns(valid_ratios, feat, w).to(feat.dtype)
+        mask = columns.unsqueeze(1).expand(n, h, w).reshape(n, h * w)
         out = feat.view(n, c, h * w).permute(0, 2, 1).contiguous()
         for layer in self.layer_stack:
             out = layer(out, h, w, mask)

@@ -7,6 +7,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from .valid_ratio import valid_columns
+
 
 def sinusoid_table(n_position: int, d_hid: int) -> torch.Tensor:
     """(n_position, d_hid) table: even dims sin(pos / 10000^(2i/d)), odd dims cos."""
@@ -152,11 +154,7 @@ class NRTRDecoder(nn.Module):
 
     @staticmethod
     def source_mask(src: torch.Tensor, valid_ratios) -> torch.Tensor:
-        n, t, _ = src.size()
-        mask = src.new_zeros((n, t))
-        for i, vr in enumerate(valid_ratios):
-            mask[i, : min(t, int(np.ceil(t * vr)))] = 1
-        return mask
+        return valid_columns(valid_ratios, src, src.size(1)).to(src.dtype)
 
     def _attention(self, trg_seq, src, src_mask=None):
         x = self.position_enc(self.trg_word_emb(trg_seq))
