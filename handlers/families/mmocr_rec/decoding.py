@@ -1,11 +1,15 @@
-"""MMOCR 1.x recognition postprocessors (greedy) on per-step probabilities."""
+"""MMOCR 1.x recognition postprocessors (greedy) on per-step probabilities, in numpy.
+
+Both take one crop's (T, C) probabilities as a numpy array or a CPU torch tensor, so the torch
+runtime and the ONNX runtime decode with the same code.
+"""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import List, Sequence
+from dataclasses import dataclass, field
+from typing import Any, List, Sequence, Tuple
 
-import torch
+import numpy as np
 
 from .dictionary import Dictionary
 
@@ -14,6 +18,8 @@ from .dictionary import Dictionary
 class RecResult:
     text: str
     char_scores: List[float]
+    #: CTC only: per character, the frames [start, end) of the run that emitted it
+    spans: List[Tuple[int, int]] = field(default_factory=list)
 
     @property
     def score(self) -> float:
@@ -24,35 +30,50 @@ class RecResult:
         return float(sum(self.char_scores) / len(self.char_scores))
 
 
-def ctc_decode(probs: torch.Tensor, dictionary: Dictionary, valid_ratio: float = 1.0,
+def _steps(probs: Any) -> Tuple[np.ndarray, np.ndarray]:
+    """(T, C) probabilities -> per-step max value and argmax (first maximum on ties, as torch.max)."""
+    if hasattr(probs, "detach"):
+        probs = probs.detach().cpu().numpy()
+    probs = np.asarray(probs)
+    if probs.ndim != 2:
+        raise ValueError(f"expected (T, C) probabilities, got {tuple(probs.shape)}")
+    best = probs.argmax(axis=-1)
+    return np.take_along_axis(probs, best[:, None], axis=-1)[:, 0], best
+
+
+def ctc_decode(probs: Any, dictionary: Dictionary, valid_ratio: float = 1.0,
                ignore_chars: Sequence[str] = ("padding",)) -> RecResult:
     """CTCPostProcessor: probs (T, C). Blank = padding index; a step is kept if its argmax
-    differs from the previous step's argmax and is not ignored; score = max prob."""
-    if probs.dim() != 2:
-        raise ValueError(f"expected (T, C) probabilities, got {tuple(probs.shape)}")
-    ignore = set(dictionary.ignore_indexes(ignore_chars))
-    max_value, max_idx = torch.max(probs, -1)
-    t_len = probs.size(0)
-    decode_len = min(t_len, math.ceil(t_len * valid_ratio))
+    differs from the previous step's argmax and is not ignored; score = max prob.
+    The first ceil(T * valid_ratio) steps are read; each kept character's span runs to the
+    end of its run of equal argmaxes."""
+    max_value, max_idx = _steps(probs)
+    decode_len = min(len(max_idx), math.ceil(len(max_idx) * valid_ratio))
     index: List[int] = []
     score: List[float] = []
+    spans: List[Tuple[int, int]] = []
     prev = dictionary.padding_idx
+    ignore = set(dictionary.ignore_indexes(ignore_chars))
     for t in range(decode_len):
         cur = int(max_idx[t])
-        if cur != prev and cur not in ignore:
-            index.append(cur)
-            score.append(float(max_value[t]))
+        if cur != prev:
+            if spans and spans[-1][1] < 0:
+                spans[-1] = (spans[-1][0], t)
+            if cur not in ignore:
+                index.append(cur)
+                score.append(float(max_value[t]))
+                spans.append((t, -1))
         prev = cur
-    return RecResult(dictionary.idx2str(index), score)
+    if spans and spans[-1][1] < 0:
+        spans[-1] = (spans[-1][0], decode_len)
+    return RecResult(dictionary.idx2str(index), score, spans)
 
 
-def attention_decode(probs: torch.Tensor, dictionary: Dictionary,
+def attention_decode(probs: Any, dictionary: Dictionary,
                      ignore_chars: Sequence[str] = ("padding",)) -> RecResult:
     """AttentionPostprocessor: argmax per step, skip ignored indexes, stop at end_idx."""
-    if probs.dim() != 2:
-        raise ValueError(f"expected (T, C) probabilities, got {tuple(probs.shape)}")
+    max_value, max_idx = _steps(probs)
     ignore = set(dictionary.ignore_indexes(ignore_chars))
-    max_value, max_idx = torch.max(probs, -1)
     index: List[int] = []
     score: List[float] = []
     for v, i in zip(max_value.tolist(), max_idx.tolist()):
