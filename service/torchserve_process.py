@@ -13,6 +13,8 @@ from pathlib import Path
 import httpx
 
 _MB = 1024 * 1024
+# The process group of the TorchServe this run directory belongs to, while it runs.
+PGID_FILE = "torchserve.pgid"
 # A unix socket path holds at most 107 bytes; TorchServe names them <TEMP>/.ts.sock.<port>.
 _MAX_SOCKET_DIR = 90
 
@@ -108,6 +110,7 @@ class TorchServe:
         """Write the config and launch TorchServe in the foreground of a new session."""
         run_dir = self.config.run_dir
         run_dir.mkdir(parents=True, exist_ok=True)
+        stop_stale_group(run_dir / PGID_FILE)
         (run_dir / "config.properties").write_text(self.config.properties())
         cmd = [str(Path(sys.executable).with_name("torchserve")), "--start", "--foreground", "--ncs",
                "--ts-config", str(run_dir / "config.properties"),
@@ -116,6 +119,7 @@ class TorchServe:
         self.process = subprocess.Popen(cmd, cwd=run_dir, env=self._env(), stdout=log, stderr=subprocess.STDOUT,
                                         stdin=subprocess.DEVNULL, start_new_session=True)
         log.close()
+        (run_dir / PGID_FILE).write_text(str(self.process.pid))
 
     def management_headers(self) -> dict[str, str]:
         """Authorization header for the management API when token auth is on."""
@@ -175,7 +179,34 @@ class TorchServe:
                 break
             except subprocess.TimeoutExpired:
                 continue
+        (self.config.run_dir / PGID_FILE).unlink(missing_ok=True)
         self.process = None
+
+
+def stop_stale_group(pgid_file: Path, timeout: float = 20.0) -> bool:
+    """Stop a TorchServe left running by a launcher that was killed (SIGKILL gives it no chance to
+    stop its TorchServe, which runs in a session of its own). The group is only signalled if its
+    leader is still a TorchServe process; returns whether one was stopped."""
+    try:
+        pgid = int(pgid_file.read_text().strip())
+        cmdline = Path(f"/proc/{pgid}/cmdline").read_bytes()
+    except (OSError, ValueError):
+        pgid_file.unlink(missing_ok=True)
+        return False
+    if b"torchserve" not in cmdline or os.getpgid(pgid) != pgid:
+        pgid_file.unlink(missing_ok=True)
+        return False
+    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 10.0)):
+        try:
+            os.killpg(pgid, sig)
+            _wait_group_gone(pgid, wait)
+            break
+        except ProcessLookupError:
+            break
+        except subprocess.TimeoutExpired:
+            continue
+    pgid_file.unlink(missing_ok=True)
+    return True
 
 
 def _wait_group_gone(pgid: int, timeout: float) -> None:

@@ -1,9 +1,14 @@
-"""TorchServe configuration as ocrserve renders it, without starting TorchServe."""
+"""TorchServe configuration as ocrserve renders it, and stale-instance clean-up, without starting TorchServe."""
 from __future__ import annotations
 
+import os
+import subprocess
+import time
 from pathlib import Path
 
-from service.torchserve_process import TorchServe, TorchServeConfig
+import pytest
+
+from service.torchserve_process import PGID_FILE, TorchServe, TorchServeConfig, stop_stale_group
 
 
 def _props(config: TorchServeConfig) -> dict[str, str]:
@@ -38,3 +43,41 @@ def test_each_instance_has_its_own_temp_folders(tmp_path):
     long_env = TorchServe(TorchServeConfig(model_store=tmp_path, run_dir=deep, models=[]))._env()
     assert len(long_env["TEMP"]) + len("/.ts.sock.65535") < 108  # unix socket path limit
     assert Path(long_env["TMPDIR"]).parent == deep
+
+
+def test_a_torchserve_left_by_a_killed_launcher_is_stopped_at_the_next_start(tmp_path):
+    # An orphan like the real case (not our child: setsid -f forks it away): the group leader looks
+    # like TorchServe's launcher and has a child (a worker) in its group.
+    pgid_file = tmp_path / PGID_FILE
+    subprocess.run(["setsid", "-f", "bash", "-c",
+                    f"echo $$ > {pgid_file}; sleep 60 & exec -a torchserve-launcher sleep 61"], check=True)
+    pgid = _wait_for_pid(pgid_file)
+    time.sleep(0.2)  # let bash start its worker and exec
+    assert stop_stale_group(pgid_file, timeout=5)
+    with pytest.raises(ProcessLookupError):
+        os.killpg(pgid, 0)  # the launcher and the worker are gone
+    assert not pgid_file.exists()
+
+
+def test_a_stale_pgid_file_never_signals_an_unrelated_process(tmp_path):
+    other = subprocess.Popen(["sleep", "30"], start_new_session=True)
+    try:
+        pgid_file = tmp_path / PGID_FILE
+        pgid_file.write_text(str(other.pid))
+        assert not stop_stale_group(pgid_file)
+        assert other.poll() is None and not pgid_file.exists()
+        pgid_file.write_text("not a number")
+        assert not stop_stale_group(pgid_file)
+    finally:
+        other.kill()
+        other.wait()
+
+
+def _wait_for_pid(path: Path, timeout: float = 5.0) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        text = path.read_text().strip() if path.exists() else ""
+        if text:
+            return int(text)
+        time.sleep(0.05)
+    raise AssertionError(f"{path} was not written")
