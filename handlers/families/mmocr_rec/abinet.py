@@ -1,15 +1,18 @@
 """ABINet vision model (Fang et al. 2021, "Read Like Humans"), MMOCR 1.x layout:
 ``ResNetABI`` backbone, ``ABIEncoder`` (post-norm mmcv transformer layers over the flattened
 map), ``ABIFuser`` holding only ``vision_decoder`` = ``ABIVisionDecoder`` (mini U-Net keys,
-positional queries, one-shot parallel attention). No language model / fusion (``-vision``)."""
+positional queries, one-shot parallel attention). ``abinet-vision`` stops there; ``abinet``
+adds the language model (``abinet_lm.py``) and the gated fusion, iterated ``num_iters`` times."""
 from __future__ import annotations
 
-from typing import Any, Dict, List
+import copy
+from typing import Any, Dict, List, Optional
 
 import torch
 from torch import nn
 
 from ._base import AttnRecognizer, attn_dictionary
+from .abinet_lm import ABILanguageDecoder
 from .master import FFN, MHA
 from .resnet import ConvModule
 from .resnet31 import BasicBlock
@@ -32,6 +35,13 @@ DEFAULT_CFGS: Dict[str, Dict[str, Any]] = {
                   "color": "bgr"},
     },
 }
+# abinet = the vision config + language model and fuser (MMOCR's _base_abinet.py)
+_FULL = copy.deepcopy(DEFAULT_CFGS["abinet-vision_20e_st-an_mj"])
+_FULL["fuser"] = {"d_model": 512, "num_iters": 3}
+_FULL["language_decoder"] = {"d_model": 512, "n_head": 8, "d_inner": 2048, "n_layers": 4,
+                             "dropout": 0.1, "detach_tokens": True, "use_self_attn": False,
+                             "max_seq_len": 26}
+DEFAULT_CFGS["abinet_20e_st-an_mj"] = _FULL
 
 
 class ResNetABI(nn.Module):
@@ -135,27 +145,62 @@ class ABIVisionDecoder(nn.Module):
 
 
 class ABIFuser(nn.Module):
-    """Vision-only ABIFuser: softmax of the vision decoder's logits."""
+    """Vision decoder, then (if a language decoder is configured) ``num_iters`` rounds of
+    language model + gated fusion; softmax of the last round's fused logits.
 
-    def __init__(self, num_classes: int, vision_decoder: Dict[str, Any]) -> None:
+    MMOCR passes the vision feature as the fuser's first (``l_feature``) argument, so the
+    gate ``sigmoid(w_att([vision, language]))`` weighs the *language* feature; kept as is.
+    """
+
+    def __init__(self, num_classes: int, end_idx: int, vision_decoder: Dict[str, Any],
+                 language_decoder: Optional[Dict[str, Any]] = None, d_model: int = 512,
+                 num_iters: int = 1) -> None:
         super().__init__()
+        self.num_iters = num_iters
+        if language_decoder is not None:
+            self.w_att = nn.Linear(2 * d_model, d_model)
+            self.cls = nn.Linear(d_model, num_classes)
         self.vision_decoder = ABIVisionDecoder(num_classes, **vision_decoder)
+        self.language_decoder = None
+        if language_decoder is not None:
+            self.language_decoder = ABILanguageDecoder(num_classes, end_idx, **language_decoder)
         self.softmax = nn.Softmax(dim=-1)
 
+    def fuse(self, vision: torch.Tensor, language: torch.Tensor) -> torch.Tensor:
+        """Alignment: gated mix of the two (N, T, E) features -> logits (N, T, C)."""
+        gate = torch.sigmoid(self.w_att(torch.cat((vision, language), dim=2)))
+        return self.cls(gate * language + (1 - gate) * vision)
+
+    def rounds(self, out_enc: torch.Tensor) -> Dict[str, Any]:
+        """Every intermediate: vision dict, language dicts and fused logits per round."""
+        out_vis = self.vision_decoder(out_enc)
+        langs, fused = [], []
+        logits = out_vis["logits"]
+        for _ in range(self.num_iters if self.language_decoder is not None else 0):
+            langs.append(self.language_decoder(logits))
+            logits = self.fuse(out_vis["feature"], langs[-1]["feature"])
+            fused.append(logits)
+        return {"vision": out_vis, "language": langs, "fused": fused}
+
     def forward(self, out_enc: torch.Tensor) -> torch.Tensor:
-        return self.softmax(self.vision_decoder(out_enc)["logits"])
+        out = self.rounds(out_enc)
+        return self.softmax(out["fused"][-1] if out["fused"] else out["vision"]["logits"])
 
 
-class ABINetVision(AttnRecognizer):
+class ABINet(AttnRecognizer):
+    """ABINet; vision-only when the config has no ``language_decoder``."""
+
     def __init__(self, cfg: Dict[str, Any]) -> None:
         super().__init__(cfg)
         self.backbone = ResNetABI(**cfg["backbone"])
         self.encoder = ABIEncoder(**cfg["encoder"])
-        self.decoder = ABIFuser(self.dictionary.num_classes, cfg["vision_decoder"])
+        self.decoder = ABIFuser(self.dictionary.num_classes, self.dictionary.end_idx,
+                                cfg["vision_decoder"], cfg.get("language_decoder"),
+                                **cfg.get("fuser", {}))
 
     def forward(self, x: torch.Tensor, valid_ratios: List[float] | None = None):
         return self.decoder(self.encoder(self.backbone(x)))
 
 
-def build_abinet(name: str = "abinet-vision_20e_st-an_mj") -> ABINetVision:
-    return ABINetVision(DEFAULT_CFGS[name])
+def build_abinet(name: str = "abinet-vision_20e_st-an_mj") -> "ABINet":
+    return ABINet(DEFAULT_CFGS[name])
