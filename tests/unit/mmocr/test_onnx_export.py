@@ -1,0 +1,115 @@
+"""ONNX export of every MMOCR detector: dynamic H/W/batch, runner output order, parity with torch.
+
+Exports run at 64x64 on seeded random weights (the DCNv2 net gets non-zero offsets from a
+checkpoint, so the deformable sampling is really exercised); each graph is then run at two
+other sizes and batch sizes and compared with the torch network output by output.
+"""
+from __future__ import annotations
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+import torch
+
+from handlers.families.mmocr import MODEL_BUILDERS
+from handlers.families.mmocr.onnx_export import (
+    FlatOutputs, export_onnx, load_detector, named_outputs, verify_onnx, within_tolerance)
+from tests.conftest import data_path
+
+DB = "dbnet_resnet18_fpnc_1200e_icdar2015"
+DCN = "dbnetpp_resnet50-dcnv2_fpnc_1200e_icdar2015"
+FCE = "fcenet_resnet50_fpn_1500e_icdar2015"
+#: (batch, height, width) of the two checks: neither is the 64x64 of the trace.
+SIZES = ((1, 96, 160), (2, 128, 96))
+RTOL = 1e-4  # max abs error / max(1, max |torch value|), float32
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _session(path) -> ort.InferenceSession:
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def _dcn_checkpoint(path):
+    """The DCNv2 net with offsets of a few pixels and masks away from 0.5."""
+    model = load_detector(DCN, None)
+    generator = torch.Generator().manual_seed(3)
+    state = model.state_dict()
+    for key, value in state.items():
+        if "conv_offset" in key:
+            state[key] = torch.randn(value.shape, generator=generator) * 0.05
+    torch.save({"state_dict": state}, path)
+    return path
+
+
+@pytest.mark.parametrize("arch", sorted(MODEL_BUILDERS))
+def test_export_has_dynamic_shapes_and_matches_torch(arch, tmp_path):
+    checkpoint = _dcn_checkpoint(tmp_path / "dcn.pth") if arch == DCN else None
+    report = export_onnx(arch, checkpoint, tmp_path / "model.onnx")
+    session = _session(report["path"])
+    model = FlatOutputs(load_detector(arch, checkpoint))
+    assert [i.name for i in session.get_inputs()] == ["input"]
+    assert session.get_inputs()[0].shape == ["batch", 3, "height", "width"]
+    assert [o.name for o in session.get_outputs()] == report["outputs"]
+    assert session.get_modelmeta().custom_metadata_map["arch"] == arch
+    generator = torch.Generator().manual_seed(1)
+    for batch, height, width in SIZES:
+        x = torch.randn(batch, 3, height, width, generator=generator)
+        with torch.inference_mode():
+            expected = [t.numpy() for t in model(x)]
+        got = session.run(None, {"input": x.numpy()})
+        assert len(got) == len(expected)
+        for name, ref, out in zip(report["outputs"], expected, got):
+            assert out.shape == ref.shape and out.shape[0] == batch, name
+            err = float(np.abs(out - ref).max())
+            scale = max(1.0, float(np.abs(ref).max()))
+            print(f"{arch} {name} {tuple(x.shape)}: max abs error {err:.2e} (max |ref| {scale:.3g})")
+            assert err <= RTOL * scale, (name, err, scale)
+
+
+def test_fcenet_outputs_are_flattened_in_runner_order(tmp_path):
+    report = export_onnx(FCE, None, tmp_path / "fce.onnx")
+    assert report["outputs"] == ["cls_res_0", "reg_res_0", "cls_res_1", "reg_res_1",
+                                 "cls_res_2", "reg_res_2"]
+    shapes = [o.shape for o in _session(report["path"]).run(None, {"input": np.zeros((1, 3, 64, 96), np.float32)})]
+    assert [s[1] for s in shapes] == [4, 22] * 3  # tr/tcl logits, 2 * (2k + 1) Fourier coefficients
+    assert [s[2:] for s in shapes[::2]] == [(8, 12), (4, 6), (2, 3)]  # strides 8, 16, 32
+
+
+def test_named_outputs_follow_tensor_tuple_dict_order():
+    a, b, c = torch.zeros(1), torch.ones(1), torch.full((1,), 2.0)
+    assert [n for n, _ in named_outputs(a)] == ["output"]
+    assert [n for n, _ in named_outputs((a, b))] == ["output_0", "output_1"]
+    assert [n for n, _ in named_outputs({"y": a, "x": b})] == ["y", "x"]
+    assert [float(t) for _, t in named_outputs([{"k": a}, {"k": b, "j": c}])] == [0.0, 1.0, 2.0]
+    with pytest.raises(TypeError, match="str"):
+        named_outputs("map")
+
+
+def test_unknown_arch_and_missing_checkpoint_are_clear_errors(tmp_path):
+    with pytest.raises(ValueError, match="unsupported MMOCR config 'dbnet_nope'.*" + DB):
+        export_onnx("dbnet_nope", None, tmp_path / "x.onnx")
+    with pytest.raises(ValueError, match="checkpoint .*missing.pth does not exist"):
+        export_onnx(DB, tmp_path / "missing.pth", tmp_path / "x.onnx")
+    assert not (tmp_path / "x.onnx").exists()
+
+
+def test_verify_runs_the_real_preprocessing_on_a_real_photo(tmp_path):
+    import cv2
+
+    image = cv2.imread(str(data_path("mmocr", "0.x", "toy_dataset", "imgs", "test", "img_10.jpg")))
+    report = export_onnx(DB, None, tmp_path / "db.onnx")
+    result = verify_onnx(DB, None, tmp_path / "db.onnx", [image])
+    print(f"{DB} on img_10.jpg: max abs error {result['max_abs']:.2e}")
+    assert result["input_shapes"] == [[1, 3, 736, 1312]]  # 1280x720 -> keep-ratio 1333x736, /32 pad
+    assert list(result["outputs"]) == report["outputs"] == ["output"]
+    assert result["max_abs"] < 1e-4 and within_tolerance(result)
+    assert not within_tolerance({"outputs": {"output": {"max_abs": 2e-3, "max_ref": 1.0}}})
