@@ -14,7 +14,8 @@ from handlers.detection import boundary_result
 from handlers.errors import RequestError, as_request_error
 from handlers.families import ModelSpec
 from handlers.families.db import parse_options
-from handlers.ops.image_io import encode_png
+from handlers.kie import document
+from handlers.ops.image_io import decode_image, encode_png
 from handlers.recognition import recognition_result
 from handlers.ts_entry import HANDLERS
 from service.errors import BadOptions, ModelNotFound, OcrServeError
@@ -24,13 +25,18 @@ from service.zoo import Zoo
 
 
 class Backend(Protocol):
-    """The three calls the pipeline makes; every implementation returns the handlers' JSON shapes."""
+    """The calls the pipeline makes; every implementation returns the handlers' JSON shapes."""
 
     async def detect(self, model: str, data: bytes, image: np.ndarray, options: dict) -> list[list[float]]: ...
 
     async def recognize(self, model: str, crops: Sequence[np.ndarray]) -> list[dict]: ...
 
     async def classify(self, model: str, crops: Sequence[np.ndarray]) -> list[dict]: ...
+
+    async def kie(self, model: str, data: bytes | None, image: np.ndarray | None, body: dict) -> dict:
+        """Label boxes: `body` holds `instances` (and optionally `width`/`height`); the image is
+        `data` (encoded) and/or `image` (decoded), or neither for a no-visual model."""
+        ...
 
 
 def _chunks(items: Sequence, size: int) -> list[Sequence]:
@@ -63,6 +69,12 @@ class TorchServeBackend:
 
     async def classify(self, model: str, crops: Sequence[np.ndarray]) -> list[dict]:
         return await self._crops_call(model, crops, {})
+
+    async def kie(self, model: str, data: bytes | None, image: np.ndarray | None, body: dict) -> dict:
+        if data is not None:
+            encoded = await asyncio.to_thread(lambda: base64.b64encode(data).decode())
+            body = {**body, "image": encoded}
+        return await self.client.predict(model, json_body=body)
 
 
 class LocalBackend:
@@ -105,6 +117,16 @@ class LocalBackend:
     async def classify(self, model: str, crops: Sequence[np.ndarray]) -> list[dict]:
         preds = await asyncio.to_thread(_guarded, self.handler(model).model, list(crops)) if crops else []
         return [orientation_result(p) for p in preds]
+
+    async def kie(self, model: str, data: bytes | None, image: np.ndarray | None, body: dict) -> dict:
+        handler = self.handler(model)
+
+        def run() -> dict:
+            decoded = image if image is not None or data is None else decode_image(data, handler.max_pixels)
+            cfg = handler.model.cfg
+            return handler.infer([document(decoded, body, cfg.max_instances, cfg.visual)])[0]
+
+        return await asyncio.to_thread(_guarded, run)
 
 
 def _guarded(fn: Any, *args: Any) -> Any:

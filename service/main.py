@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from service.backends import Backend, TorchServeBackend
 from service.errors import BadOptions, ModelUnavailable, OcrServeError, UpstreamError, UpstreamTimeout
 from service.observability import Metrics, middleware
-from service.routes import health, models, ocr
+from service.routes import health, kie, models, ocr
 from service.settings import Settings, get_settings
 from service.state import AppState
 from service.torchserve_client import TorchServeClient
@@ -36,6 +36,7 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
     app = FastAPI(title="ocrserve", version="0.1.0", lifespan=lifespan,
                   description="OCR over TorchServe: text detection, recognition and model management.")
     app.include_router(ocr.router)
+    app.include_router(kie.router)
     app.include_router(models.router)
     app.include_router(health.router)
     app.middleware("http")(middleware(metrics))

@@ -1,4 +1,4 @@
-"""End-to-end OCR: decode -> detect -> crop -> (direction) -> recognise -> words, on any backend."""
+"""End-to-end OCR: decode -> detect -> crop -> (direction) -> recognise -> words -> (KIE), on any backend."""
 from __future__ import annotations
 
 import asyncio
@@ -23,6 +23,7 @@ class OcrRequest:
     cls: str | None = None
     det_options: dict[str, float] = field(default_factory=dict)
     min_text_score: float = 0.0
+    kie: str | None = None
 
 
 class Timer:
@@ -83,6 +84,9 @@ async def run_ocr(backend: Backend, data: bytes, request: OcrRequest, max_pixels
     models = {"det": request.det or "none", "rec": request.rec or "none"}
     if request.cls:
         models["cls"] = request.cls
+    if request.kie:
+        page["pairs"] = await _label_lines(backend, data, image, result, request.kie, timer)
+        models["kie"] = request.kie
     return {"pages": [page], "models": models, "timings_ms": timer.total()}
 
 
@@ -116,3 +120,19 @@ def _merge(result: list[dict], crops: list, flipped: list[bool], reads: list[dic
         words = line_words(crop, read, flip)
         merged.append({**item, "text": read["text"], "text_score": read["score"], "words": words})
     return merged
+
+
+async def _label_lines(backend: Backend, data: bytes, image: np.ndarray, result: list[dict], model: str,
+                       timer: Timer) -> list[dict]:
+    """KIE over the read lines: adds `label` / `label_score` to each line; returns the pairs."""
+    t = time.perf_counter()
+    if not result:
+        timer.mark("kie", t)
+        return []
+    instances = [{"box": item["box"], "text": item["text"]} for item in result]
+    labelled = await backend.kie(model, data, image, {"instances": instances})
+    for item, label in zip(result, labelled["instances"]):
+        item["label"] = label["label"]
+        item["label_score"] = label["label_score"]
+    timer.mark("kie", t)
+    return labelled["pairs"]

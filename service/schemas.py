@@ -1,7 +1,7 @@
 """Response models of the gateway: the documented, stable shapes of every JSON answer."""
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class Word(BaseModel):
@@ -16,6 +16,18 @@ class Instance(BaseModel):
     text: str | None = None
     text_score: float | None = Field(None, description="mean of the line's character probabilities")
     words: list[Word] | None = None
+    label: str | None = Field(None, description="KIE class of the line (with ?kie=<model>)")
+    label_score: float | None = Field(None, description="probability of that class")
+
+
+class Pair(BaseModel):
+    """A key box linked to a value box of the same field (indices into the page's instances)."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_: int = Field(alias="from", description="index of the key instance")
+    to: int = Field(description="index of the value instance")
+    score: float = Field(description="probability that the key -> value edge is a link")
 
 
 class Page(BaseModel):
@@ -23,11 +35,27 @@ class Page(BaseModel):
     width: int
     height: int
     result: list[Instance]
+    pairs: list[Pair] | None = Field(None, description="KIE key -> value links (with ?kie=<model>)")
 
 
 class OcrResponse(BaseModel):
     pages: list[Page]
     models: dict[str, str]
+    timings_ms: dict[str, float]
+
+
+class KieInstance(BaseModel):
+    box: list[float] = Field(description="the box as sent: [x1, y1, x2, y2] or a polygon")
+    text: str
+    label: str = Field(description="class name from the model's class list")
+    label_id: int
+    label_score: float = Field(description="probability of that class")
+
+
+class KieResponse(BaseModel):
+    model: str
+    instances: list[KieInstance]
+    pairs: list[Pair]
     timings_ms: dict[str, float]
 
 

@@ -30,9 +30,10 @@ class OcrOptions(BaseModel):
     limit_side_len: int | None = Field(None, ge=32, le=4096, description="detector resize limit (px)")
     max_side_len: int | None = Field(None, ge=32, le=8192, description="cap on the resized long side (px)")
     rec_min_score: float = Field(0.0, ge=0, le=1, description="drop lines read with a lower text score")
+    kie: str | None = Field(None, description="KIE model labelling the read lines (e.g. sdmgr); off by default")
 
 
-def _pick(state, task: str, requested: str | None, default: str | None) -> str | None:
+def pick_model(state, task: str, requested: str | None, default: str | None) -> str | None:
     if requested is not None and requested.lower() == "none":
         return None
     name = requested or default
@@ -49,11 +50,14 @@ def build_request(state, options: OcrOptions) -> OcrRequest:
     defaults = state.zoo.defaults
     use_cls = state.settings.text_direction_default if options.cls is None else options.cls
     det_options = {k: getattr(options, k) for k in DET_OPTIONS if getattr(options, k) is not None}
+    rec = pick_model(state, "rec", options.rec, defaults.get("rec"))
+    kie = pick_model(state, "kie", options.kie, None)
+    if kie and not rec:
+        raise BadOptions("kie labels the recognised text: it cannot run with rec=none")
     return OcrRequest(
-        det=_pick(state, "det", options.det, defaults.get("det")),
-        rec=_pick(state, "rec", options.rec, defaults.get("rec")),
-        cls=_pick(state, "cls", None, defaults.get("cls")) if use_cls else None,
-        det_options=det_options, min_text_score=options.rec_min_score)
+        det=pick_model(state, "det", options.det, defaults.get("det")), rec=rec,
+        cls=pick_model(state, "cls", None, defaults.get("cls")) if use_cls else None,
+        det_options=det_options, min_text_score=options.rec_min_score, kie=kie)
 
 
 def _merge_form(query: OcrOptions, fields: dict[str, str]) -> OcrOptions:

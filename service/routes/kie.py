@@ -1,0 +1,100 @@
+"""POST /kie: key information extraction over the caller's own boxes and texts (no OCR)."""
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import time
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+
+from service.errors import BadImage, BadOptions, ModelNotFound, PayloadTooLarge
+from service.routes.ocr import pick_model
+from service.schemas import ErrorResponse, KieResponse
+from service.state import State
+from service.uploads import read_upload
+
+router = APIRouter()
+_JSON_SLACK = 64 * 1024  # room for the boxes and texts beside a base64 image
+
+
+async def _read_json(request: Request, limit: int) -> dict[str, Any]:
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"request body is over the limit of {limit} bytes")
+        chunks.append(chunk)
+    try:
+        body = json.loads(b"".join(chunks))
+    except ValueError:
+        raise BadOptions("the JSON body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise BadOptions("the JSON body must be an object {\"image\": <base64>, \"instances\": [...]}")
+    return body
+
+
+def _image_bytes(value: Any) -> bytes | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise BadImage("image must be a base64 string")
+    try:
+        return base64.b64decode(value.split(",", 1)[-1] if value.startswith("data:") else value, validate=True)
+    except (binascii.Error, ValueError):
+        raise BadImage("image is not valid base64") from None
+
+
+async def read_kie_request(request: Request, limit: int) -> tuple[bytes | None, dict[str, Any], str | None]:
+    """(image bytes or None, {"instances", "width", "height"}, model field) of a JSON or multipart body."""
+    content_type = request.headers.get("content-type", "").lower()
+    if content_type.startswith("application/json"):
+        body = await _read_json(request, limit * 4 // 3 + _JSON_SLACK)
+        data = _image_bytes(body.get("image"))
+        model = body.get("model")
+    else:
+        data, fields = await read_upload(request, limit)
+        try:
+            body = {k: json.loads(fields[k]) for k in ("instances", "width", "height") if k in fields}
+        except ValueError:
+            raise BadOptions("the instances / width / height fields must be JSON") from None
+        model = fields.get("model")
+    if "instances" not in body:
+        raise BadOptions("a KIE request needs instances: [{\"box\": [x1, y1, x2, y2], \"text\": \"...\"}, ...]")
+    return data, {k: body[k] for k in ("instances", "width", "height") if k in body}, model
+
+
+def _kie_model(state, requested: str | None) -> str:
+    name = pick_model(state, "kie", requested, state.zoo.defaults.get("kie"))
+    if name is None:
+        known = ", ".join(state.zoo.names("kie")) or "none"
+        raise ModelNotFound(f"no KIE model given and the zoo has no default one; available: {known}")
+    return name
+
+
+_KIE_DOC = {"requestBody": {"required": True, "content": {
+    "application/json": {"schema": {"type": "object", "required": ["instances"], "properties": {
+        "image": {"type": "string", "description": "base64 image (optional for no-visual models)"},
+        "instances": {"type": "array", "items": {"type": "object", "required": ["box", "text"], "properties": {
+            "box": {"type": "array", "items": {"type": "number"}}, "text": {"type": "string"}}}},
+        "width": {"type": "integer"}, "height": {"type": "integer"}, "model": {"type": "string"}}}},
+    "multipart/form-data": {"schema": {"type": "object", "required": ["file", "instances"], "properties": {
+        "file": {"type": "string", "format": "binary"},
+        "instances": {"type": "string", "description": "the instances JSON list"}}}}}}}
+
+
+@router.post("/kie", response_model=KieResponse, openapi_extra=_KIE_DOC,
+             responses={c: {"model": ErrorResponse} for c in (400, 404, 413, 415, 422, 503, 504)})
+async def kie(request: Request, state: State,
+              model: Annotated[str | None, Query(description="KIE model (default: the zoo's)")] = None) -> dict:
+    """Label the caller's boxes and texts with a KIE model; pairs link keys to values."""
+    start = time.perf_counter()
+    data, body, field_model = await read_kie_request(request, state.settings.max_upload_bytes)
+    name = _kie_model(state, model or field_model)
+    labelled = await state.backend.kie(name, data, None, body)
+    instances = [{"box": item["box"], "text": item["text"], **label}
+                 for item, label in zip(body["instances"], labelled["instances"])]
+    timings = {"kie": round((time.perf_counter() - start) * 1000, 2)}
+    state.metrics.observe_stages(timings)
+    return {"model": name, "instances": instances, "pairs": labelled["pairs"], "timings_ms": timings}
