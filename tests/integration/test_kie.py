@@ -1,0 +1,93 @@
+"""KIE served by a real TorchServe: an SDMG-R checkpoint archived with --class-list/--dict, called
+directly and through the gateway (/kie with the caller's boxes, /ocr?kie= after OCR)."""
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+
+import httpx
+import pytest
+
+from handlers.families.kie_model import read_class_list
+from service.settings import Settings
+from tests.conftest import REPO
+from tests.integration.servers import running_gateway, running_torchserve, torch_serve_config_for_store
+from tests.unit.handlers.test_kie_handler import VISUAL, kie_archive, kie_files, receipt
+
+REC = "ppocrv6-tiny-rec"
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory, archives_ready, zoo):
+    root = tmp_path_factory.mktemp("kie-served")
+    mar, zoo_path = kie_archive("mykie", VISUAL, root)
+    store = mar.parent
+    det = zoo.defaults["det"]
+    for name in (det, REC):
+        shutil.copy(REPO / "model_store" / f"{name}.mar", store)
+    config = torch_serve_config_for_store(root / "ts", store, ["mykie", det, REC])
+    with running_torchserve(config) as server:
+        settings = Settings(inference_url=config.inference_url, management_url=config.management_url,
+                            zoo_path=zoo_path, model_store=store)
+        with running_gateway(settings) as url:
+            with httpx.Client(base_url=url, timeout=180) as client:
+                yield server, client
+
+
+def _classes() -> list[str]:
+    return read_class_list(kie_files()["class_list"])
+
+
+def test_ocr_then_kie_labels_every_line_of_a_receipt(served):
+    _, gateway = served
+    image, _ = receipt()
+    response = gateway.post("/ocr", params={"kie": "mykie", "rec": REC}, files={"file": ("1.jpeg", image)})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    lines = body["pages"][0]["result"]
+    assert len(lines) >= 20 and body["models"]["kie"] == "mykie"
+    assert all(line["label"] in _classes() and 0 < line["label_score"] <= 1 for line in lines)
+    assert isinstance(body["pages"][0]["pairs"], list)
+
+
+def test_kie_with_ground_truth_boxes_gives_one_label_per_box(served):
+    server, gateway = served
+    image, annotations = receipt()
+    instances = [{"box": a["box"], "text": a["text"]} for a in annotations]
+    response = gateway.post("/kie", json={"model": "mykie", "image": base64.b64encode(image).decode(),
+                                          "instances": instances})
+    assert response.status_code == 200, response.text
+    labelled = response.json()["instances"]
+    assert len(labelled) == len(annotations) == 60
+    assert all(item["label"] == _classes()[item["label_id"]] for item in labelled)
+    direct = httpx.post(f"{server.config.inference_url}/predictions/mykie", timeout=120,
+                        files={"image": ("1.jpeg", image)}, data={"instances": json.dumps(instances)})
+    assert direct.status_code == 200, direct.text
+    assert [i["label_id"] for i in direct.json()["instances"]] == [i["label_id"] for i in labelled]
+
+
+@pytest.mark.parametrize("instances, status, words", [
+    ([{"box": [10, 10, 90, 40]}], 400, "no text"),
+    ([{"box": [10, 10, 90], "text": "Total"}], 400, "3 numbers"),
+    ([{"box": [0, 0, 9, 9], "text": "a"}] * 1000, 413, "limit of 300"),
+])
+def test_bad_kie_input_gets_a_clear_error(served, instances, status, words):
+    _, gateway = served
+    image, _ = receipt()
+    response = gateway.post("/kie", json={"model": "mykie", "image": base64.b64encode(image).decode(),
+                                          "instances": instances})
+    assert response.status_code == status, response.text
+    assert words in response.json()["message"]
+
+
+def test_zero_boxes_and_unknown_characters_are_answered(served):
+    _, gateway = served
+    image, _ = receipt()
+    b64 = base64.b64encode(image).decode()
+    empty = gateway.post("/kie", json={"model": "mykie", "image": b64, "instances": []})
+    assert empty.status_code == 200 and empty.json()["instances"] == []
+    odd = gateway.post("/kie", json={"model": "mykie", "image": b64, "instances": [
+        {"box": [550, 104, 937, 190], "text": "SAFEWAY"}, {"box": [907, 223, 1081, 256], "text": "☎ ü 703 777"}]})
+    assert odd.status_code == 200, odd.text
+    assert [i["text"] for i in odd.json()["instances"]] == ["SAFEWAY", "☎ ü 703 777"]
