@@ -121,7 +121,7 @@ def build_checkpoint_archive(name: str, arch: str, checkpoint: Path, store: Path
     task, family = _family_of(arch)
     extra = _checked_files(task, files or {})
     entry = ZooEntry.model_validate({
-        "name": name, "task": task, "family": family, "runtime": "torch",
+        "name": name, "task": task, "family": family, "runtime": _runtime_of(checkpoint, arch, task),
         "description": f"MMOCR {arch} from {checkpoint.name}",
         "weights": {"package": LOCAL, "version": "0", "path": str(checkpoint), "sha256": sha256_of(checkpoint)},
         "files": extra,
@@ -129,6 +129,23 @@ def build_checkpoint_archive(name: str, arch: str, checkpoint: Path, store: Path
     mar = build_archive(entry, store=store, force=True)
     add_local_model(entry, zoo_path)
     return mar
+
+
+def _runtime_of(checkpoint: Path, arch: str, task: str) -> str:
+    """An exported .onnx is served by onnxruntime (det and rec), anything else by torch."""
+    if checkpoint.suffix.lower() != ".onnx":
+        return "torch"
+    if task not in ("det", "rec"):
+        raise ValueError(f"{arch}: ONNX files are served for detectors and recognisers only, not {task}")
+    from handlers.runtime import OnnxRunner
+
+    try:
+        exported = OnnxRunner(checkpoint).metadata().get("arch")  # set by ocrserve export-onnx
+    except Exception as exc:  # onnxruntime's own error types; the CLI reports ValueErrors
+        raise ValueError(f"{checkpoint.name} is not a loadable ONNX model: {exc}") from exc
+    if exported is not None and exported != arch:
+        raise ValueError(f"{checkpoint.name} was exported from {exported!r}, not {arch!r}")
+    return "onnxruntime"
 
 
 #: Extra files each task's checkpoint archive needs (KIE: MMOCR's class_list.txt and dict.txt).
