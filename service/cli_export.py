@@ -1,8 +1,115 @@
-"""`ocrserve export...` commands (being written; registers nothing yet)."""
+"""`ocrserve export-onnx`: an MMOCR detector or recogniser checkpoint -> ONNX, optionally verified.
+
+Detectors are exported by handlers/families/mmocr/onnx_export.py, recognisers by
+handlers/families/mmocr_rec/onnx_export.py; both expose `export_onnx(arch, checkpoint, out,
+opset)` and `verify_onnx(arch, checkpoint, onnx_path, images)`, imported only when used.
+"""
 from __future__ import annotations
 
 import argparse
+import importlib
+import sys
+from pathlib import Path
+from types import ModuleType
+
+from service.zoo import REPO_ROOT
+
+DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data"
+#: Real images checked by a bare `--verify`: two ICDAR 2015 photos / two scene word crops.
+DEFAULT_IMAGES = {"det": ("mmocr", "0.x", "toy_dataset", "imgs", "test"),
+                  "rec": ("mmocr", "main", "rec_toy_dataset", "imgs")}
+DEFAULT_IMAGE_COUNT = 2
+#: Max abs error allowed, scaled by max(1, max |torch value|) of each output.
+DEFAULT_TOLERANCE = 1e-3
+EXPORTERS = {"det": "handlers.families.mmocr.onnx_export",
+             "rec": "handlers.families.mmocr_rec.onnx_export"}
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
     """Register this module's sub-commands on the ocrserve parser."""
+    export = sub.add_parser("export-onnx", help="export an MMOCR checkpoint to ONNX (dynamic batch/H/W)")
+    export.add_argument("--arch", required=True, help="MMOCR config name, e.g. dbnet_resnet18_fpnc_1200e_icdar2015")
+    export.add_argument("--checkpoint", type=Path, required=True, help="MMOCR 1.x or 0.x checkpoint (.pth)")
+    export.add_argument("--out", type=Path, required=True, help="the .onnx file to write")
+    export.add_argument("--opset", type=int, default=17)
+    export.add_argument("--verify", nargs="*", type=Path, default=None, metavar="IMAGE",
+                        help="compare torch and onnxruntime on these images (default: two images of "
+                             "the shared data folder)")
+    export.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE,
+                        help="max abs error per output, times max(1, max |torch value|)")
+    export.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the shared data folder")
+    export.set_defaults(func=_cmd_export_onnx)
+
+
+def task_of(arch: str) -> str:
+    """'det' or 'rec' for an MMOCR config name; ValueError naming the supported ones."""
+    from handlers.families.mmocr import MODEL_BUILDERS
+    from handlers.families.mmocr_rec import available
+
+    if arch in MODEL_BUILDERS:
+        return "det"
+    if arch in available():
+        return "rec"
+    raise ValueError(f"unsupported MMOCR config {arch!r}; detectors: {', '.join(sorted(MODEL_BUILDERS))}; "
+                     f"recognisers: {', '.join(available())}")
+
+
+def exporter_for(arch: str) -> ModuleType:
+    """The ONNX exporter module of the config's task (imported lazily: it pulls in torch)."""
+    return importlib.import_module(EXPORTERS[task_of(arch)])
+
+
+def default_images(task: str, data: Path) -> list[Path]:
+    """The first real images of the task's folder in the shared data (none if it is absent)."""
+    folder = data.joinpath(*DEFAULT_IMAGES[task])
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))[:DEFAULT_IMAGE_COUNT]
+
+
+def read_images(paths: list[Path]) -> list:
+    """BGR uint8 arrays (what the handlers decode); ValueError naming an unreadable file."""
+    import cv2
+
+    images = []
+    for path in paths:
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if image is None:
+            raise ValueError(f"cannot read image {path}")
+        images.append(image)
+    return images
+
+
+def within_tolerance(report: dict, tolerance: float) -> bool:
+    """Every output's max abs error <= tolerance * max(1, its max |torch value|).
+
+    A report without per-output magnitudes is held to `tolerance` on its overall max abs error.
+    """
+    outputs = report.get("outputs")
+    if isinstance(outputs, dict) and all("max_ref" in s for s in outputs.values()):
+        return all(s["max_abs"] <= tolerance * max(1.0, s["max_ref"]) for s in outputs.values())
+    return report["max_abs"] <= tolerance
+
+
+def _cmd_export_onnx(args: argparse.Namespace) -> int:
+    exporter = exporter_for(args.arch)
+    images = None
+    if args.verify is not None:  # resolve the images before the (slow) export
+        paths = args.verify or default_images(task_of(args.arch), args.data)
+        if not paths:
+            print(f"export-onnx: --verify needs IMAGE paths (no default images under {args.data})",
+                  file=sys.stderr)
+            return 2
+        images = read_images(paths)
+    written = exporter.export_onnx(args.arch, args.checkpoint, args.out, opset=args.opset)
+    print(f"export-onnx: {args.arch} -> {args.out} (opset {args.opset}, "
+          f"{written.get('bytes', 0) / 2**20:.1f} MiB, outputs {', '.join(written.get('outputs', []))})")
+    if images is None:
+        return 0
+    report = exporter.verify_onnx(args.arch, args.checkpoint, args.out, images)
+    for name, stats in report.get("outputs", {}).items():
+        print(f"  {name}: max abs error {stats['max_abs']:.3g}, max relative error {stats['max_rel']:.3g}")
+    ok = within_tolerance(report, args.tolerance)
+    print(f"verify: {len(images)} image(s), max abs error {report['max_abs']:.3g} "
+          f"(tolerance {args.tolerance:g}): {'ok' if ok else 'FAILED'}")
+    return 0 if ok else 1

@@ -22,11 +22,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from handlers.runtime import flatten_outputs
+
 INPUT_NAME = "input"
 #: protobuf's hard limit for a single-file model; larger weights go to external data.
 _SINGLE_FILE_LIMIT = 2 * 1024**3
-#: Tolerance of ``within_tolerance``: max abs error / max(1, max |torch output|).
-DEFAULT_TOLERANCE = 1e-3
 
 
 class FlatOutputs(nn.Module):
@@ -37,11 +37,11 @@ class FlatOutputs(nn.Module):
         self.model = model
 
     def forward(self, inputs: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        return tuple(t for _, t in named_outputs(self.model(inputs)))
+        return tuple(flatten_outputs(self.model(inputs)))
 
 
 def named_outputs(out: Any, keys: tuple[str, ...] = (), levels: tuple[int, ...] = ()) -> list[tuple[str, torch.Tensor]]:
-    """Flatten a head output into (name, tensor) pairs in runner order.
+    """Flatten a head output into (name, tensor) pairs in `flatten_outputs` (runner) order.
 
     Names join the dict keys and append the list positions: a lone tensor is ``output``,
     FCENet's level-1 regression map is ``reg_res_1``.
@@ -166,12 +166,3 @@ def _accumulate(entry: dict, name: str, ref: np.ndarray, out: np.ndarray) -> Non
         raise ValueError(f"output {name}: onnxruntime shape {out.shape} != torch shape {ref.shape}")
     entry["max_abs"] = max(entry["max_abs"], float(np.abs(ref - out).max()))
     entry["max_ref"] = max(entry["max_ref"], float(np.abs(ref).max()))
-
-
-def within_tolerance(report: dict, tolerance: float = DEFAULT_TOLERANCE) -> bool:
-    """True when every output's max abs error <= tolerance * max(1, max |torch value|).
-
-    For probability maps (values in [0, 1]) that is an absolute bound; logits and
-    regression maps are allowed the same error relative to their magnitude.
-    """
-    return all(s["max_abs"] <= tolerance * max(1.0, s["max_ref"]) for s in report["outputs"].values())
