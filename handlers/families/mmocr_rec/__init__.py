@@ -9,7 +9,7 @@ from typing import Any, Callable, Dict, Tuple
 
 from torch import nn
 
-from . import abinet, aster, crnn, master, nrtr, robustscanner, sar, satrn, svtr
+from . import abinet, aster, crnn, crnn_tps, master, nrtr, robustscanner, sar, satrn, svtr
 from .decoding import RecResult, attention_decode, ctc_decode
 from .dictionary import Dictionary
 
@@ -24,6 +24,7 @@ _FAMILIES: Tuple[Tuple[Dict[str, Any], Callable[[str], nn.Module]], ...] = (
     (master.DEFAULT_CFGS, master.build_master),
     (abinet.DEFAULT_CFGS, abinet.build_abinet),
     (aster.DEFAULT_CFGS, aster.build_aster),
+    (crnn_tps.DEFAULT_CFGS, crnn_tps.build_crnn_tps),
 )
 _BUILDERS: Dict[str, Callable[[str], nn.Module]] = {
     name: build for cfgs, build in _FAMILIES for name in cfgs}
