@@ -12,8 +12,8 @@ from handlers.families.kie_model import read_class_list
 from service.backends import LocalBackend
 from service.main import create_app
 from service.settings import Settings
-from service.zoo import ZooEntry, add_local_model, load_zoo
-from service.weights import sha256_of
+from service.weights import WeightError, sha256_of, verified_file
+from service.zoo import REPO_ROOT, ZooEntry, add_local_model, load_zoo
 from tests.unit.handlers.checkpoints import oracle_checkpoint, private_zoo
 from tests.unit.handlers.test_kie_handler import NOVISUAL, ORACLE_BOXES, ORACLE_TEXTS, kie_files, receipt
 
@@ -74,7 +74,6 @@ def test_kie_multipart_equals_json_on_a_receipt(client):
 @pytest.mark.parametrize("request_kwargs, status, words", [
     ({"params": {"model": "nope"}, "json": {"instances": []}}, 404, "unknown kie model"),
     ({"params": {"model": "dbnet"}, "json": {"instances": []}}, 404, "available: mykie"),
-    ({"json": {"instances": []}}, 404, "no default"),
     ({"params": {"model": "mykie"}, "json": {"image": "@@not base64@@", "instances": []}}, 400, "base64"),
     ({"params": {"model": "mykie"}, "json": {"boxes": []}}, 422, "needs instances"),
     ({"params": {"model": "mykie"}, "json": {"instances": [{"box": [1, 2, 3, 4]}]}}, 400, "no text"),
@@ -111,3 +110,24 @@ def test_ocr_kie_option_errors(client, params, status):
     image, _ = receipt()
     response = client.post("/ocr", params=params, files={"file": ("r.jpeg", image, "image/jpeg")})
     assert response.status_code == status, response.text
+
+
+def test_without_model_the_zoos_default_kie_model_answers(client, kie_zoo):
+    default = load_zoo(kie_zoo).defaults.get("kie")
+    response = client.post("/kie", json={"instances": []})
+    if default is None:
+        assert response.status_code == 404 and "no default" in response.json()["message"]
+    else:
+        assert response.status_code == 200 and response.json()["model"] == default
+
+
+def test_in_repo_weights_resolve_from_the_repo_root_and_are_verified():
+    doc = REPO_ROOT / "docs" / "kie.md"
+    entry = ZooEntry.model_validate({
+        "name": "x", "task": "kie", "family": "sdmgr", "runtime": "torch", "config": {"arch": NOVISUAL},
+        "weights": {"package": "ocrserve", "version": "0", "path": "docs/kie.md", "sha256": sha256_of(doc)}})
+    assert entry.packages() == set()  # nothing to pip-install
+    assert verified_file(entry, entry.weights) == doc
+    wrong = entry.model_copy(update={"weights": entry.weights.model_copy(update={"sha256": "0" * 64})})
+    with pytest.raises(WeightError, match="pins"):
+        verified_file(wrong, wrong.weights)
