@@ -1,0 +1,88 @@
+"""Turn a flat paper image into a photo: perspective / rotation onto a background, lighting,
+blur and noise. The boxes go through the same homography, so they stay on the warped text."""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import cv2
+import numpy as np
+
+from .render import TextBox
+
+NOISE_TILE = 256
+
+
+def _background(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
+    """A smooth, textured surface (table, cloth) of random colour, uint8 BGR."""
+    base = rng.uniform(30, 200, size=3)
+    low = rng.normal(0, 25, size=(int(rng.integers(2, 8)), int(rng.integers(2, 8)), 3)) + base
+    if rng.random() < 0.4:  # wood-like stripes
+        rows = int(rng.integers(40, 160))
+        stripes = np.sin(np.linspace(0, rng.uniform(20, 80), rows))[:, None, None] * rng.uniform(3, 12)
+        low = cv2.resize(low, (low.shape[1], rows), interpolation=cv2.INTER_LINEAR) + stripes
+    return cv2.resize(low.clip(0, 255).astype(np.uint8), (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+def _homography(pw: int, ph: int, rng: np.random.Generator, scan: bool) -> tuple[np.ndarray, int, int]:
+    """Paper -> photo homography and the photo size (the whole paper stays inside)."""
+    long_side = float(rng.uniform(700, 1300))
+    fill = 1.0 if scan else float(rng.uniform(0.7, 0.92))
+    scale = long_side * fill / ph if ph >= pw else long_side * fill / pw
+    src = np.array([[0, 0], [pw, 0], [pw, ph], [0, ph]], dtype=np.float32)
+    dst = src * scale
+    if not scan:
+        jitter = rng.uniform(-0.04, 0.04, size=(4, 2)) * np.array([pw * scale, ph * scale])
+        dst = dst + jitter.astype(np.float32)
+        angle = np.deg2rad(rng.normal(0, 2.5) if rng.random() < 0.9 else rng.uniform(-10, 10))
+        rot = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+        dst = (dst - dst.mean(0)) @ rot.T.astype(np.float32)
+    lo, hi = dst.min(0), dst.max(0)
+    size = hi - lo
+    margin = np.zeros(2) if scan else size * rng.uniform(0.03, 0.3, size=2)
+    if not scan and size[0] < 0.55 * size[1]:  # portrait photo of a narrow receipt: wider frame
+        margin[0] = max(margin[0], (0.55 * size[1] - size[0]) / 2 * rng.uniform(0.6, 1.4))
+    offset = margin * rng.uniform(0.3, 1.0, size=2)
+    dst = (dst - lo + offset).astype(np.float32)
+    w, h = int(np.ceil(size[0] + 2 * margin[0])) + 1, int(np.ceil(size[1] + 2 * margin[1])) + 1
+    w, h = max(w, int(np.ceil(dst[:, 0].max())) + 1), max(h, int(np.ceil(dst[:, 1].max())) + 1)
+    return cv2.getPerspectiveTransform(src, dst), w, h
+
+
+@lru_cache(maxsize=1)
+def _noise_tile() -> np.ndarray:
+    """A fixed tile of unit Gaussian noise: tiling it at a random offset is much cheaper than
+    drawing fresh noise for every pixel, and the eye (or a detector) cannot tell."""
+    return np.random.default_rng(12345).normal(0, 1, size=(NOISE_TILE, NOISE_TILE, 1)).astype(np.float32)
+
+
+def _degrade(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Uneven light, sensor noise and blur on a uint8 image."""
+    h, w = img.shape[:2]
+    light = cv2.resize(rng.uniform(0.72, 1.08, size=(3, 3)).astype(np.float32), (w, h),
+                       interpolation=cv2.INTER_LINEAR)
+    reps = (h // NOISE_TILE + 2, w // NOISE_TILE + 2, 1)
+    dy, dx = (int(v) for v in rng.integers(0, NOISE_TILE, size=2))
+    noise = np.tile(_noise_tile(), reps)[dy:dy + h, dx:dx + w] * np.float32(rng.uniform(1, 7))
+    out = (img.astype(np.float32) * light[..., None] + noise).clip(0, 255).astype(np.uint8)
+    if rng.random() < 0.5:
+        k = int(rng.choice([3, 5]))
+        out = cv2.GaussianBlur(out, (k, k), float(rng.uniform(0.5, 1.3)))
+    return out
+
+
+def photograph(paper: np.ndarray, boxes: list[TextBox], rng: np.random.Generator) -> tuple[np.ndarray, list[TextBox]]:
+    """Warp ``paper`` (RGB) into a photo; returns the photo (BGR uint8) and the warped boxes."""
+    ph, pw = paper.shape[:2]
+    scan = rng.random() < 0.15
+    hom, w, h = _homography(pw, ph, rng, scan)
+    # warping onto the background with a transparent border composites paper and surface in one pass
+    img = cv2.warpPerspective(np.ascontiguousarray(paper[..., ::-1]), hom, (w, h), dst=_background(h, w, rng),
+                              flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_TRANSPARENT)
+    img = _degrade(img, rng)
+    out = []
+    for b in boxes:
+        quad = cv2.perspectiveTransform(b.quad.reshape(1, 4, 2).astype(np.float64), hom.astype(np.float64))[0]
+        quad[:, 0] = quad[:, 0].clip(0, w - 1)
+        quad[:, 1] = quad[:, 1].clip(0, h - 1)
+        out.append(TextBox(quad, b.text, b.label))
+    return img, out

@@ -1,0 +1,150 @@
+"""Draw a laid-out receipt on a flat strip of paper (Pillow) and record each text run's ink box."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from .fonts import Face, available_faces, face_weights, load_font
+from .labels import IGNORE
+from .layout import Cell, Line
+
+
+@dataclass
+class TextBox:
+    """One annotated run: ``quad`` (4, 2) corners TL, TR, BR, BL in pixels, its text and class."""
+    quad: np.ndarray
+    text: str
+    label: int
+
+
+@dataclass
+class PaperStyle:
+    """Per-receipt typography and paper choices."""
+    face: Face
+    size: int
+    width: int
+    margin: int
+    spacing: float
+    ink: int
+    paper: tuple[int, int, int]
+
+
+STYLE_SCALE = {"title": 1.6, "bold": 1.0, "body": 1.0, "small": 0.85, "faded": 1.0}
+
+
+def choose_paper(rng: np.random.Generator) -> PaperStyle:
+    """Draw font, size, paper width (in characters), line spacing and colours."""
+    faces = available_faces()
+    face = faces[int(rng.choice(len(faces), p=face_weights(faces)))]
+    size = int(rng.integers(16, 27))
+    char_w = load_font(face.regular, size).getlength("0")
+    chars = int(rng.integers(30, 46))
+    margin = int(rng.integers(size // 2, 2 * size))
+    tint = int(rng.integers(0, 18))
+    base = int(rng.integers(228, 256))
+    return PaperStyle(face=face, size=size, width=int(chars * char_w) + 2 * margin, margin=margin,
+                      spacing=float(rng.uniform(1.15, 1.7)), ink=int(rng.integers(5, 70)),
+                      paper=(base, base - tint // 3, max(base - tint, 0)))
+
+
+def _font(ps: PaperStyle, style: str, rng):
+    size = max(10, int(round(ps.size * STYLE_SCALE[style] * (rng.uniform(1.0, 1.35) if style == "title" else 1))))
+    bold = style in ("title", "bold")
+    path = ps.face.bold if bold and ps.face.bold else ps.face.regular
+    return load_font(path, size), (1 if bold and not ps.face.bold else 0)
+
+
+def _place(cells: list[Cell], widths: list[float], ps: PaperStyle, gap: float) -> list[float]:
+    """Left x of each cell; later cells are pushed right to keep a detector-splitting gap."""
+    inner = ps.width - 2 * ps.margin
+    xs = []
+    for c, w in zip(cells, widths):
+        x = {"left": ps.margin, "right": ps.width - ps.margin - w, "center": (ps.width - w) / 2,
+             "col": ps.margin + c.pos * inner, "fill": ps.margin}[c.align]
+        if xs and x < xs[-1] + widths[len(xs) - 1] + gap:
+            x = xs[-1] + widths[len(xs) - 1] + gap
+        xs.append(x)
+    return xs
+
+
+def fit_line(cells: list[Cell], font, ps: PaperStyle, gap: float) -> list[list[Cell]]:
+    """Cells of one row fitted into the paper width: truncate the first cell, else wrap the last."""
+    cells = [Cell(c.text, c.label, c.align, c.pos) for c in cells]
+    for c in cells:
+        if c.align == "fill":
+            c.text = c.text[:1] * max(1, int((ps.width - 2 * ps.margin) // font.getlength(c.text[:1])))
+    while True:
+        widths = [font.getlength(c.text) for c in cells]
+        xs = _place(cells, widths, ps, gap)
+        if xs[-1] + widths[-1] <= ps.width - ps.margin + 0.5 or len(cells) == 1:
+            return [cells]
+        if len(cells[0].text) > 8:
+            cells[0].text = cells[0].text[:-1].rstrip()
+            continue
+        head = fit_line(cells[:-1], font, ps, gap)
+        return head + [[Cell(cells[-1].text, cells[-1].label, "right")]]
+
+
+def _draw_graphic(draw: ImageDraw.ImageDraw, kind: str, y: int, ps: PaperStyle, rng) -> int:
+    """A rule, barcode or logo blob (never annotated); returns its height."""
+    inner = ps.width - 2 * ps.margin
+    if kind == "rule":
+        t = int(rng.integers(1, 3))
+        draw.line([(ps.margin, y + ps.size // 2), (ps.width - ps.margin, y + ps.size // 2)], fill=ps.ink, width=t)
+        return ps.size
+    if kind == "barcode":
+        h, x = int(rng.integers(2 * ps.size, 4 * ps.size)), ps.margin + inner * 0.15
+        while x < ps.margin + inner * 0.85:
+            w = float(rng.choice([1.5, 3, 4.5]))
+            draw.rectangle([x, y, x + w - 1, y + h], fill=ps.ink)
+            x += w + float(rng.choice([1.5, 3, 4.5]))
+        return h + ps.size // 2
+    if kind == "logo":
+        r = int(rng.integers(ps.size, 2 * ps.size))
+        cx = ps.width // 2
+        shape = draw.ellipse if rng.random() < 0.5 else draw.rectangle
+        shape([cx - r, y, cx + r, y + 2 * r], fill=ps.ink)
+        return 2 * r + ps.size // 2
+    return int(ps.size * ps.spacing)  # blank
+
+
+def _draw_row(draw, cells: list[Cell], font, stroke: int, y: float, ps: PaperStyle, style: str, rng) -> list[TextBox]:
+    widths = [font.getlength(c.text) for c in cells]
+    gap = 2.2 * font.getlength(" ") + 4
+    boxes = []
+    for c, x in zip(cells, _place(cells, widths, ps, gap)):
+        ink = int(rng.integers(150, 200)) if style == "faded" else ps.ink + int(rng.integers(0, 25))
+        draw.text((x, y), c.text, font=font, fill=ink, stroke_width=stroke, stroke_fill=ink)
+        x0, y0, x1, y1 = draw.textbbox((x, y), c.text, font=font, stroke_width=stroke)
+        pad = max(2.0, 0.12 * font.size)
+        x0, y0, x1, y1 = x0 - pad, y0 - pad, x1 + pad, y1 + pad
+        quad = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], dtype=np.float64)
+        boxes.append(TextBox(quad, "" if c.label == IGNORE else c.text, c.label))
+    return boxes
+
+
+def render_paper(lines: list[Line], rng: np.random.Generator) -> tuple[np.ndarray, list[TextBox]]:
+    """Draw ``lines`` on paper: (H, W, 3) uint8 RGB image and the boxes of every text run."""
+    ps = choose_paper(rng)
+    height = int(sum(ps.size * (5 if ln.kind != "text" else 2.5 * ps.spacing) for ln in lines)) + 4 * ps.size
+    img = Image.new("L", (ps.width, height), 255)
+    draw = ImageDraw.Draw(img)
+    y = float(ps.margin + rng.integers(0, 2 * ps.size))
+    boxes: list[TextBox] = []
+    for ln in lines:
+        if ln.kind != "text":
+            y += _draw_graphic(draw, ln.kind, int(y), ps, rng)
+            continue
+        font, stroke = _font(ps, ln.style, rng)
+        gap = 2.2 * font.getlength(" ") + 4
+        for row in fit_line(ln.cells, font, ps, gap):
+            boxes += _draw_row(draw, row, font, stroke, y, ps, ln.style, rng)
+            y += font.size * ps.spacing
+    bottom = int(min(height, y + ps.margin + rng.integers(0, 3 * ps.size)))
+    gray = np.asarray(img, dtype=np.float32)[:bottom]
+    # ink is drawn as darkness on white; colour it onto the paper tone
+    paper = np.array(ps.paper, dtype=np.float32)
+    rgb = gray[..., None] / 255.0 * paper
+    return rgb.clip(0, 255).astype(np.uint8), boxes
