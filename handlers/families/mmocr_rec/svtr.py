@@ -280,8 +280,13 @@ class SVTREncoder(nn.Module):
 
     def forward(self, x):
         h, w = self.input_shape
-        x = self.forward_features(x)
-        x = self.avgpool(x.permute(0, 2, 1).reshape(-1, self.embed_dims[2], h // 4, w))
+        x = self.forward_features(x).permute(0, 2, 1).reshape(-1, self.embed_dims[2], h // 4, w)
+        if self.avgpool.output_size[1] == w:
+            # the same average as a mean over the height: the ONNX exporter cannot size an
+            # adaptive pool after the reshape to a dynamic batch
+            x = x.mean(2, keepdim=True)
+        else:
+            x = self.avgpool(x)
         return self.dropout(self.hardwish(self.last_conv(x)))
 
 
