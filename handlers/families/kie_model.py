@@ -131,19 +131,30 @@ def document_size(doc: KIEDocument) -> tuple[int, int]:
     return max(1, int(np.ceil(doc.boxes[:, 3].max()))), max(1, int(np.ceil(doc.boxes[:, 2].max())))
 
 
+def build_network(arch: str, num_classes: int, dictionary: Any) -> Any:
+    """An SDMG-R of config `arch` whose head predicts `num_classes` classes (the class list's)."""
+    from handlers.families.kie.sdmgr import DEFAULT_CFGS, SDMGR
+
+    cfg = DEFAULT_CFGS[arch]
+    head = {**cfg["head"], "num_classes": num_classes}
+    return SDMGR(head, cfg["backbone"], cfg["roi_layer"], dictionary=dictionary).eval()
+
+
 def load_torch_runner(spec: Any, device: Device = Device(), threads: int = 1) -> TorchRunner:
-    """Build the config's network with the archive's dictionary and load the checkpoint strictly."""
-    from handlers.families.kie.sdmgr import build_sdmgr
+    """Build the network sized by the archive's class list and dictionary; load the checkpoint strictly."""
     from handlers.families.kie.text_encoding import KIEDictionary
 
-    if "dict" not in spec.files:
-        raise ValueError(f"{spec.name}: an SDMG-R archive needs its character dictionary (dict.txt)")
+    missing = [name for name in ("class_list", "dict") if name not in spec.files]
+    if missing:
+        raise ValueError(f"{spec.name}: an SDMG-R archive needs {' and '.join(missing)} files")
     dictionary = KIEDictionary.from_file(spec.files["dict"])
+    num_classes = len(read_class_list(spec.files["class_list"]))
+    network = build_network(SDMGRConfig.from_dict(spec.config).arch, num_classes, dictionary)
     try:
-        return load_checkpoint_runner(build_sdmgr(spec.config["arch"], dictionary), spec.weights, device, threads)
+        return load_checkpoint_runner(network, spec.weights, device, threads)
     except RuntimeError as exc:
-        raise ValueError(f"{spec.name}: the checkpoint does not fit {spec.config['arch']} with a "
-                         f"{len(dictionary.chars)}-character dictionary: {exc}") from None
+        raise ValueError(f"{spec.name}: the checkpoint does not fit {spec.config['arch']} with "
+                         f"{num_classes} classes and a {len(dictionary.chars)}-character dictionary: {exc}") from None
 
 
 class SDMGRExtractor:

@@ -190,3 +190,31 @@ def test_archive_cli_needs_the_class_list_and_dict(tmp_path, capsys):
     code = cli_main(["--zoo", str(private_zoo(tmp_path)), "archive", "--arch", NOVISUAL, "--checkpoint",
                      str(checkpoint), "--name", "mykie", "--dict", str(checkpoint), "--store", str(tmp_path)])
     assert code == 1 and "needs --class-list" in capsys.readouterr().err
+
+
+def _spec(tmp_path, checkpoint, classes, dict_file):
+    from handlers.families import ModelSpec
+
+    class_list = tmp_path / "class_list.txt"
+    class_list.write_text("".join(f"{i} {name}\n" for i, name in enumerate(classes)))
+    return ModelSpec("own", "kie", "sdmgr", "torch", checkpoint, {"arch": NOVISUAL},
+                     {"class_list": class_list, "dict": dict_file})
+
+
+def test_a_checkpoint_with_its_own_classes_and_dict_is_served(tmp_path):
+    from handlers.families.kie.text_encoding import KIEDictionary
+    from handlers.families.kie_model import build_network
+    from handlers.kie import KIEHandler
+
+    torch.manual_seed(0)
+    classes = ["Ignore", "Total_key", "Total_value", "Others"]
+    dict_file = tmp_path / "dict.txt"
+    dict_file.write_text("\n".join("0123456789.$Total") + "\n")
+    checkpoint = tmp_path / "own.pth"
+    torch.save({"state_dict": build_network(NOVISUAL, 4, KIEDictionary.from_file(dict_file)).state_dict()}, checkpoint)
+    handler = KIEHandler()
+    handler.load(_spec(tmp_path, checkpoint, classes, dict_file))
+    [body] = handler.run_rows([{"body": {"instances": _instances(ORACLE_BOXES[:2], ["Total", "$12.50"])}}])
+    assert [i["label"] for i in body["instances"]] == [classes[i["label_id"]] for i in body["instances"]]
+    with pytest.raises(ValueError, match="3 classes and a 17-character dictionary"):
+        KIEHandler().load(_spec(tmp_path, checkpoint, classes[:3], dict_file))
