@@ -9,7 +9,8 @@ from typing import Any, Callable, Dict, Tuple
 
 from torch import nn
 
-from . import abinet, aster, crnn, crnn_tps, master, nrtr, robustscanner, sar, satrn, svtr
+from . import (abinet, aster, crnn, crnn_tps, master, nrtr, robustscanner, sar, satrn,
+               segocr, svtr)
 from .decoding import RecResult, attention_decode, ctc_decode
 from .dictionary import Dictionary
 
@@ -25,6 +26,7 @@ _FAMILIES: Tuple[Tuple[Dict[str, Any], Callable[[str], nn.Module]], ...] = (
     (abinet.DEFAULT_CFGS, abinet.build_abinet),
     (aster.DEFAULT_CFGS, aster.build_aster),
     (crnn_tps.DEFAULT_CFGS, crnn_tps.build_crnn_tps),
+    (segocr.DEFAULT_CFGS, segocr.build_segocr),
 )
 _BUILDERS: Dict[str, Callable[[str], nn.Module]] = {
     name: build for cfgs, build in _FAMILIES for name in cfgs}
