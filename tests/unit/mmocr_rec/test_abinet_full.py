@@ -152,3 +152,10 @@ def test_language_model_is_a_cloze_model():
 def test_self_attention_variant_is_refused():
     with pytest.raises(ValueError, match="use_self_attn"):
         ABILanguageDecoder(7, 6, d_model=16, n_head=2, use_self_attn=True)
+
+
+def test_batched_equals_single(model):
+    """Lengths and padding masks are per row: a batch gives what single rows give."""
+    from . import _parity
+
+    _parity.check_batched(model, (3, 32, 128))

@@ -117,3 +117,9 @@ def test_valid_ratio_hides_the_padded_columns():
 def test_bidirectional_decoder_is_refused():
     with pytest.raises(ValueError, match="dec_bi_rnn"):
         small_decoder(dec_bi_rnn=True)
+
+
+def test_batched_equals_single(model):
+    from . import _parity
+
+    _parity.check_batched(model, (3, 48, 64))
