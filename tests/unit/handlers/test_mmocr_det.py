@@ -8,7 +8,13 @@ import numpy as np
 import pytest
 import torch
 
+from handlers.families import ModelSpec, build_model
 from handlers.families.mmocr_det import MMOCRDetConfig, preprocess
+from handlers.ops.fce_postprocess import fce_postprocess
+from handlers.ops.pan_postprocess import pan_postprocess
+from handlers.ops.pse_postprocess import pse_postprocess
+from handlers.ops.textsnake_postprocess import textsnake_postprocess
+from handlers.runtime import OnnxRunner, TorchRunner, flatten_outputs
 from service.archive import build_checkpoint_archive
 from service.zoo import load_zoo
 from tests.conftest import SHARED, FakeContext, data_path
@@ -58,3 +64,72 @@ def test_mmocr_0x_checkpoint_keys_load(checkpoint, tmp_path):
     assert handler.handler.model.cfg.arch == ARCH
     with pytest.raises(ValueError, match="unsupported MMOCR config"):
         build_checkpoint_archive("bad", "nosuch_config", path, store=tmp_path / "store", zoo_path=private_zoo(tmp_path))
+
+
+class _TwoLevelHead(torch.nn.Module):
+    """FCENet's output structure ([{cls_res, reg_res}] per level) on a tiny input."""
+
+    def forward(self, x):
+        return [{"cls_res": x * 2, "reg_res": x + 1}, {"cls_res": x.sum(1, keepdim=True), "reg_res": x - 1}]
+
+
+def test_runner_outputs_flatten_like_the_onnx_export(tmp_path):
+    module, batch = _TwoLevelHead(), np.random.default_rng(0).standard_normal((1, 2, 4, 4)).astype(np.float32)
+    torch_out = TorchRunner(module).outputs(batch)
+    assert [o.shape for o in torch_out] == [(1, 2, 4, 4), (1, 2, 4, 4), (1, 1, 4, 4), (1, 2, 4, 4)]
+    assert np.allclose(torch_out[0], batch * 2) and np.allclose(torch_out[3], batch - 1)  # cls0, reg0, cls1, reg1
+    torch.onnx.export(module, (torch.from_numpy(batch),), str(tmp_path / "m.onnx"), dynamo=False)
+    onnx_out = OnnxRunner(tmp_path / "m.onnx").outputs(batch)
+    assert len(onnx_out) == 4 and all(np.allclose(a, b, atol=1e-6) for a, b in zip(torch_out, onnx_out))
+    with pytest.raises(TypeError, match="cannot flatten"):
+        flatten_outputs({"a": 1.0})
+
+
+#: Per family: a real photo giving a small network input under that config's resize rule, and
+#: how to rebuild the post-processor's input from the module's raw output by hand.
+FAMILY_CASES = {
+    "panet_resnet18_fpem-ffm_600e_icdar2015": (("mmocr", "0.x", "toy_dataset", "imgs", "test", "img_10.jpg"),
+                                               lambda raw, kw, s: pan_postprocess(raw[0].numpy(), **kw, scale_factor=s)),
+    "psenet_resnet50_fpnf_600e_icdar2015": (("rapidocr", "test_files", "en_rec.jpg"),
+                                            lambda raw, kw, s: pse_postprocess(raw[0].numpy(), **kw, scale_factor=s)),
+    "fcenet_resnet50_fpn_1500e_icdar2015": (("rapidocr", "test_files", "en.jpg"),
+                                            lambda raw, kw, s: fce_postprocess(
+                                                [{k: v[0].numpy() for k, v in lvl.items()} for lvl in raw], **kw,
+                                                scale_factor=s)),
+    "textsnake_resnet50_fpn-unet_1200e_ctw1500": (("rapidocr", "test_files", "en_rec.jpg"),
+                                                  lambda raw, kw, s: textsnake_postprocess(raw[0].numpy(), **kw,
+                                                                                           scale_factor=s)),
+}
+
+
+def _params(arch: str) -> dict:
+    return MMOCRDetConfig.from_dict({"arch": arch}).post
+
+
+@pytest.mark.parametrize("arch", sorted(FAMILY_CASES))
+def test_family_checkpoint_detects_in_original_image_pixels(arch, tmp_path):
+    parts, by_hand = FAMILY_CASES[arch]
+    checkpoint = oracle_checkpoint(arch, tmp_path / "user.pth")
+    if arch.startswith("textsnake"):  # random weights predict radii < 1 px: no disk, no polygon
+        ckpt = torch.load(checkpoint, weights_only=True)
+        ckpt["state_dict"]["det_head.out_conv.bias"][4] += 3.0
+        torch.save(ckpt, checkpoint)
+    detector = build_model(ModelSpec("mine", "det", "mmocr_det", "torch", checkpoint, {"arch": arch}))
+    seen: dict = {}
+    detector.runner.module.register_forward_hook(lambda m, args, out: seen.update(tensor=args[0], raw=out))
+    image = cv2.imread(str(data_path(*parts)), cv2.IMREAD_COLOR)
+    detections = detector(image)
+    height, width = image.shape[:2]
+    assert detections, f"{arch}: the oracle weights find nothing on {parts[-1]}"
+    for det in detections:
+        assert det.polygon.shape[1] == 2 and det.polygon.shape[0] >= 4
+        assert det.polygon.min() >= 0 and np.all(det.polygon.max(0) <= [width - 1, height - 1])
+    # the network saw exactly MMOCR's preprocessed tensor; the post-processor by hand, in network
+    # pixels (scale 1), then divided by the test resize's scale factor, gives the same polygons
+    tensor, (sx, sy) = preprocess(image, MMOCRDetConfig.from_dict({"arch": arch}))
+    assert np.array_equal(seen["tensor"].numpy(), tensor) and abs(sx - 1) > 0.01  # the rescale matters
+    polygons, scores = by_hand(seen["raw"], _params(arch), (1.0, 1.0))
+    assert len(polygons) == len(detections)
+    for poly, score, det in zip(polygons, scores, detections):
+        expected = np.clip(np.asarray(poly, np.float64).reshape(-1, 2) / [sx, sy], 0, [width - 1, height - 1])
+        assert np.allclose(det.polygon, expected, atol=1e-3) and det.score == pytest.approx(score, abs=1e-6)
