@@ -13,11 +13,12 @@ import numpy as np
 
 from .content import make_receipt
 from .labels import CLASS_NAMES, class_list_text
+from .io import read_annotations
 from .layout import layout_receipt
 from .photo import photograph
 from .render import TextBox, render_paper
 
-__all__ = ["CLASS_NAMES", "generate", "synth_receipt"]
+__all__ = ["CLASS_NAMES", "generate", "read_annotations", "synth_receipt"]
 
 
 def synth_receipt(seed: int, index: int) -> tuple[np.ndarray, list[TextBox]]:
@@ -25,7 +26,8 @@ def synth_receipt(seed: int, index: int) -> tuple[np.ndarray, list[TextBox]]:
     rng = np.random.default_rng(np.random.SeedSequence([seed, index]))
     receipt = make_receipt(rng)
     paper, boxes = render_paper(layout_receipt(receipt, rng), rng)
-    return photograph(paper, boxes, rng)
+    image, boxes, _ = photograph(paper, boxes, rng)
+    return image, boxes
 
 
 def annotation_line(file_name: str, image: np.ndarray, boxes: list[TextBox]) -> str:

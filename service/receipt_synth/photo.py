@@ -70,8 +70,9 @@ def _degrade(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return out
 
 
-def photograph(paper: np.ndarray, boxes: list[TextBox], rng: np.random.Generator) -> tuple[np.ndarray, list[TextBox]]:
-    """Warp ``paper`` (RGB) into a photo; returns the photo (BGR uint8) and the warped boxes."""
+def photograph(paper: np.ndarray, boxes: list[TextBox],
+               rng: np.random.Generator) -> tuple[np.ndarray, list[TextBox], np.ndarray]:
+    """Warp ``paper`` (RGB) into a photo: (photo BGR uint8, warped boxes, 3x3 paper->photo homography)."""
     ph, pw = paper.shape[:2]
     scan = rng.random() < 0.15
     hom, w, h = _homography(pw, ph, rng, scan)
@@ -85,4 +86,4 @@ def photograph(paper: np.ndarray, boxes: list[TextBox], rng: np.random.Generator
         quad[:, 0] = quad[:, 0].clip(0, w - 1)
         quad[:, 1] = quad[:, 1].clip(0, h - 1)
         out.append(TextBox(quad, b.text, b.label))
-    return img, out
+    return img, out, hom

@@ -45,7 +45,7 @@ def choose_paper(rng: np.random.Generator) -> PaperStyle:
     tint = int(rng.integers(0, 18))
     base = int(rng.integers(228, 256))
     return PaperStyle(face=face, size=size, width=int(chars * char_w) + 2 * margin, margin=margin,
-                      spacing=float(rng.uniform(1.15, 1.7)), ink=int(rng.integers(5, 70)),
+                      spacing=float(rng.uniform(1.0, 1.45)), ink=int(rng.integers(5, 70)),
                       paper=(base, base - tint // 3, max(base - tint, 0)))
 
 
@@ -94,19 +94,20 @@ def _draw_graphic(draw: ImageDraw.ImageDraw, kind: str, y: int, ps: PaperStyle, 
         t = int(rng.integers(1, 3))
         draw.line([(ps.margin, y + ps.size // 2), (ps.width - ps.margin, y + ps.size // 2)], fill=ps.ink, width=t)
         return ps.size
+    y += ps.size // 3  # keep clear of the descenders above
     if kind == "barcode":
         h, x = int(rng.integers(2 * ps.size, 4 * ps.size)), ps.margin + inner * 0.15
         while x < ps.margin + inner * 0.85:
             w = float(rng.choice([1.5, 3, 4.5]))
             draw.rectangle([x, y, x + w - 1, y + h], fill=ps.ink)
             x += w + float(rng.choice([1.5, 3, 4.5]))
-        return h + ps.size // 2
+        return h + ps.size
     if kind == "logo":
         r = int(rng.integers(ps.size, 2 * ps.size))
         cx = ps.width // 2
         shape = draw.ellipse if rng.random() < 0.5 else draw.rectangle
         shape([cx - r, y, cx + r, y + 2 * r], fill=ps.ink)
-        return 2 * r + ps.size // 2
+        return 2 * r + ps.size
     return int(ps.size * ps.spacing)  # blank
 
 
@@ -141,7 +142,7 @@ def render_paper(lines: list[Line], rng: np.random.Generator) -> tuple[np.ndarra
         gap = 2.2 * font.getlength(" ") + 4
         for row in fit_line(ln.cells, font, ps, gap):
             boxes += _draw_row(draw, row, font, stroke, y, ps, ln.style, rng)
-            y += font.size * ps.spacing
+            y += sum(font.getmetrics()) * ps.spacing  # ascent + descent: descenders never touch
     bottom = int(min(height, y + ps.margin + rng.integers(0, 3 * ps.size)))
     gray = np.asarray(img, dtype=np.float32)[:bottom]
     # ink is drawn as darkness on white; colour it onto the paper tone
