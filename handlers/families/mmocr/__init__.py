@@ -15,6 +15,7 @@ from handlers.families.mmocr.dbnet import (
     build_dbnet,
     convert_mmocr0x_state_dict,
 )
+from handlers.families.mmocr.drrg import DEFAULT_CFGS as DRRG_CFGS, build_drrg
 from handlers.families.mmocr.fcenet import DEFAULT_CFGS as FCENET_CFGS, FCENet, build_fcenet
 from handlers.families.mmocr.panet import DEFAULT_CFGS as PANET_CFGS, PANet, build_panet
 from handlers.families.mmocr.psenet import DEFAULT_CFGS as PSENET_CFGS, PSENet, build_psenet
@@ -32,6 +33,7 @@ MODEL_BUILDERS.update({name: (lambda name=name: build_psenet(name)) for name in 
 MODEL_BUILDERS.update({name: (lambda name=name: build_fcenet(name)) for name in FCENET_CFGS})
 MODEL_BUILDERS.update({name: (lambda name=name: build_textsnake(name))
                        for name in TEXTSNAKE_CFGS})
+MODEL_BUILDERS.update({name: (lambda name=name: build_drrg(name)) for name in DRRG_CFGS})
 
 
 def build_model(config_name: str) -> nn.Module:
