@@ -1,0 +1,80 @@
+"""Build, save and load trained SDMG-R models.
+
+A checkpoint is MMOCR-style: ``{"state_dict": {...fp32 tensors, MMOCR 1.x key names...},
+"meta": {...}}`` (no optimiser state), so ``handlers/families/kie`` loads it with
+``strict=True``. ``class_list.txt`` and ``dict.txt`` are written beside it: the head's class
+count comes from the first, the text embedding size from the second (characters + padding).
+"""
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from handlers.families.kie.sdmgr import DEFAULT_CFGS, SDMGR
+from handlers.families.kie.text_encoding import KIEDictionary
+from service.kie_training.dataset import read_class_list
+
+VARIANTS = {"novisual": "sdmgr_novisual_60e_wildreceipt", "unet16": "sdmgr_unet16_60e_wildreceipt"}
+CLASS_LIST_NAME = "class_list.txt"
+DICT_NAME = "dict.txt"
+
+
+def arch_of(variant: str) -> str:
+    """MMOCR config name of a variant (``novisual`` / ``unet16``)."""
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown SDMG-R variant {variant!r}; supported: {sorted(VARIANTS)}")
+    return VARIANTS[variant]
+
+
+def build_model(arch: str, num_classes: int, dictionary: KIEDictionary) -> SDMGR:
+    """An untrained SDMG-R of config ``arch`` with ``num_classes`` node classes."""
+    if arch not in DEFAULT_CFGS:
+        raise ValueError(f"unknown SDMG-R config {arch!r}; supported: {sorted(DEFAULT_CFGS)}")
+    cfg = copy.deepcopy(DEFAULT_CFGS[arch])
+    cfg["head"]["num_classes"] = num_classes
+    return SDMGR(cfg["head"], cfg["backbone"], cfg["roi_layer"], dictionary=dictionary)
+
+
+def write_dict(path: str | Path, dictionary: KIEDictionary) -> None:
+    Path(path).write_text("".join(c + "\n" for c in dictionary.chars), encoding="utf-8")
+
+
+def write_class_list(path: str | Path, classes: list[str]) -> None:
+    Path(path).write_text("".join(f"{i} {n}\n" for i, n in enumerate(classes)), encoding="utf-8")
+
+
+def save_checkpoint(out_dir: str | Path, model: SDMGR, classes: list[str], meta: dict[str, Any],
+                    name: str = "sdmgr.pth") -> Path:
+    """Write ``name`` (state_dict + meta), ``class_list.txt`` and ``dict.txt`` into ``out_dir``."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    state = {k: (v.detach().float() if v.is_floating_point() else v.detach()).cpu().clone()
+             for k, v in model.state_dict().items()}
+    path = out_dir / name
+    torch.save({"state_dict": state, "meta": dict(meta)}, path)
+    write_class_list(out_dir / CLASS_LIST_NAME, classes)
+    write_dict(out_dir / DICT_NAME, model.kie_head.dictionary)
+    return path
+
+
+def load_checkpoint(path: str | Path, arch: str | None = None, dict_file: str | Path | None = None,
+                    class_list: str | Path | None = None) -> tuple[SDMGR, list[str], dict[str, Any]]:
+    """(model in eval mode, class names, meta) of a checkpoint; strict key check.
+
+    ``arch`` defaults to the checkpoint's ``meta["arch"]``; the dictionary and class list default
+    to the files beside the checkpoint."""
+    path = Path(path)
+    loaded = torch.load(path, map_location="cpu", weights_only=True)
+    state = loaded.get("state_dict", loaded)
+    meta = loaded.get("meta", {}) if "state_dict" in loaded else {}
+    arch = arch or meta.get("arch")
+    if arch is None:
+        raise ValueError(f"{path}: no meta['arch'] in the checkpoint; say which config it is")
+    classes = read_class_list(class_list or path.parent / CLASS_LIST_NAME)
+    dictionary = KIEDictionary.from_file(dict_file or path.parent / DICT_NAME)
+    model = build_model(arch, len(classes), dictionary)
+    model.load_state_dict(state, strict=True)
+    return model.eval(), classes, meta
