@@ -120,3 +120,27 @@ def test_decoding_reads_index_0_as_the_blank(model):
     assert r.text == chars[0] + chars[1] + chars[1] + chars[10]
     assert r.char_scores == pytest.approx([0.61, 0.64, 0.68, 0.69])
     assert model.postprocess(probs, [0.5])[0].text == chars[0] + chars[1]
+
+
+def test_a_checkpoint_is_served_by_the_recognition_handler(model, tmp_path):
+    """The unchanged handler archives, loads and reads crops with it, as predict() does."""
+    import json
+
+    import cv2
+
+    from handlers.families.mmocr_recognizer import preprocess
+    from tests.conftest import FakeContext, data_path
+    from tests.unit.handlers.checkpoints import served
+
+    path = tmp_path / "crnn_tps.pth"
+    torch.save({"state_dict": model.state_dict(), "meta": {}}, path)
+    handler = served("mytps", NAME, path, tmp_path)
+    crops = sorted(data_path("mmocr", "0.x", "ocr_toy_dataset", "imgs").glob("*.jpg"))[:3]
+    got = [json.loads(out) for out in handler.handle(
+        [{"body": p.read_bytes()} for p in crops], FakeContext(tmp_path))]
+    for crop, read in zip(crops, got):
+        tensor, ratio = preprocess(cv2.imread(str(crop)), config_of(NAME)["input"])
+        want = model.predict(torch.from_numpy(tensor)[None], [ratio])[0]
+        assert read["text"] == want.text
+        assert read["score"] == pytest.approx(want.score, abs=1e-5)
+    assert any(read["text"] for read in got)
