@@ -4,16 +4,29 @@ from __future__ import annotations
 import shutil
 import sys
 
+import cv2
 import httpx
+import numpy as np
 import pytest
 import torch
 
+from handlers.families import ModelSpec, build_model
 from service.archive import build_checkpoint_archive
 from service.settings import Settings
 from tests.conftest import REPO, SHARED, data_path
 from tests.integration.servers import running_gateway, running_torchserve, torch_serve_config_for_store
 
 ARCH = "dbnet_resnet18_fpnc_1200e_icdar2015"
+PAN_ARCH = "panet_resnet18_fpem-ffm_600e_icdar2015"  # a second family in the same TorchServe start
+IMAGE = ("mmocr", "0.x", "toy_dataset", "imgs", "test", "img_10.jpg")
+
+
+def _oracle_checkpoint(oracle, arch: str, path):
+    from oracle_weights import regenerate_state_dict
+
+    torch.save({"state_dict": regenerate_state_dict(str(oracle / "models" / f"{arch}.keys.txt"),
+                                                    str(oracle / "models" / f"{arch}.buffers.pt"))}, path)
+    return path
 
 
 @pytest.fixture(scope="module")
@@ -22,27 +35,25 @@ def served(tmp_path_factory, archives_ready):
     if not oracle.is_dir():
         pytest.skip(f"MMOCR oracle not available at {oracle}")
     sys.path.insert(0, str(oracle / "tools"))
-    from oracle_weights import regenerate_state_dict
-
     root = tmp_path_factory.mktemp("ckpt-model")
-    checkpoint = root / "dbnet.pth"
-    torch.save({"state_dict": regenerate_state_dict(str(oracle / "models" / f"{ARCH}.keys.txt"),
-                                                    str(oracle / "models" / f"{ARCH}.buffers.pt"))}, checkpoint)
     zoo_path, store = root / "zoo.yaml", root / "store"
     shutil.copy(REPO / "model_store" / "zoo.yaml", zoo_path)
-    build_checkpoint_archive("mydet", ARCH, checkpoint, store=store, zoo_path=zoo_path)
+    build_checkpoint_archive("mydet", ARCH, _oracle_checkpoint(oracle, ARCH, root / "dbnet.pth"),
+                             store=store, zoo_path=zoo_path)
+    build_checkpoint_archive("mypan", PAN_ARCH, _oracle_checkpoint(oracle, PAN_ARCH, root / "panet.pth"),
+                             store=store, zoo_path=zoo_path)
     shutil.copy(REPO / "model_store" / "ppocrv6-tiny-rec.mar", store)
-    config = torch_serve_config_for_store(root / "ts", store, ["mydet", "ppocrv6-tiny-rec"])
+    config = torch_serve_config_for_store(root / "ts", store, ["mydet", "mypan", "ppocrv6-tiny-rec"])
     with running_torchserve(config) as server:
         settings = Settings(inference_url=config.inference_url, management_url=config.management_url,
                             zoo_path=zoo_path, model_store=store)
         with running_gateway(settings) as url:
-            yield server, url
+            yield server, url, root / "panet.pth"
 
 
 def test_checkpoint_detector_answers_the_seed_call_and_the_gateway(served):
-    server, url = served
-    image = data_path("mmocr", "0.x", "toy_dataset", "imgs", "test", "img_10.jpg").read_bytes()
+    server, url, _ = served
+    image = data_path(*IMAGE).read_bytes()
     direct = httpx.post(f"{server.config.inference_url}/predictions/mydet", content=image, timeout=120)
     assert direct.status_code == 200, direct.text
     rows = direct.json()["boundary_result"]
@@ -51,4 +62,22 @@ def test_checkpoint_detector_answers_the_seed_call_and_the_gateway(served):
     body = httpx.post(f"{url}/ocr", params={"det": "mydet", "rec": "none"}, files={"file": ("a", image)},
                       timeout=120).json()
     assert body["models"]["det"] == "mydet"
+    assert len(body["pages"][0]["result"]) == len(rows)
+
+
+def test_panet_checkpoint_served_equals_the_in_process_detector(served):
+    server, url, checkpoint = served
+    image = data_path(*IMAGE).read_bytes()
+    direct = httpx.post(f"{server.config.inference_url}/predictions/mypan", content=image, timeout=120)
+    assert direct.status_code == 200, direct.text
+    rows = direct.json()["boundary_result"]
+    decoded = cv2.imdecode(np.frombuffer(image, np.uint8), cv2.IMREAD_COLOR)
+    local = build_model(ModelSpec("mypan", "det", "mmocr_det", "torch", checkpoint, {"arch": PAN_ARCH}))(decoded)
+    assert len(rows) == len(local) >= 1  # PANet quads, in original-image pixels
+    for row, det in zip(rows, local):
+        assert np.allclose(row[:-1], det.polygon.reshape(-1), atol=0.06) and row[-1] == pytest.approx(det.score, abs=1e-5)
+        assert all(0 <= x <= 1279 for x in row[0:8:2]) and all(0 <= y <= 719 for y in row[1:8:2])
+    body = httpx.post(f"{url}/ocr", params={"det": "mypan", "rec": "none"}, files={"file": ("a", image)},
+                      timeout=120).json()
+    assert body["models"]["det"] == "mypan"
     assert len(body["pages"][0]["result"]) == len(rows)
