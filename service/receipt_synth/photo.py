@@ -50,23 +50,27 @@ def _homography(pw: int, ph: int, rng: np.random.Generator, scan: bool) -> tuple
 
 @lru_cache(maxsize=1)
 def _noise_tile() -> np.ndarray:
-    """A fixed tile of unit Gaussian noise: tiling it at a random offset is much cheaper than
-    drawing fresh noise for every pixel, and the eye (or a detector) cannot tell."""
-    return np.random.default_rng(12345).normal(0, 1, size=(NOISE_TILE, NOISE_TILE, 1)).astype(np.float32)
+    """A fixed tile of Gaussian noise (sigma 32 around 128, uint8): tiling it at a random offset
+    is much cheaper than drawing fresh noise for every pixel, and the eye cannot tell."""
+    noise = np.random.default_rng(12345).normal(128, 32, size=(NOISE_TILE, NOISE_TILE, 1))
+    return np.repeat(noise.clip(0, 255).astype(np.uint8), 3, axis=2)
 
 
 def _degrade(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Uneven light, sensor noise and blur on a uint8 image."""
+    """Uneven light, sensor noise and blur on a uint8 image (cv2 saturating arithmetic)."""
     h, w = img.shape[:2]
     light = cv2.resize(rng.uniform(0.72, 1.08, size=(3, 3)).astype(np.float32), (w, h),
                        interpolation=cv2.INTER_LINEAR)
+    light = (light * 128).astype(np.uint8)
+    out = cv2.multiply(img, cv2.merge([light, light, light]), scale=1 / 128)
     reps = (h // NOISE_TILE + 2, w // NOISE_TILE + 2, 1)
     dy, dx = (int(v) for v in rng.integers(0, NOISE_TILE, size=2))
-    noise = np.tile(_noise_tile(), reps)[dy:dy + h, dx:dx + w] * np.float32(rng.uniform(1, 7))
-    out = (img.astype(np.float32) * light[..., None] + noise).clip(0, 255).astype(np.uint8)
+    noise = np.tile(_noise_tile(), reps)[dy:dy + h, dx:dx + w]
+    k = float(rng.uniform(1, 7)) / 32
+    out = cv2.addWeighted(out, 1.0, noise, k, -128 * k)
     if rng.random() < 0.5:
-        k = int(rng.choice([3, 5]))
-        out = cv2.GaussianBlur(out, (k, k), float(rng.uniform(0.5, 1.3)))
+        kernel = int(rng.choice([3, 5]))
+        out = cv2.GaussianBlur(out, (kernel, kernel), float(rng.uniform(0.5, 1.3)))
     return out
 
 

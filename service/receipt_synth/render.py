@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 from PIL import Image, ImageDraw
 
@@ -144,8 +145,7 @@ def render_paper(lines: list[Line], rng: np.random.Generator) -> tuple[np.ndarra
             boxes += _draw_row(draw, row, font, stroke, y, ps, ln.style, rng)
             y += sum(font.getmetrics()) * ps.spacing  # ascent + descent: descenders never touch
     bottom = int(min(height, y + ps.margin + rng.integers(0, 3 * ps.size)))
-    gray = np.asarray(img, dtype=np.float32)[:bottom]
+    gray = np.asarray(img)[:bottom]
     # ink is drawn as darkness on white; colour it onto the paper tone
-    paper = np.array(ps.paper, dtype=np.float32)
-    rgb = gray[..., None] / 255.0 * paper
-    return rgb.clip(0, 255).astype(np.uint8), boxes
+    rgb = cv2.merge([cv2.convertScaleAbs(gray, alpha=c / 255.0) for c in ps.paper])
+    return rgb, boxes
