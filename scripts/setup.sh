@@ -22,6 +22,15 @@ if ! command -v java >/dev/null 2>&1; then
     fi
 fi
 
+# Optional: more fonts for the synthetic receipt generator (service/receipt_synth); it works
+# with DejaVu alone. Opt in with OCRSERVE_RECEIPT_FONTS=1 (needs root).
+if [ "${OCRSERVE_RECEIPT_FONTS:-0}" = 1 ] && [ "$(id -u)" = 0 ]; then
+    log "installing optional receipt fonts"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-liberation \
+        fonts-freefont-ttf fonts-noto-mono fonts-urw-base35 fonts-dejavu-extra >/dev/null \
+        || log "optional receipt fonts not installed (the generator falls back to DejaVu)"
+fi
+
 [ -x "$VENV/bin/python" ] || { log "creating $VENV"; "$PYTHON" -m venv "$VENV"; }
 PIP="$VENV/bin/python -m pip --disable-pip-version-check"
 # pip on some machines warns about missing local index folders on every package: keep the log readable.
