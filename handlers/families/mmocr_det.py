@@ -162,11 +162,22 @@ def preprocess(image: np.ndarray, cfg: MMOCRDetConfig) -> tuple[np.ndarray, tupl
 
 
 def load_torch_runner(spec: Any, device: Device = Device(), threads: int = 1) -> Runner:
-    """Build the config's network and load the checkpoint (MMOCR 1.x or 0.x keys), strictly."""
-    from handlers.families.mmocr import build_model, convert_mmocr0x_state_dict
+    """Build the config's network and load the checkpoint (MMOCR 1.x or 0.x), strictly.
 
-    return load_checkpoint_runner(build_model(spec.config["arch"]), spec.weights, device, threads,
-                                  convert=convert_mmocr0x_state_dict)
+    A 0.x PANet/PSENet checkpoint gets the 0.x backbone and head it was trained with.
+    """
+    from handlers.families.mmocr import build_model, convert_mmocr0x_state_dict
+    from handlers.families.mmocr.mmocr0x import as_mmocr0x
+
+    arch = spec.config["arch"]
+    model = build_model(arch)
+
+    def convert(checkpoint: Mapping[str, Any]) -> dict[str, Any]:
+        state = convert_mmocr0x_state_dict(checkpoint)
+        as_mmocr0x(model, arch, state)  # swaps submodules in place before the strict load
+        return state
+
+    return load_checkpoint_runner(model, spec.weights, device, threads, convert=convert)
 
 
 class MMOCRDetector:

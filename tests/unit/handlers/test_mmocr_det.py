@@ -9,6 +9,10 @@ import pytest
 import torch
 
 from handlers.families import ModelSpec, build_model
+from handlers.families.mmocr import build_model as build_mmocr
+from handlers.families.mmocr.panet import DEFAULT_CFGS as PANET_CFGS
+from handlers.families.mmocr.psenet import DEFAULT_CFGS as PSENET_CFGS
+from handlers.families.mmocr.resnet import ResNet
 from handlers.families.mmocr_det import MMOCRDetConfig, preprocess
 from handlers.ops.fce_postprocess import fce_postprocess
 from handlers.ops.pan_postprocess import pan_postprocess
@@ -21,6 +25,7 @@ from tests.conftest import SHARED, FakeContext, data_path
 from tests.unit.handlers.checkpoints import oracle_checkpoint, private_zoo, served
 
 ARCH = "dbnet_resnet18_fpnc_1200e_icdar2015"
+DEFAULT_CFGS_OF = {**PANET_CFGS, **PSENET_CFGS}
 ORACLE = SHARED / "oracle"
 
 
@@ -133,3 +138,34 @@ def test_family_checkpoint_detects_in_original_image_pixels(arch, tmp_path):
     for poly, score, det in zip(polygons, scores, detections):
         expected = np.clip(np.asarray(poly, np.float64).reshape(-1, 2) / [sx, sy], 0, [width - 1, height - 1])
         assert np.allclose(det.polygon, expected, atol=1e-3) and det.score == pytest.approx(score, abs=1e-6)
+
+
+@pytest.mark.parametrize("arch, stem, head_in", [("panet_resnet18_fpem-ffm_600e_icdar2015", (64, 3, 7, 7), 512),
+                                                 ("psenet_resnet50_fpnf_600e_icdar2015", (64, 3, 7, 7), 256)])
+def test_mmocr_0x_panet_psenet_checkpoints_load_as_their_0x_networks(arch, stem, head_in, tmp_path):
+    # a 0.x key set: mmdet's plain-stem caffe ResNet under backbone., the 1.x neck keys, and
+    # bbox_head.out_conv (one 1x1 conv over the concatenated neck maps) instead of 1.x's head
+    torch.manual_seed(0)
+    cfg = build_mmocr(arch)
+    backbone = ResNet(**{**DEFAULT_CFGS_OF[arch]["backbone"], "deep_stem": False, "stem_channels": 64,
+                         "style": "caffe"})
+    out_channels = DEFAULT_CFGS_OF[arch]["det_head"]["out_channel"]
+    state = {f"backbone.{k}": v.clone() for k, v in backbone.state_dict().items()}
+    state.update({f"neck.{k}": v.clone() for k, v in cfg.neck.state_dict().items()})
+    state["bbox_head.out_conv.weight"] = torch.randn(out_channels, head_in, 1, 1) * 0.05
+    state["bbox_head.out_conv.bias"] = torch.randn(out_channels) * 0.1
+    assert state["backbone.conv1.weight"].shape == stem and not any(k.startswith("backbone.stem") for k in state)
+    torch.save({"state_dict": state, "meta": {"mmocr_version": "0.6.3"}}, tmp_path / "old.pth")
+    detector = build_model(ModelSpec("old", "det", "mmocr_det", "torch", tmp_path / "old.pth", {"arch": arch}))
+    module = detector.runner.module  # strict load passed; the head is the 0.x one
+    x = torch.randn(1, 3, 64, 96)
+    with torch.no_grad():
+        features = module.neck(module.backbone(x))
+        concat = torch.cat(features, 1) if isinstance(features, (tuple, list)) else features
+        by_hand = torch.nn.functional.conv2d(concat, state["bbox_head.out_conv.weight"], state["bbox_head.out_conv.bias"])
+    [logits] = detector.runner.outputs(x.numpy())
+    assert logits.shape == (1, out_channels, 16, 24) and np.allclose(logits, by_hand.numpy(), atol=1e-5)
+    assert torch.equal(module.backbone.conv1.weight, state["backbone.conv1.weight"])
+    # caffe style: a ResNet-50 bottleneck strides on its first 1x1 conv, as 0.x PSENet did
+    if arch.startswith("psenet"):
+        assert module.backbone.layer2[0].conv1.stride == (2, 2) and module.backbone.layer2[0].conv2.stride == (1, 1)
