@@ -5,7 +5,6 @@ re-run every step with the previous argmax embeddings written in) or ``Sequentia
 (two LSTM cells stepped once per character)."""
 from __future__ import annotations
 
-import math
 import copy
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -15,6 +14,7 @@ from torch import nn
 
 from ._base import FeatEncoderDecoderRecognizer, attn_dictionary
 from .resnet31 import ResNet31OCR
+from .valid_ratio import valid_columns, valid_lengths
 
 DEFAULT_CFGS: Dict[str, Dict[str, Any]] = {
     "sar_resnet31_parallel-decoder_5e_st-sub_mj-sub_sa_real": {
@@ -57,12 +57,9 @@ class SAREncoder(nn.Module):
         feat_v = F.max_pool2d(feat, kernel_size=(feat.size(2), 1), stride=1, padding=0)
         feat_v = feat_v.squeeze(2).permute(0, 2, 1).contiguous()  # N, W, C
         holistic = self.rnn_encoder(feat_v)[0]
-        if valid_ratios is None:
-            valid_ratios = [1.0] * feat.size(0)
-        t = holistic.size(1)
-        steps = [min(t, math.ceil(t * vr)) - 1 for vr in valid_ratios]
-        valid_hf = torch.stack([holistic[i, s, :] for i, s in enumerate(steps)], dim=0)
-        return self.linear(valid_hf)
+        last = valid_lengths(valid_ratios, holistic, holistic.size(1)) - 1  # last valid step
+        index = last.view(-1, 1, 1).expand(-1, 1, holistic.size(2))
+        return self.linear(holistic.gather(1, index).squeeze(1))
 
 
 class ParallelSARDecoder(nn.Module):
@@ -102,10 +99,8 @@ class ParallelSARDecoder(nn.Module):
         weight = self.conv1x1_2(weight.permute(0, 1, 3, 4, 2).contiguous())  # N,T,h,w,1
         _, _, h, w, c = weight.size()
         if valid_ratios is not None:
-            mask = torch.zeros_like(weight)
-            for i, vr in enumerate(valid_ratios):
-                mask[i, :, :, min(w, math.ceil(w * vr)):, :] = 1
-            weight = weight.masked_fill(mask.bool(), float("-inf"))
+            padded = ~valid_columns(valid_ratios, weight, w)
+            weight = weight.masked_fill(padded[:, None, None, :, None], float("-inf"))
         weight = F.softmax(weight.view(n, t, -1), dim=-1)
         weight = weight.view(n, t, h, w, c).permute(0, 1, 4, 2, 3).contiguous()
         attn_feat = torch.sum(torch.mul(feat.unsqueeze(1), weight), (3, 4), keepdim=False)
@@ -196,10 +191,8 @@ class SequentialSARDecoder(nn.Module):
         query = self.conv1x1_1(hx2.view(n, -1, 1, 1)).expand(-1, -1, h, w)
         weight = self.conv1x1_2(torch.tanh(self.conv3x3_1(feat) + query))  # N,1,h,w
         if valid_ratios is not None:
-            mask = torch.zeros_like(weight, dtype=torch.bool)
-            for i, vr in enumerate(valid_ratios):
-                mask[i, :, :, min(w, math.ceil(w * vr)):] = True
-            weight = weight.masked_fill(mask, float("-inf"))
+            padded = ~valid_columns(valid_ratios, weight, w)
+            weight = weight.masked_fill(padded[:, None, None, :], float("-inf"))
         weight = F.softmax(weight.view(n, -1), dim=-1).view(n, 1, h, w)
         attn_feat = torch.sum(feat * weight, (2, 3))
         if self.pred_concat:
