@@ -1,0 +1,135 @@
+"""Throughput of every MMOCR detector: torch vs its ONNX export on onnxruntime, CPU, one thread.
+
+Each network gets the oracle's fixed weights where the oracle has them (random BN statistics
+would make activations explode; the DCNv2 net reuses DBNet++'s weights with zero offsets),
+is exported with ocrserve's exporter, and both runtimes run the same 1x3x736x1280 input
+side by side: one warm-up each, then N interleaved rounds (torch, ORT, torch, ORT, ...);
+the medians are compared. torch runs the way the torch runtime serves it (TorchRunner:
+eval, inference_mode); ORT the way OnnxRunner does (intra-op 1, all graph optimisations).
+
+    .venv/bin/python bench/bench_det_onnx.py [--repeats 5] [--arch NAME ...] [--out bench/RESULTS-det-onnx.md]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from handlers.families.mmocr import MODEL_BUILDERS, build_model  # noqa: E402
+from handlers.families.mmocr.onnx_export import export_onnx  # noqa: E402
+from handlers.runtime import OnnxRunner, TorchRunner  # noqa: E402
+
+ORACLE = REPO.parent / "shared" / "oracle"
+TARGET_RATIO = 1.2
+SHAPE = (1, 3, 736, 1280)
+#: configs without their own oracle weights -> the config whose weights they load (non-strict).
+WEIGHTS_FROM = {"dbnetpp_resnet50-dcnv2_fpnc_1200e_icdar2015": "dbnetpp_resnet50_fpnc_1200e_icdar2015"}
+
+
+def oracle_weights(arch: str) -> dict[str, torch.Tensor] | None:
+    """The oracle's state_dict for `arch` (or its WEIGHTS_FROM stand-in); None when absent."""
+    name = WEIGHTS_FROM.get(arch, arch)
+    keys = ORACLE / "models" / f"{name}.keys.txt"
+    if not keys.is_file():
+        return None
+    sys.path.insert(0, str(ORACLE / "tools"))
+    from oracle_weights import regenerate_state_dict
+
+    return regenerate_state_dict(str(keys), str(ORACLE / "models" / f"{name}.buffers.pt"))
+
+
+def prepare(arch: str, workdir: Path) -> tuple[TorchRunner, OnnxRunner, str]:
+    """Both runners of `arch` with the same weights, and where the weights came from."""
+    torch.manual_seed(0)
+    model = build_model(arch)
+    state = oracle_weights(arch)
+    source = "random (seed 0)"
+    if state is not None:
+        missing, unexpected = model.load_state_dict(state, strict=arch not in WEIGHTS_FROM)
+        source = f"oracle {WEIGHTS_FROM.get(arch, arch)}" + (f" (+{len(missing)} zero-init keys)" if missing else "")
+    checkpoint = workdir / f"{arch}.pth"
+    torch.save({"state_dict": model.state_dict()}, checkpoint)
+    onnx_path = workdir / f"{arch}.onnx"
+    export_onnx(arch, checkpoint, onnx_path)
+    return TorchRunner(model, threads=1), OnnxRunner(onnx_path, threads=1), source
+
+
+def time_pair(torch_runner: TorchRunner, ort_runner: OnnxRunner, batch: np.ndarray,
+              repeats: int) -> tuple[float, float, float]:
+    """Median ms of torch and ORT over interleaved rounds after one warm-up; max abs difference."""
+    first_t = torch_runner.outputs(batch)
+    first_o = ort_runner.outputs(batch)
+    diff = max(float(np.abs(a - b).max()) for a, b in zip(first_t, first_o))
+    times: dict[str, list[float]] = {"torch": [], "ort": []}
+    for _ in range(repeats):
+        for key, run in (("torch", torch_runner.outputs), ("ort", ort_runner.outputs)):
+            start = time.perf_counter()
+            run(batch)
+            times[key].append((time.perf_counter() - start) * 1000)
+    return statistics.median(times["torch"]), statistics.median(times["ort"]), diff
+
+
+def markdown(rows: list[dict], repeats: int, load: tuple[float, float, float], seconds: float) -> str:
+    lines = [
+        "# MMOCR detectors: torch vs ONNX Runtime (CPU, one thread)",
+        "",
+        f"`bench/bench_det_onnx.py`, input {'x'.join(map(str, SHAPE))}, one warm-up then {repeats} "
+        f"interleaved rounds, medians. torch {torch.__version__} (inference_mode, 1 thread), "
+        f"onnxruntime {ort_version()} (intra-op 1, ORT_ENABLE_ALL), {os.cpu_count()} CPUs.",
+        f"Load average at the start: {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} (1/5/15 min); "
+        f"run took {seconds:.0f} s. The machine is shared, so read the ratios (measured side by side), "
+        "not the absolute times.",
+        "",
+        "| family (config) | weights | torch ms | ORT ms | torch/ORT | target <= 1.2 | max abs diff |",
+        "|---|---|---:|---:|---:|---|---:|",
+    ]
+    for r in rows:
+        ok = "ok" if r["ratio"] <= TARGET_RATIO else "over"
+        lines.append(f"| {r['arch']} | {r['weights']} | {r['torch_ms']:.0f} | {r['ort_ms']:.0f} | "
+                     f"{r['ratio']:.2f} | {ok} | {r['diff']:.1e} |")
+    return "\n".join(lines) + "\n"
+
+
+def ort_version() -> str:
+    import onnxruntime
+
+    return onnxruntime.__version__
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--arch", nargs="*", default=sorted(MODEL_BUILDERS))
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--out", type=Path, default=REPO / "bench" / "RESULTS-det-onnx.md")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+    load, start = os.getloadavg(), time.perf_counter()
+    batch = np.random.default_rng(1).standard_normal(SHAPE).astype(np.float32)
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench-det-onnx-") as tmp:
+        for arch in args.arch:
+            torch_runner, ort_runner, source = prepare(arch, Path(tmp))
+            torch_ms, ort_ms, diff = time_pair(torch_runner, ort_runner, batch, args.repeats)
+            rows.append({"arch": arch, "weights": source, "torch_ms": torch_ms, "ort_ms": ort_ms,
+                         "ratio": torch_ms / ort_ms, "diff": diff})
+            print(f"{arch:48s} torch {torch_ms:8.0f} ms  ORT {ort_ms:8.0f} ms  "
+                  f"ratio {torch_ms / ort_ms:5.2f}  diff {diff:.1e}", flush=True)
+            del torch_runner, ort_runner
+    text = markdown(rows, args.repeats, load, time.perf_counter() - start)
+    print(text)
+    args.out.write_text(text, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
