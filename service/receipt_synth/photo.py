@@ -7,24 +7,18 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
+from .labels import IGNORE
 from .render import TextBox
+from .surface import background, cast_shadow
 
 NOISE_TILE = 256
-
-
-def _background(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
-    """A smooth, textured surface (table, cloth) of random colour, uint8 BGR."""
-    base = rng.uniform(30, 200, size=3)
-    low = rng.normal(0, 25, size=(int(rng.integers(2, 8)), int(rng.integers(2, 8)), 3)) + base
-    if rng.random() < 0.4:  # wood-like stripes
-        rows = int(rng.integers(40, 160))
-        stripes = np.sin(np.linspace(0, rng.uniform(20, 80), rows))[:, None, None] * rng.uniform(3, 12)
-        low = cv2.resize(low, (low.shape[1], rows), interpolation=cv2.INTER_LINEAR) + stripes
-    return cv2.resize(low.clip(0, 255).astype(np.uint8), (w, h), interpolation=cv2.INTER_LINEAR)
+CROP_P = 0.25  # share of long receipts whose top or bottom is outside the photo
+MIN_VISIBLE = 0.35  # a cut run keeps its box (as Ignore) when this share of it is visible
 
 
 def _homography(pw: int, ph: int, rng: np.random.Generator, scan: bool) -> tuple[np.ndarray, int, int]:
-    """Paper -> photo homography and the photo size (the whole paper stays inside)."""
+    """Paper -> photo homography and the photo size (the paper stays inside, or a long one is
+    cut at the top or bottom)."""
     long_side = float(rng.uniform(700, 1300))
     fill = 1.0 if scan else float(rng.uniform(0.7, 0.92))
     scale = long_side * fill / ph if ph >= pw else long_side * fill / pw
@@ -45,6 +39,14 @@ def _homography(pw: int, ph: int, rng: np.random.Generator, scan: bool) -> tuple
     dst = (dst - lo + offset).astype(np.float32)
     w, h = int(np.ceil(size[0] + 2 * margin[0])) + 1, int(np.ceil(size[1] + 2 * margin[1])) + 1
     w, h = max(w, int(np.ceil(dst[:, 0].max())) + 1), max(h, int(np.ceil(dst[:, 1].max())) + 1)
+    if not scan and ph > 1.3 * pw and rng.random() < CROP_P:  # long receipt cut by the frame
+        cut = float(rng.uniform(0.03, 0.15)) * size[1]
+        if rng.random() < 0.5:
+            top = float(dst[:, 1].min()) + cut
+            dst[:, 1] -= top
+            h = int(h - top)
+        else:
+            h = int(dst[:, 1].max() - cut)
     return cv2.getPerspectiveTransform(src, dst), w, h
 
 
@@ -81,13 +83,21 @@ def photograph(paper: np.ndarray, boxes: list[TextBox],
     scan = rng.random() < 0.15
     hom, w, h = _homography(pw, ph, rng, scan)
     # warping onto the background with a transparent border composites paper and surface in one pass
-    img = cv2.warpPerspective(np.ascontiguousarray(paper[..., ::-1]), hom, (w, h), dst=_background(h, w, rng),
+    img = cv2.warpPerspective(np.ascontiguousarray(paper[..., ::-1]), hom, (w, h), dst=background(h, w, rng),
                               flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_TRANSPARENT)
+    if rng.random() < 0.25:
+        img = cast_shadow(img, rng)
     img = _degrade(img, rng)
-    out = []
-    for b in boxes:
-        quad = cv2.perspectiveTransform(b.quad.reshape(1, 4, 2).astype(np.float64), hom.astype(np.float64))[0]
-        quad[:, 0] = quad[:, 0].clip(0, w - 1)
-        quad[:, 1] = quad[:, 1].clip(0, h - 1)
-        out.append(TextBox(quad, b.text, b.label))
+    out = [kept for b in boxes if (kept := _warp_box(b, hom, w, h)) is not None]
     return img, out, hom
+
+
+def _warp_box(box: TextBox, hom: np.ndarray, w: int, h: int) -> TextBox | None:
+    """The box in the photo; a run cut by the frame becomes Ignore (empty text, as WildReceipt
+    marks unreadable text) or is dropped when too little of it is visible."""
+    quad = cv2.perspectiveTransform(box.quad.reshape(1, 4, 2).astype(np.float64), hom.astype(np.float64))[0]
+    inside = np.clip(quad, 0, [w - 1, h - 1])
+    if np.array_equal(inside, quad):
+        return TextBox(quad, box.text, box.label)
+    visible = cv2.contourArea(inside.astype(np.float32)) / max(cv2.contourArea(quad.astype(np.float32)), 1e-6)
+    return TextBox(inside, "", IGNORE) if visible >= MIN_VISIBLE else None

@@ -60,24 +60,52 @@ def test_every_box_of_the_photo_covers_dark_ink_on_light_paper(samples):
             assert contrast > (15 if b.label == IGNORE else 40), (b.text, contrast)
 
 
+def _warp(quad: np.ndarray, hom: np.ndarray) -> np.ndarray:
+    return cv2.perspectiveTransform(quad.reshape(1, -1, 2).astype(np.float64), hom)[0]
+
+
 def test_warped_boxes_follow_the_warped_ink(samples):
-    tilts = []
+    tilts, checked = [], 0
     for paper, paper_boxes, photo, boxes, hom in samples:
         ink_paper = _inkiness(cv2.cvtColor(paper, cv2.COLOR_RGB2GRAY))
         ink_photo = _inkiness(cv2.cvtColor(photo, cv2.COLOR_BGR2GRAY))
-        for pb, b in zip(paper_boxes, boxes):
-            expected = cv2.perspectiveTransform(_ink_centroid(ink_paper, pb.quad).reshape(1, 1, 2), hom)[0, 0]
+        h, w = photo.shape[:2]
+        for pb in paper_boxes:
+            quad = _warp(pb.quad, hom)
+            if quad.min() < 0 or (quad[:, 0] > w - 1).any() or (quad[:, 1] > h - 1).any():
+                continue  # cut by the frame: see the next test
+            [b] = [b for b in boxes if np.allclose(b.quad, quad)]
+            assert (b.text, b.label) == (pb.text, pb.label)
+            expected = _warp(_ink_centroid(ink_paper, pb.quad), hom)[0]
             found = _ink_centroid(ink_photo, b.quad)
-            height, width = np.linalg.norm(b.quad[3] - b.quad[0]), np.linalg.norm(b.quad[1] - b.quad[0])
-            along = (b.quad[1] - b.quad[0]) / width
+            height, width = np.linalg.norm(quad[3] - quad[0]), np.linalg.norm(quad[1] - quad[0])
+            along = (quad[1] - quad[0]) / width
             err_along = abs((found - expected) @ along)
             err_across = abs((found - expected) @ np.array([-along[1], along[0]]))
             assert err_across < 0.25 * height, b.text
-            # perspective does not map a centroid to a centroid: long runs get some slack along
-            assert err_along < 0.25 * height + 0.05 * width, b.text
-            top = b.quad[1] - b.quad[0]
-            tilts.append(abs(np.degrees(np.arctan2(top[1], top[0]))))
+            # perspective does not map a centroid to a centroid: long runs get some slack along;
+            # a printed rule ("-----") has no landmark along it, and its faint dashes are swamped
+            # by shadow edges, so it is only checked across
+            if len(set(b.text)) > 1:
+                assert err_along < 0.25 * height + 0.05 * width, b.text
+            tilts.append(abs(np.degrees(np.arctan2(along[1], along[0]))))
+            checked += 1
+    assert checked > 20 * N
     assert max(tilts) > 2.0  # the sample does contain rotated receipts
+
+
+def test_runs_cut_by_the_frame_become_ignore_boxes_inside_the_image():
+    cut = 0
+    for i in range(40):
+        photo, boxes = synth_receipt(1, i)
+        h, w = photo.shape[:2]
+        for b in boxes:
+            assert b.quad.min() >= 0 and (b.quad[:, 0] <= w - 1).all() and (b.quad[:, 1] <= h - 1).all()
+            on_edge = b.quad[:, 1].min() == 0 or b.quad[:, 1].max() == h - 1
+            if on_edge:
+                assert (b.label, b.text) == (IGNORE, "")
+                cut += 1
+    assert cut > 0
 
 
 def test_boxes_are_clockwise_from_top_left(samples):
