@@ -1,8 +1,8 @@
 """MMOCR text detectors served from a user's checkpoint: every config of handlers.families.mmocr.
 
 One composition for all families: the config's test-time resize rule -> BGR -> RGB, mean/std,
-zero padding -> ``runner.outputs()`` -> the family's post-processor -> polygons in
-original-image pixels, clipped to the image. ``DETECTOR_FAMILIES`` is the one table from a
+zero padding -> ``runner.outputs()`` (DRRG: its torch module's graph stage) -> the family's
+post-processor -> polygons in original-image pixels, clipped to the image. ``DETECTOR_FAMILIES`` is the one table from a
 family's configs (its ``DEFAULT_CFGS``) to its post-processing; ``RESIZE_RULES`` maps MMOCR's
 test-time resize transforms to pure size functions. A family is served by adding a row to each.
 """
@@ -18,6 +18,7 @@ import numpy as np
 
 from handlers.families.db import Detection
 from handlers.ops.db_postprocess import DBParams, db_postprocess
+from handlers.ops.drrg_postprocess import drrg_postprocess
 from handlers.ops.fce_postprocess import fce_postprocess
 from handlers.ops.pan_postprocess import pan_postprocess
 from handlers.ops.pse_postprocess import pse_postprocess
@@ -70,6 +71,25 @@ def _decode_fce(outputs: Sequence[np.ndarray], params: dict[str, Any], scale: tu
     return fce_postprocess(levels, **params, scale_factor=scale)
 
 
+def _network_outputs(runner: Runner, tensor: np.ndarray) -> Sequence[Any]:
+    return runner.outputs(tensor)
+
+
+def _drrg_graph(runner: Runner, tensor: np.ndarray) -> Sequence[Any]:
+    """DRRG's graph stage (GCN over text-component proposals) runs inside its torch module."""
+    module = getattr(runner, "module", None)
+    if module is None or not hasattr(module, "detect"):
+        raise ValueError("DRRG is served on the torch runtime only: its graph stage has no ONNX export")
+    import torch
+
+    return module.detect(torch.from_numpy(tensor).to(str(runner.device)))
+
+
+def _decode_drrg(outputs: Sequence[Any], params: dict[str, Any], scale: tuple[float, float]) -> Polygons:
+    graph = outputs[0]
+    return drrg_postprocess(graph.edges, graph.scores, graph.text_comps, **params, scale_factor=scale)
+
+
 @dataclass(frozen=True)
 class DetFamily:
     """What serving one MMOCR detector family needs beside its network.
@@ -83,6 +103,7 @@ class DetFamily:
     params: str
     decode: Decoder
     options: frozenset[str] = frozenset()  # request options that override the params
+    infer: Callable[[Runner, np.ndarray], Sequence[Any]] = _network_outputs  # tensor -> decode's input
 
     @property
     def cfgs(self) -> Mapping[str, dict[str, Any]]:
@@ -99,6 +120,7 @@ DETECTOR_FAMILIES: dict[str, DetFamily] = {
     "psenet": DetFamily("psenet", "pse_params_kwargs", _decode_map(pse_postprocess)),
     "fcenet": DetFamily("fcenet", "fce_params_kwargs", _decode_fce),
     "textsnake": DetFamily("textsnake", "textsnake_params_kwargs", _decode_map(textsnake_postprocess)),
+    "drrg": DetFamily("drrg", "drrg_params_kwargs", _decode_drrg, infer=_drrg_graph),
 }
 
 
@@ -192,7 +214,8 @@ class MMOCRDetector:
         """Detect text in one BGR image; `options` may override the family's thresholds (DB only)."""
         tensor, scale = preprocess(image, self.cfg)
         overrides = {k: v for k, v in (options or {}).items() if k in self.family.options}
-        polygons, scores = self.family.decode(self.runner.outputs(tensor), {**self.cfg.post, **overrides}, scale)
+        outputs = self.family.infer(self.runner, tensor)
+        polygons, scores = self.family.decode(outputs, {**self.cfg.post, **overrides}, scale)
         limit = np.asarray(image.shape[1::-1], np.float64) - 1  # (w - 1, h - 1)
         return [Detection(np.clip(np.asarray(p, np.float64).reshape(-1, 2), 0, limit).astype(np.float32), float(s))
                 for p, s in zip(polygons, scores)]
