@@ -38,8 +38,9 @@ from typing import Sequence
 
 import cv2
 import numpy as np
+import shapely
 
-from handlers.ops.fce_postprocess import fill_hole, poly_nms
+from handlers.ops.fce_postprocess import fill_hole
 from handlers.ops.pan_postprocess import sigmoid
 
 
@@ -67,6 +68,54 @@ def _quad_iou(a: np.ndarray, b: np.ndarray) -> float:
     return float(inter / union) if union > 0 else 0.0
 
 
+def _iou_over(geoms, areas, bounds, i: np.ndarray, j: np.ndarray, thr: float) -> np.ndarray:
+    """IoU(geoms[i], geoms[j]) > thr, exact shapely IoU only where the bounding-box
+    overlap could reach thr * the larger area (a necessary condition)."""
+    lo = np.maximum(bounds[i, :2], bounds[j, :2])
+    hi = np.minimum(bounds[i, 2:], bounds[j, 2:])
+    box_inter = np.prod(np.clip(hi - lo, 0, None), axis=1)
+    over = box_inter > thr * np.maximum(areas[i], areas[j])
+    inter = shapely.area(shapely.intersection(geoms[i[over]], geoms[j[over]]))
+    union = areas[i[over]] + areas[j[over]] - inter
+    over[over] = inter > thr * np.where(union > 0, union, np.inf)
+    return over
+
+
+def quad_nms(quads: np.ndarray, scores: np.ndarray, thr: float) -> np.ndarray:
+    """Greedy NMS (best score first, IoU > thr removed) -> kept indices.
+
+    Candidate pairs (bounding boxes touching) come from an STRtree: all at once when
+    there are few per quad, else per kept quad (crowded, mostly suppressed quads);
+    never all n^2 pairs.
+    """
+    geoms = shapely.polygons(np.asarray(quads, np.float64).reshape(-1, 4, 2))
+    bad = ~shapely.is_valid(geoms)
+    if bad.any():  # self-intersecting quads: repaired like MMOCR's polygon code
+        geoms[bad] = shapely.convex_hull(shapely.buffer(geoms[bad], 0))
+    areas, bounds, tree = shapely.area(geoms), shapely.bounds(geoms), shapely.STRtree(geoms)
+    i, j = tree.query(geoms)
+    sparse = len(i) <= 32 * len(geoms)
+    if sparse:
+        over = (i != j) & _iou_over(geoms, areas, bounds, i, j, thr)
+        order = np.argsort(i[over], kind="stable")
+        i, j = i[over][order], j[over][order]
+        starts = np.searchsorted(i, np.arange(len(geoms) + 1))
+    removed = np.zeros(len(geoms), bool)
+    keep = []
+    for k in np.argsort(-np.asarray(scores), kind="stable"):
+        if removed[k]:
+            continue
+        keep.append(k)
+        if sparse:
+            removed[j[starts[k]:starts[k + 1]]] = True
+        else:
+            near = tree.query(geoms[k])
+            near = near[~removed[near] & (near != k)]
+            pivot = np.full(len(near), k)
+            removed[near[_iou_over(geoms, areas, bounds, pivot, near, thr)]] = True
+    return np.array(keep, np.int64)
+
+
 def la_nms(comps: np.ndarray, thr: float) -> np.ndarray:
     """Locality-aware NMS of (N, 9) quads + scores (in order) -> (M, 9), integer vertices.
 
@@ -87,8 +136,8 @@ def la_nms(comps: np.ndarray, thr: float) -> np.ndarray:
             acc, total = quad.astype(np.float64) * float(row[8]), float(row[8])
         last = np.trunc(acc / max(total, 1e-8)).astype(np.float32)
     merged.append(np.append(last, total))
-    polys, scores = poly_nms([m[:8] for m in merged], [m[8] for m in merged], thr)
-    return np.hstack([np.array(polys), np.array(scores)[:, None]]).astype(np.float32)
+    merged = np.array(merged, np.float32)
+    return merged[quad_nms(merged[:, :8], merged[:, 8], thr)]
 
 
 def _region_proposals(contour: np.ndarray, maps: dict, p: ProposalParams,

@@ -16,7 +16,8 @@ from shapely.geometry import Point, Polygon
 
 from handlers.families.mmocr.drrg_graph import build_local_graphs
 from handlers.ops.drrg_postprocess import (ProposalParams, chain_order, drrg_postprocess,
-                                           la_nms, propose_components)
+                                           la_nms, propose_components, quad_nms)
+from handlers.ops.fce_postprocess import poly_nms
 
 CONFIG = ProposalParams(text_region_thr=0.3, center_region_thr=0.4)
 
@@ -99,12 +100,12 @@ def test_scale_factor_and_link_threshold():
 
 
 def test_long_links_are_cut():
-    """Two strips 20 px apart end to end: linked at edge_len_thr 50, cut at 5."""
+    """Two strips 20 px apart end to end: linked at edge_len_thr 50, cut at 3."""
     maps = strip_maps(strips=((12, 36),), x_range=(20, 80))
     maps2 = strip_maps(strips=((12, 36),), x_range=(100, 172))
     maps[:, :, 100:] = maps2[:, :, 100:]
     assert len(_run(maps)[0]) == 1
-    assert len(_run(maps, edge_len_thr=5.0)[0]) == 0  # every link longer than 5 px
+    assert len(_run(maps, edge_len_thr=3.0)[0]) == 0  # every link longer than 3 px
 
 
 def test_curved_strip_gives_one_polygon_following_it():
@@ -151,6 +152,22 @@ def test_la_nms_merges_consecutive_and_suppresses():
     assert out.shape == (2, 9)
     np.testing.assert_allclose(out[0], np.append(q + 1, 1.0))
     np.testing.assert_allclose(out[1], np.append(q + 100, 0.9))
+
+
+@pytest.mark.parametrize("n, extent", [(300, 400.0), (300, 60.0)])  # sparse / crowded path
+def test_quad_nms_equals_all_pairs_nms(n, extent):
+    rng = np.random.default_rng(n + int(extent))
+    c = rng.uniform(0, extent, (n, 2))
+    half = rng.uniform(4, 20, (n, 2))
+    angle = rng.uniform(-0.5, 0.5, n)
+    u = np.stack([np.cos(angle), np.sin(angle)], 1) * half[:, :1]
+    v = np.stack([-np.sin(angle), np.cos(angle)], 1) * half[:, 1:]
+    quads = np.stack([c - u - v, c + u - v, c + u + v, c - u + v], 1).reshape(n, 8)
+    scores = rng.uniform(0, 1, n)
+    kept = quad_nms(quads, scores, 0.3)
+    ref, ref_scores = poly_nms(list(quads.astype(np.float32)), list(scores), 0.3)
+    assert sorted(scores[kept].tolist()) == sorted(ref_scores)
+    assert 0 < len(kept) < n
 
 
 def test_chain_order_follows_the_points():
