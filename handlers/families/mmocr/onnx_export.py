@@ -57,13 +57,14 @@ def named_outputs(out: Any, keys: tuple[str, ...] = (), levels: tuple[int, ...] 
 
 
 def load_detector(arch: str, checkpoint: Path | None) -> nn.Module:
-    """The eval-mode network of `arch` with the checkpoint's weights.
+    """The eval-mode network of `arch` with the checkpoint's weights, loaded like the torch runtime.
 
     Without a checkpoint the weights are random but seeded, so that the export and the
     verification of a test build the same network.
     """
-    from handlers.families.mmocr import build_model, convert_mmocr0x_state_dict
-    from handlers.runtime import load_checkpoint_runner
+    from handlers.families import ModelSpec
+    from handlers.families.mmocr import build_model
+    from handlers.families.mmocr_det import load_torch_runner
 
     with torch.random.fork_rng():
         torch.manual_seed(0)
@@ -73,9 +74,8 @@ def load_detector(arch: str, checkpoint: Path | None) -> nn.Module:
     checkpoint = Path(checkpoint)
     if not checkpoint.is_file():
         raise ValueError(f"checkpoint {checkpoint} does not exist")
-    runner = load_checkpoint_runner(model, checkpoint, threads=torch.get_num_threads(),
-                                    convert=convert_mmocr0x_state_dict)
-    return runner.module.eval()
+    spec = ModelSpec(arch, "det", "mmocr_det", "torch", checkpoint, {"arch": arch})
+    return load_torch_runner(spec, threads=torch.get_num_threads()).module.eval()
 
 
 def export_onnx(arch: str, checkpoint: Path | None, out: Path, opset: int = 17) -> dict:
