@@ -7,20 +7,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import vocab
+from .items import Item, make_items
 
 REGIONS = ("us", "uk", "eu")
 # Share of each region and the tax systems they use.
 REGION_P = (0.6, 0.2, 0.2)
 CURRENCY = {"us": "$", "uk": "£", "eu": "€"}
-
-
-@dataclass
-class Item:
-    """One product line; ``line_cents == qty * unit_cents`` (weights round to the cent)."""
-    name: str
-    qty: int
-    unit_cents: int
-    line_cents: int
 
 
 @dataclass
@@ -128,21 +120,6 @@ def _date_time(rng, region: str) -> tuple[str, str]:
     return (date.upper() if rng.random() < 0.3 else date), text
 
 
-def _items(rng, kind: str) -> list[Item]:
-    n = int(rng.choice([1, 2, 3, 4, 5, 6, 8, 10, 12], p=[.08, .14, .16, .16, .14, .12, .1, .06, .04]))
-    names = rng.choice(len(vocab.ITEMS[kind]), size=min(n, len(vocab.ITEMS[kind])), replace=False)
-    upper = rng.random() < 0.55
-    out = []
-    for i in names:
-        name = vocab.ITEMS[kind][int(i)]
-        name = name.upper() if upper else name
-        qty = int(rng.choice([1, 1, 1, 1, 2, 2, 3, 4, 6]))
-        unit = int(np.round(np.exp(rng.uniform(np.log(59), np.log(3999)))))
-        unit = unit - unit % 10 + int(rng.choice([9, 9, 5, 0]))
-        out.append(Item(name, qty, unit, qty * unit))
-    return out
-
-
 def _tax(rng, region: str, subtotal: int) -> tuple[int, str, bool]:
     if region == "us":
         rate = float(rng.choice([0.0, 4.0, 5.0, 6.0, 6.25, 7.0, 7.25, 8.0, 8.25, 8.875, 9.5, 10.25]))
@@ -172,7 +149,8 @@ def _money_style(rng, region: str) -> dict:
     symbol = CURRENCY[region]
     return {"symbol": symbol, "sep": "," if region == "eu" and rng.random() < 0.7 else ".",
             "symbol_after": region == "eu" and rng.random() < 0.6,
-            "symbol_on_prices": rng.random() < 0.3, "symbol_on_totals": rng.random() < 0.6}
+            "symbol_on_prices": rng.random() < 0.3, "symbol_on_totals": rng.random() < 0.6,
+            "price_flags": region == "us" and rng.random() < 0.3}
 
 
 def _header_others(rng, region: str) -> list[str]:
@@ -219,8 +197,8 @@ def make_receipt(rng: np.random.Generator) -> Receipt:
     """Draw one receipt's content; its subtotal, tax, tip and total add up exactly."""
     kind = _pick(rng, ("grocery", "restaurant", "retail"))
     region = REGIONS[int(rng.choice(3, p=REGION_P))]
-    items = _items(rng, kind)
-    subtotal = sum(i.line_cents for i in items)
+    items = make_items(rng, kind)
+    subtotal = sum(i.line_cents - i.discount_cents for i in items)
     tax, tax_label, included = _tax(rng, region, subtotal)
     tips = 0
     with_tips = kind == "restaurant" and region == "us" and rng.random() < 0.45

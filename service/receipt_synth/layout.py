@@ -38,6 +38,7 @@ class LayoutStyle:
     pairs: str  # 'same_line', 'column', 'next_line'
     rule_char: str  # '' = graphic rule, else a printed separator character
     value_col: float
+    code_apart: bool  # a product code as its own run rather than merged into the name
 
 
 def _choice(rng: np.random.Generator, options, p=None):
@@ -51,7 +52,7 @@ def choose_style(rng: np.random.Generator) -> LayoutStyle:
                                      p=(0.3, 0.2, 0.15, 0.2, 0.15)),
                        pairs=_choice(rng, ("same_line", "column", "next_line"), p=(0.7, 0.2, 0.1)),
                        rule_char=_choice(rng, ("", "-", "=", "*", "_")),
-                       value_col=float(rng.uniform(0.45, 0.62)))
+                       value_col=float(rng.uniform(0.45, 0.62)), code_apart=rng.random() < 0.5)
 
 
 def _rule(st: LayoutStyle) -> Line:
@@ -128,22 +129,43 @@ def _item_header(r: Receipt, st: LayoutStyle) -> list[Line]:
     return [Line(cells, "bold")] if cells else []
 
 
-def _item_lines(r: Receipt, st: LayoutStyle) -> list[Line]:
-    item_id, qty_id, price_id = FIELD_IDS["item"][0], FIELD_IDS["qty"][0], FIELD_IDS["price"][0]
+def _price_cell(r: Receipt, cents: int, rng) -> Cell:
+    text = r.money(cents)
+    if r.money_style.get("price_flags"):  # US tax-status letter after the price ("3.99 F")
+        text += " " + str(rng.choice(["F", "T", "N", "F", "T", "B"]))
+    return Cell(text, FIELD_IDS["price"][0], "right")
+
+
+def _name_cells(it, st: LayoutStyle, pos: float = 0.0) -> list[Cell]:
+    """The product name, with its code merged in front or as its own run."""
+    item_id = FIELD_IDS["item"][0]
+    align = "col" if pos else "left"
+    if not it.code:
+        return [Cell(it.name, item_id, align, pos)]
+    if st.code_apart:
+        return [Cell(it.code, OTHERS, align, pos), Cell(it.name, item_id, "col", pos + 0.14)]
+    return [Cell(f"{it.code} {it.name}", item_id, align, pos)]
+
+
+def _item_lines(r: Receipt, st: LayoutStyle, rng) -> list[Line]:
+    qty_id = FIELD_IDS["qty"][0]
     lines = []
     for it in r.items:
-        price = Cell(r.money(it.line_cents), price_id, "right")
+        price = _price_cell(r, it.line_cents, rng)
         if st.items == "qty_col":
-            lines.append(Line([Cell(str(it.qty), qty_id), Cell(it.name, item_id, "col", 0.12), price]))
-        elif st.items == "qty_prefix":
-            lines.append(Line([Cell(f"{it.qty} {it.name}" if it.qty > 1 else it.name, item_id), price]))
-        elif st.items == "unit_col":
+            lines.append(Line([Cell(str(it.qty), qty_id)] + _name_cells(it, st, 0.12) + [price]))
+        elif st.items == "qty_prefix" and it.qty > 1:
+            lines.append(Line([Cell(f"{it.qty} {it.name}", FIELD_IDS["item"][0]), price]))
+        elif st.items == "unit_col" and it.qty > 1:
             unit = Cell(f"{it.qty} x {r.money(it.unit_cents)}", qty_id, "col", st.value_col)
-            lines.append(Line([Cell(it.name, item_id), unit, price] if it.qty > 1 else [Cell(it.name, item_id), price]))
+            lines.append(Line(_name_cells(it, st) + [unit, price]))
         else:
-            lines.append(Line([Cell(it.name, item_id), price]))
+            lines.append(Line(_name_cells(it, st) + [price]))
             if st.items == "subline" and it.qty > 1:
                 lines.append(Line([Cell(f"{it.qty} @ {r.money(it.unit_cents)}", qty_id, "col", 0.06)], "small"))
+        if it.discount_cents:
+            lines.append(Line([Cell(it.discount_text, OTHERS, "col", 0.06),
+                               Cell(r.money(-it.discount_cents), OTHERS, "right")]))
     return lines
 
 
@@ -175,7 +197,8 @@ def _footer(r: Receipt, st: LayoutStyle, rng) -> list[Line]:
             lines.append(Line([Cell(" ".join(str(int(d)) for d in rng.integers(0, 10, 12)), OTHERS, "center")],
                               "small"))
     if rng.random() < 0.25:  # faded / smeared print that annotators mark as Ignore
-        lines.append(Line([Cell("x" * int(rng.integers(6, 24)), IGNORE, "center")], "faded"))
+        letters = rng.choice(list("abcdefghijklmnopqrstuvwxyz0123456789 "), size=int(rng.integers(6, 24)))
+        lines.append(Line([Cell("".join(letters).strip() or "x", IGNORE, "center")], "faded"))
     return lines
 
 
@@ -184,7 +207,7 @@ def layout_receipt(r: Receipt, rng: np.random.Generator) -> list[Line]:
     st = choose_style(rng)
     lines = _header(r, st, rng) + [Line(kind="blank")]
     lines += _date_time(r, st, rng)
-    lines += [_rule(st)] + _item_header(r, st) + _item_lines(r, st)
+    lines += [_rule(st)] + _item_header(r, st) + _item_lines(r, st, rng)
     lines += [_rule(st)] + _totals(r, st, rng) + [_rule(st) if rng.random() < 0.5 else Line(kind="blank")]
     lines += _footer(r, st, rng)
     return lines

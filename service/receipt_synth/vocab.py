@@ -89,3 +89,5 @@ KEYS = {
     "total": ("TOTAL", "Total", "Total Due", "AMOUNT DUE", "BALANCE DUE", "Grand Total",
               "TOTAL DUE", "Amount", "TOTAL AMOUNT", "To Pay"),
 }
+SAVINGS = ("Card Savings", "You Saved", "COUPON", "Promo", "Member Discount", "SALE", "Instant Savings",
+           "Discount", "Loyalty Savings", "MFR COUPON")

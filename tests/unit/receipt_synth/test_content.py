@@ -25,10 +25,10 @@ def receipts():
 
 
 def cents(text: str) -> int:
-    """'$12.50', '12,50 €', '£3.99' -> cents."""
-    m = re.fullmatch(r"-?[$£€]?\s*(\d+)[.,](\d\d)\s*[$£€]?", text.strip())
+    """'$12.50', '12,50 €', '£3.99', '3.99 F' (US tax flag), '-0.50' -> cents."""
+    m = re.fullmatch(r"(-?)[$£€]?\s*(\d+)[.,](\d\d)\s*[$£€]?( [A-Z])?", text.strip())
     assert m, f"not an amount: {text!r}"
-    return int(m.group(1)) * 100 + int(m.group(2))
+    return (-1 if m.group(1) else 1) * (int(m.group(2)) * 100 + int(m.group(3)))
 
 
 def values(boxes, name: str) -> list[int]:
@@ -38,7 +38,8 @@ def values(boxes, name: str) -> list[int]:
 def test_printed_item_prices_subtotal_tax_tips_and_total_add_up(receipts):
     checked_subtotals = 0
     for boxes in receipts:
-        items = sum(values(boxes, "Prod_price_value"))
+        savings = [cents(b.text) for b in boxes if b.label == CLASS_ID["Others"] and re.match(r"-[$£€]?\d", b.text)]
+        items = sum(values(boxes, "Prod_price_value")) + sum(savings)
         [total] = values(boxes, "Total_value")
         tax, tips = sum(values(boxes, "Tax_value")), sum(values(boxes, "Tips_value"))
         subtotal = values(boxes, "Subtotal_value")
