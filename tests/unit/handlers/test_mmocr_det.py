@@ -177,3 +177,15 @@ def test_mmocr_0x_panet_psenet_checkpoints_load_as_their_0x_networks(arch, stem,
     # caffe style: a ResNet-50 bottleneck strides on its first 1x1 conv, as 0.x PSENet did
     if arch.startswith("psenet"):
         assert module.backbone.layer2[0].conv1.stride == (2, 2) and module.backbone.layer2[0].conv2.stride == (1, 1)
+
+
+@pytest.mark.parametrize("arch", ["fcenet_resnet50_fpn_1500e_icdar2015", "textsnake_resnet50_fpn-unet_1200e_ctw1500"])
+def test_mmocr_0x_fcenet_textsnake_differ_only_by_the_head_name(arch, tmp_path):
+    # 0.x FCEHead (out_conv_cls/out_conv_reg) and TextSnakeHead (out_conv) kept their names
+    state = torch.load(oracle_checkpoint(arch, tmp_path / "new.pth"), weights_only=True)["state_dict"]
+    old = {"module." + ("bbox_head." + k[len("det_head."):] if k.startswith("det_head.") else k): v
+           for k, v in state.items()}
+    torch.save({"state_dict": old}, tmp_path / "old.pth")
+    detector = build_model(ModelSpec("old", "det", "mmocr_det", "torch", tmp_path / "old.pth", {"arch": arch}))
+    loaded = detector.runner.module.state_dict()
+    assert loaded.keys() == state.keys() and all(torch.equal(loaded[k], state[k]) for k in state)
