@@ -140,6 +140,10 @@ def _keys(rng, kind: str, region: str, tips: bool) -> dict[str, str | None]:
         keys[name] = _pick(rng, vocab.KEYS[name]) if rng.random() < p else None
     if region != "us" and keys["tax"] is not None and rng.random() < 0.7:
         keys["tax"] = _pick(rng, ("VAT", "MwSt", "TVA", "IVA", "BTW", "VAT incl.")) if region == "eu" else "VAT"
+    if region != "us" and keys["subtotal"] in ("NET TOTAL", "Total before tax"):
+        keys["subtotal"] = "SUBTOTAL"  # prices include VAT here: nothing is "before tax"
+    if region == "us" and keys["tax"] == "VAT":
+        keys["tax"] = "TAX"
     if not tips:
         keys["tips"] = None
     return keys

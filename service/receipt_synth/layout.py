@@ -187,6 +187,8 @@ def _totals(r: Receipt, st: LayoutStyle, rng) -> list[Line]:
 
 def _footer(r: Receipt, st: LayoutStyle, rng) -> list[Line]:
     lines = [Line([Cell(a, OTHERS)] + ([Cell(b, OTHERS, "right")] if b else [])) for a, b in r.payment]
+    if r.keys["store"]:  # card slips repeat the merchant: "Merchant:   GREEN GROCERY"
+        lines += pair_lines(r.keys["store"], " ".join(r.store_name), "store", st)
     if rng.random() < 0.5:
         lines.append(Line(kind="blank"))
     lines += [Line([Cell(t, OTHERS, "center" if rng.random() < 0.7 else "left")], "small")
