@@ -77,12 +77,9 @@ def _network_outputs(runner: Runner, tensor: np.ndarray) -> Sequence[Any]:
 
 def _drrg_graph(runner: Runner, tensor: np.ndarray) -> Sequence[Any]:
     """DRRG's graph stage (GCN over text-component proposals) runs inside its torch module."""
-    module = getattr(runner, "module", None)
-    if module is None or not hasattr(module, "detect"):
-        raise ValueError("DRRG is served on the torch runtime only: its graph stage has no ONNX export")
     import torch
 
-    return module.detect(torch.from_numpy(tensor).to(str(runner.device)))
+    return runner.module.detect(torch.from_numpy(tensor).to(str(runner.device)))
 
 
 def _decode_drrg(outputs: Sequence[Any], params: dict[str, Any], scale: tuple[float, float]) -> Polygons:
@@ -104,6 +101,7 @@ class DetFamily:
     decode: Decoder
     options: frozenset[str] = frozenset()  # request options that override the params
     infer: Callable[[Runner, np.ndarray], Sequence[Any]] = _network_outputs  # tensor -> decode's input
+    torch_only: bool = False  # `infer` needs the torch module (no ONNX export of that step)
 
     @property
     def cfgs(self) -> Mapping[str, dict[str, Any]]:
@@ -120,7 +118,7 @@ DETECTOR_FAMILIES: dict[str, DetFamily] = {
     "psenet": DetFamily("psenet", "pse_params_kwargs", _decode_map(pse_postprocess)),
     "fcenet": DetFamily("fcenet", "fce_params_kwargs", _decode_fce),
     "textsnake": DetFamily("textsnake", "textsnake_params_kwargs", _decode_map(textsnake_postprocess)),
-    "drrg": DetFamily("drrg", "drrg_params_kwargs", _decode_drrg, infer=_drrg_graph),
+    "drrg": DetFamily("drrg", "drrg_params_kwargs", _decode_drrg, infer=_drrg_graph, torch_only=True),
 }
 
 
@@ -209,6 +207,9 @@ class MMOCRDetector:
         self.runner = runner
         self.cfg = cfg
         self.family = family_of(cfg.arch)
+        if self.family.torch_only and not hasattr(runner, "module"):
+            raise ValueError(f"{cfg.arch} is served on the torch runtime only (its post-network stage "
+                             "runs in the torch module and has no ONNX export)")
 
     def __call__(self, image: np.ndarray, options: dict[str, float] | None = None) -> list[Detection]:
         """Detect text in one BGR image; `options` may override the family's thresholds (DB only)."""

@@ -13,7 +13,7 @@ from handlers.families.mmocr import build_model as build_mmocr
 from handlers.families.mmocr.panet import DEFAULT_CFGS as PANET_CFGS
 from handlers.families.mmocr.psenet import DEFAULT_CFGS as PSENET_CFGS
 from handlers.families.mmocr.resnet import ResNet
-from handlers.families.mmocr_det import MMOCRDetConfig, preprocess
+from handlers.families.mmocr_det import MMOCRDetConfig, MMOCRDetector, preprocess
 from handlers.ops.drrg_postprocess import drrg_postprocess
 from handlers.ops.fce_postprocess import fce_postprocess
 from handlers.ops.pan_postprocess import pan_postprocess
@@ -189,3 +189,17 @@ def test_mmocr_0x_fcenet_textsnake_differ_only_by_the_head_name(arch, tmp_path):
     detector = build_model(ModelSpec("old", "det", "mmocr_det", "torch", tmp_path / "old.pth", {"arch": arch}))
     loaded = detector.runner.module.state_dict()
     assert loaded.keys() == state.keys() and all(torch.equal(loaded[k], state[k]) for k in state)
+
+
+def test_drrg_refuses_a_runtime_without_its_torch_module():
+    class OnnxLike:  # a runner with outputs() only, like OnnxRunner
+        device = None
+
+        def outputs(self, batch):
+            return [np.zeros((1, 6) + batch.shape[2:], np.float32)]
+
+    with pytest.raises(ValueError, match="torch runtime only"):
+        MMOCRDetector(OnnxLike(), MMOCRDetConfig.from_dict({"arch": "drrg_resnet50_fpn-unet_1200e_ctw1500"}))
+    # the map families need nothing but outputs(): an all-background PANet map gives no text
+    detector = MMOCRDetector(OnnxLike(), MMOCRDetConfig.from_dict({"arch": "panet_resnet18_fpem-ffm_600e_icdar2015"}))
+    assert detector(np.zeros((40, 60, 3), np.uint8)) == []
