@@ -32,6 +32,23 @@ class PaperStyle:
     paper: tuple[int, int, int]
 
 
+THERMAL_P = 0.5  # share of receipts with uneven thermal print
+
+
+def thermal_print(gray: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Uneven thermal print on a white-background ink image: slow fading across the strip and
+    light vertical streaks where print-head dots are worn."""
+    h, w = gray.shape
+    fade = cv2.resize(rng.uniform(0.6, 1.0, size=(int(rng.integers(2, 8)), 3)).astype(np.float32), (w, h),
+                      interpolation=cv2.INTER_LINEAR)
+    streaks = np.ones(w, np.float32)
+    for _ in range(int(rng.integers(0, 6))):
+        x = int(rng.integers(0, w))
+        streaks[x:x + int(rng.integers(1, 4))] = rng.uniform(0.35, 0.75)
+    ink = (255 - gray.astype(np.float32)) * fade * streaks[None, :]
+    return (255 - ink).clip(0, 255).astype(np.uint8)
+
+
 STYLE_SCALE = {"title": 1.6, "bold": 1.0, "body": 1.0, "small": 0.85, "faded": 1.0}
 
 
@@ -146,6 +163,8 @@ def render_paper(lines: list[Line], rng: np.random.Generator) -> tuple[np.ndarra
             y += sum(font.getmetrics()) * ps.spacing  # ascent + descent: descenders never touch
     bottom = int(min(height, y + ps.margin + rng.integers(0, 3 * ps.size)))
     gray = np.asarray(img)[:bottom]
+    if rng.random() < THERMAL_P:
+        gray = thermal_print(gray, rng)
     # ink is drawn as darkness on white; colour it onto the paper tone
     rgb = cv2.merge([cv2.convertScaleAbs(gray, alpha=c / 255.0) for c in ps.paper])
     return rgb, boxes
