@@ -6,6 +6,8 @@ image, WildReceipt's keys) and ``class_list.txt`` (the 26 WildReceipt classes). 
 from __future__ import annotations
 
 import json
+import multiprocessing
+from contextlib import ExitStack
 from pathlib import Path
 
 import cv2
@@ -39,26 +41,39 @@ def annotation_line(file_name: str, image: np.ndarray, boxes: list[TextBox]) -> 
     return json.dumps(record, ensure_ascii=False)
 
 
-def generate(out_dir: Path, count: int, seed: int, jpeg_quality: tuple[int, int] = (55, 95)) -> Path:
+def _encode(job: tuple[int, int, int]) -> tuple[bytes, str]:
+    """(JPEG bytes, annotation line) of receipt ``index`` (a process-pool task)."""
+    seed, index, quality = job
+    image, boxes = synth_receipt(seed, index)
+    ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise RuntimeError(f"JPEG encoding failed for receipt {index}")
+    return buf.tobytes(), annotation_line(f"images/{index:05d}.jpg", image, boxes)
+
+
+def generate(out_dir: Path, count: int, seed: int, jpeg_quality: tuple[int, int] = (55, 95),
+             workers: int = 1) -> Path:
     """Write ``count`` receipts under ``out_dir``; returns the path of ``annotations.txt``.
 
-    The same ``seed`` (on a machine with the same fonts) gives byte-identical files.
+    The same ``seed`` (on a machine with the same fonts) gives byte-identical files, whatever
+    the number of ``workers`` (processes).
     """
     if count < 0:
         raise ValueError(f"count must be >= 0, got {count}")
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
     out_dir = Path(out_dir)
     (out_dir / "images").mkdir(parents=True, exist_ok=True)
     (out_dir / "class_list.txt").write_text(class_list_text(), encoding="utf-8")
-    ann_path = out_dir / "annotations.txt"
     q_rng = np.random.default_rng(np.random.SeedSequence([seed, 2**31]))
-    with ann_path.open("w", encoding="utf-8") as f:
-        for i in range(count):
-            image, boxes = synth_receipt(seed, i)
-            name = f"images/{i:05d}.jpg"
-            quality = int(q_rng.integers(jpeg_quality[0], jpeg_quality[1] + 1))
-            ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
-            if not ok:
-                raise RuntimeError(f"JPEG encoding failed for {name}")
-            (out_dir / name).write_bytes(buf.tobytes())
-            f.write(annotation_line(name, image, boxes) + "\n")
+    jobs = [(seed, i, int(q_rng.integers(jpeg_quality[0], jpeg_quality[1] + 1))) for i in range(count)]
+    ann_path = out_dir / "annotations.txt"
+    with ann_path.open("w", encoding="utf-8") as f, ExitStack() as stack:
+        results = map(_encode, jobs)
+        if workers > 1:
+            pool = stack.enter_context(multiprocessing.get_context("spawn").Pool(workers))
+            results = pool.imap(_encode, jobs, chunksize=8)
+        for i, (jpeg, line) in enumerate(results):
+            (out_dir / f"images/{i:05d}.jpg").write_bytes(jpeg)
+            f.write(line + "\n")
     return ann_path

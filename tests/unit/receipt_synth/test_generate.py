@@ -78,3 +78,16 @@ def test_reader_refuses_malformed_lines():
 def test_negative_count_is_refused(tmp_path: Path):
     with pytest.raises(ValueError, match="count"):
         generate(tmp_path, count=-1, seed=0)
+
+
+def test_command_line_and_workers_write_the_same_files(dataset: Path, tmp_path: Path):
+    import subprocess
+    import sys
+
+    out = tmp_path / "cli"
+    done = subprocess.run([sys.executable, "-m", "service.receipt_synth", "--out", str(out), "--count", "4",
+                           "--seed", "11", "--workers", "2"], capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).resolve().parents[3], check=True)
+    assert "wrote 4 receipts" in done.stdout
+    assert (out / "annotations.txt").read_bytes() == dataset.read_bytes()
+    assert (out / "images/00003.jpg").read_bytes() == (dataset.parent / "images/00003.jpg").read_bytes()
