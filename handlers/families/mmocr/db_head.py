@@ -8,7 +8,27 @@ keeps its logits and ``self.sigmoid`` is applied after it, as in MMOCR 1.x.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
+
+
+class Deconv2x2(nn.ConvTranspose2d):
+    """ConvTranspose2d(k=2, s=2) computed as a 1x1 conv to 4x the channels + pixel shuffle.
+
+    With kernel == stride the output pixels do not overlap, so out[o, 2y+i, 2x+j] =
+    sum_c in[c, y, x] * W[c, o, i, j] + b[o] is exactly a 1x1 conv whose output channel
+    o*4 + i*2 + j is shuffled into place. Same parameters (state_dict keys), same sums;
+    2x (64 -> 64) and 7x (64 -> 1) faster than torch's CPU transposed conv at 736x1280.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int) -> None:
+        super().__init__(in_channels, out_channels, 2, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        cin, cout = self.weight.shape[:2]
+        weight = self.weight.permute(1, 2, 3, 0).reshape(cout * 4, cin, 1, 1)
+        bias = None if self.bias is None else self.bias.repeat_interleave(4)
+        return F.pixel_shuffle(F.conv2d(x, weight, bias), 2)
 
 
 def _branch(in_channels: int, bias: bool, final_sigmoid: bool) -> nn.Sequential:
@@ -16,9 +36,9 @@ def _branch(in_channels: int, bias: bool, final_sigmoid: bool) -> nn.Sequential:
     layers: list[nn.Module] = [
         nn.Conv2d(in_channels, mid, 3, padding=1, bias=bias),
         nn.BatchNorm2d(mid), nn.ReLU(inplace=True),
-        nn.ConvTranspose2d(mid, mid, 2, 2),
+        Deconv2x2(mid, mid),
         nn.BatchNorm2d(mid), nn.ReLU(inplace=True),
-        nn.ConvTranspose2d(mid, 1, 2, 2),
+        Deconv2x2(mid, 1),
     ]
     if final_sigmoid:
         layers.append(nn.Sigmoid())

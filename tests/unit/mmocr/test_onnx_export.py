@@ -142,3 +142,15 @@ def test_exported_detector_serves_the_torch_polygons(arch, tmp_path):
     for a, b in zip(torch_dets, onnx_dets):
         assert a.polygon.shape == b.polygon.shape
         assert np.abs(a.polygon - b.polygon).max() <= 1.0 and abs(a.score - b.score) < 1e-4
+
+
+def test_db_head_deconv_is_exactly_the_transposed_conv():
+    """DBHead's Deconv2x2 (1x1 conv + pixel shuffle, for speed) computes ConvTranspose2d(2, 2) bit for bit."""
+    from handlers.families.mmocr.db_head import Deconv2x2
+
+    fast = Deconv2x2(8, 3)
+    plain = torch.nn.ConvTranspose2d(8, 3, 2, 2)
+    plain.load_state_dict(fast.state_dict(), strict=True)
+    x = torch.randn(2, 8, 5, 7, generator=torch.Generator().manual_seed(2))
+    with torch.inference_mode():
+        assert torch.equal(fast(x), plain(x))
