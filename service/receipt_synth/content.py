@@ -64,8 +64,10 @@ def _store_name(rng, kind: str) -> list[str]:
     r = rng.random()
     if r < 0.3:
         name = [_pick(rng, vocab.BRANDLIKE)]
-    elif r < 0.7:
+    elif r < 0.55:
         name = [f"{_pick(rng, vocab.STORE_FIRST)} {_pick(rng, vocab.STORE_KIND[kind])}"]
+    elif r < 0.7:
+        name = [f"{_pick(rng, vocab.OWNERS)} {_pick(rng, vocab.STORE_KIND[kind])}"]
     else:
         name = [f"{_pick(rng, vocab.STORE_FIRST)} {_pick(rng, vocab.STORE_SECOND)}",
                 _pick(rng, vocab.STORE_KIND[kind])]
