@@ -11,7 +11,7 @@ Two entry points:
     ``raw_pred_maps``);
   * ``detect(inputs)`` -> per image ``DRRGGraphOutput`` (edges, edge scores, text
     components): maps -> numpy component proposals
-    (``handlers.ops.drrg_postprocess.propose_components``) -> rotated RoI-Align of
+    (``handlers.families.mmocr.drrg_proposals.propose_components``) -> rotated RoI-Align of
     the 38-channel (neck + maps) features + geometric embedding -> local graphs ->
     GCN. ``handlers.ops.drrg_postprocess.drrg_postprocess`` turns that into polygons.
 """
@@ -29,7 +29,7 @@ from handlers.families.mmocr.drrg_graph import (GCN, build_local_graphs, feature
                                                 roi_align_rotated)
 from handlers.families.mmocr.resnet import ResNet
 from handlers.families.mmocr.textsnake import FPN_UNet
-from handlers.ops.drrg_postprocess import ProposalParams, propose_components
+from handlers.families.mmocr.drrg_proposals import ProposalParams, propose_components
 
 DEFAULT_CFGS: dict[str, dict[str, Any]] = {
     "drrg_resnet50_fpn-unet_1200e_ctw1500": {

@@ -1,4 +1,5 @@
-"""DRRG post-processing (handlers.ops.drrg_postprocess) on constructed maps.
+"""DRRG proposals and post-processing (handlers.families.mmocr.drrg_proposals,
+handlers.ops.drrg_postprocess) on constructed maps.
 
 MMOCR's graph stage has no oracle output (it did not finish on random maps), so the
 proposals, LA-NMS, linking and polygon building are checked on maps with a known
@@ -15,8 +16,9 @@ import pytest
 from shapely.geometry import Point, Polygon
 
 from handlers.families.mmocr.drrg_graph import build_local_graphs
-from handlers.ops.drrg_postprocess import (ProposalParams, chain_order, drrg_postprocess,
-                                           la_nms, propose_components, quad_nms)
+from handlers.families.mmocr.drrg_proposals import (ProposalParams, convex_quad_intersection,
+                                                    la_nms, propose_components, quad_nms)
+from handlers.ops.drrg_postprocess import chain_order, drrg_postprocess
 from handlers.ops.fce_postprocess import poly_nms
 
 CONFIG = ProposalParams(text_region_thr=0.3, center_region_thr=0.4)
@@ -154,16 +156,36 @@ def test_la_nms_merges_consecutive_and_suppresses():
     np.testing.assert_allclose(out[1], np.append(q + 100, 0.9))
 
 
-@pytest.mark.parametrize("n, extent", [(300, 400.0), (300, 60.0)])  # sparse / crowded path
-def test_quad_nms_equals_all_pairs_nms(n, extent):
-    rng = np.random.default_rng(n + int(extent))
+def _random_rects(n: int, extent: float, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
     c = rng.uniform(0, extent, (n, 2))
     half = rng.uniform(4, 20, (n, 2))
     angle = rng.uniform(-0.5, 0.5, n)
     u = np.stack([np.cos(angle), np.sin(angle)], 1) * half[:, :1]
     v = np.stack([-np.sin(angle), np.cos(angle)], 1) * half[:, 1:]
-    quads = np.stack([c - u - v, c + u - v, c + u + v, c - u + v], 1).reshape(n, 8)
-    scores = rng.uniform(0, 1, n)
+    return np.stack([c - u - v, c + u - v, c + u + v, c - u + v], 1)
+
+
+def test_convex_quad_intersection_matches_shapely():
+    p, q = _random_rects(400, 40.0, 1), _random_rects(400, 40.0, 2)
+    p[::3] = p[::3, ::-1]  # either orientation: turned counter-clockwise inside
+    def signed_area(x):
+        nxt = np.roll(x, -1, 1)
+        return (x[..., 0] * nxt[..., 1] - nxt[..., 0] * x[..., 1]).sum(1)
+
+    ccw = [np.where((signed_area(x) < 0)[:, None, None], x[:, ::-1], x) for x in (p, q)]
+    ours = convex_quad_intersection(*ccw)
+    ref = [Polygon(a).intersection(Polygon(b)).area for a, b in zip(p, q)]
+    np.testing.assert_allclose(ours, ref, atol=1e-6)
+    assert (ours > 0).sum() > 100 and (ours == 0).sum() > 10
+    same = convex_quad_intersection(ccw[0][:5], ccw[0][:5])  # identical quads
+    np.testing.assert_allclose(same, [Polygon(a).area for a in p[:5]], rtol=1e-9)
+
+
+@pytest.mark.parametrize("n, extent", [(300, 400.0), (300, 60.0)])  # sparse / crowded path
+def test_quad_nms_equals_all_pairs_nms(n, extent):
+    quads = _random_rects(n, extent, n + int(extent)).reshape(n, 8)
+    scores = np.random.default_rng(7).uniform(0, 1, n)
     kept = quad_nms(quads, scores, 0.3)
     ref, ref_scores = poly_nms(list(quads.astype(np.float32)), list(scores), 0.3)
     assert sorted(scores[kept].tolist()) == sorted(ref_scores)
