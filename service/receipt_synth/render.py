@@ -49,6 +49,20 @@ def thermal_print(gray: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return (255 - ink).clip(0, 255).astype(np.uint8)
 
 
+CREASE_P = 0.3  # share of receipts folded once or twice
+
+
+def creases(gray: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Fold lines across the strip: a narrow shaded band beside a lit one, as a crease catches light."""
+    h, w = gray.shape
+    shade = np.ones(h, np.float32)
+    for _ in range(int(rng.integers(1, 3))):
+        y0, width = float(rng.uniform(0.1, 0.9) * h), float(rng.uniform(2, 8))
+        d = (np.arange(h, dtype=np.float32) - y0) / width
+        shade *= 1 - float(rng.uniform(0.04, 0.14)) * np.tanh(d) * np.exp(-d * d / 4)
+    return (gray.astype(np.float32) * shade[:, None]).clip(0, 255).astype(np.uint8)
+
+
 STYLE_SCALE = {"title": 1.6, "bold": 1.0, "body": 1.0, "small": 0.85, "faded": 1.0}
 
 
@@ -165,6 +179,8 @@ def render_paper(lines: list[Line], rng: np.random.Generator) -> tuple[np.ndarra
     gray = np.asarray(img)[:bottom]
     if rng.random() < THERMAL_P:
         gray = thermal_print(gray, rng)
+    if rng.random() < CREASE_P:
+        gray = creases(gray, rng)
     # ink is drawn as darkness on white; colour it onto the paper tone
     rgb = cv2.merge([cv2.convertScaleAbs(gray, alpha=c / 255.0) for c in ps.paper])
     return rgb, boxes
