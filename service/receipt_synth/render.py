@@ -8,7 +8,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from .fonts import Face, available_faces, face_weights, load_font
-from .labels import IGNORE
+from .labels import FIELD_IDS, IGNORE, OTHERS
 from .layout import Cell, Line
 
 
@@ -32,6 +32,7 @@ class PaperStyle:
     paper: tuple[int, int, int]
 
 
+TRUNCATABLE = (FIELD_IDS["item"][0], OTHERS)  # printers cut product names, never amounts or dates
 THERMAL_P = 0.5  # share of receipts with uneven thermal print
 
 
@@ -101,22 +102,40 @@ def _place(cells: list[Cell], widths: list[float], ps: PaperStyle, gap: float) -
     return xs
 
 
+def _wrap_words(cell: Cell, font, inner: float) -> list[list[Cell]]:
+    """One run too wide for the paper -> rows of whole words (a word wider than the paper is cut)."""
+    rows: list[str] = []
+    for word in cell.text.split(" "):
+        while font.getlength(word) > inner and len(word) > 1:
+            word = word[:-1]
+        if rows and font.getlength(rows[-1] + " " + word) <= inner:
+            rows[-1] += " " + word
+        else:
+            rows.append(word)
+    align = cell.align if cell.align in ("left", "right", "center") else "left"
+    return [[Cell(text, cell.label, align)] for text in rows]
+
+
 def fit_line(cells: list[Cell], font, ps: PaperStyle, gap: float) -> list[list[Cell]]:
-    """Cells of one row fitted into the paper width: truncate the first cell, else wrap the last."""
+    """Cells of one row fitted into the paper width, as printers do: a long product name or
+    other text is truncated, else the last cell wraps to the next row, a lone run wraps at words."""
+    inner = ps.width - 2 * ps.margin
     cells = [Cell(c.text, c.label, c.align, c.pos) for c in cells]
     for c in cells:
         if c.align == "fill":
-            c.text = c.text[:1] * max(1, int((ps.width - 2 * ps.margin) // font.getlength(c.text[:1])))
+            c.text = c.text[:1] * max(1, int(inner // font.getlength(c.text[:1])))
     while True:
         widths = [font.getlength(c.text) for c in cells]
         xs = _place(cells, widths, ps, gap)
-        if xs[-1] + widths[-1] <= ps.width - ps.margin + 0.5 or len(cells) == 1:
+        if xs[0] >= ps.margin - 0.5 and xs[-1] + widths[-1] <= ps.width - ps.margin + 0.5:
             return [cells]
-        if len(cells[0].text) > 8:
+        if len(cells) == 1:
+            return _wrap_words(cells[0], font, inner)
+        if cells[0].label in TRUNCATABLE and len(cells[0].text) > 8:
             cells[0].text = cells[0].text[:-1].rstrip()
             continue
         head = fit_line(cells[:-1], font, ps, gap)
-        return head + [[Cell(cells[-1].text, cells[-1].label, "right")]]
+        return head + fit_line([Cell(cells[-1].text, cells[-1].label, "right")], font, ps, gap)
 
 
 def _draw_graphic(draw: ImageDraw.ImageDraw, kind: str, y: int, ps: PaperStyle, rng) -> int:

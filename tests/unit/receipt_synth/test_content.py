@@ -95,3 +95,64 @@ def test_money_formats():
     assert format_money(5, us, with_symbol=False) == "0.05"
     assert format_money(123456, eu) == "1234,56"
     assert format_money(123456, eu, with_symbol=True) == "1234,56 €"
+
+
+def _strip_key(text: str, name: str) -> str:
+    """A merged "Key value" run -> value (the key is one of the generator's key words)."""
+    from service.receipt_synth.vocab import KEYS
+    for key in sorted(KEYS[name], key=len, reverse=True):
+        if text.startswith(key + " "):
+            return text[len(key) + 1:]
+    return text
+
+
+def test_printed_dates_times_and_phones_are_well_formed(receipts):
+    import datetime as dt
+    date_formats = ("%m/%d/%Y", "%m/%d/%y", "%m-%d-%Y", "%b %d, %Y", "%Y-%m-%d", "%a %m/%d/%Y",
+                    "%d-%b-%Y", "%d/%m/%Y", "%d/%m/%y", "%d.%m.%Y", "%d.%m.%y", "%d %b %Y", "%d-%m-%Y")
+    time_formats = ("%H:%M", "%H:%M:%S", "%I:%M %p", "%I:%M:%S %p", "%I:%M%p")
+
+    def parses(text: str, formats) -> bool:
+        for f in formats:
+            try:
+                dt.datetime.strptime(text.title() if "%b" in f or "%a" in f else text, f)
+                return True
+            except ValueError:
+                pass
+        return False
+
+    for boxes in receipts:
+        for b in boxes:
+            if b.label == CLASS_ID["Date_value"]:
+                assert parses(_strip_key(b.text, "date"), date_formats), b.text
+            elif b.label == CLASS_ID["Time_value"]:
+                assert parses(_strip_key(b.text, "time"), time_formats), b.text
+            elif b.label == CLASS_ID["Tel_value"]:
+                assert 9 <= sum(c.isdigit() for c in _strip_key(b.text, "tel")) <= 13, b.text
+
+
+def test_every_run_fits_on_the_paper():
+    for i in range(40):
+        rng = np.random.default_rng(1000 + i)
+        paper, boxes = render_paper(layout_receipt(make_receipt(rng), rng), rng)
+        h, w = paper.shape[:2]
+        for b in boxes:
+            assert b.quad[:, 0].min() >= 0 and b.quad[:, 0].max() <= w, b.text
+            assert b.quad[:, 1].min() >= 0 and b.quad[:, 1].max() <= h, b.text
+
+
+def test_a_run_too_wide_wraps_at_words_and_amounts_are_never_cut():
+    from service.receipt_synth.fonts import available_faces, load_font
+    from service.receipt_synth.layout import Cell
+    from service.receipt_synth.render import PaperStyle, fit_line
+
+    face = available_faces()[0]
+    font = load_font(face.regular, 20)
+    ps = PaperStyle(face=face, size=20, width=int(font.getlength("0") * 20) + 20, margin=10,
+                    spacing=1.2, ink=0, paper=(255, 255, 255))
+    rows = fit_line([Cell("Returns accepted within 30 days with receipt", 25, "center")], font, ps, 10)
+    assert [r[0].text for r in rows] == ["Returns accepted", "within 30 days with", "receipt"]
+    rows = fit_line([Cell("SUB-TOTAL", 18), Cell("$1234567.89", 17, "right"), Cell("12345678.00", 17, "right")],
+                    font, ps, 10)
+    texts = [c.text for r in rows for c in r]
+    assert "$1234567.89" in texts and "12345678.00" in texts and "SUB-TOTAL" in texts
