@@ -18,10 +18,11 @@ CROP_P = 0.25  # share of long receipts whose top or bottom is outside the photo
 MIN_VISIBLE = 0.35  # a cut run keeps its box (as Ignore) when this share of it is visible
 
 
-def _homography(pw: int, ph: int, rng: np.random.Generator, scan: bool,
+def _homography(paper_size: tuple[int, int], rng: np.random.Generator, scan: bool,
                 min_scale: float, low_res: bool = False) -> tuple[np.ndarray, int, int]:
     """Paper -> photo homography and the photo size (the paper stays inside, or a long one is
-    cut at the top or bottom)."""
+    cut at the top or bottom). ``paper_size`` is (width, height)."""
+    pw, ph = paper_size
     long_side = float(rng.uniform(450, 750) if low_res else rng.uniform(700, 1300))
     fill = 1.0 if scan else float(rng.uniform(0.7, 0.92))
     scale = max(min_scale, long_side * fill / max(ph, pw))
@@ -89,7 +90,7 @@ def photograph(paper: np.ndarray, boxes: list[TextBox],
     low_res = rng.random() < LOW_RES_P
     text_px = LOW_RES_TEXT_PX if low_res else MIN_TEXT_PX
     min_scale = text_px / float(np.median(heights)) if heights else 0.0
-    hom, w, h = _homography(pw, ph, rng, scan, min_scale, low_res)
+    hom, w, h = _homography((pw, ph), rng, scan, min_scale, low_res)
     # warping onto the background with a transparent border composites paper and surface in one pass
     img = cv2.warpPerspective(np.ascontiguousarray(paper[..., ::-1]), hom, (w, h), dst=background(h, w, rng),
                               flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_TRANSPARENT)

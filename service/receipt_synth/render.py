@@ -162,14 +162,24 @@ def _draw_graphic(draw: ImageDraw.ImageDraw, kind: str, y: int, ps: PaperStyle, 
     return int(ps.size * ps.spacing)  # blank
 
 
-def _draw_row(draw, cells: list[Cell], font, stroke: int, y: float, ps: PaperStyle, style: str, rng) -> list[TextBox]:
+@dataclass
+class RowFont:
+    """How one printed line is set: font, stroke for faux bold, style name."""
+    font: object
+    stroke: int
+    style: str
+
+
+def _draw_row(draw: ImageDraw.ImageDraw, cells: list[Cell], rf: RowFont, y: float, ps: PaperStyle,
+              rng: np.random.Generator) -> list[TextBox]:
+    font = rf.font
     widths = [font.getlength(c.text) for c in cells]
     gap = 2.2 * font.getlength(" ") + 4
     boxes = []
     for c, x in zip(cells, _place(cells, widths, ps, gap)):
-        ink = int(rng.integers(150, 200)) if style == "faded" else ps.ink + int(rng.integers(0, 25))
-        draw.text((x, y), c.text, font=font, fill=ink, stroke_width=stroke, stroke_fill=ink)
-        x0, y0, x1, y1 = draw.textbbox((x, y), c.text, font=font, stroke_width=stroke)
+        ink = int(rng.integers(150, 200)) if rf.style == "faded" else ps.ink + int(rng.integers(0, 25))
+        draw.text((x, y), c.text, font=font, fill=ink, stroke_width=rf.stroke, stroke_fill=ink)
+        x0, y0, x1, y1 = draw.textbbox((x, y), c.text, font=font, stroke_width=rf.stroke)
         pad = max(2.0, 0.12 * font.size)
         x0, y0, x1, y1 = x0 - pad, y0 - pad, x1 + pad, y1 + pad
         quad = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], dtype=np.float64)
@@ -177,24 +187,35 @@ def _draw_row(draw, cells: list[Cell], font, stroke: int, y: float, ps: PaperSty
     return boxes
 
 
+def _grown(img: Image.Image, need: float) -> Image.Image:
+    """``img`` itself, or a copy twice as tall when ``need`` rows would not fit."""
+    if need < img.height:
+        return img
+    bigger = Image.new("L", (img.width, max(2 * img.height, int(need) + 1)), 255)
+    bigger.paste(img, (0, 0))
+    return bigger
+
+
 def render_paper(lines: list[Line], rng: np.random.Generator) -> tuple[np.ndarray, list[TextBox]]:
     """Draw ``lines`` on paper: (H, W, 3) uint8 RGB image and the boxes of every text run."""
     ps = choose_paper(rng)
-    height = int(sum(ps.size * (5 if ln.kind != "text" else 2.5 * ps.spacing) for ln in lines)) + 4 * ps.size
-    img = Image.new("L", (ps.width, height), 255)
-    draw = ImageDraw.Draw(img)
+    img = Image.new("L", (ps.width, ps.size * (3 * len(lines) + 8)), 255)
     y = float(ps.margin + rng.integers(0, 2 * ps.size))
     boxes: list[TextBox] = []
     for ln in lines:
+        img = _grown(img, y + 6 * ps.size)
+        draw = ImageDraw.Draw(img)
         if ln.kind != "text":
             y += _draw_graphic(draw, ln.kind, int(y), ps, rng)
             continue
         font, stroke = _font(ps, ln.style, rng)
         gap = 2.2 * font.getlength(" ") + 4
         for row in fit_line(ln.cells, font, ps, gap):
-            boxes += _draw_row(draw, row, font, stroke, y, ps, ln.style, rng)
+            img = _grown(img, y + 3 * font.size)
+            draw = ImageDraw.Draw(img)
+            boxes += _draw_row(draw, row, RowFont(font, stroke, ln.style), y, ps, rng)
             y += sum(font.getmetrics()) * ps.spacing  # ascent + descent: descenders never touch
-    bottom = int(min(height, y + ps.margin + rng.integers(0, 3 * ps.size)))
+    bottom = int(min(img.height, y + ps.margin + rng.integers(0, 3 * ps.size)))
     gray = np.asarray(img)[:bottom]
     if rng.random() < THERMAL_P:
         gray = thermal_print(gray, rng)
