@@ -9,7 +9,9 @@ from . import vocab
 
 COUNT_CHOICES = (1, 2, 3, 4, 5, 6, 8, 10, 12, 16)
 COUNT_P = (.07, .12, .14, .14, .13, .12, .11, .08, .05, .04)
-DISCOUNT_P = 0.15  # share of grocery/retail lines followed by a savings line
+DISCOUNT_P = 0.15
+WEIGHED_P = 0.15  # share of grocery lines sold by weight
+WEIGHT_UNITS = ("lb", "kg")  # share of grocery/retail lines followed by a savings line
 VOWELS = set("aeiouAEIOU")
 
 
@@ -24,6 +26,7 @@ class Item:
     discount_cents: int = 0
     discount_text: str = ""
     code: str = ""
+    weight: str = ""  # "1.25 lb" for goods sold by weight (then qty is 1)
 
 
 def abbreviate(name: str, rng: np.random.Generator) -> str:
@@ -43,6 +46,16 @@ def _price(rng: np.random.Generator) -> int:
     return unit - unit % 10 + int(rng.choice([9, 9, 5, 0]))
 
 
+def _weigh(item: Item, rng: np.random.Generator) -> None:
+    """Sell ``item`` by weight: 0.2-3 units at a per-unit price, the line price rounded to the cent."""
+    grams = int(rng.integers(200, 3000)) if rng.random() < 0.5 else int(rng.integers(20, 300)) * 10
+    amount = grams / 1000
+    item.weight = f"{amount:.3f} {WEIGHT_UNITS[int(rng.integers(2))]}" if rng.random() < 0.4 else f"{amount:.2f} lb"
+    amount = float(item.weight.split()[0])
+    item.qty = 1
+    item.line_cents = int(round(amount * item.unit_cents))
+
+
 def make_items(rng: np.random.Generator, kind: str) -> list[Item]:
     """1-16 distinct products of the store's kind."""
     pool = vocab.ITEMS[kind]
@@ -56,6 +69,8 @@ def make_items(rng: np.random.Generator, kind: str) -> list[Item]:
         qty = int(rng.choice([1, 1, 1, 1, 2, 2, 3, 4, 6]))
         unit = _price(rng)
         item = Item(abbreviate(name, rng) if short else name, qty, unit, qty * unit)
+        if kind == "grocery" and rng.random() < WEIGHED_P:
+            _weigh(item, rng)
         if codes:
             item.code = str(int(rng.integers(3000, 99999)))
         if kind != "restaurant" and rng.random() < DISCOUNT_P:

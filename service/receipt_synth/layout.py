@@ -159,6 +159,10 @@ def _item_lines(r: Receipt, st: LayoutStyle, rng) -> list[Line]:
         elif st.items == "unit_col" and it.qty > 1:
             unit = Cell(f"{it.qty} x {r.money(it.unit_cents)}", qty_id, "col", st.value_col)
             lines.append(Line(_name_cells(it, st) + [unit, price]))
+        elif it.weight:  # weighed goods always print the weight and unit price under the name
+            unit = it.weight.split()[1]
+            lines.append(Line(_name_cells(it, st) + [price]))
+            lines.append(Line([Cell(f"{it.weight} @ {r.money(it.unit_cents)}/{unit}", qty_id, "col", 0.06)], "small"))
         else:
             lines.append(Line(_name_cells(it, st) + [price]))
             if st.items == "subline" and it.qty > 1:

@@ -156,3 +156,15 @@ def test_a_run_too_wide_wraps_at_words_and_amounts_are_never_cut():
                     font, ps, 10)
     texts = [c.text for r in rows for c in r]
     assert "$1234567.89" in texts and "12345678.00" in texts and "SUB-TOTAL" in texts
+
+
+def test_weighed_goods_cost_weight_times_unit_price():
+    from service.receipt_synth.items import make_items
+
+    weighed = [it for i in range(300) for it in make_items(np.random.default_rng(i), "grocery") if it.weight]
+    assert len(weighed) > 20
+    for it in weighed:
+        assert it.line_cents == round(float(it.weight.split()[0]) * it.unit_cents)
+    for i in range(40):
+        for it in make_items(np.random.default_rng(i), "retail"):
+            assert not it.weight and it.line_cents == it.qty * it.unit_cents
