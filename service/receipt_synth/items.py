@@ -17,7 +17,8 @@ VOWELS = set("aeiouAEIOU")
 
 @dataclass
 class Item:
-    """One product line: ``line_cents == qty * unit_cents``; ``discount_cents`` (>= 0) is taken
+    """One product line: ``line_cents == qty * unit_cents`` (weighed goods: weight x unit price,
+    rounded to the cent); ``discount_cents`` (>= 0) is taken
     off on a savings line printed under it."""
     name: str
     qty: int

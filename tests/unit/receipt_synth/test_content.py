@@ -168,3 +168,12 @@ def test_weighed_goods_cost_weight_times_unit_price():
     for i in range(40):
         for it in make_items(np.random.default_rng(i), "retail"):
             assert not it.weight and it.line_cents == it.qty * it.unit_cents
+
+
+def test_every_character_is_in_the_sdmgr_dictionary(receipts):
+    # SDMG-R silently drops characters outside its dictionary (the space included, by design)
+    from handlers.families.kie.text_encoding import SDMGR_CHARS
+
+    used = {c for boxes in receipts for b in boxes for c in b.text}
+    assert used - {" "} <= set(SDMGR_CHARS)
+    assert {"$", "£", "€", "@", "%"} <= used
