@@ -180,8 +180,9 @@ def _draw_row(draw: ImageDraw.ImageDraw, cells: list[Cell], rf: RowFont, y: floa
         ink = int(rng.integers(150, 200)) if rf.style == "faded" else ps.ink + int(rng.integers(0, 25))
         draw.text((x, y), c.text, font=font, fill=ink, stroke_width=rf.stroke, stroke_fill=ink)
         x0, y0, x1, y1 = draw.textbbox((x, y), c.text, font=font, stroke_width=rf.stroke)
-        pad = max(2.0, 0.12 * font.size)
-        x0, y0, x1, y1 = x0 - pad, y0 - pad, x1 + pad, y1 + pad
+        # a detector's boxes are a little loose, and not all equally: pad each side at random
+        px0, py0, px1, py1 = np.maximum(2.0, rng.uniform(0.06, 0.22, size=4) * font.size)
+        x0, y0, x1, y1 = x0 - px0, y0 - py0, x1 + px1, y1 + py1
         quad = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], dtype=np.float64)
         boxes.append(TextBox(quad, "" if c.label == IGNORE else c.text, c.label))
     return boxes
