@@ -94,7 +94,8 @@ class DRRGHead(nn.Module):
         content = roi_align_rotated(feat_maps, torch.from_numpy(rois),
                                     self.pooling_output_size, self.pooling_scale)
         geo = torch.from_numpy(feature_embedding(comp_attribs, self.node_geo_feat_len))
-        return torch.cat([content.reshape(len(attribs), -1), geo.to(content.dtype)], dim=1)
+        geo = geo.to(device=content.device, dtype=content.dtype)
+        return torch.cat([content.reshape(len(attribs), -1), geo], dim=1)
 
     def link_scores(self, feat_maps: torch.Tensor, comp_attribs: np.ndarray
                     ) -> tuple[np.ndarray, np.ndarray]:
@@ -102,11 +103,12 @@ class DRRGHead(nn.Module):
         node_feats = self.node_features(feat_maps, comp_attribs)
         nodes, adj, knn = build_local_graphs(comp_attribs[:, :2], self.k_at_hops,
                                              self.num_adjacent_linkages)
-        index = torch.from_numpy(np.maximum(nodes, 0))
+        device = node_feats.device
+        index = torch.from_numpy(np.maximum(nodes, 0)).to(device)
         feats = node_feats[index] - node_feats[index[:, :1]]
-        feats[torch.from_numpy(nodes < 0)] = 0.0  # padding nodes
-        logits = self.gcn(feats, torch.from_numpy(adj), torch.from_numpy(knn))
-        probs = torch.softmax(logits, dim=1)[:, 1].numpy()
+        feats[torch.from_numpy(nodes < 0).to(device)] = 0.0  # padding nodes
+        logits = self.gcn(feats, torch.from_numpy(adj).to(device), torch.from_numpy(knn).to(device))
+        probs = torch.softmax(logits, dim=1)[:, 1].detach().cpu().numpy()
         pivots = np.repeat(nodes[:, 0], knn.shape[1])
         neighbours = np.take_along_axis(nodes, knn, axis=1).ravel()
         return np.stack([pivots, neighbours], axis=1), probs.astype(np.float64)
@@ -134,9 +136,10 @@ class DRRG(nn.Module):
         return [self.graph_stage(maps[i], torch.cat([feats[i], maps[i]], 0)[None])
                 for i in range(inputs.shape[0])]
 
+    @torch.no_grad()
     def graph_stage(self, maps: torch.Tensor, feat_maps: torch.Tensor) -> DRRGGraphOutput:
         """(6, H, W) maps and (1, 38, H, W) features of one image -> graph output."""
-        attribs, comps = propose_components(maps.float().numpy(), self.proposal_params)
+        attribs, comps = propose_components(maps.float().cpu().numpy(), self.proposal_params)
         if len(comps) < 2:  # MMOCR: fewer than 2 components -> no text
             return DRRGGraphOutput(np.zeros((0, 2), np.int64), np.zeros(0),
                                    np.zeros((0, 9), np.float32))

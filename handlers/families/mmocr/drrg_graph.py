@@ -44,11 +44,11 @@ def _pool_group(fmap: torch.Tensor, rois: torch.Tensor, out_hw: tuple[int, int],
     c, height, width = fmap.shape
     (out_h, out_w), (gh, gw) = out_hw, grid
     cx, cy, rw, rh, theta = (rois[:, i].reshape(-1, 1, 1, 1, 1) for i in range(5))
-    dt = rois.dtype
-    ph = torch.arange(out_h, dtype=dt).reshape(1, out_h, 1, 1, 1)
-    iy = torch.arange(gh, dtype=dt).reshape(1, 1, gh, 1, 1)
-    pw = torch.arange(out_w, dtype=dt).reshape(1, 1, 1, out_w, 1)
-    ix = torch.arange(gw, dtype=dt).reshape(1, 1, 1, 1, gw)
+    opts = {"dtype": rois.dtype, "device": rois.device}
+    ph = torch.arange(out_h, **opts).reshape(1, out_h, 1, 1, 1)
+    iy = torch.arange(gh, **opts).reshape(1, 1, gh, 1, 1)
+    pw = torch.arange(out_w, **opts).reshape(1, 1, 1, out_w, 1)
+    ix = torch.arange(gw, **opts).reshape(1, 1, 1, 1, gw)
     yy = -rh / 2 + ph * (rh / out_h) + (iy + 0.5) * (rh / out_h) / gh
     xx = -rw / 2 + pw * (rw / out_w) + (ix + 0.5) * (rw / out_w) / gw
     cos, sin = torch.cos(theta), torch.sin(theta)
@@ -73,14 +73,16 @@ def roi_align_rotated(features: torch.Tensor, rois: torch.Tensor,
     if features.shape[0] != 1:
         raise ValueError("roi_align_rotated supports one image (batch size 1)")
     out_h, out_w = output_size
-    r = rois.to(torch.float32)
+    r = rois.to(device=features.device, dtype=torch.float32)
     geo = torch.stack([r[:, 1] * spatial_scale - 0.5, r[:, 2] * spatial_scale - 0.5,
                        r[:, 3] * spatial_scale, r[:, 4] * spatial_scale, r[:, 5]], dim=1)
     out = features.new_zeros(rois.shape[0], features.shape[1], out_h, out_w)
-    grids = np.stack([np.ceil(geo[:, 3].numpy() / out_h),
-                      np.ceil(geo[:, 2].numpy() / out_w)], axis=1).astype(np.int64)
+    size = geo[:, 2:4].cpu().numpy()
+    grids = np.stack([np.ceil(size[:, 1] / out_h), np.ceil(size[:, 0] / out_w)],
+                     axis=1).astype(np.int64)
     for gh, gw in {tuple(g) for g in grids.tolist()}:
         sel = torch.from_numpy(np.flatnonzero((grids[:, 0] == gh) & (grids[:, 1] == gw)))
+        sel = sel.to(features.device)
         if gh > 0 and gw > 0:
             out[sel] = _pool_group(features[0], geo[sel], (out_h, out_w), (gh, gw))
     return out

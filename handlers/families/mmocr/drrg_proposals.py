@@ -108,16 +108,21 @@ def _convex_ccw(quads: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _iou_over(quads, convex, geoms, areas, bounds, i, j, thr: float) -> np.ndarray:
-    """IoU(i, j) > thr, computed only where the bounding-box overlap could reach
-    thr * the larger area (a necessary condition); shapely for non-convex quads."""
+    """IoU(i, j) > thr, computed only where the bounding-box overlap and the smaller
+    area could reach thr * the larger area (necessary conditions); shapely for
+    non-convex quads."""
     lo = np.maximum(bounds[i, :2], bounds[j, :2])
     hi = np.minimum(bounds[i, 2:], bounds[j, 2:])
     box_inter = np.prod(np.clip(hi - lo, 0, None), axis=1)
-    over = box_inter > thr * np.maximum(areas[i], areas[j])
+    larger = thr * np.maximum(areas[i], areas[j])
+    over = (box_inter > larger) & (np.minimum(areas[i], areas[j]) > larger)
     i, j = i[over], j[over]
     inter = np.zeros(len(i))
-    fast = convex[i] & convex[j]
-    inter[fast] = convex_quad_intersection(quads[i[fast]], quads[j[fast]])
+    fast = np.flatnonzero(convex[i] & convex[j])
+    for c in range(0, len(fast), 16384):  # chunks keep the temporaries small
+        sel = fast[c:c + 16384]
+        inter[sel] = convex_quad_intersection(quads[i[sel]], quads[j[sel]])
+    fast = np.isin(np.arange(len(i)), fast)
     if (~fast).any():
         inter[~fast] = shapely.area(shapely.intersection(geoms[i[~fast]], geoms[j[~fast]]))
     union = areas[i] + areas[j] - inter
@@ -142,9 +147,11 @@ def quad_nms(quads: np.ndarray, scores: np.ndarray, thr: float) -> np.ndarray:
     i, j = tree.query(geoms)
     sparse = len(i) <= 32 * len(geoms)
     if sparse:
-        over = (i != j) & _iou_over(*args, i, j, thr)
-        order = np.argsort(i[over], kind="stable")
-        i, j = i[over][order], j[over][order]
+        i, j = i[i < j], j[i < j]
+        over = _iou_over(*args, i, j, thr)
+        i, j = np.concatenate([i[over], j[over]]), np.concatenate([j[over], i[over]])
+        order = np.argsort(i, kind="stable")
+        i, j = i[order], j[order]
         starts = np.searchsorted(i, np.arange(len(geoms) + 1))
     removed = np.zeros(len(geoms), bool)
     keep = []
