@@ -284,6 +284,7 @@ def propose_components(maps: np.ndarray, params: ProposalParams = ProposalParams
     x, y = np.clip(centers[:, 0], 0, w - 1), np.clip(centers[:, 1], 0, h - 1)
     quads[..., 0] = np.clip(quads[..., 0], 0, w - 1)
     quads[..., 1] = np.clip(quads[..., 1], 0, h - 1)
+    comps[:, :8] = quads.reshape(-1, 8)  # components keep the clipped corners, as in MMOCR
     comps[:, 8] = _comp_scores(quads, m["text"])
     height = m["top"][y, x] + m["bot"][y, x]
     width = np.clip(height * params.comp_w_h_ratio, params.min_width, params.max_width)

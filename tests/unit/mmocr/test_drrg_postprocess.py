@@ -209,3 +209,12 @@ def test_caps_bound_the_cost():
     attribs, comps = propose_components(maps, params)
     assert 0 < len(comps) <= 50 and attribs.shape == (len(comps), 6)
     assert time.perf_counter() - start < 10
+
+
+def test_components_are_clipped_to_the_image():
+    maps = strip_maps(strips=((0, 24),), x_range=(0, 192), size=(40, 192))
+    attribs, comps = propose_components(maps, CONFIG)
+    quads = comps[:, :8].reshape(-1, 4, 2)
+    assert len(comps) > 5
+    assert quads.min() == 0 and quads[..., 0].max() <= 191 and quads[..., 1].max() <= 39
+    assert attribs[:, 0].min() >= 0 and attribs[:, 1].min() >= 0
