@@ -152,3 +152,12 @@ def test_local_graphs_on_a_line():
     assert knn4.shape == (4, 3)
     with pytest.raises(ValueError):
         build_local_graphs(centers[:1])
+
+
+def test_roi_align_rotated_degenerate_rois_and_batch():
+    feats = torch.ones(1, 2, 20, 20)
+    rois = torch.tensor([[0, 10.0, 10.0, -6.0, 8.0, 0.3], [0, 10.0, 10.0, 6.0, 8.0, 0.3]])
+    out = roi_align_rotated(feats, rois, (4, 3))
+    assert torch.all(out[0] == 0) and torch.allclose(out[1], torch.ones(2, 4, 3))
+    with pytest.raises(ValueError, match="batch size 1"):
+        roi_align_rotated(torch.ones(2, 2, 20, 20), rois, (4, 3))
