@@ -12,8 +12,6 @@ clockwise=False, sampling_ratio=0)`` computes) and ``GCN``. Numpy:
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -191,15 +189,21 @@ def build_local_graphs(centers: np.ndarray, k_at_hops: tuple[int, int] = (8, 4),
     for gi, graph in enumerate(graphs):
         size = len(graph)
         position[graph] = np.arange(size)
-        a = np.zeros((size, size))
-        links = order[graph, 1:num_adjacent_linkages + 1]
-        rows = np.repeat(np.arange(size), links.shape[1])
-        cols = position[links.ravel()]
-        ok = cols >= 0
-        a[rows[ok], cols[ok]] = 1
-        a[cols[ok], rows[ok]] = 1
-        adj[gi, :size, :size] = normalize_adjacency(a)
+        links = position[order[graph, 1:num_adjacent_linkages + 1]]
+        adj[gi, :size, :size] = normalize_adjacency(_link_matrix(links))
         nodes[gi, :size] = graph
         knn_pos[gi] = position[knn[gi]]
         position[graph] = -1
     return nodes, adj, knn_pos
+
+
+def _link_matrix(links: np.ndarray) -> np.ndarray:
+    """Symmetric 0/1 matrix joining node i to its links[i] (positions; -1 = not in graph)."""
+    size = len(links)
+    a = np.zeros((size, size))
+    rows = np.repeat(np.arange(size), links.shape[1])
+    cols = links.ravel()
+    ok = cols >= 0
+    a[rows[ok], cols[ok]] = 1
+    a[cols[ok], rows[ok]] = 1
+    return a
