@@ -167,9 +167,7 @@ class NRTRDecoder(nn.Module):
     def forward(self, out_enc: torch.Tensor, valid_ratios=None) -> torch.Tensor:
         """Greedy decoding; returns softmax probabilities (N, max_seq_len, num_classes)."""
         n = out_enc.size(0)
-        if valid_ratios is None:
-            valid_ratios = [1.0] * n
-        src_mask = self.source_mask(out_enc, valid_ratios)
+        src_mask = self.source_mask(out_enc, valid_ratios)  # None: every column valid
         seq = torch.full((n, self.max_seq_len + 1), self.padding_idx, dtype=torch.long,
                          device=out_enc.device)
         seq[:, 0] = self.start_idx
