@@ -40,7 +40,8 @@ class BCNLayer(nn.Module):
 def text_lengths(logits: torch.Tensor, end_idx: int) -> torch.Tensor:
     """Greedy length of each row: 1 + position of the first end token, else T."""
     is_end = logits.argmax(dim=-1) == end_idx
-    first = ((is_end.cumsum(-1) == 1) & is_end).max(-1)[1] + 1
+    # integer cumsum/argmax (same first-maximum index): ONNX has no CumSum or ArgMax on bool
+    first = ((is_end.long().cumsum(-1) == 1) & is_end).long().argmax(-1) + 1
     return torch.where(is_end.any(-1), first, first.new_tensor(logits.size(1)))
 
 
