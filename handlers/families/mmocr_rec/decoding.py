@@ -18,8 +18,10 @@ from .dictionary import Dictionary
 class RecResult:
     text: str
     char_scores: List[float]
-    #: CTC only: per character, the frames [start, end) of the run that emitted it
-    spans: List[Tuple[int, int]] = field(default_factory=list)
+    #: CTC only: per emitted token, (token, start, end): the frames [start, end) of its run
+    spans: List[Tuple[str, int, int]] = field(default_factory=list)
+    #: CTC only: the number of frames the spans count in (T of the probabilities)
+    steps: int = 0
 
     @property
     def score(self) -> float:
@@ -51,22 +53,24 @@ def ctc_decode(probs: Any, dictionary: Dictionary, valid_ratio: float = 1.0,
     decode_len = min(len(max_idx), math.ceil(len(max_idx) * valid_ratio))
     index: List[int] = []
     score: List[float] = []
-    spans: List[Tuple[int, int]] = []
+    starts: List[int] = []
+    ends: List[int] = []
     prev = dictionary.padding_idx
     ignore = set(dictionary.ignore_indexes(ignore_chars))
     for t in range(decode_len):
         cur = int(max_idx[t])
         if cur != prev:
-            if spans and spans[-1][1] < 0:
-                spans[-1] = (spans[-1][0], t)
+            if len(ends) < len(starts):
+                ends.append(t)
             if cur not in ignore:
                 index.append(cur)
                 score.append(float(max_value[t]))
-                spans.append((t, -1))
+                starts.append(t)
         prev = cur
-    if spans and spans[-1][1] < 0:
-        spans[-1] = (spans[-1][0], decode_len)
-    return RecResult(dictionary.idx2str(index), score, spans)
+    if len(ends) < len(starts):
+        ends.append(decode_len)
+    spans = [(dictionary.idx2str([i]), s, e) for i, s, e in zip(index, starts, ends)]
+    return RecResult(dictionary.idx2str(index), score, spans, len(max_idx))
 
 
 def attention_decode(probs: Any, dictionary: Dictionary,
