@@ -50,13 +50,6 @@ class ProposalParams:
     max_proposals: int = 50000
 
 
-def _quad_iou(a: np.ndarray, b: np.ndarray) -> float:
-    """IoU of two convex quads (4, 2) float32."""
-    inter, _ = cv2.intersectConvexConvex(a, b)
-    union = abs(cv2.contourArea(a)) + abs(cv2.contourArea(b)) - inter
-    return float(inter / union) if union > 0 else 0.0
-
-
 def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0]
 
@@ -179,16 +172,23 @@ def la_nms(comps: np.ndarray, thr: float) -> np.ndarray:
     """
     if len(comps) == 0:
         return np.zeros((0, 9), np.float32)
+    quads = comps[:, :8].astype(np.float64)
+    q32 = comps[:, :8].astype(np.float32).reshape(-1, 4, 2)
+    areas = np.abs(_cross(q32, np.roll(q32, -1, axis=1)).sum(1)) / 2
+    scores = comps[:, 8].astype(np.float64).tolist()
     merged = []
-    last, total = comps[0, :8].astype(np.float64), float(comps[0, 8])
-    for row in comps[1:].astype(np.float64):
-        if _quad_iou(last.astype(np.float32).reshape(4, 2),
-                     row[:8].astype(np.float32).reshape(4, 2)) > thr:
-            last = (last * total + row[:8] * row[8]) / max(total + row[8], 1e-8)
-            total += row[8]
+    last, last32, last_area, total = quads[0], q32[0], areas[0], scores[0]
+    for k in range(1, len(comps)):
+        inter = cv2.intersectConvexConvex(last32, q32[k])[0]
+        union = last_area + areas[k] - inter
+        if union > 0 and inter > thr * union:
+            last = (last * total + quads[k] * scores[k]) / max(total + scores[k], 1e-8)
+            total += scores[k]
+            last32 = last.astype(np.float32).reshape(4, 2)
+            last_area = abs(cv2.contourArea(last32))
         else:
             merged.append(np.append(last, total))
-            last, total = row[:8].copy(), float(row[8])
+            last, last32, last_area, total = quads[k], q32[k], areas[k], scores[k]
     merged.append(np.append(last, total))
     merged = np.array(merged)
     return merged[quad_nms(merged[:, :8], merged[:, 8], thr)].astype(np.float32)
