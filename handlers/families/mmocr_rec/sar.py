@@ -54,8 +54,9 @@ class SAREncoder(nn.Module):
         self.linear = nn.Linear(out, out)
 
     def forward(self, feat: torch.Tensor, valid_ratios=None) -> torch.Tensor:
-        feat_v = F.max_pool2d(feat, kernel_size=(feat.size(2), 1), stride=1, padding=0)
-        feat_v = feat_v.squeeze(2).permute(0, 2, 1).contiguous()  # N, W, C
+        # max over the whole height (MMOCR: max_pool2d with a full-height kernel; a traced
+        # kernel size cannot be exported)
+        feat_v = feat.amax(dim=2).permute(0, 2, 1).contiguous()  # N, W, C
         holistic = self.rnn_encoder(feat_v)[0]
         last = valid_lengths(valid_ratios, holistic, holistic.size(1)) - 1  # last valid step
         index = last.view(-1, 1, 1).expand(-1, 1, holistic.size(2))
