@@ -1,4 +1,4 @@
-"""MMOCR text recognisers served from a user's checkpoint (torch runtime).
+"""MMOCR text recognisers served from a user's checkpoint (torch) or its ONNX export.
 
 The networks come from handlers/families/mmocr_rec (native PyTorch, MMOCR 1.x key names); this
 module adds MMOCR's test pipeline around them: fixed resize or rescale-to-height (width rounded
@@ -8,14 +8,16 @@ preprocessor does not convert to RGB). Crops whose tensors have the same shape r
 """
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
-from typing import Any, Sequence
+from pathlib import Path
+from typing import Any, Callable, Sequence
 
 import cv2
 import numpy as np
 
 from handlers.families.ctc import Recognition
-from handlers.runtime import Device, TorchRunner, load_checkpoint_runner
+from handlers.runtime import Device, OnnxRunner, TorchRunner, load_checkpoint_runner
 
 
 @dataclass(frozen=True)
@@ -79,25 +81,85 @@ def load_torch_runner(spec: Any, device: Device = Device(), threads: int = 1) ->
     return load_checkpoint_runner(build_model(spec.config["arch"]), spec.weights, device, threads)
 
 
-class MMOCRRecognizer:
-    """Reads crops with an MMOCR recogniser; results in the CTC family's shape (no char positions)."""
+Postprocess = Callable[[np.ndarray, Sequence[float]], list]
 
-    def __init__(self, runner: TorchRunner, cfg: MMOCRRecConfig):
+
+def postprocessor(arch: str) -> Postprocess:
+    """The family's own postprocess over (N, T, C) probabilities, without its weights: the
+    network is built once and moved to the meta device (its dictionary and rules stay). Greedy
+    CTC and attention decoding are numpy (mmocr_rec/decoding.py), as for the torch runtime."""
+    import torch
+
+    from handlers.families.mmocr_rec import build_model
+
+    model = build_model(arch).to("meta")
+    takes_ratios = "valid_ratios" in inspect.signature(model.postprocess).parameters
+
+    def decode(probs: np.ndarray, ratios: Sequence[float]) -> list:
+        probs = torch.from_numpy(np.ascontiguousarray(probs))
+        return model.postprocess(probs, list(ratios)) if takes_ratios else model.postprocess(probs)
+    return decode
+
+
+class OrtProbs:
+    """An exported recogniser's ONNX session (onnx_export.py): image and, when the graph takes it,
+    valid_ratio in; per-step probabilities out."""
+
+    def __init__(self, source: Path | Any, threads: int = 1):
+        if isinstance(source, (str, Path)):
+            source = OnnxRunner(Path(source), Device(), threads)
+        self.session = getattr(source, "session", source)
+        self.inputs = [i.name for i in self.session.get_inputs()]
+        if self.inputs[0] != "image" or not set(self.inputs) <= {"image", "valid_ratio"}:
+            raise ValueError(f"not an exported MMOCR recogniser: inputs {self.inputs}, expected "
+                             "image[, valid_ratio] (ocrserve export-onnx writes them)")
+
+    def __call__(self, batch: np.ndarray, valid_ratios: Sequence[float]) -> np.ndarray:
+        feed = {"image": batch}
+        if "valid_ratio" in self.inputs:
+            feed["valid_ratio"] = np.asarray(valid_ratios, np.float64)
+        return self.session.run(None, feed)[0]
+
+
+def with_positions(read: Any, valid_ratio: float) -> Recognition:
+    """A decoded crop in the recognition shape; CTC frame spans become fractions of the crop
+    width (the valid part of the input is the crop). Attention results have no positions."""
+    if not getattr(read, "steps", 0):
+        return Recognition(read.text, read.score, [], 0.0)
+    frame = 1.0 / (read.steps * valid_ratio)
+    chars = [(token, min(1.0, start * frame), min(1.0, end * frame), prob)
+             for (token, start, end), prob in zip(read.spans, read.char_scores)]
+    return Recognition(read.text, read.score, chars, frame)
+
+
+class MMOCRRecognizer:
+    """Reads crops with an MMOCR recogniser (torch runner: the module's predict(); ONNX runner:
+    the exported probabilities decoded in numpy); CTC models also report character positions."""
+
+    def __init__(self, runner: TorchRunner | Any, cfg: MMOCRRecConfig):
         self.runner = runner
         self.cfg = cfg
+        self._read = self._torch_read if isinstance(runner, TorchRunner) else self._onnx_reader(runner)
+
+    def _torch_read(self, batch: np.ndarray, ratios: list[float]) -> list:
+        torch = self.runner.torch
+        with torch.inference_mode():
+            return self.runner.module.predict(torch.from_numpy(batch).to(str(self.runner.device)), ratios)
+
+    def _onnx_reader(self, runner: Any) -> Callable[[np.ndarray, list[float]], list]:
+        probs, decode = OrtProbs(runner), postprocessor(self.cfg.arch)
+        return lambda batch, ratios: decode(probs(batch, ratios), ratios)
 
     def __call__(self, images: Sequence[np.ndarray]) -> list[Recognition]:
-        """Read every BGR crop, in order."""
+        """Read every BGR crop, in order; crops whose tensors share a shape run as one batch."""
         prepared = [preprocess(image, self.cfg.input) for image in images]
         results: list[Recognition | None] = [None] * len(images)
         groups: dict[tuple, list[int]] = {}
         for index, (tensor, _) in enumerate(prepared):
             groups.setdefault(tensor.shape, []).append(index)
-        torch = self.runner.torch
         for indexes in groups.values():
-            batch = torch.from_numpy(np.stack([prepared[i][0] for i in indexes])).to(str(self.runner.device))
-            with torch.inference_mode():
-                reads = self.runner.module.predict(batch, [prepared[i][1] for i in indexes])
-            for index, read in zip(indexes, reads):
-                results[index] = Recognition(read.text, read.score, [], 0.0)
+            ratios = [prepared[i][1] for i in indexes]
+            reads = self._read(np.stack([prepared[i][0] for i in indexes]), ratios)
+            for index, read, ratio in zip(indexes, reads, ratios):
+                results[index] = with_positions(read, ratio)
         return results  # type: ignore[return-value]

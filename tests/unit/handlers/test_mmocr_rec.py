@@ -50,3 +50,85 @@ def test_crnn_checkpoint_archive_reads_crops_in_batches(oracle, tmp_path):
     alone = [json.loads(handler.handle([{"body": c}], FakeContext(tmp_path))[0]) for c in crops]
     assert ctx.status == {} and together == alone
     assert all(set(r) == {"text", "score"} and 0 <= r["score"] <= 1 for r in together)
+
+
+# --- ONNX runtime, character positions, batching (issue 4) -------------------------------------
+
+from handlers.families import ModelSpec, build_model  # noqa: E402
+from handlers.families.mmocr_rec import available  # noqa: E402
+from handlers.families.mmocr_rec.onnx_export import export_model, export_onnx  # noqa: E402
+from handlers.families.mmocr_recognizer import MMOCRRecConfig, MMOCRRecognizer  # noqa: E402
+from handlers.runtime import TorchRunner  # noqa: E402
+from tests.unit.mmocr_rec.test_onnx_export import short_model  # noqa: E402
+
+CRNN = "crnn_mini-vgg_5e_mj"
+SAR = "sar_resnet31_parallel-decoder_5e_st-sub_mj-sub_sa_real"
+
+
+@pytest.fixture(scope="module")
+def word_crops() -> list[np.ndarray]:
+    folder = data_path("mmocr", "0.x", "ocr_toy_dataset", "imgs")
+    return [cv2.imread(str(p)) for p in sorted(folder.glob("*.jpg"))]
+
+
+@pytest.fixture(scope="module")
+def crnn_files(oracle, tmp_path_factory):
+    root = tmp_path_factory.mktemp("crnn")
+    checkpoint = oracle_checkpoint(CRNN, root / "crnn.pth")
+    export_onnx(CRNN, checkpoint, root / "crnn.onnx")
+    return checkpoint, root / "crnn.onnx"
+
+
+def _spec(runtime: str, weights, arch: str = CRNN) -> ModelSpec:
+    return ModelSpec("myrec", "rec", "mmocr_rec", runtime, weights, {"arch": arch})
+
+
+def test_onnx_serving_reads_what_torch_serving_reads(crnn_files, word_crops):
+    checkpoint, onnx_file = crnn_files
+    torch_reads = build_model(_spec("torch", checkpoint))(word_crops)
+    onnx_reads = build_model(_spec("onnxruntime", onnx_file))(word_crops)
+    assert [r.text for r in onnx_reads] == [r.text for r in torch_reads] and any(r.text for r in torch_reads)
+    for got, ref in zip(onnx_reads, torch_reads):
+        assert got.score == pytest.approx(ref.score, abs=1e-5) and got.frame == ref.frame
+        assert [c[:3] for c in got.chars] == [c[:3] for c in ref.chars]
+
+
+def test_ctc_reads_carry_character_spans(crnn_files, word_crops):
+    reads = build_model(_spec("onnxruntime", crnn_files[1]))(word_crops)
+    for read, crop in zip(reads, word_crops):
+        assert "".join(c[0] for c in read.chars) == read.text
+        assert read.score == pytest.approx(np.mean([c[3] for c in read.chars]) if read.chars else 0.0)
+        steps = config_of(CRNN)["input"]["height"] * crop.shape[1] / crop.shape[0]  # ~ resized width
+        assert 0.5 / steps < read.frame < 1.0  # one frame ~ 4 px of the resized crop
+        starts = [c[1] for c in read.chars]
+        assert starts == sorted(starts) and all(0 <= c[1] < c[2] <= 1 for c in read.chars)
+
+
+def test_positions_option_returns_chars_for_ctc(oracle, tmp_path, word_crops):
+    handler = served("myrec", CRNN, oracle_checkpoint(CRNN, tmp_path / "crnn.pth"), tmp_path)
+    _, body = cv2.imencode(".png", word_crops[0])
+    row = json.loads(handler.handle([{"body": body.tobytes(), "positions": "true"}], FakeContext(tmp_path))[0])
+    assert set(row) == {"text", "score", "chars", "frame"}
+    assert "".join(c[0] for c in row["chars"]) == row["text"] and row["frame"] > 0
+
+
+def test_attention_onnx_serving_with_valid_ratio_equals_torch(tmp_path, word_crops):
+    """SAR pads to 160 px: crops of different widths have different valid ratios in one batch."""
+    model = short_model(SAR)
+    export_model(model, SAR, tmp_path / "sar.onnx")
+    onnx_reads = build_model(_spec("onnxruntime", tmp_path / "sar.onnx", SAR))(word_crops)
+    torch_reads = MMOCRRecognizer(TorchRunner(model), MMOCRRecConfig.from_dict({"arch": SAR}))(word_crops)
+    assert [r.text for r in onnx_reads] == [r.text for r in torch_reads]
+    assert [r.score for r in onnx_reads] == pytest.approx([r.score for r in torch_reads], abs=1e-5)
+    assert all(r.chars == [] and r.frame == 0.0 for r in onnx_reads)  # attention: no alignment
+
+
+@pytest.mark.parametrize("arch", available())
+def test_every_family_reads_a_batch_as_one_by_one(arch, word_crops):
+    torch.set_num_threads(1)
+    recognizer = MMOCRRecognizer(TorchRunner(short_model(arch)), MMOCRRecConfig.from_dict({"arch": arch}))
+    crops = word_crops[:4]
+    together = recognizer(crops)
+    alone = [recognizer([crop])[0] for crop in crops]
+    assert [r.text for r in together] == [r.text for r in alone]
+    assert [r.score for r in together] == pytest.approx([r.score for r in alone], abs=1e-4)
