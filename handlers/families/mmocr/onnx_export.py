@@ -129,9 +129,9 @@ def verify_onnx(arch: str, checkpoint: Path | None, onnx_path: Path,
                 images: list[np.ndarray]) -> dict:
     """Run BGR images through the config's test preprocessing, then torch and onnxruntime.
 
-    Returns per output name its max abs error, max relative error (max abs error divided
-    by the output's max |torch value|) and that max |torch value|, plus the overall
-    maxima and the input shapes that were checked.
+    Returns per output name its max_abs_error, max_rel_error (max abs error divided by
+    the output's max |torch value|) and that max_abs_torch, plus the overall maxima (the
+    same top-level keys as the recogniser exporter) and the input shapes checked.
     """
     from handlers.families.mmocr_det import MMOCRDetConfig, preprocess
     from handlers.runtime import OnnxRunner
@@ -142,7 +142,7 @@ def verify_onnx(arch: str, checkpoint: Path | None, onnx_path: Path,
     model = FlatOutputs(load_detector(arch, checkpoint)).eval()
     session = OnnxRunner(Path(onnx_path), threads=torch.get_num_threads()).session
     names = [o.name for o in session.get_outputs()]
-    stats = {name: {"max_abs": 0.0, "max_ref": 0.0} for name in names}
+    stats = {name: {"max_abs_error": 0.0, "max_abs_torch": 0.0} for name in names}
     shapes = []
     for image in images:
         tensor, _ = preprocess(image, cfg)
@@ -155,14 +155,14 @@ def verify_onnx(arch: str, checkpoint: Path | None, onnx_path: Path,
         for name, ref, out in zip(names, expected, got):
             _accumulate(stats[name], name, ref, out)
     for entry in stats.values():
-        entry["max_rel"] = entry["max_abs"] / max(entry["max_ref"], 1e-12)
+        entry["max_rel_error"] = entry["max_abs_error"] / max(entry["max_abs_torch"], 1e-12)
     return {"arch": arch, "onnx": str(onnx_path), "input_shapes": shapes, "outputs": stats,
-            "max_abs": max(s["max_abs"] for s in stats.values()),
-            "max_rel": max(s["max_rel"] for s in stats.values())}
+            "max_abs_error": max(s["max_abs_error"] for s in stats.values()),
+            "max_rel_error": max(s["max_rel_error"] for s in stats.values())}
 
 
 def _accumulate(entry: dict, name: str, ref: np.ndarray, out: np.ndarray) -> None:
     if ref.shape != out.shape:
         raise ValueError(f"output {name}: onnxruntime shape {out.shape} != torch shape {ref.shape}")
-    entry["max_abs"] = max(entry["max_abs"], float(np.abs(ref - out).max()))
-    entry["max_ref"] = max(entry["max_ref"], float(np.abs(ref).max()))
+    entry["max_abs_error"] = max(entry["max_abs_error"], float(np.abs(ref - out).max()))
+    entry["max_abs_torch"] = max(entry["max_abs_torch"], float(np.abs(ref).max()))

@@ -96,3 +96,19 @@ def test_an_exported_detector_archives_for_onnxruntime(tmp_path):
     with pytest.raises(ValueError, match="exported from 'dbnet_resnet18_fpnc_1200e_icdar2015'"):
         build_checkpoint_archive("other", "panet_resnet18_fpem-ffm_600e_icdar2015", onnx_path,
                                  store=tmp_path / "store", zoo_path=zoo_path)
+
+
+def test_a_recogniser_config_goes_to_the_recogniser_exporter(tmp_path, capsys):
+    from tests.unit.mmocr._oracle import oracle_state_dict
+
+    arch = "crnn_mini-vgg_5e_mj"
+    checkpoint = tmp_path / "crnn.pth"
+    torch.save({"state_dict": oracle_state_dict(arch)}, checkpoint)
+    crop = data_path("mmocr", "main", "rec_toy_dataset", "imgs", "1036169.jpg")
+    code = main(["export-onnx", "--arch", arch, "--checkpoint", str(checkpoint), "--out",
+                 str(tmp_path / "crnn.onnx"), "--verify", str(crop)])
+    printed = capsys.readouterr().out
+    print(printed)
+    assert code == 0 and (tmp_path / "crnn.onnx").is_file()
+    assert "outputs probs" in printed and "verify: 1 image(s), max abs error" in printed
+    assert printed.rstrip().endswith("ok")
