@@ -132,3 +132,16 @@ def test_every_family_reads_a_batch_as_one_by_one(arch, word_crops):
     alone = [recognizer([crop])[0] for crop in crops]
     assert [r.text for r in together] == [r.text for r in alone]
     assert [r.score for r in together] == pytest.approx([r.score for r in alone], abs=1e-4)
+
+
+def test_archived_onnx_export_serves_like_the_checkpoint(crnn_files, tmp_path, word_crops):
+    """`ocrserve archive --checkpoint x.onnx` picks onnxruntime; the handler reads the same rows."""
+    checkpoint, onnx_file = crnn_files
+    bodies = [{"body": cv2.imencode(".png", crop)[1].tobytes(), "positions": "true"} for crop in word_crops[:4]]
+    (tmp_path / "onnx").mkdir(), (tmp_path / "torch").mkdir()
+    by_onnx = served("myrec", CRNN, onnx_file, tmp_path / "onnx").handle(bodies, FakeContext(tmp_path))
+    by_torch = served("myrec", CRNN, checkpoint, tmp_path / "torch").handle(bodies, FakeContext(tmp_path))
+    onnx_rows, torch_rows = [json.loads(r) for r in by_onnx], [json.loads(r) for r in by_torch]
+    assert [r["text"] for r in onnx_rows] == [r["text"] for r in torch_rows]
+    assert [[c[:3] for c in r["chars"]] for r in onnx_rows] == [[c[:3] for c in r["chars"]] for r in torch_rows]
+    assert all(r["chars"] for r in onnx_rows)
