@@ -137,6 +137,11 @@ def _runtime_of(checkpoint: Path, arch: str, task: str) -> str:
         return "torch"
     if task not in ("det", "rec"):
         raise ValueError(f"{arch}: ONNX files are served for detectors and recognisers only, not {task}")
+    from handlers.families.mmocr_det import family_of
+
+    if task == "det" and family_of(arch).torch_only:
+        raise ValueError(f"{arch} is served on the torch runtime only (its graph stage runs in the torch "
+                         "module); archive the .pth checkpoint")
     from handlers.runtime import OnnxRunner
 
     try:

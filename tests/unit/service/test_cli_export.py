@@ -112,3 +112,14 @@ def test_a_recogniser_config_goes_to_the_recogniser_exporter(tmp_path, capsys):
     assert code == 0 and (tmp_path / "crnn.onnx").is_file()
     assert "outputs probs" in printed and "verify: 1 image(s), max abs error" in printed
     assert printed.rstrip().endswith("ok")
+
+
+def test_drrg_onnx_is_refused_for_serving(tmp_path):
+    from service.archive import build_checkpoint_archive
+
+    zoo_path = tmp_path / "zoo.yaml"
+    shutil.copy(REPO / "model_store" / "zoo.yaml", zoo_path)
+    (tmp_path / "drrg.onnx").write_bytes(b"not read")
+    with pytest.raises(ValueError, match="torch runtime only"):
+        build_checkpoint_archive("mydrrg", "drrg_resnet50_fpn-unet_1200e_ctw1500", tmp_path / "drrg.onnx",
+                                 store=tmp_path / "store", zoo_path=zoo_path)
