@@ -11,7 +11,6 @@ the end token afterwards, so no step depends on a data-dependent break).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -60,10 +59,12 @@ def dynamic_width(arch: str) -> bool:
     return "width" not in spec and "pad_width" not in spec
 
 
-def example_inputs(arch: str, graph: ProbsGraph, batch: int = TRACE_BATCH) -> tuple:
-    """Random tensors of the test pipeline's shape (a wide word) for tracing."""
+def example_inputs(arch: str, graph: ProbsGraph, batch: int = TRACE_BATCH, extra: int = 0) -> tuple:
+    """Random tensors of the test pipeline's shape (a wide word, ``extra`` times the width divisor
+    wider) for tracing."""
     spec = config_of(arch)["input"]
     width = spec.get("width") or spec.get("pad_width") or 4 * spec["height"]
+    width += extra * spec.get("width_divisor", 1)
     image = torch.randn(batch, spec["channels"], spec["height"], width,
                         generator=torch.Generator().manual_seed(1))
     if graph.uses_valid_ratio:
@@ -90,7 +91,7 @@ def export_model(model: nn.Module, arch: str, out: Path, opset: int = 17) -> dic
     axes: dict[str, dict[int, str]] = {"image": {0: "batch"}, "probs": {0: "batch"}}
     if dynamic_width(arch):
         axes["image"][3] = "width"
-        axes["probs"][1] = "steps"
+        axes["probs"].update(_width_axes(graph, arch, inputs))
     if graph.uses_valid_ratio:
         axes["valid_ratio"] = {0: "batch"}
     out = Path(out)
@@ -107,6 +108,15 @@ def export_model(model: nn.Module, arch: str, out: Path, opset: int = 17) -> dic
     return {"arch": arch, "path": str(out), "opset": opset, "inputs": names, "output": "probs",
             "dynamic_axes": axes, "num_classes": int(probs.shape[-1]),
             "steps": int(probs.shape[1])}
+
+
+def _width_axes(graph: ProbsGraph, arch: str, inputs: tuple) -> dict[int, str]:
+    """Output axes that follow the input width (CTC steps; SegOCR's map width), found by running
+    a wider example."""
+    with torch.no_grad():
+        narrow, wide = graph(*inputs).shape, graph(*example_inputs(arch, graph, extra=4)).shape
+    return {axis: "steps" if axis == 1 else f"width{axis}"
+            for axis, (a, b) in enumerate(zip(narrow, wide)) if a != b}
 
 
 def _split_equal(g, tensor, chunks, dim, _outputs=None):
