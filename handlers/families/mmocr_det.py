@@ -119,6 +119,8 @@ DETECTOR_FAMILIES: dict[str, DetFamily] = {
     "fcenet": DetFamily("fcenet", "fce_params_kwargs", _decode_fce),
     "textsnake": DetFamily("textsnake", "textsnake_params_kwargs", _decode_map(textsnake_postprocess)),
     "drrg": DetFamily("drrg", "drrg_params_kwargs", _decode_drrg, infer=_drrg_graph, torch_only=True),
+    "maskrcnn": DetFamily("maskrcnn", "maskrcnn_params_kwargs", lambda *args: importlib.import_module(
+        "handlers.families.mmocr.maskrcnn_post").decode_maskrcnn(*args), infer=_drrg_graph, torch_only=True),
 }
 
 

@@ -18,6 +18,7 @@ from handlers.families.mmocr.dbnet import (
 )
 from handlers.families.mmocr.dcn import ModulatedDeformConv2dPack
 from handlers.families.mmocr.drrg import DEFAULT_CFGS as DRRG_CFGS, build_drrg
+from handlers.families.mmocr.maskrcnn import DEFAULT_CFGS as MASKRCNN_CFGS, build_maskrcnn
 from handlers.families.mmocr.fcenet import DEFAULT_CFGS as FCENET_CFGS, FCENet, build_fcenet
 from handlers.families.mmocr.panet import DEFAULT_CFGS as PANET_CFGS, PANet, build_panet
 from handlers.families.mmocr.psenet import DEFAULT_CFGS as PSENET_CFGS, PSENet, build_psenet
@@ -36,6 +37,7 @@ MODEL_BUILDERS.update({name: (lambda name=name: build_fcenet(name)) for name in 
 MODEL_BUILDERS.update({name: (lambda name=name: build_textsnake(name))
                        for name in TEXTSNAKE_CFGS})
 MODEL_BUILDERS.update({name: (lambda name=name: build_drrg(name)) for name in DRRG_CFGS})
+MODEL_BUILDERS.update({name: (lambda name=name: build_maskrcnn(name)) for name in MASKRCNN_CFGS})
 
 
 def build_model(config_name: str) -> nn.Module:
