@@ -1,0 +1,120 @@
+"""Mask R-CNN: state_dict names, strict load, and the whole detector on a real photo."""
+from __future__ import annotations
+
+import dataclasses
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from handlers.families.mmocr import MODEL_BUILDERS, build_model
+from handlers.families.mmocr.maskrcnn import DEFAULT_CFGS, build_maskrcnn, maskrcnn_params_kwargs, valid_shape
+from handlers.families.mmocr.maskrcnn_post import maskrcnn_postprocess
+from handlers.families.mmocr_det import MMOCRDetConfig, MMOCRDetector, family_of, preprocess
+from handlers.runtime import load_checkpoint_runner
+from tests.conftest import SHARED, data_path
+
+torch.set_num_threads(1)
+ARCH = "mask-rcnn_resnet50_fpn_160e_icdar2015"
+KEYS = Path(__file__).parent / "keys" / "maskrcnn_resnet50_fpn.keys.txt"
+TOOLS = SHARED / "oracle" / "tools"
+
+
+def _fixture_keys() -> dict[str, tuple[int, ...]]:
+    rows = [line.split(" ") for line in KEYS.read_text().splitlines() if not line.startswith("#")]
+    return {key: tuple(int(v) for v in shape.split(",") if v) for key, shape in rows}
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory) -> Path:
+    """Weights regenerated with the oracle's gen_array for every key of the fixture."""
+    if not TOOLS.is_dir():
+        pytest.skip(f"oracle tools not available at {TOOLS}")
+    sys.path.insert(0, str(TOOLS))
+    from oracle_weights import gen_array
+
+    state = {key: (torch.zeros((), dtype=torch.long) if key.endswith("num_batches_tracked")
+                   else torch.from_numpy(gen_array(key, shape, not key.endswith(("running_mean", "running_var")))))
+             for key, shape in _fixture_keys().items()}
+    path = tmp_path_factory.mktemp("maskrcnn") / "maskrcnn.pth"
+    torch.save({"state_dict": state, "meta": {}}, path)
+    return path
+
+
+def test_registry_keys_and_configs():
+    assert set(DEFAULT_CFGS) <= set(MODEL_BUILDERS)
+    model = build_maskrcnn(ARCH)
+    assert {k: tuple(v.shape) for k, v in model.state_dict().items()} == _fixture_keys()
+    ctw = DEFAULT_CFGS["mask-rcnn_resnet50_fpn_160e_ctw1500"]
+    assert ctw["test_resize"]["scale"] == (1600, 1600) and DEFAULT_CFGS[ARCH]["test_resize"]["scale"] == (1920, 1920)
+    assert {k: v for k, v in ctw.items() if k != "test_resize"} == \
+        {k: v for k, v in DEFAULT_CFGS[ARCH].items() if k != "test_resize"}
+    assert family_of(ARCH).torch_only and maskrcnn_params_kwargs(ARCH)["mask_thr_binary"] == 0.5
+    with pytest.raises(ValueError, match="mask-rcnn_resnet50_fpn_160e_ctw1500"):
+        build_maskrcnn("mask-rcnn_resnet50_fpn_160e_totaltext")
+
+
+def test_fifth_level_and_valid_shape():
+    model = build_maskrcnn(ARCH)
+    x = torch.zeros(1, 3, 128, 96)
+    x[:, :, :100, :90] = torch.randn(1, 3, 100, 90)
+    with torch.no_grad():
+        feats = model.features(x)
+    assert [tuple(f.shape[2:]) for f in feats] == [(32, 24), (16, 12), (8, 6), (4, 3), (2, 2)]
+    assert torch.equal(feats[4], feats[3][:, :, ::2, ::2])
+    assert valid_shape(x[0]) == (100, 90)
+
+
+@pytest.fixture(scope="module")
+def detector(checkpoint):
+    runner = load_checkpoint_runner(build_model(ARCH), checkpoint, convert=lambda c: c["state_dict"])
+    # the config's own resize is 1920 on the long side; 640 keeps this unit test fast
+    cfg = dataclasses.replace(MMOCRDetConfig.from_dict({"arch": ARCH}),
+                              resize={"type": "Resize", "scale": (640, 640), "keep_ratio": True})
+    return MMOCRDetector(runner, cfg)
+
+
+def test_real_photo_through_the_detector_table(detector):
+    image = cv2.imread(str(data_path("mmocr", "0.x", "toy_dataset", "imgs", "test", "img_10.jpg")))
+    dets = detector(image)
+    again = detector(image)
+    assert len(dets) > 0 and len(dets) == len(again)
+    assert all(np.array_equal(a.polygon, b.polygon) and a.score == b.score for a, b in zip(dets, again))
+    h, w = image.shape[:2]
+    for det in dets:
+        assert det.polygon.shape[0] >= 3 and 0.05 < det.score <= 1
+        assert (det.polygon >= 0).all() and (det.polygon[:, 0] <= w - 1).all() and (det.polygon[:, 1] <= h - 1).all()
+    # by hand: preprocessing, the module's test path, the numpy post-processing
+    tensor, scale = preprocess(image, detector.cfg)
+    assert tensor.shape == (1, 3, 384, 640) and scale == pytest.approx((0.5, 0.5))
+    out = detector.runner.module.detect(torch.from_numpy(tensor))[0]
+    assert out.img_shape == (360, 640)
+    assert 0 < len(out.scores) <= 100 and bool((out.scores[:-1] >= out.scores[1:]).all())
+    assert float(out.boxes[:, 2].max()) <= 640 and float(out.boxes[:, 3].max()) <= 360
+    polys, scores = maskrcnn_postprocess(out.boxes.numpy(), out.scores.numpy(), out.masks.numpy(),
+                                         out.img_shape, scale, **maskrcnn_params_kwargs(ARCH))
+    assert len(polys) == len(dets)
+    for det, poly, score in zip(dets, polys, scores):
+        assert np.array_equal(det.polygon, np.clip(poly, 0, [w - 1, h - 1]))
+        assert det.score == pytest.approx(score)
+    # masks come from the boxes: each polygon lies within its (original-pixel) box + 1 px
+    boxes = out.boxes.numpy() / np.array([scale[0], scale[1]] * 2)
+    assert all(any((p.min(0) >= b[:2] - 1).all() and (p.max(0) <= b[2:] + 1).all() for b in boxes) for p in polys)
+
+
+def test_rpn_maps_and_proposals(detector):
+    module = detector.runner.module
+    x = torch.randn(1, 3, 128, 160, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        cls_maps, reg_maps = module(x)
+        props = module.proposals(cls_maps, reg_maps, (128, 160))
+    assert [tuple(c.shape[1:]) for c in cls_maps] == [(5, 32, 40), (5, 16, 20), (5, 8, 10), (5, 4, 5), (5, 2, 3)]
+    assert all(r.shape[1] == 20 for r in reg_maps)
+    assert 0 < len(props) <= 1000
+    assert float(props[:, 0::2].max()) <= 160 and float(props[:, 1::2].max()) <= 128 and float(props.min()) >= 0
+    assert bool(((props[:, 2:] - props[:, :2]) > 0).all())
+    assert F.relu(props).equal(props)
