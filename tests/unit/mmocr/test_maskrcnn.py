@@ -81,14 +81,13 @@ def detector(checkpoint):
 def test_real_photo_through_the_detector_table(detector):
     image = cv2.imread(str(data_path("mmocr", "0.x", "toy_dataset", "imgs", "test", "img_10.jpg")))
     dets = detector(image)
-    again = detector(image)
-    assert len(dets) > 0 and len(dets) == len(again)
-    assert all(np.array_equal(a.polygon, b.polygon) and a.score == b.score for a, b in zip(dets, again))
+    assert len(dets) > 0
     h, w = image.shape[:2]
     for det in dets:
         assert det.polygon.shape[0] >= 3 and 0.05 < det.score <= 1
         assert (det.polygon >= 0).all() and (det.polygon[:, 0] <= w - 1).all() and (det.polygon[:, 1] <= h - 1).all()
-    # by hand: preprocessing, the module's test path, the numpy post-processing
+    # by hand (a second run, so this also shows a batch of 1 is deterministic): preprocessing,
+    # the module's test path, the numpy post-processing
     tensor, scale = preprocess(image, detector.cfg)
     assert tensor.shape == (1, 3, 384, 640) and scale == pytest.approx((0.5, 0.5))
     out = detector.runner.module.detect(torch.from_numpy(tensor))[0]
@@ -99,7 +98,7 @@ def test_real_photo_through_the_detector_table(detector):
                                          out.img_shape, scale, **maskrcnn_params_kwargs(ARCH))
     assert len(polys) == len(dets)
     for det, poly, score in zip(dets, polys, scores):
-        assert np.array_equal(det.polygon, np.clip(poly, 0, [w - 1, h - 1]))
+        assert np.array_equal(det.polygon, np.clip(poly, 0, [w - 1, h - 1]))  # exactly equal
         assert det.score == pytest.approx(score)
     # masks come from the boxes: each polygon lies within its (original-pixel) box + 1 px
     boxes = out.boxes.numpy() / np.array([scale[0], scale[1]] * 2)
@@ -118,3 +117,29 @@ def test_rpn_maps_and_proposals(detector):
     assert float(props[:, 0::2].max()) <= 160 and float(props[:, 1::2].max()) <= 128 and float(props.min()) >= 0
     assert bool(((props[:, 2:] - props[:, :2]) > 0).all())
     assert F.relu(props).equal(props)
+
+
+def test_cli_archive_builds_a_served_model(checkpoint, tmp_path):
+    import zipfile
+
+    from handlers.ts_entry import OcrServeEntry
+    from service.cli import main
+    from service.zoo import load_zoo
+    from tests.conftest import FakeContext
+    from tests.unit.handlers.checkpoints import private_zoo
+
+    zoo = private_zoo(tmp_path)
+    assert main(["--zoo", str(zoo), "archive", "--arch", ARCH, "--checkpoint", str(checkpoint),
+                 "--name", "mymask", "--store", str(tmp_path / "store")]) == 0
+    entry = load_zoo(zoo).get("mymask")
+    assert (entry.task, entry.runtime, entry.config["arch"]) == ("det", "torch", ARCH)
+    with zipfile.ZipFile(tmp_path / "store" / "mymask.mar") as archive:
+        archive.extractall(tmp_path / "unpacked")
+    handler = OcrServeEntry()
+    handler.initialize(FakeContext(tmp_path / "unpacked"))
+    module = handler.handler.model.runner.module  # the Mask R-CNN, checkpoint loaded strictly
+    assert type(module).__name__ == "MaskRCNN"
+    reference = torch.load(checkpoint, weights_only=True)["state_dict"]
+    state = module.state_dict()
+    assert all(torch.equal(state[k], reference[k]) for k in ("wrapped_model.roi_head.mask_head.conv_logits.weight",
+                                                             "wrapped_model.rpn_head.rpn_cls.bias"))
