@@ -12,7 +12,9 @@ import torch
 import torch.nn.functional as F
 
 from handlers.families.mmocr import MODEL_BUILDERS, build_model
-from handlers.families.mmocr.maskrcnn import DEFAULT_CFGS, build_maskrcnn, maskrcnn_params_kwargs, valid_shape
+from handlers.families.mmocr.maskrcnn import (
+    DEFAULT_CFGS, MaskRCNNOutput, build_maskrcnn, maskrcnn_params_kwargs, valid_shape)
+from handlers.families.mmocr.maskrcnn_boxes import delta_decode, grid_anchors, multilevel_roi_align
 from handlers.families.mmocr.maskrcnn_post import maskrcnn_postprocess
 from handlers.families.mmocr_det import MMOCRDetConfig, MMOCRDetector, family_of, preprocess
 from handlers.runtime import load_checkpoint_runner
@@ -90,7 +92,12 @@ def test_real_photo_through_the_detector_table(detector):
     # the module's test path, the numpy post-processing
     tensor, scale = preprocess(image, detector.cfg)
     assert tensor.shape == (1, 3, 384, 640) and scale == pytest.approx((0.5, 0.5))
-    out = detector.runner.module.detect(torch.from_numpy(tensor))[0]
+    module, x = detector.runner.module, torch.from_numpy(tensor)
+    with torch.no_grad():
+        feats = module.features(x)
+        proposals = module.proposals(*module.wrapped_model.rpn_head(feats), (360, 640))
+        boxes, box_scores = module.refine(feats, proposals, (360, 640))
+        out = MaskRCNNOutput(boxes, box_scores, module.masks(feats, boxes), valid_shape(x[0]))
     assert out.img_shape == (360, 640)
     assert 0 < len(out.scores) <= 100 and bool((out.scores[:-1] >= out.scores[1:]).all())
     assert float(out.boxes[:, 2].max()) <= 640 and float(out.boxes[:, 3].max()) <= 360
@@ -117,6 +124,58 @@ def test_rpn_maps_and_proposals(detector):
     assert float(props[:, 0::2].max()) <= 160 and float(props[:, 1::2].max()) <= 128 and float(props.min()) >= 0
     assert bool(((props[:, 2:] - props[:, :2]) > 0).all())
     assert F.relu(props).equal(props)
+    # independently: per level sigmoid, top 1000, decode, then a brute-force NMS per level
+    boxes, scores, levels = [], [], []
+    for level, (cls, reg) in enumerate(zip(cls_maps, reg_maps)):
+        stride = 4 * 2 ** level
+        score = torch.sigmoid(cls[0]).permute(1, 2, 0).reshape(-1)
+        anchors = grid_anchors(tuple(cls.shape[2:]), stride, (4,), (0.17, 0.44, 1.13, 2.90, 7.46))
+        top = torch.argsort(score, descending=True)[:1000]
+        boxes.append(delta_decode(anchors[top], reg[0].permute(1, 2, 0).reshape(-1, 4)[top], (1, 1, 1, 1), (128, 160)))
+        scores.append(score[top])
+        levels += [level] * len(top)
+    boxes, scores, levels = torch.cat(boxes).double().numpy(), torch.cat(scores).numpy(), np.array(levels)
+    kept = []
+    ok = ((boxes[:, 2:] - boxes[:, :2]) > 0).all(1)  # min_bbox_size 0: clipped-away boxes go
+    assert not ok.all()  # this input has some, so the rule is exercised
+    for level in range(5):
+        idx = np.flatnonzero((levels == level) & ok)
+        kept += [int(idx[k]) for k in _brute_force_nms(boxes[idx], scores[idx], 0.7)]
+    kept = sorted(kept, key=lambda i: -scores[i])[:1000]
+    assert np.allclose(props.numpy(), boxes[kept], atol=1e-4)
+
+
+def _brute_force_nms(boxes: np.ndarray, scores: np.ndarray, thr: float) -> list[int]:
+    keep: list[int] = []
+    for i in np.argsort(-scores, kind="stable"):
+        if keep:
+            k = boxes[keep]
+            iw = np.clip(np.minimum(k[:, 2], boxes[i, 2]) - np.maximum(k[:, 0], boxes[i, 0]), 0, None)
+            ih = np.clip(np.minimum(k[:, 3], boxes[i, 3]) - np.maximum(k[:, 1], boxes[i, 1]), 0, None)
+            area = (boxes[i, 2] - boxes[i, 0]) * (boxes[i, 3] - boxes[i, 1])
+            areas = (k[:, 2] - k[:, 0]) * (k[:, 3] - k[:, 1])
+            if (iw * ih / (area + areas - iw * ih) > thr).any():
+                continue
+        keep.append(int(i))
+    return keep
+
+
+def test_box_head_stage_by_formula(detector):
+    module = detector.runner.module
+    x = torch.randn(1, 3, 128, 160, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        feats = module.features(x)
+        props = module.proposals(*module.wrapped_model.rpn_head(feats), (128, 160))
+        boxes, scores = module.refine(feats, props, (128, 160))
+        rois = torch.cat([torch.zeros(len(props), 1), props], 1)
+        logits, deltas = module.wrapped_model.roi_head.bbox_head(
+            multilevel_roi_align(feats[:4], rois, (4, 8, 16, 32), 7))
+    prob = torch.softmax(logits, -1)[:, 0].numpy()  # column 1 is the background
+    decoded = delta_decode(props, deltas, (0.1, 0.1, 0.2, 0.2), (128, 160)).double().numpy()
+    idx = np.flatnonzero(prob > 0.05)
+    kept = [int(idx[k]) for k in _brute_force_nms(decoded[idx], prob[idx], 0.5)][:100]
+    assert 0 < len(kept) == len(boxes)
+    assert np.allclose(boxes.numpy(), decoded[kept], atol=1e-4) and np.allclose(scores.numpy(), prob[kept])
 
 
 def test_cli_archive_builds_a_served_model(checkpoint, tmp_path):
