@@ -10,6 +10,7 @@ the end token afterwards, so no step depends on a data-dependent break).
 """
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
@@ -99,12 +100,13 @@ def export_model(model: nn.Module, arch: str, out: Path, opset: int = 17) -> dic
     with torch.no_grad():
         probs = graph(*inputs)
         torch.onnx.register_custom_op_symbolic("aten::unsafe_chunk", _split_equal, opset)
+        buffer = io.BytesIO()
         try:
-            torch.onnx.export(graph, inputs, str(out), dynamo=False, opset_version=opset,
+            torch.onnx.export(graph, inputs, buffer, dynamo=False, opset_version=opset,
                               input_names=names, output_names=["probs"], dynamic_axes=axes)
         finally:
             torch.onnx.unregister_custom_op_symbolic("aten::unsafe_chunk", opset)
-    _write_metadata(out, arch, graph)
+    _save_with_metadata(buffer.getvalue(), out, arch, graph)
     return {"arch": arch, "path": str(out), "opset": opset, "inputs": names, "output": "probs",
             "dynamic_axes": axes, "num_classes": int(probs.shape[-1]),
             "steps": int(probs.shape[1])}
@@ -133,11 +135,11 @@ def _split_equal(g, tensor, chunks, dim, _outputs=None):
     return g.op("Split", tensor, sizes, axis_i=dim, outputs=chunks)
 
 
-def _write_metadata(path: Path, arch: str, graph: ProbsGraph) -> None:
-    """Record the config name and input convention in the ONNX file (custom metadata)."""
+def _save_with_metadata(exported: bytes, path: Path, arch: str, graph: ProbsGraph) -> None:
+    """Write the exported graph with the config name and input convention as custom metadata."""
     import onnx
 
-    model = onnx.load(str(path))
+    model = onnx.load_model_from_string(exported)
     meta = {"arch": arch, "valid_ratio_input": str(int(graph.uses_valid_ratio))}
     if hasattr(graph.model, "dictionary"):
         meta["dictionary"] = "\n".join(graph.model.dictionary.dict)

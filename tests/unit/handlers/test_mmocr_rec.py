@@ -57,8 +57,9 @@ def test_crnn_checkpoint_archive_reads_crops_in_batches(oracle, tmp_path):
 from handlers.families import ModelSpec, build_model  # noqa: E402
 from handlers.families.mmocr_rec import available  # noqa: E402
 from handlers.families.mmocr_rec.onnx_export import export_model, export_onnx  # noqa: E402
-from handlers.families.mmocr_recognizer import MMOCRRecConfig, MMOCRRecognizer  # noqa: E402
+from handlers.families.mmocr_recognizer import MMOCRRecConfig, MMOCRRecognizer, OrtProbs  # noqa: E402
 from handlers.runtime import TorchRunner  # noqa: E402
+from tests.unit.mmocr_rec._oracle import state_dict as oracle_state_dict  # noqa: E402
 from tests.unit.mmocr_rec.test_onnx_export import short_model  # noqa: E402
 
 CRNN = "crnn_mini-vgg_5e_mj"
@@ -114,13 +115,24 @@ def test_positions_option_returns_chars_for_ctc(oracle, tmp_path, word_crops):
 
 def test_attention_onnx_serving_with_valid_ratio_equals_torch(tmp_path, word_crops):
     """SAR pads to 160 px: crops of different widths have different valid ratios in one batch."""
+    import onnx
+
     model = short_model(SAR)
+    model.load_state_dict(oracle_state_dict(SAR))  # weights whose attention the width mask changes
     export_model(model, SAR, tmp_path / "sar.onnx")
+    graph = onnx.load(str(tmp_path / "sar.onnx")).graph
+    assert any("valid_ratio" in node.input for node in graph.node)  # an input, not a frozen constant
     onnx_reads = build_model(_spec("onnxruntime", tmp_path / "sar.onnx", SAR))(word_crops)
     torch_reads = MMOCRRecognizer(TorchRunner(model), MMOCRRecConfig.from_dict({"arch": SAR}))(word_crops)
     assert [r.text for r in onnx_reads] == [r.text for r in torch_reads]
     assert [r.score for r in onnx_reads] == pytest.approx([r.score for r in torch_reads], abs=1e-5)
     assert all(r.chars == [] and r.frame == 0.0 for r in onnx_reads)  # attention: no alignment
+    prepared = [preprocess(crop, config_of(SAR)["input"]) for crop in word_crops]
+    batch, ratios = np.stack([t for t, _ in prepared]), [r for _, r in prepared]
+    assert min(ratios) < 0.5 and max(ratios) == 1.0
+    with torch.no_grad():
+        unmasked = model(torch.from_numpy(batch)).numpy()  # no ratios: every column valid
+    assert np.abs(OrtProbs(tmp_path / "sar.onnx")(batch, ratios) - unmasked).max() > 1e-3  # ratios used
 
 
 @pytest.mark.parametrize("arch", available())
