@@ -154,3 +154,29 @@ def test_db_head_deconv_is_exactly_the_transposed_conv():
     x = torch.randn(2, 8, 5, 7, generator=torch.Generator().manual_seed(2))
     with torch.inference_mode():
         assert torch.equal(fast(x), plain(x))
+
+
+def test_a_0x_panet_checkpoint_exports_its_0x_network(tmp_path):
+    """0.x PANet (plain-stem caffe ResNet-18, one 1x1 bbox_head.out_conv) exports as the torch runtime loads it."""
+    from handlers.families.mmocr.panet import DEFAULT_CFGS
+    from handlers.families.mmocr.resnet import ResNet
+
+    arch = "panet_resnet18_fpem-ffm_600e_icdar2015"
+    generator = torch.Generator().manual_seed(4)
+    backbone = ResNet(**{**DEFAULT_CFGS[arch]["backbone"], "deep_stem": False, "stem_channels": 64, "style": "caffe"})
+    neck = load_detector(arch, None).neck
+    state = {f"backbone.{k}": v for k, v in backbone.state_dict().items()}
+    state.update({f"neck.{k}": v for k, v in neck.state_dict().items()})
+    state["bbox_head.out_conv.weight"] = torch.randn(6, 512, 1, 1, generator=generator) * 0.05
+    state["bbox_head.out_conv.bias"] = torch.randn(6, generator=generator) * 0.1
+    checkpoint = tmp_path / "panet_0x.pth"
+    torch.save({"state_dict": state, "meta": {"mmocr_version": "0.6.3"}}, checkpoint)
+    report = export_onnx(arch, checkpoint, tmp_path / "panet_0x.onnx")
+    x = torch.randn(1, 3, 96, 128, generator=generator)
+    served = load_detector(arch, checkpoint)  # the 0.x network, strictly loaded
+    with torch.inference_mode():
+        features = torch.cat(served.neck(served.backbone(x)), 1)
+        by_hand = torch.nn.functional.conv2d(features, state["bbox_head.out_conv.weight"], state["bbox_head.out_conv.bias"])
+    [got] = _session(report["path"]).run(None, {"input": x.numpy()})
+    assert got.shape == (1, 6, 24, 32)
+    assert np.abs(got - by_hand.numpy()).max() <= 1e-4 * max(1.0, float(by_hand.abs().max()))
