@@ -68,11 +68,12 @@ def read_class_list(path: str | Path) -> list[str]:
 
 
 def key_value_fields(class_names: Sequence[str]) -> dict[int, tuple[str, str]]:
-    """Label id -> (field, "key" | "value") for names like "Total_key" / "Total_value"."""
+    """Label id -> (field, "key" | "value"): close-set names like "Total_key" / "Total_value" give
+    the field "total"; open-set classes named just "key" / "value" share one field ""."""
     fields = {}
     for label, name in enumerate(class_names):
         field, _, role = name.rpartition("_")
-        if field and role.lower() in ("key", "value"):
+        if role.lower() in ("key", "value"):
             fields[label] = (field.lower(), role.lower())
     return fields
 

@@ -174,6 +174,15 @@ def test_key_value_pairs_link_same_field_keys_to_values():
     assert link_pairs(labels, links, fields, 0.3) == [(0, 2, pytest.approx(0.9)), (3, 4, pytest.approx(0.4))]
 
 
+def test_open_set_classes_link_any_key_to_any_value():
+    fields = key_value_fields(["bg", "key", "value", "others"])
+    assert fields == {1: ("", "key"), 2: ("", "value")}
+    links = np.zeros((4, 4), np.float32)
+    links[0, 2], links[0, 3], links[1, 3] = 0.8, 0.95, 0.7
+    assert link_pairs([1, 1, 2, 2], links, fields, 0.5) == [(0, 3, pytest.approx(0.95))]
+    assert link_pairs([1, 3, 2, 2], links, fields, 0.5) == [(0, 3, pytest.approx(0.95))]
+
+
 def test_class_list_format_errors(tmp_path):
     bad = tmp_path / "classes.txt"
     bad.write_text("0 Ignore\n2 Total_key\n")
