@@ -159,3 +159,23 @@ def test_cli_errors_are_clear(tmp_path, capsys, argv, message):
 def test_cli_missing_data_folder(tmp_path, capsys):
     assert ocrserve(["train", "kie", "--data", str(tmp_path / "none"), "--out", str(tmp_path)]) == 2
     assert "is not a folder" in capsys.readouterr().err
+
+
+def test_shipped_receipt_model_reads_the_real_sample():
+    from pathlib import Path
+
+    from service.kie_training.dataset import read_annotations
+    from service.kie_training.evaluate import evaluate
+
+    root = Path(__file__).resolve().parents[3]
+    sample = root.parent / "shared" / "data" / "mmocr" / "main" / "kie_toy_dataset" / "wildreceipt"
+    if not (sample / "data.txt").is_file():
+        pytest.skip(f"real WildReceipt sample not available at {sample}")
+    model, classes, meta = load_checkpoint(root / "model_store" / "weights" / "sdmgr-receipts" / "sdmgr.pth")
+    assert classes == CLASSES and meta["arch"] == "sdmgr_novisual_60e_wildreceipt"
+    assert model.kie_head.node_embed.num_embeddings == len(RECEIPT_CHARS) + 1
+    report = evaluate(model, read_annotations(sample / "data.txt", num_classes=26), classes)
+    # never trained or tuned on these two receipts; README records 0.6233
+    assert report["macro_f1"] > 0.55
+    for name in ("Store_name_value", "Total_value", "Tel_value"):
+        assert report["per_class"][name]["f1"] == 1.0, (name, report["per_class"][name])
