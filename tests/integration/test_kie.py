@@ -117,3 +117,21 @@ def test_the_default_kie_model_is_served_with_the_default_models(zoo, gateway):
     for pair in body["pairs"]:
         key, value = body["instances"][pair["from"]]["label"], body["instances"][pair["to"]]["label"]
         assert key.endswith("_key") and value == key[:-len("_key")] + "_value" and pair["score"] >= 0.5
+
+
+def test_default_ocr_then_kie_equals_the_in_process_backend(zoo, gateway):
+    if "kie" not in zoo.defaults:
+        pytest.skip("the zoo has no default KIE model")
+    import asyncio
+
+    from service.backends import LocalBackend
+
+    name = zoo.defaults["kie"]
+    image, _ = receipt()
+    response = gateway.post("/ocr", params={"kie": name}, files={"file": ("1.jpeg", image)})
+    assert response.status_code == 200, response.text
+    page = response.json()["pages"][0]
+    lines = [{"box": line["box"], "text": line["text"]} for line in page["result"]]
+    local = asyncio.run(LocalBackend(zoo).kie(name, image, None, {"instances": lines}))
+    assert [line["label"] for line in page["result"]] == [i["label"] for i in local["instances"]]
+    assert page["pairs"] == local["pairs"]
