@@ -169,3 +169,24 @@ def test_compose_ports_volumes_and_private_apis():
     assert gw["environment"]["OCRSERVE_MANAGEMENT_URL"] == "http://torchserve:8081"
     assert gw["environment"]["OCRSERVE_TORCHSERVE_KEY_FILE"].startswith("/run/torchserve/")
     assert gw["environment"]["OCRSERVE_ADMIN_KEY"].startswith("${OCRSERVE_ADMIN_KEY:?")
+
+
+@pytest.mark.parametrize("name", ["Dockerfile.torchserve", "Dockerfile.torchserve-cpu"])
+def test_archive_stage_copies_every_in_repo_file_the_zoo_needs(name):
+    """`ocrserve archive --all` in the image's archives stage needs the weights and files this
+    project ships in the repo (zoo weights with package: ocrserve, class lists, dicts)."""
+    from service.zoo import load_zoo
+
+    text = _text(name)
+    stage = text[text.index(" AS archives"):text.index("ocrserve archive --all")]
+    copied = [Path(src) for src, _ in re.findall(r"^COPY (?!--from)(\S+) (\S+)$", stage, re.M)]
+    zoo = load_zoo(REPO / "model_store" / "zoo.yaml")
+    needed = []
+    for model in zoo.models.values():
+        if model.weights.package == "ocrserve":  # its extra files live beside the weights
+            needed.append(Path(model.weights.path))
+            needed += [Path(f.path) for f in (model.files or {}).values()]
+    assert needed, "the zoo ships no in-repo file: this test checks nothing"
+    for path in needed:
+        assert (REPO / path).is_file(), path
+        assert any(path == src or src in path.parents for src in copied), (name, path, copied)

@@ -10,9 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.deploy.conftest import DOCKER, run
+from service.zoo import load_zoo
+from tests.deploy.conftest import DOCKER, REPO, run
 
-DEFAULTS = ["dbnet", "ppocrv6-small-rec", "text-direction"]
+# the models a container loads when OCRSERVE_TS_MODELS is unset: the zoo's defaults
+DEFAULTS = load_zoo(REPO / "model_store" / "zoo.yaml").default_names()
 
 
 @pytest.fixture
@@ -74,7 +76,7 @@ def test_gateway_entrypoint_refuses_the_placeholder_admin_key():
 
 class FakeTorchServe(BaseHTTPRequestHandler):
     key_inference, key_management = "inf-key", "mgmt-key"
-    workers = {"dbnet": ["READY", "READY"], "ppocrv6-small-rec": ["READY"], "text-direction": ["READY"]}
+    workers = {name: ["READY"] for name in DEFAULTS} | {"dbnet": ["READY", "READY"]}
 
     def _reply(self, status: int, body: object) -> None:
         data = json.dumps(body).encode()
@@ -126,7 +128,7 @@ def test_probe_live_and_ready_with_the_keys(fake_torchserve):
     live = probe(fake_torchserve, "live")
     assert live.returncode == 0, live.stdout
     ready = probe(fake_torchserve, "ready")
-    assert ready.returncode == 0 and "dbnet, ppocrv6-small-rec, text-direction" in ready.stdout
+    assert ready.returncode == 0 and ", ".join(DEFAULTS) in ready.stdout
 
 
 def test_probe_not_ready_when_a_worker_is_not_ready_or_a_model_is_missing(fake_torchserve):

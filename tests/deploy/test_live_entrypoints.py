@@ -45,7 +45,7 @@ def stop(process: subprocess.Popen) -> None:
 
 def test_prod_torchserve_and_gateway_outside_docker(tmp_path):
     store = REPO / "model_store"
-    if not all((store / f"{m}.mar").is_file() for m in ("dbnet", "ppocrv6-small-rec", "text-direction")):
+    if not all((store / f"{m}.mar").is_file() for m in ("dbnet", "ppocrv6-small-rec", "text-direction", "sdmgr")):
         pytest.skip("archives not built (make setup)")
     inf, man, met, g1, g2, gw = free_ports(6)
     run_dir = tmp_path / "run"
