@@ -66,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     archive.add_argument("--store", type=Path, default=None)
     archive.add_argument("--force", action="store_true", help="rebuild even if up to date")
     archive.add_argument("--arch", help="MMOCR config name of a checkpoint to serve (e.g. dbnet_resnet18_fpnc_1200e_icdar2015)")
-    archive.add_argument("--checkpoint", type=Path, help="MMOCR 1.x or 0.x checkpoint (.pth) for --arch")
+    archive.add_argument("--checkpoint", type=Path, help="MMOCR 1.x or 0.x checkpoint (.pth), or its ONNX export (.onnx), for --arch")
     archive.add_argument("--name", help="model name for --arch/--checkpoint")
     archive.add_argument("--class-list", type=Path, help="KIE: MMOCR class_list.txt ('<id> <name>' lines)")
     archive.add_argument("--dict", type=Path, help="KIE: MMOCR character dictionary (one character per line)")
