@@ -9,6 +9,7 @@ preprocessor does not convert to RGB). Crops whose tensors have the same shape r
 from __future__ import annotations
 
 import inspect
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -46,13 +47,17 @@ def to_gray(image: np.ndarray) -> np.ndarray:
 
 
 def target_width(height: int, width: int, spec: dict[str, Any]) -> int:
-    """MMOCR's RescaleToHeight width: keep the ratio, clamp, round down to the divisor."""
-    new_w = int(round(width * spec["height"] / max(height, 1)))
+    """MMOCR's RescaleToHeight width (0.x ResizeOCR with keep_aspect_ratio gives the same for the
+    configs here): scaled width rounded up, clamped to [min_width, max_width], then rounded to the
+    nearest multiple of width_divisor (Python's round: halves go to the even multiple)."""
+    new_w = math.ceil(spec["height"] / max(height, 1) * width)
     new_w = max(spec.get("min_width", 1), new_w)
     if spec.get("max_width"):
         new_w = min(spec["max_width"], new_w)
     divisor = spec.get("width_divisor", 1)
-    return max(divisor, new_w // divisor * divisor)
+    if new_w % divisor:
+        new_w = round(new_w / divisor) * divisor
+    return max(divisor, new_w)
 
 
 def preprocess(image: np.ndarray, spec: dict[str, Any]) -> tuple[np.ndarray, float]:

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from handlers.families.mmocr_rec import config_of
-from handlers.families.mmocr_recognizer import preprocess
+from handlers.families.mmocr_recognizer import preprocess, target_width
 from tests.conftest import SHARED, FakeContext, data_path
 from tests.unit.handlers.checkpoints import oracle_checkpoint, served
 
@@ -23,6 +23,28 @@ def oracle():
     if not ORACLE.is_dir():
         pytest.skip(f"MMOCR oracle not available at {ORACLE}")
     return ORACLE
+
+
+@pytest.mark.parametrize("arch,crop_hw,width", [
+    # CRNN: height 32, min 32, divisor 16. 40x138 -> 110.4 -> ceil 111 -> nearest 16: 112
+    ("crnn_mini-vgg_5e_mj", (40, 138), 112),
+    # 40x130 -> 104 exactly, 6.5 sixteens: the half goes to the even multiple, 96 (the oracle's case)
+    ("crnn_mini-vgg_5e_mj", (40, 130), 96),
+    ("crnn_mini-vgg_5e_mj", (40, 150), 128),   # 120 = 7.5 sixteens -> 8 (even) -> 128
+    ("crnn_mini-vgg_5e_mj", (64, 20), 32),     # 10 -> min_width 32
+    # SAR: height 48, [48, 160], divisor 4. 31x99 -> 153.29 -> ceil 154 -> 38.5 fours -> 38 -> 152
+    ("sar_resnet31_parallel-decoder_5e_st-sub_mj-sub_sa_real", (31, 99), 152),
+    ("sar_resnet31_parallel-decoder_5e_st-sub_mj-sub_sa_real", (20, 400), 160),  # max_width
+    # SegOCR (0.x): height 64, min 64, divisor 16. 50x101 -> 129.28 -> ceil 130 -> 8.125 -> 128
+    ("seg_r31_1by16_fpnocr_academic", (50, 101), 128),
+    ("seg_r31_1by16_fpnocr_academic", (50, 107), 144),  # 136.96 -> 137 -> 8.56 -> 9 -> 144
+])
+def test_keep_ratio_width_follows_mmocr_rescale_to_height(arch, crop_hw, width):
+    """Scaled width rounded up, clamped, then to the NEAREST multiple of the divisor."""
+    spec = config_of(arch)["input"]
+    assert target_width(*crop_hw, spec) == width
+    tensor, _ = preprocess(np.zeros((*crop_hw, 3), np.uint8), spec)
+    assert tensor.shape[-1] == max(width, spec.get("pad_width", 0))
 
 
 @pytest.mark.parametrize("arch", PREPROC_CONFIGS)
