@@ -56,7 +56,14 @@ def run_oracle(name: str, model: torch.nn.Module) -> dict:
 
 
 def rel_err(ours: torch.Tensor, ref: torch.Tensor) -> float:
-    return float(((ours - ref).abs() / ref.abs().clamp_min(1e-30)).max())
+    """Largest difference relative to the reference tensor's largest magnitude.
+
+    Element-by-element relative error means nothing on the near-zero elements of a feature map
+    (a 1e-7 summation-order difference on a 1e-6 value is 10%), and the summation order of the
+    convolutions changes with the CPU: outputs that were bit-identical to the oracle where these
+    tests were written differ in the last bits on an AVX-512 AMD EPYC (2026-12-04; e.g. PSENet
+    1.9e-4 absolute on logits up to 3.6, 5.1e-5 of the magnitude)."""
+    return float((ours - ref).abs().max()) / max(float(ref.abs().max()), 1e-30)
 
 
 def match_polygons(ours: list[np.ndarray], theirs: list[np.ndarray], tol: float = 1.0
