@@ -183,12 +183,15 @@ def preprocess(image: np.ndarray, cfg: MMOCRDetConfig) -> tuple[np.ndarray, tupl
     return padded.transpose(2, 0, 1)[None].copy(), (new_w / width, new_h / height)
 
 
-def load_torch_runner(spec: Any, device: Device = Device(), threads: int = 1) -> Runner:
-    """Build the config's network and load the checkpoint (MMOCR 1.x or 0.x), strictly.
+def load_torch_runner(spec: Any, device: Device = Device(), threads: int = 1, fold: bool = True) -> Runner:
+    """Build the config's network and load the checkpoint (MMOCR 1.x or 0.x), strictly, then
+    fold its BatchNorms into the convolutions for inference (`mmocr/fuse.py`; `fold=False`
+    keeps the loaded module as MMOCR names it).
 
     A 0.x PANet/PSENet checkpoint gets the 0.x backbone and head it was trained with.
     """
     from handlers.families.mmocr import build_model, convert_mmocr0x_state_dict
+    from handlers.families.mmocr.fuse import fold_batchnorm
     from handlers.families.mmocr.mmocr0x import as_mmocr0x
 
     arch = spec.config["arch"]
@@ -199,7 +202,10 @@ def load_torch_runner(spec: Any, device: Device = Device(), threads: int = 1) ->
         as_mmocr0x(model, arch, state)  # swaps submodules in place before the strict load
         return state
 
-    return load_checkpoint_runner(model, spec.weights, device, threads, convert=convert)
+    runner = load_checkpoint_runner(model, spec.weights, device, threads, convert=convert)
+    if fold:
+        fold_batchnorm(runner.module)
+    return runner
 
 
 class MMOCRDetector:

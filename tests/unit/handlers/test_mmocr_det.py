@@ -13,7 +13,7 @@ from handlers.families.mmocr import build_model as build_mmocr
 from handlers.families.mmocr.panet import DEFAULT_CFGS as PANET_CFGS
 from handlers.families.mmocr.psenet import DEFAULT_CFGS as PSENET_CFGS
 from handlers.families.mmocr.resnet import ResNet
-from handlers.families.mmocr_det import MMOCRDetConfig, MMOCRDetector, preprocess
+from handlers.families.mmocr_det import MMOCRDetConfig, MMOCRDetector, load_torch_runner, preprocess
 from handlers.ops.drrg_postprocess import drrg_postprocess
 from handlers.ops.fce_postprocess import fce_postprocess
 from handlers.ops.pan_postprocess import pan_postprocess
@@ -164,8 +164,9 @@ def test_mmocr_0x_panet_psenet_checkpoints_load_as_their_0x_networks(arch, stem,
     state["bbox_head.out_conv.bias"] = torch.randn(out_channels) * 0.1
     assert state["backbone.conv1.weight"].shape == stem and not any(k.startswith("backbone.stem") for k in state)
     torch.save({"state_dict": state, "meta": {"mmocr_version": "0.6.3"}}, tmp_path / "old.pth")
-    detector = build_model(ModelSpec("old", "det", "mmocr_det", "torch", tmp_path / "old.pth", {"arch": arch}))
-    module = detector.runner.module  # strict load passed; the head is the 0.x one
+    spec = ModelSpec("old", "det", "mmocr_det", "torch", tmp_path / "old.pth", {"arch": arch})
+    detector = build_model(spec)  # served: BatchNorm folded
+    module = load_torch_runner(spec, fold=False).module  # strict load passed; the head is the 0.x one
     x = torch.randn(1, 3, 64, 96)
     with torch.no_grad():
         features = module.neck(module.backbone(x))
@@ -186,8 +187,8 @@ def test_mmocr_0x_fcenet_textsnake_differ_only_by_the_head_name(arch, tmp_path):
     old = {"module." + ("bbox_head." + k[len("det_head."):] if k.startswith("det_head.") else k): v
            for k, v in state.items()}
     torch.save({"state_dict": old}, tmp_path / "old.pth")
-    detector = build_model(ModelSpec("old", "det", "mmocr_det", "torch", tmp_path / "old.pth", {"arch": arch}))
-    loaded = detector.runner.module.state_dict()
+    spec = ModelSpec("old", "det", "mmocr_det", "torch", tmp_path / "old.pth", {"arch": arch})
+    loaded = load_torch_runner(spec, fold=False).module.state_dict()
     assert loaded.keys() == state.keys() and all(torch.equal(loaded[k], state[k]) for k in state)
 
 
