@@ -14,6 +14,7 @@ import time
 import httpx
 import pytest
 
+from service.zoo import load_zoo
 from tests.deploy.conftest import DEPLOY, REPO, clean_env
 
 pytestmark = pytest.mark.skipif(os.environ.get("OCRSERVE_DEPLOY_E2E") != "1",
@@ -45,7 +46,7 @@ def stop(process: subprocess.Popen) -> None:
 
 def test_prod_torchserve_and_gateway_outside_docker(tmp_path):
     store = REPO / "model_store"
-    if not all((store / f"{m}.mar").is_file() for m in ("dbnet", "ppocrv6-small-rec", "text-direction", "sdmgr")):
+    if not all((store / f"{m}.mar").is_file() for m in load_zoo(store / "zoo.yaml").default_names()):
         pytest.skip("archives not built (make setup)")
     inf, man, met, g1, g2, gw = free_ports(6)
     run_dir = tmp_path / "run"

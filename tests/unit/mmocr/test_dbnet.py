@@ -39,16 +39,7 @@ def run(request):
     model = build_dbnet(name)
     model.load_state_dict(state, strict=True)
     model.eval()
-    captured: dict[str, object] = {}
-    modules = dict(model.named_modules())
-    handles = []
-    for key in outputs["intermediate"]:
-        if key in modules:
-            def hook(_m, _a, out, key=key):
-                if key not in captured:  # first call only, cloned before in-place ReLUs
-                    captured[key] = (tuple(o.clone() for o in out) if isinstance(out, tuple)
-                                     else out.clone())
-            handles.append(modules[key].register_forward_hook(hook))
+    captured, handles = _capture_children(model, outputs["intermediate"])
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -64,11 +55,11 @@ def run(request):
             "captured": captured, "model": model, "state": state}
 
 
-def _float64_run(model, inputs, keys) -> dict[str, object]:
-    """The same network and weights in float64: prob, mode 'both' and the hooked children."""
-    model64 = copy.deepcopy(model).double()
+def _capture_children(model, keys) -> tuple[dict[str, object], list]:
+    """Forward hooks that keep the first float32 output of each named child (cloned before
+    in-place ReLUs overwrite it); returns the dict they fill and the hook handles."""
     captured: dict[str, object] = {}
-    modules = dict(model64.named_modules())
+    modules = dict(model.named_modules())
     handles = []
     for key in keys:
         if key in modules:
@@ -77,6 +68,13 @@ def _float64_run(model, inputs, keys) -> dict[str, object]:
                     captured[key] = (tuple(o.clone().float() for o in out) if isinstance(out, tuple)
                                      else out.clone().float())
             handles.append(modules[key].register_forward_hook(hook))
+    return captured, handles
+
+
+def _float64_run(model, inputs, keys) -> dict[str, object]:
+    """The same network and weights in float64: prob, mode 'both' and the hooked children."""
+    model64 = copy.deepcopy(model).double()
+    captured, handles = _capture_children(model64, keys)
     prob = model64(inputs.double()).float()
     for h in handles:
         h.remove()
