@@ -25,12 +25,12 @@ sys.path.insert(0, str(REPO))
 
 import torch  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
-from shapely.geometry import Polygon  # noqa: E402
 
+from handlers.families.kie.metrics import kie_f1  # noqa: E402
 from service.backends import LocalBackend  # noqa: E402
 from service.kie_training.evaluate import WILDRECEIPT_CLASSES, ignored_classes_for, per_class_scores  # noqa: E402
-from handlers.families.kie.metrics import kie_f1  # noqa: E402
 from service.main import create_app  # noqa: E402
+from service.metrics import _intersection_area, _polygon, _valid  # noqa: E402
 from service.settings import Settings  # noqa: E402
 from service.zoo import load_zoo  # noqa: E402
 
@@ -38,30 +38,17 @@ DEFAULT_DATA = REPO.parent / "shared" / "data" / "mmocr" / "main" / "kie_toy_dat
 FIELDS = ("Store_name_value", "Store_addr_value", "Date_value", "Total_value")
 
 
-def polygon(box: list[float]) -> Polygon:
-    if len(box) == 4:
-        x1, y1, x2, y2 = box
-        box = [x1, y1, x2, y1, x2, y2, x1, y2]
-    return Polygon(list(zip(box[0::2], box[1::2]))).buffer(0)
-
-
 def cover_labels(gt_boxes: list[list[float]], instances: list[dict]) -> tuple[list[int], int]:
     """Label of the OCR line covering most of each annotated box (0 when none covers half)."""
-    lines = [(polygon(i["box"]), WILDRECEIPT_CLASSES.index(i["label"])) for i in instances]
+    lines = [(_polygon(i["box"]), WILDRECEIPT_CLASSES.index(i["label"])) for i in instances]
     labels, covered = [], 0
     for box in gt_boxes:
-        gt = polygon(box)
-        best, best_label = 0.0, 0
-        for line, label in lines:
-            if gt.area > 0 and line.intersects(gt):
-                share = line.intersection(gt).area / gt.area
-                if share > best:
-                    best, best_label = share, label
-        if best >= 0.5:
-            covered += 1
-            labels.append(best_label)
-        else:
-            labels.append(0)
+        gt = _polygon(box)
+        area = _valid(gt).area
+        shares = [(_intersection_area(line, gt) / area if area > 0 else 0.0, label) for line, label in lines]
+        best, best_label = max(shares, key=lambda share_label: share_label[0], default=(0.0, 0))
+        covered += best >= 0.5
+        labels.append(best_label if best >= 0.5 else 0)
     return labels, covered
 
 
