@@ -59,3 +59,30 @@ class UpstreamError(OcrServeError):
     """TorchServe answered with something the gateway cannot use."""
 
     status = 502
+
+
+class JobNotFound(OcrServeError):
+    status = 404
+
+
+class JobNotReady(OcrServeError):
+    """The job's result was asked for before the job finished."""
+
+    status = 409
+
+
+class JobStorageFull(OcrServeError):
+    """Too many waiting jobs, or the job storage bound is reached: retry later."""
+
+    status = 503
+
+
+class JobFailed(OcrServeError):
+    """A failed job's own error (type, status, message), given back when its result is asked for."""
+
+    def __init__(self, error: dict):
+        super().__init__(str(error.get("message", "the job failed")), int(error.get("status", 500)))
+        self.name = str(error.get("error", "JobFailed"))
+
+    def to_json(self) -> dict:
+        return {"error": self.name, "status": self.status, "message": self.message}

@@ -1,6 +1,7 @@
 """The FastAPI gateway: app factory, lifespan (one shared TorchServe client), error mapping."""
 from __future__ import annotations
 
+import asyncio
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
@@ -10,7 +11,9 @@ from fastapi.responses import JSONResponse
 from service.backends import Backend, TorchServeBackend
 from service.errors import BadOptions, ModelUnavailable, OcrServeError, UpstreamError, UpstreamTimeout
 from service.observability import Metrics, middleware
-from service.routes import health, kie, models, ocr
+from service.jobs.ocr import document_process
+from service.jobs.service import JobService
+from service.routes import health, jobs, kie, models, ocr
 from service.settings import Settings, get_settings
 from service.state import AppState
 from service.torchserve_client import TorchServeClient
@@ -30,13 +33,20 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
                                   settings.replica_cooldown_s)
         app.state.ocrserve = AppState(settings, load_zoo(settings.zoo_path), client,
                                       backend or TorchServeBackend(client, settings.rec_chunk_size), metrics)
-        yield
-        await client.aclose()
+        state = app.state.ocrserve
+        state.jobs = JobService(settings)
+        state.jobs.start(asyncio.get_running_loop(), document_process(state))
+        try:
+            yield
+        finally:
+            await asyncio.to_thread(state.jobs.stop)
+            await client.aclose()
 
     app = FastAPI(title="ocrserve", version="0.1.0", lifespan=lifespan,
                   description="OCR over TorchServe: text detection, recognition and model management.")
     app.include_router(ocr.router)
     app.include_router(kie.router)
+    app.include_router(jobs.router)
     app.include_router(models.router)
     app.include_router(health.router)
     app.middleware("http")(middleware(metrics))

@@ -81,3 +81,18 @@ class ModelStatus(BaseModel):
 
 class ModelList(BaseModel):
     models: list[ModelStatus]
+
+
+class JobStatus(BaseModel):
+    id: str = Field(description="unguessable job id: whoever holds it can read and delete the job")
+    state: str = Field(description="queued | running | done | failed")
+    pages_done: int
+    pages_total: int | None = Field(None, description="known once the job has started")
+    created: float = Field(description="Unix time the job was accepted")
+    finished: float | None = None
+    error: ErrorResponse | None = Field(None, description="why a failed job failed (its /ocr error)")
+    result: str = Field(description="where the result is, once state is done")
+
+
+class JobList(BaseModel):
+    jobs: list[JobStatus]

@@ -53,6 +53,22 @@ class Settings(BaseSettings):
     ts_token_expiration_min: float = Field(60, gt=0)
     run_dir: Path = REPO_ROOT / "run"
 
+    # Asynchronous jobs (/jobs): a SQLite file under jobs_dir (default run_dir/jobs), or a Redis
+    # shared by several gateways. Finished jobs are kept jobs_ttl_s, then removed with their data.
+    jobs_dir: Path | None = None
+    jobs_redis_url: str | None = None
+    jobs_ttl_s: float = Field(24 * 3600, gt=0)
+    jobs_max_bytes: int = Field(2 * 1024 ** 3, ge=1024 * 1024)
+    jobs_max_pending: int = Field(100, ge=1)
+    jobs_workers: int = Field(1, ge=0, le=16)  # 0: accept jobs, let other gateways run them
+    jobs_page_concurrency: int = Field(2, ge=1, le=32)
+    jobs_lease_s: float = Field(30.0, gt=0)  # a running job whose heartbeat is older is run again
+    jobs_housekeeping_s: float = Field(10.0, gt=0)
+
+    @property
+    def jobs_path(self) -> Path:
+        return self.jobs_dir or self.run_dir / "jobs"
+
     @field_validator("inference_url", "management_url", "torchserve_key_file", mode="before")
     @classmethod
     def _split_lists(cls, value):

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from service.backends import Backend
+from service.jobs.service import JobService
 from service.observability import Metrics
 from service.settings import Settings
 from service.torchserve_client import TorchServeClient
@@ -20,6 +21,7 @@ class AppState:
     client: TorchServeClient
     backend: Backend
     metrics: Metrics
+    jobs: JobService | None = None
 
 
 def get_state(request: Request) -> AppState:

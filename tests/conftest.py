@@ -1,6 +1,7 @@
 """Shared fixtures: paths to ../shared, zoo weights, a fake TorchServe context."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,18 @@ class FakeContext:
 
     def set_response_content_type(self, idx, value):
         self.headers.setdefault(idx, {})["content-type"] = value
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _jobs_outside_the_checkout(tmp_path_factory):
+    """Gateways that tests start keep their job queue in a temporary folder, not in run/jobs."""
+    before = os.environ.get("OCRSERVE_JOBS_DIR")
+    os.environ["OCRSERVE_JOBS_DIR"] = str(tmp_path_factory.mktemp("jobs-default"))
+    yield
+    if before is None:
+        os.environ.pop("OCRSERVE_JOBS_DIR", None)
+    else:
+        os.environ["OCRSERVE_JOBS_DIR"] = before
 
 
 @pytest.fixture(scope="session")

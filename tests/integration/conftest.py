@@ -32,8 +32,8 @@ def torchserve(tmp_path_factory, zoo, archives_ready):
 
 
 @pytest.fixture(scope="session")
-def gateway(torchserve):
-    settings = gateway_settings(torchserve.config, admin_key=ADMIN_KEY)
+def gateway(torchserve, tmp_path_factory):
+    settings = gateway_settings(torchserve.config, admin_key=ADMIN_KEY, jobs_dir=tmp_path_factory.mktemp("jobs"))
     with running_gateway(settings) as url:
         with httpx.Client(base_url=url, timeout=120) as client:
             yield client

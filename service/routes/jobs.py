@@ -1,0 +1,71 @@
+"""Asynchronous OCR jobs: POST /jobs (202 + id), GET /jobs/{id}, GET /jobs/{id}/result, DELETE."""
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import JSONResponse
+
+from service.errors import JobFailed, JobNotReady
+from service.jobs.store import JobRecord
+from service.routes.models import require_admin
+from service.routes.ocr import OcrOptions, _merge_form, build_request
+from service.schemas import ErrorResponse, JobList, JobStatus, OcrResponse
+from service.state import State
+from service.uploads import read_upload
+
+router = APIRouter(prefix="/jobs", tags=["jobs"])
+
+
+def _status(record: JobRecord) -> JobStatus:
+    return JobStatus(id=record.id, state=record.state, pages_done=record.pages_done,
+                     pages_total=record.pages_total, created=record.created, finished=record.finished,
+                     error=ErrorResponse(**record.error) if record.error else None,
+                     result=f"/jobs/{record.id}/result")
+
+
+@router.post("", status_code=202, response_model=JobStatus,
+             responses={c: {"model": ErrorResponse} for c in (400, 404, 413, 415, 422, 503)})
+async def submit(request: Request, state: State, query: Annotated[OcrOptions, Query()]) -> JSONResponse:
+    """Queue the OCR of an upload (same inputs and options as POST /ocr); poll GET /jobs/{id}."""
+    data, fields = await read_upload(request, state.settings.max_upload_bytes)
+    options = _merge_form(query, fields)
+    build_request(state, options)  # unknown models and bad combinations fail now, not later
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    record = state.jobs.submit(data, content_type, options.model_dump(exclude_unset=True))
+    status = _status(record)
+    return JSONResponse(status.model_dump(mode="json"), status_code=202,
+                        headers={"Location": f"/jobs/{record.id}"})
+
+
+@router.get("/{job_id}", response_model=JobStatus, responses={404: {"model": ErrorResponse}})
+async def status(job_id: str, state: State) -> JobStatus:
+    """State of a job: queued, running, done or failed; pages done out of the total."""
+    return _status(state.jobs.get(job_id))
+
+
+@router.get("/{job_id}/result", response_model=OcrResponse,
+            responses={c: {"model": ErrorResponse} for c in (400, 404, 409, 413, 422, 503)})
+async def result(job_id: str, state: State) -> dict:
+    """The finished job's /ocr response; a failed job answers with its own error and status."""
+    record = state.jobs.get(job_id)
+    if record.state == "failed":
+        raise JobFailed(record.error or {})
+    if record.state != "done":
+        raise JobNotReady(f"the job is {record.state} ({record.pages_done} of "
+                          f"{record.pages_total if record.pages_total is not None else '?'} pages done)")
+    return state.jobs.store.result(job_id)
+
+
+@router.delete("/{job_id}", status_code=204, responses={404: {"model": ErrorResponse}})
+async def delete(job_id: str, state: State) -> Response:
+    """Forget a job and its data; a running job stops at its next page."""
+    state.jobs.delete(job_id)
+    return Response(status_code=204)
+
+
+@router.get("", response_model=JobList, dependencies=[Depends(require_admin)],
+            responses={c: {"model": ErrorResponse} for c in (401, 403)})
+async def list_jobs(state: State) -> JobList:
+    """Every job (admin key required): without the key a job is visible only to who holds its id."""
+    return JobList(jobs=[_status(r) for r in state.jobs.list()])
