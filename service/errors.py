@@ -77,6 +77,12 @@ class JobStorageFull(OcrServeError):
     status = 503
 
 
+class JobsUnavailable(OcrServeError):
+    """The job storage could not be opened or reached (unwritable folder, Redis down)."""
+
+    status = 503
+
+
 class JobFailed(OcrServeError):
     """A failed job's own error (type, status, message), given back when its result is asked for."""
 

@@ -2,17 +2,20 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from redis.exceptions import RedisError
 
 from service.backends import Backend, TorchServeBackend
-from service.errors import BadOptions, ModelUnavailable, OcrServeError, UpstreamError, UpstreamTimeout
+from service.errors import (BadOptions, JobsUnavailable, ModelUnavailable, OcrServeError, UpstreamError,
+                            UpstreamTimeout)
 from service.observability import Metrics, middleware
 from service.jobs.ocr import document_process
-from service.jobs.service import JobService
+from service.jobs.service import JobService, open_jobs
 from service.routes import health, jobs, kie, models, ocr
 from service.settings import Settings, get_settings
 from service.state import AppState
@@ -34,12 +37,12 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
         app.state.ocrserve = AppState(settings, load_zoo(settings.zoo_path), client,
                                       backend or TorchServeBackend(client, settings.rec_chunk_size), metrics)
         state = app.state.ocrserve
-        state.jobs = JobService(settings)
-        state.jobs.start(asyncio.get_running_loop(), document_process(state))
+        state.jobs = open_jobs(settings, asyncio.get_running_loop(), document_process(state))
         try:
             yield
         finally:
-            await asyncio.to_thread(state.jobs.stop)
+            if isinstance(state.jobs, JobService):
+                await asyncio.to_thread(state.jobs.stop)
             await client.aclose()
 
     app = FastAPI(title="ocrserve", version="0.1.0", lifespan=lifespan,
@@ -60,6 +63,12 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
         if isinstance(exc, (ModelUnavailable, UpstreamTimeout, UpstreamError)):
             metrics.upstream_errors.labels(type(exc).__name__).inc()
         return JSONResponse(exc.to_json(), status_code=exc.status)
+
+    @app.exception_handler(RedisError)
+    @app.exception_handler(sqlite3.Error)
+    async def _job_storage_error(request: Request, exc: Exception) -> JSONResponse:
+        error = JobsUnavailable(f"the job storage is unavailable ({type(exc).__name__}): retry later")
+        return JSONResponse(error.to_json(), status_code=error.status)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

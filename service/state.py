@@ -21,7 +21,7 @@ class AppState:
     client: TorchServeClient
     backend: Backend
     metrics: Metrics
-    jobs: JobService | None = None
+    jobs: JobService | Exception | None = None  # the reason when jobs are off
 
 
 def get_state(request: Request) -> AppState:

@@ -7,12 +7,24 @@ import logging
 import time
 from typing import Any, Awaitable, Callable
 
-from service.errors import JobNotFound, JobStorageFull
+from service.errors import JobNotFound, JobStorageFull, JobsUnavailable
 from service.jobs.queue import JobQueue, Process, open_hueys
 from service.jobs.store import JobRecord, JobStore
 from service.settings import Settings
 
 log = logging.getLogger("ocrserve.jobs")
+
+
+def open_jobs(settings: Settings, loop: asyncio.AbstractEventLoop, process: Process) -> "JobService | JobsUnavailable":
+    """The started job service, or the reason it is off: /jobs then answers 503, the rest works."""
+    try:
+        jobs = JobService(settings)
+        jobs.start(loop, process)
+        return jobs
+    except Exception as exc:  # noqa: BLE001 - sqlite, redis and OS errors: one message for all
+        where = settings.jobs_redis_url and "the Redis at OCRSERVE_JOBS_REDIS_URL" or str(settings.jobs_path)
+        log.error("jobs are off: cannot open %s: %s", where, exc)
+        return JobsUnavailable(f"jobs are off on this gateway: cannot open {where} ({type(exc).__name__})")
 
 
 class JobService:

@@ -6,7 +6,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from service.errors import JobFailed, JobNotReady
+from service.errors import JobFailed, JobNotReady, JobsUnavailable
+from service.jobs.service import JobService
 from service.jobs.store import JobRecord
 from service.routes.models import require_admin
 from service.routes.ocr import OcrOptions, _merge_form, build_request
@@ -15,6 +16,15 @@ from service.state import State
 from service.uploads import read_upload
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
+
+
+def get_jobs(state: State) -> JobService:
+    if not isinstance(state.jobs, JobService):
+        raise state.jobs or JobsUnavailable("jobs are off on this gateway")
+    return state.jobs
+
+
+Jobs = Annotated[JobService, Depends(get_jobs)]
 
 
 def _status(record: JobRecord) -> JobStatus:
@@ -26,46 +36,46 @@ def _status(record: JobRecord) -> JobStatus:
 
 @router.post("", status_code=202, response_model=JobStatus,
              responses={c: {"model": ErrorResponse} for c in (400, 404, 413, 415, 422, 503)})
-async def submit(request: Request, state: State, query: Annotated[OcrOptions, Query()]) -> JSONResponse:
+async def submit(request: Request, state: State, jobs: Jobs, query: Annotated[OcrOptions, Query()]) -> JSONResponse:
     """Queue the OCR of an upload (same inputs and options as POST /ocr); poll GET /jobs/{id}."""
     data, fields = await read_upload(request, state.settings.max_upload_bytes)
     options = _merge_form(query, fields)
     build_request(state, options)  # unknown models and bad combinations fail now, not later
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    record = state.jobs.submit(data, content_type, options.model_dump(exclude_unset=True))
+    record = jobs.submit(data, content_type, options.model_dump(exclude_unset=True))
     status = _status(record)
     return JSONResponse(status.model_dump(mode="json"), status_code=202,
                         headers={"Location": f"/jobs/{record.id}"})
 
 
-@router.get("/{job_id}", response_model=JobStatus, responses={404: {"model": ErrorResponse}})
-async def status(job_id: str, state: State) -> JobStatus:
+@router.get("/{job_id}", response_model=JobStatus, responses={c: {"model": ErrorResponse} for c in (404, 503)})
+async def status(job_id: str, jobs: Jobs) -> JobStatus:
     """State of a job: queued, running, done or failed; pages done out of the total."""
-    return _status(state.jobs.get(job_id))
+    return _status(jobs.get(job_id))
 
 
 @router.get("/{job_id}/result", response_model=OcrResponse,
             responses={c: {"model": ErrorResponse} for c in (400, 404, 409, 413, 422, 503)})
-async def result(job_id: str, state: State) -> dict:
+async def result(job_id: str, jobs: Jobs) -> dict:
     """The finished job's /ocr response; a failed job answers with its own error and status."""
-    record = state.jobs.get(job_id)
+    record = jobs.get(job_id)
     if record.state == "failed":
         raise JobFailed(record.error or {})
     if record.state != "done":
         raise JobNotReady(f"the job is {record.state} ({record.pages_done} of "
                           f"{record.pages_total if record.pages_total is not None else '?'} pages done)")
-    return state.jobs.store.result(job_id)
+    return jobs.store.result(job_id)
 
 
-@router.delete("/{job_id}", status_code=204, responses={404: {"model": ErrorResponse}})
-async def delete(job_id: str, state: State) -> Response:
+@router.delete("/{job_id}", status_code=204, responses={c: {"model": ErrorResponse} for c in (404, 503)})
+async def delete(job_id: str, jobs: Jobs) -> Response:
     """Forget a job and its data; a running job stops at its next page."""
-    state.jobs.delete(job_id)
+    jobs.delete(job_id)
     return Response(status_code=204)
 
 
 @router.get("", response_model=JobList, dependencies=[Depends(require_admin)],
-            responses={c: {"model": ErrorResponse} for c in (401, 403)})
-async def list_jobs(state: State) -> JobList:
+            responses={c: {"model": ErrorResponse} for c in (401, 403, 503)})
+async def list_jobs(jobs: Jobs) -> JobList:
     """Every job (admin key required): without the key a job is visible only to who holds its id."""
-    return JobList(jobs=[_status(r) for r in state.jobs.list()])
+    return JobList(jobs=[_status(r) for r in jobs.list()])

@@ -135,6 +135,22 @@ def test_only_the_gateway_reaches_torchserve_management():
     assert 8081 in ports and 8082 not in ports
 
 
+def test_gateway_replicas_share_one_job_queue_that_only_they_reach():
+    r = resources()
+    gateway = r[("Deployment", "ocrserve-gateway")]
+    assert gateway["spec"]["replicas"] > 1  # SQLite jobs would be per pod: the queue must be shared
+    url = env(container(gateway, "gateway"))["OCRSERVE_JOBS_REDIS_URL"]
+    service = r[("Service", "ocrserve-redis")]
+    assert url.startswith(f"redis://{service['metadata']['name']}:{service['spec']['ports'][0]['port']}/")
+    redis = r[("Deployment", "ocrserve-redis")]
+    assert service["spec"]["selector"].items() <= redis["spec"]["template"]["metadata"]["labels"].items()
+    args = container(redis, "redis")["args"]
+    assert "--appendonly" in args and args[args.index("--maxmemory-policy") + 1] == "noeviction"
+    policy = r[("NetworkPolicy", "ocrserve-redis-from-gateway-only")]["spec"]
+    assert policy["ingress"] == [{"from": [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "ocrserve-gateway"}}}],
+                                  "ports": [{"protocol": "TCP", "port": 6379}]}]
+
+
 def test_secrets_are_placeholders_and_rbac_is_narrow():
     r = resources()
     admin = r[("Secret", "ocrserve-admin")]["stringData"]["OCRSERVE_ADMIN_KEY"]
