@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from service import cli_bench, cli_eval, cli_export, cli_train
+from service import cli_bench, cli_dataset, cli_eval, cli_export, cli_train
 from service.zoo import DEFAULT_ZOO, load_zoo
 
 
@@ -81,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="turn TorchServe token auth on (also OCRSERVE_TS_TOKEN_AUTH=true)")
     run.add_argument("--models", nargs="*", default=None, help="models to load (default: the zoo defaults)")
 
-    for commands in (cli_eval, cli_bench, cli_export, cli_train):
+    for commands in (cli_eval, cli_bench, cli_export, cli_train, cli_dataset):
         commands.add_commands(sub)
     return parser
 
@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyError as exc:
         print(f"ocrserve: {exc.args[0]}", file=sys.stderr)
         return 2
-    except (WeightError, ValueError, subprocess.CalledProcessError) as exc:
+    except (WeightError, ValueError, FileNotFoundError, subprocess.CalledProcessError) as exc:
         print(f"ocrserve {args.command}: {exc}", file=sys.stderr)
         return 1
 
