@@ -113,7 +113,7 @@ class TesseractEngine:
             out = []
             for item in self.tesserocr.iterate_level(api.GetIterator(), ril):
                 box = item.BoundingBox(ril)
-                text = (item.GetUTF8Text(ril) or "").strip()
+                text = _text(item, ril).strip()
                 if box is not None and text:
                     out.append((box, item.Confidence(ril) / 100.0, text))
             return out
@@ -129,13 +129,21 @@ class TesseractEngine:
             api.Recognize()
             words: list[list[tuple[str, int, int, float]]] = []
             for item in tess.iterate_level(api.GetIterator(), tess.RIL.SYMBOL):
-                char, box = item.GetUTF8Text(tess.RIL.SYMBOL), item.BoundingBox(tess.RIL.SYMBOL)
+                char, box = _text(item, tess.RIL.SYMBOL), item.BoundingBox(tess.RIL.SYMBOL)
                 if not char or box is None:
                     continue
                 if item.IsAtBeginningOf(tess.RIL.WORD) or not words:
                     words.append([])
                 words[-1].append((char, box[0], box[2], item.Confidence(tess.RIL.SYMBOL) / 100.0))
             return words
+
+
+def _text(item: Any, level: int) -> str:
+    """The text of one iterator element; tesserocr raises RuntimeError for an element without any."""
+    try:
+        return item.GetUTF8Text(level) or ""
+    except RuntimeError:
+        return ""
 
 
 def load_engine(spec: Any, device: Any = None, threads: int = 1) -> TesseractEngine:

@@ -134,3 +134,15 @@ def test_recogniser_lang_option_and_batch(rec):
     blank[10:12, 10:12] = 250  # a little noise, under the contrast floor
     [empty], ctx = _call(rec, [{"body": bytearray(cv2.imencode(".png", blank)[1].tobytes())}])
     assert ctx.status == {} and empty == {"text": "", "score": 0.0}
+
+
+def test_recogniser_survives_elements_without_text(rec):
+    # Tesseract finds no text in this receipt crop (a header line over a half-cut one), and
+    # tesserocr raised "No text returned" for it: now an empty read, not a 500
+    from handlers.ops.crop import crop_quad, quad_for_polygon
+
+    image = cv2.imread(str(data_path("sroie2019_train", "img", "045.jpg")))
+    quad = quad_for_polygon(np.asarray([[338, 543], [656, 543], [656, 572], [338, 572]], np.float32))
+    crop = crop_quad(image, quad).image
+    [body], ctx = _call(rec, [{"body": bytearray(cv2.imencode(".png", crop)[1].tobytes())}])
+    assert ctx.status == {} and body == {"text": "", "score": 0.0}, body
