@@ -42,10 +42,14 @@ def _cmd_archive(args: argparse.Namespace) -> int:
         print(f"archive: {args.name} ({args.arch}) -> {mar}")
         return 0
     zoo = load_zoo(args.zoo)
-    names = [n for n in zoo.names() if zoo.get(n).installed()] if args.all else args.names
-    if not names:
+    if not (args.all or args.names):
         print("archive: name models or pass --all", file=sys.stderr)
         return 2
+    names = [n for n in zoo.names() if zoo.get(n).installed()] if args.all else args.names
+    if args.all and len(names) < len(zoo.models):
+        skipped = sorted(set(zoo.models) - set(names))
+        print(f"archive: skipped {', '.join(skipped)}: their Debian packages are not installed "
+              "(scripts/setup_tesseract.sh)")
     for name in names:
         mar = build_archive(zoo.get(name), store=args.store or DEFAULT_STORE, force=args.force)
         print(f"archive: {name} -> {mar}")
