@@ -137,10 +137,19 @@ def read_labelme_dir(root: Path) -> list[DetImage]:
     samples = []
     for path in sorted(root.glob("*.json"), key=natural_key):
         raw = json.loads(path.read_text(encoding="utf-8"))
-        words = [GtWord(_flat(s["points"]), s.get("label", ""), s.get("label") == IGNORED_TEXT)
-                 for s in raw["shapes"] if s.get("shape_type", "polygon") == "polygon"]
+        words = [GtWord(_labelme_polygon(s), s.get("label", ""), s.get("label") == IGNORED_TEXT)
+                 for s in raw["shapes"] if s.get("shape_type", "polygon") in ("polygon", "rectangle")]
         samples.append(DetImage(_find_image(raw["imagePath"], [root, root.parent]), words))
     return samples
+
+
+def _labelme_polygon(shape: dict) -> list[float]:
+    """A polygon's points, or a rectangle's two corners as four clockwise points."""
+    if shape.get("shape_type") == "rectangle":
+        (x0, y0), (x1, y1) = shape["points"]
+        x0, x1, y0, y1 = min(x0, x1), max(x0, x1), min(y0, y1), max(y0, y1)
+        return [float(v) for v in (x0, y0, x1, y0, x1, y1, x0, y1)]
+    return _flat(shape["points"])
 
 
 DET_READERS: dict[str, Callable[[Path], list[DetImage]]] = {

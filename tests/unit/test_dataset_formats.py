@@ -49,6 +49,17 @@ def test_every_detection_reader_agrees_with_the_icdar_ground_truth():
     assert all(im.has_text for im in reference) and not any(im.has_text for im in _det("coco"))
 
 
+def test_labelme_rectangles_become_clockwise_quads(tmp_path):
+    image = data_path("mmocr", "0.x", "toy_dataset", "imgs", "test", "img_1.jpg")
+    shapes = [{"label": "HELLO", "points": [[30, 40], [10, 20]], "shape_type": "rectangle"},
+              {"label": "###", "points": [[0, 0], [5, 0], [5, 5]], "shape_type": "polygon"},
+              {"label": "x", "points": [[1, 1]], "shape_type": "point"}]
+    (tmp_path / "a.json").write_text(json.dumps({"shapes": shapes, "imagePath": str(image)}))
+    [sample] = DET_READERS["labelme"](tmp_path)
+    assert sample.image == image and [w.text for w in sample.words] == ["HELLO", "###"]
+    assert sample.words[0].polygon == [10, 20, 30, 20, 30, 40, 10, 40] and sample.words[1].ignored
+
+
 def test_icdar_reader_on_the_real_training_set():
     images = DET_READERS["icdar"](data_path("icdar2015_train"))
     words = [w for im in images for w in im.words]
