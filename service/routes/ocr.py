@@ -1,7 +1,7 @@
 """POST /ocr: end-to-end OCR of one uploaded image."""
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -33,6 +33,7 @@ class OcrOptions(BaseModel):
     kie: str | None = Field(None, description="KIE model labelling the read lines (e.g. sdmgr); off by default")
     lang: str | None = Field(None, max_length=100,
                              description="Tesseract models only: installed language(s), e.g. eng or eng+deu")
+    level: Literal["line", "word"] | None = Field(None, description="Tesseract detector only: line or word boxes")
 
 
 def pick_model(state, task: str, requested: str | None, default: str | None) -> str | None:
@@ -58,6 +59,10 @@ def build_request(state, options: OcrOptions) -> OcrRequest:
         raise BadOptions("kie labels the recognised text: it cannot run with rec=none")
     det = pick_model(state, "det", options.det, defaults.get("det"))
     rec_lang = tesseract_lang(state, options.lang, det, rec, det_options)
+    if options.level:
+        if det is None or state.zoo.models[det].runtime != "tesseract":
+            raise BadOptions("level applies to the Tesseract detector only (det=tesseract-det)")
+        det_options["level"] = options.level
     return OcrRequest(
         det=det, rec=rec, cls=pick_model(state, "cls", None, defaults.get("cls")) if use_cls else None,
         det_options=det_options, min_text_score=options.rec_min_score, kie=kie, rec_lang=rec_lang)

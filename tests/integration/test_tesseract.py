@@ -70,3 +70,15 @@ def test_lang_is_checked_and_routed(tesseract):
     assert not_tesseract.status_code == 422 and "Tesseract" in not_tesseract.json()["message"]
     ok = _ocr(tesseract, _page(), det="tesseract-det", rec="tesseract-rec", lang="eng")
     assert ok.status_code == 200 and len(ok.json()["pages"][0]["result"]) == len(_truth())
+
+
+def test_word_level_detection(tesseract):
+    response = _ocr(tesseract, _page(), det="tesseract-det", rec="tesseract-rec", level="word")
+    assert response.status_code == 200, response.text
+    result = response.json()["pages"][0]["result"]
+    _check_contract(result)
+    words_true = [w for line in _truth() for w in line.split()]
+    assert abs(len(result) - len(words_true)) <= 2 and all(" " not in line["text"] for line in result)
+    wrong = _ocr(tesseract, _page(), det="dbnet", rec="tesseract-rec", level="word")
+    assert wrong.status_code == 422 and "Tesseract detector" in wrong.json()["message"]
+    assert _ocr(tesseract, _page(), det="tesseract-det", level="page").status_code == 422
