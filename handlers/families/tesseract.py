@@ -29,6 +29,7 @@ DEBIAN_TESSDATA = Path("/usr/share/tesseract-ocr/5/tessdata")
 NOT_LANGUAGES = frozenset({"osd", "equ"})
 LEVELS = ("line", "word")
 OPTION_NAMES = frozenset({"lang", "level"})
+MAX_LOADED = 8  # loaded (language, segmentation mode) pairs per worker; the oldest is dropped
 MIN_CONTRAST = 16  # grey levels between the darkest and brightest pixel of a crop worth reading
 _LANG_RE = re.compile(r"^[A-Za-z0-9_]+(\+[A-Za-z0-9_]+)*$")
 
@@ -97,6 +98,8 @@ class TesseractEngine:
     def api(self, lang: str, psm: int) -> Any:
         key = (lang, psm)
         if key not in self._apis:
+            if len(self._apis) >= MAX_LOADED:  # every language combination is a model in memory
+                self._apis.pop(next(iter(self._apis))).End()
             self._apis[key] = self.tesserocr.PyTessBaseAPI(
                 path=str(self.tessdata) + "/", lang=lang, psm=psm, oem=self.tesserocr.OEM.LSTM_ONLY)
         return self._apis[key]
