@@ -9,12 +9,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     """Register `dataset convert` on the main parser."""
     dataset = sub.add_parser("dataset", help="MMOCR dataset formats: convert (docs/datasets.md)")
     kinds = dataset.add_subparsers(dest="dataset_command", required=True)
-    conv = kinds.add_parser("convert", help="crops + labels -> LMDB, ICDAR txt -> 1.x json, close -> open set")
+    conv = kinds.add_parser("convert", help="crops + labels -> LMDB, ICDAR txt -> 1.x json or word crops, close -> open set")
     conv.add_argument("source", type=Path, help="label file, annotation json, or dataset folder")
     conv.add_argument("out", type=Path, help="the file (json, txt) or folder (lmdb) to write")
     conv.add_argument("--from", dest="source_format", required=True, help="the source's format (as eval --format)")
     conv.add_argument("--to", dest="target", required=True,
-                      choices=("lmdb", "textdet", "textspotting", "wildreceipt-openset"))
+                      choices=("lmdb", "textdet", "textspotting", "crops", "wildreceipt-openset"))
     conv.set_defaults(func=run_convert)
 
 

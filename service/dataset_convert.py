@@ -4,6 +4,9 @@
                                          label-%09d = its text, num-samples; MMOCR's
                                          tools/dataset_converters/textrecog/lmdb_converter.py)
   any detection format   -> textdet     (MMOCR 1.x textdet json; textspotting adds the texts)
+  detection with texts   -> crops       (a recognition set: every legible word cropped and
+                                         rectified into imgs/, with label.txt and textrecog.json,
+                                         as MMOCR's textrecog converters cut ICDAR 2015 words)
   wildreceipt            -> wildreceipt-openset (service/kie_training/openset.py)
 """
 from __future__ import annotations
@@ -16,7 +19,7 @@ from typing import Sequence
 from service.det_formats import DET_READERS, DetImage
 from service.rec_formats import REC_READERS, RecSample
 
-TARGETS = ("lmdb", "textdet", "textspotting", "wildreceipt-openset")
+TARGETS = ("lmdb", "textdet", "textspotting", "crops", "wildreceipt-openset")
 #: LMDB's map size is an upper bound on the file, not an allocation; 1 TiB like MMOCR's default.
 LMDB_MAP_SIZE = 1 << 40
 
@@ -71,6 +74,32 @@ def textdet_json(images: Sequence[DetImage], out: Path, with_text: bool = False)
     return {"metainfo": metainfo, "data_list": data_list}
 
 
+def write_crops(images: Sequence[DetImage], out: Path) -> int:
+    """Cut every legible GT word into out/imgs/<image>_<n>.png; label.txt + textrecog.json beside."""
+    import cv2
+    import numpy as np
+
+    from handlers.ops.crop import crop_quad, quad_for_polygon
+
+    if not all(image.has_text for image in images):
+        raise ValueError("the source format carries no texts: nothing to label the crops with")
+    (out / "imgs").mkdir(parents=True, exist_ok=True)
+    labels = []
+    for image in images:
+        pixels = cv2.imread(str(image.image), cv2.IMREAD_COLOR)
+        for n, word in enumerate(w for w in image.words if not w.ignored):
+            quad = quad_for_polygon(np.asarray(word.polygon, np.float32).reshape(-1, 2))
+            name = f"{image.image.stem}_{n}.png"
+            cv2.imwrite(str(out / "imgs" / name), crop_quad(pixels, quad).image)
+            labels.append((name, word.text))
+    (out / "label.txt").write_text("".join(f"{name} {text}\n" for name, text in labels), encoding="utf-8")
+    data_list = [{"img_path": f"imgs/{name}", "instances": [{"text": text}]} for name, text in labels]
+    metainfo = {"dataset_type": "TextRecogDataset", "task_name": "textrecog"}
+    (out / "textrecog.json").write_text(json.dumps({"metainfo": metainfo, "data_list": data_list},
+                                                   ensure_ascii=False), encoding="utf-8")
+    return len(labels)
+
+
 def convert(source: Path, source_format: str, out: Path, target: str) -> str:
     """Run one conversion; returns a one-line summary."""
     if target == "lmdb":
@@ -85,6 +114,10 @@ def convert(source: Path, source_format: str, out: Path, target: str) -> str:
         out.write_text(json.dumps(textdet_json(images, out, target == "textspotting"), ensure_ascii=False),
                        encoding="utf-8")
         return f"{len(images)} images -> {out}"
+    if target == "crops":
+        if source_format not in DET_READERS:
+            raise ValueError(f"crops are cut from a detection format ({', '.join(DET_READERS)})")
+        return f"{write_crops(DET_READERS[source_format](source), out)} word crops -> {out}"
     if target == "wildreceipt-openset":
         from service.kie_training.openset import convert_file
 

@@ -119,6 +119,18 @@ def test_icdar_to_textdet_json_round_trip(tmp_path):
         convert(data_path(*DET_SOURCES["coco"]), "coco", tmp_path / "y.json", "textspotting")
 
 
+def test_icdar_words_to_a_recognition_set(tmp_path):
+    summary = convert(data_path(*DET_SOURCES["icdar"]), "icdar", tmp_path / "crops", "crops")
+    legible = [w.text for im in _det("icdar") for w in im.words if not w.ignored]
+    assert summary.startswith(f"{len(legible)} word crops")
+    txt, js = REC_READERS["label-txt"](tmp_path / "crops" / "label.txt"), \
+        REC_READERS["textrecog"](tmp_path / "crops" / "textrecog.json")
+    assert [s.text for s in txt] == [s.text for s in js] == legible
+    import cv2
+    first = cv2.imread(str(txt[0].image))
+    assert first.shape[0] > 5 and first.shape[1] > first.shape[0]  # a word: wider than tall
+
+
 def test_wildreceipt_readers_on_the_toy_and_the_real_subset():
     toy = data_path("mmocr", "main", "kie_toy_dataset", "wildreceipt", "data.txt")
     docs = read_wildreceipt(toy)
