@@ -4,7 +4,13 @@ from __future__ import annotations
 from handlers.base import OcrHandler
 from handlers.errors import RequestError
 from handlers.families.db import OPTION_BOUNDS, parse_options
+from handlers.families.tesseract import OPTION_NAMES as TESSERACT_OPTIONS
 from handlers.requests import Payload
+
+
+def options_parser(model):
+    """The model's own option parser (Tesseract: lang, level), else DB's bounds."""
+    return getattr(model, "parse_options", parse_options)
 
 
 def boundary_result(detections) -> dict:
@@ -18,7 +24,7 @@ def boundary_result(detections) -> dict:
 
 class DetectionHandler(OcrHandler):
     task = "det"
-    option_names = frozenset(OPTION_BOUNDS)
+    option_names = frozenset(OPTION_BOUNDS) | TESSERACT_OPTIONS
 
     def infer(self, payloads: list[Payload]) -> list[dict]:
         results = []
@@ -26,7 +32,7 @@ class DetectionHandler(OcrHandler):
             if payload.is_list:
                 raise RequestError(400, "the detector takes one image per request")
             try:
-                options = parse_options(payload.options)
+                options = options_parser(self.model)(payload.options)
             except ValueError as exc:
                 raise RequestError(422, str(exc)) from None
             results.append(boundary_result(self.model(payload.images[0], options)))

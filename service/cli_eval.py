@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -19,10 +20,55 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     ev.add_argument("--det", default="default")
     ev.add_argument("--rec", default="default")
     ev.add_argument("--json", action="store_true", help="print the report as JSON")
+    # a user's own dataset in an MMOCR format (docs/datasets.md); without --format: the shared toy sets
+    ev.add_argument("--format", default=None, help="icdar|coco|lines|textdet|labelme (det/e2e), label-txt|"
+                    "label-jsonl|textrecog|lmdb (rec), wildreceipt|wildreceipt-openset (kie), cluener (ner)")
+    ev.add_argument("--task", default=None, choices=("det", "rec", "e2e", "kie", "ner"))
+    ev.add_argument("--limit", type=int, default=None, help="the first N samples only")
+    ev.add_argument("--report", type=Path, default=None, help="also write the JSON report to this file")
+    ev.add_argument("--kie", default="default", help="KIE model (task kie)")
+    ev.add_argument("--ner", default=None, help="NER model (task ner; needs --url)")
+    ev.add_argument("--class-list", type=Path, default=None, help="KIE class list (default: beside the data)")
     ev.set_defaults(func=run_eval)
 
 
+def run_dataset_eval(args: argparse.Namespace) -> int:
+    """--format/--task: one dataset, one task, MMOCR's metrics, a JSON report."""
+    from service.clients import local_ocr, remote_ocr
+    from service.dataset_eval import EvalJob, local_kie, remote_kie, remote_ner, run_job
+    from service.evaluation import format_report
+
+    if not (args.format and args.task):
+        print("eval: --format and --task go together", file=sys.stderr)
+        return 2
+    job = EvalJob(args.data, args.format, args.task, det=args.det, rec=args.rec, kie=args.kie, ner=args.ner,
+                  limit=args.limit, class_list=args.class_list)
+    job.check()
+    ocr = remote_ocr(args.url) if args.url else local_ocr()
+    kie = ner = None
+    if args.task == "kie":
+        model = args.kie if args.kie != "default" else _default_kie(args)
+        job = dataclasses.replace(job, kie=model)
+        kie = remote_kie(args.url, model) if args.url else local_kie(ocr, model)
+    if args.task == "ner" and args.url and args.ner:
+        ner = remote_ner(args.url, args.ner)
+    report = run_job(job, ocr, kie=kie, ner=ner)
+    text = json.dumps(report, indent=2, ensure_ascii=False)
+    if args.report:
+        args.report.write_text(text + "\n", encoding="utf-8")
+    print(text if args.json else format_report(report))
+    return 0
+
+
+def _default_kie(args: argparse.Namespace) -> str:
+    from service.zoo import load_zoo
+
+    return load_zoo(args.zoo).defaults["kie"]
+
+
 def run_eval(args: argparse.Namespace) -> int:
+    if args.format or args.task:
+        return run_dataset_eval(args)
     from service.clients import local_ocr, recognizer_from, remote_ocr
     from service.datasets import load_icdar2015_dir, load_word_crops
     from service.evaluation import evaluate_end_to_end, evaluate_recognition, format_report

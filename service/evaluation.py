@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterable, Sequence
 
 from service.datasets import GtWord
-from service.metrics import DetSample, E2ESample, hmean_iou, recognition_metrics, word_spotting
+from service.metrics import (DEFAULT_SCORE_THRS, DetSample, E2ESample, hmean_iou, recognition_metrics,
+                             word_spotting)
 
 OcrFn = Callable[[bytes], dict]
 RecognizeFn = Callable[[list[bytes]], list[dict]]
@@ -35,6 +37,32 @@ def _samples_for_image(gt: list[GtWord], lines: list[dict]) -> tuple[DetSample, 
     return line_det, word_det, e2e
 
 
+def progress(items: Iterable, desc: str, total: int | None = None, unit: str = "img") -> Iterable:
+    """A tqdm bar on stderr when it is a terminal; the plain iterable otherwise (logs, tests)."""
+    from tqdm import tqdm
+
+    return tqdm(items, desc=desc, total=total, unit=unit, disable=None, file=sys.stderr, leave=False)
+
+
+def _image_data(image: str | Path | bytes) -> bytes:
+    """Crops and pages are files, or bytes already (images stored inside an LMDB)."""
+    return image if isinstance(image, bytes) else Path(image).read_bytes()
+
+
+def evaluate_detection(
+    samples: Sequence[tuple[str | Path, list[GtWord]]], ocr: OcrFn,
+    score_thrs: Sequence[float] = DEFAULT_SCORE_THRS, strategy: str = "vanilla",
+) -> dict:
+    """Detection alone (`ocr` with recognition off): hmean-iou over MMOCR's score-threshold sweep."""
+    dets = []
+    for image_path, gt in progress(samples, "det"):
+        lines = _page_result(ocr(_image_data(image_path)))
+        dets.append(DetSample([w.polygon for w in gt], [w.ignored for w in gt],
+                              [r["box"] for r in lines], [r["box_score"] for r in lines]))
+    result = hmean_iou(dets, score_thrs, strategy)
+    return {"images": len(samples), "det": _det_summary(result), "per_thr": result["per_thr"]}
+
+
 def _det_summary(result: dict) -> dict:
     """Headline numbers of a hmean_iou result (drops the per-threshold table)."""
     return {k: result[k] for k in ("precision", "recall", "hmean", "best_thr")}
@@ -48,8 +76,8 @@ def evaluate_end_to_end(
 ) -> dict:
     """Run `ocr` on every image; report word- and line-level detection and word spotting."""
     line_dets, word_dets, e2es = [], [], []
-    for image_path, gt in samples:
-        lines = _page_result(ocr(Path(image_path).read_bytes()))
+    for image_path, gt in progress(samples, "e2e"):
+        lines = _page_result(ocr(_image_data(image_path)))
         line_det, word_det, e2e = _samples_for_image(gt, lines)
         line_dets.append(line_det)
         word_dets.append(word_det)
@@ -63,14 +91,15 @@ def evaluate_end_to_end(
 
 
 def evaluate_recognition(
-    samples: Sequence[tuple[str | Path, str]], recognize: RecognizeFn, batch_size: int = 32
+    samples: Sequence[tuple[str | Path | bytes, str]], recognize: RecognizeFn, batch_size: int = 32
 ) -> dict:
     """Recognise every word crop (in batches) and report word accuracy, char P/R and 1-N.E.D."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     preds: list[str] = []
-    for start in range(0, len(samples), batch_size):
-        crops = [Path(path).read_bytes() for path, _ in samples[start:start + batch_size]]
+    starts = range(0, len(samples), batch_size)
+    for start in progress(starts, f"rec (batches of {batch_size})", unit="batch"):
+        crops = [_image_data(image) for image, _ in samples[start:start + batch_size]]
         outputs = recognize(crops)
         if len(outputs) != len(crops):
             raise ValueError(f"recognizer returned {len(outputs)} results for {len(crops)} crops")

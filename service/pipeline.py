@@ -24,6 +24,7 @@ class OcrRequest:
     det_options: dict[str, float] = field(default_factory=dict)
     min_text_score: float = 0.0
     kie: str | None = None
+    rec_lang: str | None = None  # Tesseract recognisers only (detectors get `lang` in det_options)
 
 
 class Timer:
@@ -103,7 +104,7 @@ async def _read_lines(backend: Backend, image: np.ndarray, rows: list[list[float
         flipped = [turn["rotate"] for turn in turns]
         images = [np.ascontiguousarray(im[::-1, ::-1]) if f else im for im, f in zip(images, flipped)]
         t = timer.mark("classify", t)
-    reads = await backend.recognize(request.rec, images)
+    reads = await backend.recognize(request.rec, images, request.rec_lang)
     t = timer.mark("recognize", t)
     merged = _merge(result, crops, flipped, reads, request.min_text_score)
     timer.mark("words", t)

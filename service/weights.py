@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from service.zoo import IN_REPO, LOCAL, PackagedFile, ZooEntry, REPO_ROOT
+from service.zoo import DEBIAN, IN_REPO, LOCAL, PackagedFile, ZooEntry, REPO_ROOT
 
 DEFAULT_CACHE = REPO_ROOT / ".cache" / "weights"
 
@@ -46,7 +46,12 @@ def sha256_of(path: Path) -> str:
 
 def verified_file(entry: ZooEntry, item: PackagedFile, cache: Path = DEFAULT_CACHE) -> Path:
     """Path of a packaged file of `entry`, after checking its sha256."""
-    if entry.weights.package == LOCAL:
+    if entry.weights.package == DEBIAN:
+        path = Path(item.path)
+        if not path.is_file():
+            raise WeightError(f"{entry.name}: {path} not found; it comes from a Debian package "
+                              "(run scripts/setup_tesseract.sh)")
+    elif entry.weights.package == LOCAL:
         path = Path(item.path)
     elif entry.weights.package == IN_REPO:
         path = REPO_ROOT / item.path

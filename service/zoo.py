@@ -16,6 +16,9 @@ LOCAL_ZOO_NAME = "local.yaml"
 LOCAL = "local"
 #: The `package` of weights committed in this repository: `path` is relative to the repo root.
 IN_REPO = "ocrserve"
+#: The `package` of a file that a Debian package installs (`version` is the Debian version, `path`
+#: absolute): Tesseract's traineddata. Optional: models whose file is missing are skipped by --all.
+DEBIAN = "debian"
 
 Task = Literal["det", "rec", "cls", "kie"]
 
@@ -53,16 +56,20 @@ class ZooEntry(_Strict):
     name: str
     task: Task
     family: str
-    runtime: Literal["onnxruntime", "torch"]
+    runtime: Literal["onnxruntime", "torch", "tesseract"]
     description: str = ""
     weights: WeightSource
     files: dict[str, PackagedFile] = {}
     config: dict[str, Any] = {}
     serving: Serving = Serving()
 
+    def installed(self) -> bool:
+        """False only for a model whose Debian package is not installed on this machine."""
+        return self.weights.package != DEBIAN or Path(self.weights.path).is_file()
+
     def packages(self) -> set[tuple[str, str]]:
         """(package, version) pairs this entry needs installed (none for local or in-repo files)."""
-        if self.weights.package in (LOCAL, IN_REPO):
+        if self.weights.package in (LOCAL, IN_REPO, DEBIAN):
             return set()
         return {(self.weights.package, self.weights.version)}
 

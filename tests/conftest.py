@@ -61,7 +61,8 @@ def weights_ready(zoo):
 
     try:
         for entry in zoo.models.values():
-            weight_path(entry)
+            if entry.installed():  # Tesseract's models need apt packages: their tests skip alone
+                weight_path(entry)
     except WeightError as exc:
         pytest.skip(f"weights not installed: {exc}")
     return True

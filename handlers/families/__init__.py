@@ -12,6 +12,7 @@ from handlers.families.db import DBConfig, DBDetector
 from handlers.families.kie_model import SDMGRConfig, SDMGRExtractor, read_class_list, load_torch_runner as load_sdmgr
 from handlers.families.mmocr_det import MMOCRDetConfig, MMOCRDetector, load_torch_runner as load_mmocr_det
 from handlers.families.mmocr_recognizer import MMOCRRecConfig, MMOCRRecognizer, load_torch_runner as load_mmocr_rec
+from handlers.families.tesseract import TesseractConfig, TesseractDetector, TesseractRecognizer, load_engine
 from handlers.ops.ctc_decode import load_charset
 from handlers.runtime import Device, Runner, load_runner
 
@@ -89,6 +90,8 @@ FAMILIES: dict[str, tuple[str, Callable[[ModelSpec, Runner], Any]]] = {
     "mmocr_det": ("det", _build_mmocr_det),
     "mmocr_rec": ("rec", _build_mmocr_rec),
     "sdmgr": ("kie", _build_sdmgr),
+    "tesseract_det": ("det", lambda spec, engine: TesseractDetector(engine)),
+    "tesseract_rec": ("rec", lambda spec, engine: TesseractRecognizer(engine)),
 }
 
 #: Families whose torch networks are built from an architecture name plus a checkpoint.
@@ -106,6 +109,9 @@ def build_model(spec: ModelSpec, device: Device = Device(), threads: int = 1) ->
     task, builder = FAMILIES[spec.family]
     if task != spec.task:
         raise ValueError(f"family {spec.family!r} serves task {task!r}, not {spec.task!r}")
+    if spec.runtime == "tesseract":
+        # no weight file to open: the engine reads the installed traineddata itself
+        return builder(spec, load_engine(spec, device, threads))
     if spec.runtime == "torch":
         if spec.family not in TORCH_LOADERS:
             raise ValueError(f"family {spec.family!r} has no torch runtime")
@@ -121,6 +127,8 @@ CONFIG_CHECKS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "mmocr_det": MMOCRDetConfig.from_dict,
     "mmocr_rec": MMOCRRecConfig.from_dict,
     "sdmgr": SDMGRConfig.from_dict,
+    "tesseract_det": TesseractConfig.from_dict,
+    "tesseract_rec": TesseractConfig.from_dict,
 }
 
 

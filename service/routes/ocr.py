@@ -1,7 +1,7 @@
 """POST /ocr: end-to-end OCR of one uploaded image."""
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -31,6 +31,9 @@ class OcrOptions(BaseModel):
     max_side_len: int | None = Field(None, ge=32, le=8192, description="cap on the resized long side (px)")
     rec_min_score: float = Field(0.0, ge=0, le=1, description="drop lines read with a lower text score")
     kie: str | None = Field(None, description="KIE model labelling the read lines (e.g. sdmgr); off by default")
+    lang: str | None = Field(None, max_length=100,
+                             description="Tesseract models only: installed language(s), e.g. eng or eng+deu")
+    level: Literal["line", "word"] | None = Field(None, description="Tesseract detector only: line or word boxes")
 
 
 def pick_model(state, task: str, requested: str | None, default: str | None) -> str | None:
@@ -54,10 +57,27 @@ def build_request(state, options: OcrOptions) -> OcrRequest:
     kie = pick_model(state, "kie", options.kie, None)
     if kie and not rec:
         raise BadOptions("kie labels the recognised text: it cannot run with rec=none")
+    det = pick_model(state, "det", options.det, defaults.get("det"))
+    rec_lang = tesseract_lang(state, options.lang, det, rec, det_options)
+    if options.level:
+        if det is None or state.zoo.models[det].runtime != "tesseract":
+            raise BadOptions("level applies to the Tesseract detector only (det=tesseract-det)")
+        det_options["level"] = options.level
     return OcrRequest(
-        det=pick_model(state, "det", options.det, defaults.get("det")), rec=rec,
-        cls=pick_model(state, "cls", None, defaults.get("cls")) if use_cls else None,
-        det_options=det_options, min_text_score=options.rec_min_score, kie=kie)
+        det=det, rec=rec, cls=pick_model(state, "cls", None, defaults.get("cls")) if use_cls else None,
+        det_options=det_options, min_text_score=options.rec_min_score, kie=kie, rec_lang=rec_lang)
+
+
+def tesseract_lang(state, lang: str | None, det: str | None, rec: str | None, det_options: dict) -> str | None:
+    """Route `lang` to the Tesseract models of the request (the handler checks it is installed)."""
+    if lang is None:
+        return None
+    runs_tesseract = {name: state.zoo.models[name].runtime == "tesseract" for name in (det, rec) if name}
+    if not any(runs_tesseract.values()):
+        raise BadOptions("lang applies to Tesseract models only (det=tesseract-det or rec=tesseract-rec)")
+    if runs_tesseract.get(det):
+        det_options["lang"] = lang
+    return lang if runs_tesseract.get(rec) else None
 
 
 def _merge_form(query: OcrOptions, fields: dict[str, str]) -> OcrOptions:

@@ -21,7 +21,8 @@ def archives_ready(zoo, weights_ready):
     from service.archive import build_archive
 
     for name in zoo.names():
-        build_archive(zoo.get(name))
+        if zoo.get(name).installed():
+            build_archive(zoo.get(name))
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,107 @@
+"""KIE and NER ground truth: WildReceipt close-set / open-set, CLUENER json-lines; NER P/R/F1.
+
+WildReceipt reading is service.kie_training.dataset's (one reader for training and evaluation);
+this module adds the class lists and the CLUENER reader and its entity-level metric.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+#: MMOCR's open-set WildReceipt labels (service/kie_training/openset.py), by id.
+OPENSET_CLASSES = ("bg", "key", "value", "others")
+#: MMOCR scores open-set node labels on keys and values only.
+OPENSET_IGNORED = (0, 3)
+
+Entity = tuple[str, int, int]  # (type, start, end) with `end` inclusive, as CLUENER writes spans
+
+
+def class_list_for(annotations: Path, explicit: Path | None = None) -> list[str]:
+    """Class names: `explicit`, else class_list.txt beside the annotations (`<id> <name>` or bare names)."""
+    path = explicit or annotations.parent / "class_list.txt"
+    if not path.is_file():
+        raise FileNotFoundError(f"no class list at {path} (pass --class-list)")
+    names = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        parts = line.split()
+        if parts:
+            names.append(parts[-1])  # `<id> <name>` (MMOCR) or `<name>` (wildreceipt_subset)
+    return names
+
+
+def read_wildreceipt(path: Path, openset: bool = False):
+    """KIEDocuments of a WildReceipt annotation file (close-set labels, or open-set with edges)."""
+    from service.kie_training.dataset import read_annotations
+
+    num_classes = len(OPENSET_CLASSES) if openset else None
+    return read_annotations(path, path.parent, num_classes=num_classes)
+
+
+@dataclass(frozen=True)
+class NerSample:
+    """One CLUENER line: the text and its entities."""
+
+    text: str
+    entities: frozenset[Entity]
+
+
+def parse_cluener(record: dict) -> NerSample:
+    """{"text", "label": {type: {mention: [[start, end], ...]}}} -> NerSample (spans checked)."""
+    text = record["text"]
+    entities = set()
+    for kind, mentions in (record.get("label") or {}).items():
+        for mention, spans in mentions.items():
+            for start, end in spans:
+                if text[start:end + 1] != mention:
+                    raise ValueError(f"span [{start}, {end}] of {kind} is {text[start:end + 1]!r}, "
+                                     f"not {mention!r}")
+                entities.add((kind, int(start), int(end)))
+    return NerSample(text, frozenset(entities))
+
+
+def read_cluener(path: Path) -> list[NerSample]:
+    """Every line of a CLUENER2020 json-lines file (train.json / dev.json)."""
+    samples = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if line.strip():
+            try:
+                samples.append(parse_cluener(json.loads(line)))
+            except (ValueError, KeyError, TypeError) as exc:
+                raise ValueError(f"{path}:{number}: {exc}") from exc
+    return samples
+
+
+def _prf(right: int, found: int, origin: int) -> dict[str, float]:
+    precision = right / found if found else 0.0
+    recall = right / origin if origin else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"precision": precision, "recall": recall, "f1": f1}
+
+
+def ner_prf(preds: Iterable[Iterable[Entity]], gts: Iterable[Iterable[Entity]]) -> dict:
+    """Entity-level P/R/F1 (exact type and span), overall and per type, as MMOCR 0.x's NER metric counts.
+
+    Each of `preds` / `gts` holds one collection of (type, start, end) per text.
+    """
+    right: dict[str, int] = {}
+    found: dict[str, int] = {}
+    origin: dict[str, int] = {}
+    for pred, gt in zip(preds, gts, strict=True):
+        pred, gt = set(pred), set(gt)
+        for kind, *_ in pred:
+            found[kind] = found.get(kind, 0) + 1
+        for kind, *_ in gt:
+            origin[kind] = origin.get(kind, 0) + 1
+        for kind, *_ in pred & gt:
+            right[kind] = right.get(kind, 0) + 1
+    kinds = sorted(set(found) | set(origin))
+    per_type = {k: _prf(right.get(k, 0), found.get(k, 0), origin.get(k, 0)) for k in kinds}
+    overall = _prf(sum(right.values()), sum(found.values()), sum(origin.values()))
+    return {**overall, "entities": sum(origin.values()), "per_type": per_type}
+
+
+def entities_from_response(entities: Sequence[dict]) -> set[Entity]:
+    """(type, start, end-inclusive) of a /ner response's entities ({type, start, end} with end exclusive)."""
+    return {(e["type"], int(e["start"]), int(e["end"]) - 1) for e in entities}
