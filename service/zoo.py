@@ -17,7 +17,7 @@ LOCAL = "local"
 #: The `package` of weights committed in this repository: `path` is relative to the repo root.
 IN_REPO = "ocrserve"
 
-Task = Literal["det", "rec", "cls", "kie"]
+Task = Literal["det", "rec", "cls", "kie", "ner"]
 
 
 class _Strict(BaseModel):

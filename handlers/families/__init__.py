@@ -12,6 +12,7 @@ from handlers.families.db import DBConfig, DBDetector
 from handlers.families.kie_model import SDMGRConfig, SDMGRExtractor, read_class_list, load_torch_runner as load_sdmgr
 from handlers.families.mmocr_det import MMOCRDetConfig, MMOCRDetector, load_torch_runner as load_mmocr_det
 from handlers.families.mmocr_recognizer import MMOCRRecConfig, MMOCRRecognizer, load_torch_runner as load_mmocr_rec
+from handlers.families.ner_model import NERConfig, build_tagger, load_torch_runner as load_bert_ner
 from handlers.ops.ctc_decode import load_charset
 from handlers.runtime import Device, Runner, load_runner
 
@@ -89,6 +90,7 @@ FAMILIES: dict[str, tuple[str, Callable[[ModelSpec, Runner], Any]]] = {
     "mmocr_det": ("det", _build_mmocr_det),
     "mmocr_rec": ("rec", _build_mmocr_rec),
     "sdmgr": ("kie", _build_sdmgr),
+    "bert_ner": ("ner", build_tagger),
 }
 
 #: Families whose torch networks are built from an architecture name plus a checkpoint.
@@ -96,6 +98,7 @@ TORCH_LOADERS: dict[str, Callable[[ModelSpec, Device, int], Runner]] = {
     "mmocr_det": load_mmocr_det,
     "mmocr_rec": load_mmocr_rec,
     "sdmgr": load_sdmgr,
+    "bert_ner": load_bert_ner,
 }
 
 
@@ -121,6 +124,7 @@ CONFIG_CHECKS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "mmocr_det": MMOCRDetConfig.from_dict,
     "mmocr_rec": MMOCRRecConfig.from_dict,
     "sdmgr": SDMGRConfig.from_dict,
+    "bert_ner": NERConfig.from_dict,
 }
 
 
