@@ -133,3 +133,23 @@ def test_ignoring_the_attention_mask_fails(model, out, vocab):
     s = out["per_sentence"][0]
     ids, _ = text_to_ids(s["text"], vocab, 128)
     assert rel_err(run(model, [ids], [[1] * 128]), s["logits"]) > 0.1
+
+
+def test_the_served_tagger_pads_to_the_longest_text_only(model, out, vocab):
+    """NERTagger runs a batch at its longest text + 2, not 128: the attended positions' logits
+    stay within 1e-4 of the oracle's, tags and (no) entities equal."""
+    from handlers.families.ner_model import NERConfig, NERTagger
+    from handlers.runtime import TorchRunner
+
+    valid = [s for s in out["per_sentence"] if s["ok"]]
+    short = valid[:2] + valid[3:]  # without the 126-character one: width 43
+    texts = [s["text"] for s in short]
+    width = max(map(len, texts)) + 2
+    encoded = [text_to_ids(t, vocab, 128) for t in texts]
+    logits = run(model, [e[0][:width] for e in encoded], [e[1][:width] for e in encoded])
+    for row, s in zip(logits, short):
+        n = len(s["text"]) + 2
+        assert rel_err(row[:n], s["logits"][0, :n]) <= RTOL
+        assert row[:n].argmax(-1).tolist() == s["pred_ids"][0][:n]
+    tagger = NERTagger(TorchRunner(model), NERConfig("bert_softmax_cluener_18e"), vocab)
+    assert tagger(texts + [""]) == [[] for _ in range(len(texts) + 1)]
