@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from service.backends import Backend, TorchServeBackend
 from service.errors import BadOptions, ModelUnavailable, OcrServeError, UpstreamError, UpstreamTimeout
 from service.observability import Metrics, middleware
-from service.routes import health, kie, models, ocr
+from service.routes import health, kie, models, ner, ocr
 from service.settings import Settings, get_settings
 from service.state import AppState
 from service.torchserve_client import TorchServeClient
@@ -37,6 +37,7 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
                   description="OCR over TorchServe: text detection, recognition and model management.")
     app.include_router(ocr.router)
     app.include_router(kie.router)
+    app.include_router(ner.router)
     app.include_router(models.router)
     app.include_router(health.router)
     app.middleware("http")(middleware(metrics))

@@ -31,6 +31,7 @@ class OcrOptions(BaseModel):
     max_side_len: int | None = Field(None, ge=32, le=8192, description="cap on the resized long side (px)")
     rec_min_score: float = Field(0.0, ge=0, le=1, description="drop lines read with a lower text score")
     kie: str | None = Field(None, description="KIE model labelling the read lines (e.g. sdmgr); off by default")
+    ner: str | None = Field(None, description="NER model tagging the read lines; off by default")
 
 
 def pick_model(state, task: str, requested: str | None, default: str | None) -> str | None:
@@ -57,7 +58,15 @@ def build_request(state, options: OcrOptions) -> OcrRequest:
     return OcrRequest(
         det=pick_model(state, "det", options.det, defaults.get("det")), rec=rec,
         cls=pick_model(state, "cls", None, defaults.get("cls")) if use_cls else None,
-        det_options=det_options, min_text_score=options.rec_min_score, kie=kie)
+        det_options=det_options, min_text_score=options.rec_min_score, kie=kie,
+        ner=_ner_model(state, options.ner, rec))
+
+
+def _ner_model(state, requested: str | None, rec: str | None) -> str | None:
+    ner = pick_model(state, "ner", requested, None)
+    if ner and not rec:
+        raise BadOptions("ner tags the recognised text: it cannot run with rec=none")
+    return ner
 
 
 def _merge_form(query: OcrOptions, fields: dict[str, str]) -> OcrOptions:
