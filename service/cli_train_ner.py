@@ -32,6 +32,20 @@ def add_command(kinds: argparse._SubParsersAction) -> None:
     ner.add_argument("--seed", type=int, default=0)
     ner.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1, like the workers)")
     ner.set_defaults(func=run_train_ner)
+    conv = kinds.add_parser("ner-convert-hf", help="Hugging Face BERT pytorch_model.bin -> MMOCR NER keys (for --init)")
+    conv.add_argument("source", type=Path)
+    conv.add_argument("target", type=Path)
+    conv.set_defaults(func=run_convert_hf)
+
+
+def run_convert_hf(args: argparse.Namespace) -> int:
+    from service.ner_training.hf_convert import convert_file
+
+    if not args.source.is_file():
+        print(f"train ner-convert-hf: {args.source} does not exist", file=sys.stderr)
+        return 2
+    print(f"train ner-convert-hf: {convert_file(args.source, args.target)} tensors -> {args.target}")
+    return 0
 
 
 def _samples(args: argparse.Namespace):
