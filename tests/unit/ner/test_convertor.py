@@ -81,3 +81,20 @@ def test_uppercase_is_lowered_and_unknown_is_100(tmp_path):
                               + ["[UNK]", "[CLS]", "[SEP]", "[MASK]", "a"]) + "\n", encoding="utf-8")
     ids, _ = text_to_ids("AaB\u0130", read_vocab(path), 16)
     assert ids[:6] == [101, 104, 104, 100, 100, 102]
+
+
+def test_test_pipeline_case(vocab):
+    """MMOCR 0.6.3's NER test pipeline (NerTransform + ToTensorNER) on a labelled CLUENER sample."""
+    import json
+
+    import torch
+
+    from ._oracle import root
+
+    case = json.loads((root() / "preproc" / "preproc_cases.json").read_text(encoding="utf-8"))
+    sample = case["bert_softmax_cluener_18e"]["input"]
+    tensors = torch.load(root() / "preproc" / "preproc.pt")["bert_softmax_cluener_18e"]
+    ids, mask = text_to_ids(sample["text"], vocab, 128)
+    assert ids == tensors["input_ids"].tolist() and mask == tensors["attention_masks"].tolist()
+    assert entities_to_labels(sample["label"], len(sample["text"]), LABELS, 128) == tensors["labels"].tolist()
+    assert tensors["token_type_ids"].tolist() == [0] * 128
