@@ -5,11 +5,13 @@ are shifted back (MMOCR itself fails on such texts); an entity cut by a piece bo
 back as two."""
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from handlers.families.ner.convertor import max_chars
 
 PIECE = max_chars(128)
+CALL = 64
 
 
 def pieces(texts: list[str], size: int = PIECE) -> tuple[list[str], list[tuple[int, int]]]:
@@ -26,7 +28,9 @@ async def tag_lines(backend: Any, model: str, result: list[dict]) -> list[dict]:
     """Adds ``entities`` to every read line; returns the page's list (each with its ``line``)."""
     texts = [item.get("text") or "" for item in result]
     chunks, where = pieces(texts)
-    found = await backend.ner(model, chunks) if chunks else []
+    # requests of at most CALL texts (the handler refuses more than 256), sent together
+    calls = [chunks[i:i + CALL] for i in range(0, len(chunks), CALL)]
+    found = [e for part in await asyncio.gather(*(backend.ner(model, c) for c in calls)) for e in part]
     for item in result:
         item["entities"] = []
     for (line, offset), entities in zip(where, found):

@@ -86,3 +86,19 @@ def test_ocr_adds_entities_per_line_and_page(client, weights_ready):
         assert ("name", "张伟") in {(e["type"], e["text"]) for e in line["entities"]}
     bad = client.post("/ocr?det=none&rec=none&ner=myner", files={"file": ("l.png", image)})
     assert bad.status_code == 422 and "rec=none" in bad.json()["message"]
+
+
+def test_a_page_of_many_long_lines_is_tagged_in_several_calls(ner_zoo, client):
+    """300 lines, one of 300 characters: more pieces than one handler request takes (256)."""
+    import asyncio
+
+    from service.ner_lines import tag_lines
+
+    backend = LocalBackend(load_zoo(ner_zoo))
+    long_line = "今年" + SENTENCE * 19  # 306 characters: pieces at 0, 126, 252
+    result = [{"text": SENTENCE} for _ in range(299)] + [{"text": long_line}]
+    page = asyncio.run(tag_lines(backend, "myner", result))
+    assert len(result[0]["entities"]) >= 2 and result[0]["entities"] == result[298]["entities"]
+    assert all(long_line[e["start"]:e["end"]] == e["text"] for e in result[299]["entities"])
+    assert max(e["end"] for e in result[299]["entities"]) > 252
+    assert len(page) == sum(len(r["entities"]) for r in result) and page[-1]["line"] == 299
