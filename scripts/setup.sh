@@ -31,7 +31,7 @@ if [ "${OCRSERVE_RECEIPT_FONTS:-0}" = 1 ] && [ "$(id -u)" = 0 ]; then
         || log "optional receipt fonts not installed (the generator falls back to DejaVu)"
 fi
 
-bash "$(dirname "$0")/setup_ner.sh"  # CJK font for the NER /ocr tests (optional)
+bash scripts/setup_ner.sh  # CJK font for the NER /ocr tests (optional)
 
 [ -x "$VENV/bin/python" ] || { log "creating $VENV"; "$PYTHON" -m venv "$VENV"; }
 PIP="$VENV/bin/python -m pip --disable-pip-version-check"
