@@ -9,6 +9,7 @@ from handlers.classification import ClassificationHandler
 from handlers.detection import DetectionHandler
 from handlers.families import SPEC_FILE
 from handlers.kie import KIEHandler
+from handlers.ner import NERHandler
 from handlers.recognition import RecognitionHandler
 
 HANDLERS: dict[str, type[OcrHandler]] = {
@@ -16,6 +17,7 @@ HANDLERS: dict[str, type[OcrHandler]] = {
     "rec": RecognitionHandler,
     "cls": ClassificationHandler,
     "kie": KIEHandler,
+    "ner": NERHandler,
 }
 
 

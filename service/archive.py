@@ -103,8 +103,14 @@ def _family_of(arch: str) -> tuple[str, str]:
         return "rec", "mmocr_rec"
     if arch in KIE_CFGS:
         return "kie", "sdmgr"
+    from handlers.families.ner.bert import DEFAULT_CFGS as NER_CFGS
+    from handlers.families.ner_model import ARCH_ALIASES as NER_ALIASES
+
+    if arch in NER_CFGS or arch in NER_ALIASES:
+        return "ner", "bert_ner"
     raise ValueError(f"unsupported MMOCR config {arch!r}; detectors: {', '.join(sorted(DET_CFGS))}; "
-                     f"recognisers: {', '.join(available())}; KIE: {', '.join(sorted(KIE_CFGS))}")
+                     f"recognisers: {', '.join(available())}; KIE: {', '.join(sorted(KIE_CFGS))}; "
+                     f"NER: {', '.join(sorted(NER_CFGS) + sorted(NER_ALIASES))}")
 
 
 def build_checkpoint_archive(name: str, arch: str, checkpoint: Path, store: Path = DEFAULT_STORE,
@@ -153,8 +159,9 @@ def _runtime_of(checkpoint: Path, arch: str, task: str) -> str:
     return "onnxruntime"
 
 
-#: Extra files each task's checkpoint archive needs (KIE: MMOCR's class_list.txt and dict.txt).
-REQUIRED_FILES = {"kie": ("class_list", "dict")}
+#: Extra files each task's checkpoint archive needs (KIE: MMOCR's class_list.txt and dict.txt;
+#: NER: the BERT vocab file).
+REQUIRED_FILES = {"kie": ("class_list", "dict"), "ner": ("vocab",)}
 
 
 def _checked_files(task: str, files: dict[str, Path]) -> dict[str, dict[str, str]]:

@@ -37,6 +37,10 @@ class Backend(Protocol):
         `data` (encoded) and/or `image` (decoded), or neither for a no-visual model."""
         ...
 
+    async def ner(self, model: str, texts: Sequence[str]) -> list[list[dict]]:
+        """Entities ({type, start, end, text, score}) of every text, in order."""
+        ...
+
 
 def _chunks(items: Sequence, size: int) -> list[Sequence]:
     return [items[i:i + size] for i in range(0, len(items), size)]
@@ -74,6 +78,9 @@ class TorchServeBackend:
             encoded = await asyncio.to_thread(lambda: base64.b64encode(data).decode())
             body = {**body, "image": encoded}
         return await self.client.predict(model, json_body=body)
+
+    async def ner(self, model: str, texts: Sequence[str]) -> list[list[dict]]:
+        return (await self.client.predict(model, json_body={"texts": list(texts)}))["entities"]
 
 
 class LocalBackend:
@@ -130,6 +137,17 @@ class LocalBackend:
             decoded = image if image is not None or data is None else decode_image(data, handler.max_pixels)
             cfg = handler.model.cfg
             return handler.infer([document(decoded, body, cfg.max_instances, cfg.visual)])[0]
+
+        return await asyncio.to_thread(_guarded, run)
+
+    async def ner(self, model: str, texts: Sequence[str]) -> list[list[dict]]:
+        handler = self.handler(model)
+
+        def run() -> list[list[dict]]:
+            result = handler.run_rows([{"body": {"texts": list(texts)}}])[0]
+            if isinstance(result, RequestError):
+                raise result
+            return result["entities"]
 
         return await asyncio.to_thread(_guarded, run)
 

@@ -37,6 +37,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     conv.add_argument("openset", type=Path)
     conv.add_argument("--merge-bg-others", action="store_true", help="label Others as background (0)")
     conv.set_defaults(func=run_openset)
+    from service import cli_train_ner
+
+    cli_train_ner.add_command(kinds)
 
 
 class UsageError(ValueError):

@@ -16,7 +16,7 @@ from service.errors import (BadOptions, JobsUnavailable, ModelUnavailable, OcrSe
 from service.observability import Metrics, middleware
 from service.jobs.ocr import document_process
 from service.jobs.service import JobService, open_jobs
-from service.routes import health, jobs, kie, models, ocr
+from service.routes import health, jobs, kie, models, ner, ocr
 from service.settings import Settings, get_settings
 from service.state import AppState
 from service.torchserve_client import TorchServeClient
@@ -50,6 +50,7 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
     app.include_router(ocr.router)
     app.include_router(kie.router)
     app.include_router(jobs.router)
+    app.include_router(ner.router)
     app.include_router(models.router)
     app.include_router(health.router)
     app.middleware("http")(middleware(metrics))

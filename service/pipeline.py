@@ -10,6 +10,7 @@ import numpy as np
 
 from handlers.ops.crop import crop_quad, quad_for_polygon
 from service.backends import Backend
+from service.ner_lines import tag_lines
 from service.uploads import decode_upload
 from service.words import line_words
 
@@ -25,6 +26,7 @@ class OcrRequest:
     min_text_score: float = 0.0
     kie: str | None = None
     rec_lang: str | None = None  # Tesseract recognisers only (detectors get `lang` in det_options)
+    ner: str | None = None
 
 
 class Timer:
@@ -88,6 +90,11 @@ async def run_ocr(backend: Backend, data: bytes, request: OcrRequest, max_pixels
     if request.kie:
         page["pairs"] = await _label_lines(backend, data, image, result, request.kie, timer)
         models["kie"] = request.kie
+    if request.ner:
+        t = time.perf_counter()
+        page["entities"] = await tag_lines(backend, request.ner, result)
+        models["ner"] = request.ner
+        timer.mark("ner", t)
     return {"pages": [page], "models": models, "timings_ms": timer.total()}
 
 

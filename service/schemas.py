@@ -10,6 +10,20 @@ class Word(BaseModel):
     text_score: float = Field(description="mean of the word's character probabilities")
 
 
+class Entity(BaseModel):
+    """A named entity: ``text[start:end]`` of the text it was found in (end exclusive)."""
+
+    type: str = Field(description="entity category, e.g. name, address, company")
+    start: int = Field(description="first character (0-based)")
+    end: int = Field(description="one past the last character")
+    text: str
+    score: float = Field(description="mean probability of the entity's tags")
+
+
+class PageEntity(Entity):
+    line: int = Field(description="index of the line in the page's result")
+
+
 class Instance(BaseModel):
     box: list[float] = Field(description="polygon x1, y1, ..., xn, yn in original-image pixels, clockwise")
     box_score: float
@@ -18,6 +32,7 @@ class Instance(BaseModel):
     words: list[Word] | None = None
     label: str | None = Field(None, description="KIE class of the line (with ?kie=<model>)")
     label_score: float | None = Field(None, description="probability of that class")
+    entities: list[Entity] | None = Field(None, description="named entities in the line (with ?ner=<model>)")
 
 
 class Pair(BaseModel):
@@ -36,6 +51,8 @@ class Page(BaseModel):
     height: int
     result: list[Instance]
     pairs: list[Pair] | None = Field(None, description="KIE key -> value links (with ?kie=<model>)")
+    entities: list[PageEntity] | None = Field(None, description="every line's entities, with their line index "
+                                                           "(with ?ner=<model>)")
 
 
 class OcrResponse(BaseModel):
@@ -56,6 +73,17 @@ class KieResponse(BaseModel):
     model: str
     instances: list[KieInstance]
     pairs: list[Pair]
+    timings_ms: dict[str, float]
+
+
+class NerResult(BaseModel):
+    text: str
+    entities: list[Entity]
+
+
+class NerResponse(BaseModel):
+    model: str
+    results: list[NerResult]
     timings_ms: dict[str, float]
 
 

@@ -20,7 +20,7 @@ IN_REPO = "ocrserve"
 #: absolute): Tesseract's traineddata. Optional: models whose file is missing are skipped by --all.
 DEBIAN = "debian"
 
-Task = Literal["det", "rec", "cls", "kie"]
+Task = Literal["det", "rec", "cls", "kie", "ner"]
 
 
 class _Strict(BaseModel):

@@ -13,6 +13,7 @@ from handlers.families.kie_model import SDMGRConfig, SDMGRExtractor, read_class_
 from handlers.families.mmocr_det import MMOCRDetConfig, MMOCRDetector, load_torch_runner as load_mmocr_det
 from handlers.families.mmocr_recognizer import MMOCRRecConfig, MMOCRRecognizer, load_torch_runner as load_mmocr_rec
 from handlers.families.tesseract import TesseractConfig, TesseractDetector, TesseractRecognizer, load_engine
+from handlers.families.ner_model import NERConfig, build_tagger, load_torch_runner as load_bert_ner
 from handlers.ops.ctc_decode import load_charset
 from handlers.runtime import Device, Runner, load_runner
 
@@ -92,6 +93,7 @@ FAMILIES: dict[str, tuple[str, Callable[[ModelSpec, Runner], Any]]] = {
     "sdmgr": ("kie", _build_sdmgr),
     "tesseract_det": ("det", lambda spec, engine: TesseractDetector(engine)),
     "tesseract_rec": ("rec", lambda spec, engine: TesseractRecognizer(engine)),
+    "bert_ner": ("ner", build_tagger),
 }
 
 #: Families whose torch networks are built from an architecture name plus a checkpoint.
@@ -99,6 +101,7 @@ TORCH_LOADERS: dict[str, Callable[[ModelSpec, Device, int], Runner]] = {
     "mmocr_det": load_mmocr_det,
     "mmocr_rec": load_mmocr_rec,
     "sdmgr": load_sdmgr,
+    "bert_ner": load_bert_ner,
 }
 
 
@@ -129,6 +132,7 @@ CONFIG_CHECKS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "sdmgr": SDMGRConfig.from_dict,
     "tesseract_det": TesseractConfig.from_dict,
     "tesseract_rec": TesseractConfig.from_dict,
+    "bert_ner": NERConfig.from_dict,
 }
 
 

@@ -4,7 +4,8 @@ The networks come from handlers/families/mmocr_rec (native PyTorch, MMOCR 1.x ke
 module adds MMOCR's test pipeline around them: fixed resize or rescale-to-height (width rounded
 down to the divisor, clamped), optional zero padding to a fixed width with its valid ratio,
 grayscale when the config reads grayscale, and mean/std on the BGR channels (MMOCR's recognition
-preprocessor does not convert to RGB). Crops whose tensors have the same shape run as one batch.
+preprocessor does not convert to RGB; 0.x configs whose Normalize has to_rgb=True say
+"color": "rgb"). Crops whose tensors have the same shape run as one batch.
 """
 from __future__ import annotations
 
@@ -64,6 +65,8 @@ def preprocess(image: np.ndarray, spec: dict[str, Any]) -> tuple[np.ndarray, flo
     """BGR uint8 crop -> (C, H, W) float32 tensor and its valid ratio."""
     if spec.get("color") == "grayscale":
         image = to_gray(image)
+    elif spec.get("color") == "rgb":  # 0.x configs with Normalize(to_rgb=True)
+        image = np.ascontiguousarray(image[:, :, ::-1])
     height, width = image.shape[:2]
     new_w = spec["width"] if "width" in spec else target_width(height, width, spec)
     resized = cv2.resize(image, (new_w, spec["height"]), interpolation=cv2.INTER_LINEAR)

@@ -34,6 +34,7 @@ class OcrOptions(BaseModel):
     lang: str | None = Field(None, max_length=100,
                              description="Tesseract models only: installed language(s), e.g. eng or eng+deu")
     level: Literal["line", "word"] | None = Field(None, description="Tesseract detector only: line or word boxes")
+    ner: str | None = Field(None, description="NER model tagging the read lines; off by default")
 
 
 def pick_model(state, task: str, requested: str | None, default: str | None) -> str | None:
@@ -65,7 +66,8 @@ def build_request(state, options: OcrOptions) -> OcrRequest:
         det_options["level"] = options.level
     return OcrRequest(
         det=det, rec=rec, cls=pick_model(state, "cls", None, defaults.get("cls")) if use_cls else None,
-        det_options=det_options, min_text_score=options.rec_min_score, kie=kie, rec_lang=rec_lang)
+        det_options=det_options, min_text_score=options.rec_min_score, kie=kie, rec_lang=rec_lang,
+        ner=_ner_model(state, options.ner, rec))
 
 
 def tesseract_lang(state, lang: str | None, det: str | None, rec: str | None, det_options: dict) -> str | None:
@@ -78,6 +80,13 @@ def tesseract_lang(state, lang: str | None, det: str | None, rec: str | None, de
     if runs_tesseract.get(det):
         det_options["lang"] = lang
     return lang if runs_tesseract.get(rec) else None
+
+
+def _ner_model(state, requested: str | None, rec: str | None) -> str | None:
+    ner = pick_model(state, "ner", requested, None)
+    if ner and not rec:
+        raise BadOptions("ner tags the recognised text: it cannot run with rec=none")
+    return ner
 
 
 def _merge_form(query: OcrOptions, fields: dict[str, str]) -> OcrOptions:

@@ -35,10 +35,11 @@ DEFAULT_CFGS: Dict[str, Dict[str, Any]] = {
         "postprocessor": {"min_area": 20},
         # 0.x test pipeline: BGR, ResizeOCR height 64, min width 64, keep ratio, width
         # ceil(64 * w / h) rounded to the nearest multiple of 16 (the handler rounds down);
-        # /255 then ImageNet mean/std on B, G, R (the 0.x quirk, like 1.x recognisers)
+        # then mmdet's Normalize with to_rgb=True: ImageNet mean/std on R, G, B (unlike the
+        # 1.x recognisers, which normalise B, G, R; the 0.x oracle's preproc case pins it)
         "input": {"channels": 3, "height": 64, "min_width": 64, "width_divisor": 16,
                   "mean": [123.675, 116.28, 103.53], "std": [58.395, 57.12, 57.375],
-                  "color": "bgr"},
+                  "color": "rgb"},
     },
 }
 

@@ -32,7 +32,7 @@ def test_registered_with_the_0x_test_pipeline_numbers():
     assert NAME in available()
     spec = config_of(NAME)["input"]
     assert (spec["height"], spec["min_width"], spec["width_divisor"]) == (64, 64, 16)
-    assert spec["mean"] == [123.675, 116.28, 103.53] and spec["color"] == "bgr"
+    assert spec["mean"] == [123.675, 116.28, 103.53] and spec["color"] == "rgb"  # to_rgb=True
 
 
 def test_key_list_matches_and_loads_strictly():

@@ -1,0 +1,64 @@
+"""POST /ner: named entities in the caller's texts."""
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+
+from service.errors import BadOptions, ModelNotFound, PayloadTooLarge
+from service.routes.kie import _read_json
+from service.routes.ocr import pick_model
+from service.schemas import ErrorResponse, NerResponse
+from service.state import State
+
+router = APIRouter()
+MAX_TEXTS = 256          # the handler's own limit too (handlers/families/ner_model.py)
+MAX_BODY = 1024 * 1024   # texts are short (MMOCR's model reads at most 126 characters each)
+
+_NER_DOC = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
+    "type": "object", "required": ["texts"], "properties": {
+        "texts": {"type": "array", "items": {"type": "string"}, "maxItems": MAX_TEXTS},
+        "model": {"type": "string"}}}}}}}
+
+
+def check_texts(texts: object) -> list[str]:
+    """The texts of a request, or the 4xx that says what is wrong with them."""
+    if not isinstance(texts, list):
+        raise BadOptions("texts must be a list of strings: {\"texts\": [\"...\", ...]}")
+    if len(texts) > MAX_TEXTS:
+        raise PayloadTooLarge(f"{len(texts)} texts in one request, over the limit of {MAX_TEXTS}")
+    bad = next((i for i, t in enumerate(texts) if not isinstance(t, str)), None)
+    if bad is not None:
+        raise BadOptions(f"texts[{bad}] is a {type(texts[bad]).__name__}, not a string")
+    return texts
+
+
+def ner_model(state, requested: str | None) -> str:
+    """The named NER model; NER has no zoo default, so a request must name one."""
+    name = pick_model(state, "ner", requested, state.zoo.defaults.get("ner"))
+    if name is None:
+        known = ", ".join(state.zoo.names("ner")) or "none (archive one: ocrserve archive --arch bert_softmax_cluener)"
+        raise ModelNotFound(f"name an NER model (?model=...); available: {known}")
+    return name
+
+
+@router.post("/ner", response_model=NerResponse, openapi_extra=_NER_DOC,
+             responses={c: {"model": ErrorResponse} for c in (400, 404, 413, 422, 503, 504)})
+async def ner(request: Request, state: State,
+              model: Annotated[str | None, Query(description="NER model")] = None) -> dict:
+    """Find named entities (type, character span, text, score) in each text."""
+    start = time.perf_counter()
+    if not request.headers.get("content-type", "").lower().startswith("application/json"):
+        raise BadOptions("send JSON: {\"texts\": [\"...\", ...]}")
+    body = await _read_json(request, MAX_BODY)
+    texts = check_texts(body.get("texts"))
+    field_model = body.get("model")
+    if field_model is not None and not isinstance(field_model, str):
+        raise BadOptions("model must be a string")
+    name = ner_model(state, model or field_model)
+    entities = await state.backend.ner(name, texts) if texts else []
+    timings = {"ner": round((time.perf_counter() - start) * 1000, 2)}
+    state.metrics.observe_stages(timings)
+    return {"model": name, "results": [{"text": t, "entities": e} for t, e in zip(texts, entities)],
+            "timings_ms": timings}
