@@ -31,6 +31,8 @@ if [ "${OCRSERVE_RECEIPT_FONTS:-0}" = 1 ] && [ "$(id -u)" = 0 ]; then
         || log "optional receipt fonts not installed (the generator falls back to DejaVu)"
 fi
 
+bash scripts/setup_browser.sh  # Chromium + a CJK font: browser tests and /visualize (optional)
+
 [ -x "$VENV/bin/python" ] || { log "creating $VENV"; "$PYTHON" -m venv "$VENV"; }
 PIP="$VENV/bin/python -m pip --disable-pip-version-check"
 # pip on some machines warns about missing local index folders on every package: keep the log readable.

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from service.backends import Backend, TorchServeBackend
 from service.errors import BadOptions, ModelUnavailable, OcrServeError, UpstreamError, UpstreamTimeout
 from service.observability import Metrics, middleware
-from service.routes import health, kie, models, ocr
+from service.routes import health, kie, models, ocr, visualize, web
 from service.settings import Settings, get_settings
 from service.state import AppState
 from service.torchserve_client import TorchServeClient
@@ -33,12 +33,14 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
         yield
         await client.aclose()
 
-    app = FastAPI(title="ocrserve", version="0.1.0", lifespan=lifespan,
+    app = FastAPI(title="ocrserve", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="OCR over TorchServe: text detection, recognition and model management.")
     app.include_router(ocr.router)
     app.include_router(kie.router)
     app.include_router(models.router)
     app.include_router(health.router)
+    app.include_router(visualize.router)
+    web.install(app)  # the page at /, /catalog, and /docs + /redoc with local assets
     app.middleware("http")(middleware(metrics))
 
     @app.get("/metrics", include_in_schema=False)

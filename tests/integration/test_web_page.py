@@ -1,0 +1,150 @@
+"""The page at `/` in a real headless Chromium (Debian's package), driven by Playwright, against the real gateway.
+
+Every request the browser makes is checked to stay on the gateway: a page that reached for a CDN fails.
+One screenshot per run is kept under pytest's temporary directory (its path is printed).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+from urllib.parse import urlparse
+
+import pytest
+
+from tests.conftest import data_path
+
+CHROMIUM_CANDIDATES = ("chromium", "chromium-browser", "google-chrome")
+RESULT_TIMEOUT_MS = 180_000  # one OCR run on a busy 2-core machine
+
+
+def _chromium() -> str:
+    path = os.environ.get("OCRSERVE_CHROMIUM") or next(filter(None, map(shutil.which, CHROMIUM_CANDIDATES)), None)
+    if path is None:
+        pytest.skip("no Chromium on this machine: run scripts/setup_browser.sh (needs root + apt) "
+                    "or point OCRSERVE_CHROMIUM at a Chromium binary")
+    return path
+
+
+@pytest.fixture(scope="module")
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (requirements-dev.txt)")
+    executable = _chromium()
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=["--no-sandbox", "--disable-gpu"])
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, gateway):
+    """A fresh tab on the gateway; fails the test if anything was requested from another host."""
+    base = str(gateway.base_url).rstrip("/")
+    context = browser.new_context(base_url=base, viewport={"width": 1400, "height": 900}, accept_downloads=True)
+    outside: list[str] = []
+
+    def gate(route):
+        if urlparse(route.request.url).hostname in ("127.0.0.1", "localhost", "::1"):
+            return route.continue_()
+        outside.append(route.request.url)
+        return route.abort()
+
+    context.route("**/*", gate)
+    tab = context.new_page()
+    errors: list[str] = []
+    tab.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield tab
+    context.close()
+    assert not outside, f"the page reached outside the gateway: {outside}"
+    assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+@pytest.fixture(scope="module")
+def screenshot_path(tmp_path_factory):
+    path = tmp_path_factory.mktemp("web") / "page.png"
+    yield path
+    if path.exists():
+        print(f"\nweb page screenshot: {path}")
+
+
+def _open(page):
+    page.goto("/")
+    page.wait_for_selector("body[data-ready='1']")
+
+
+def _run(page, path, kie: str | None = None) -> dict:
+    """Upload `path`, press Run, and return the /ocr answer the page received (after it drew it)."""
+    page.set_input_files("#file", str(path))
+    if kie:
+        page.select_option("#kie", kie)
+    with page.expect_response(lambda r: urlparse(r.url).path == "/ocr", timeout=RESULT_TIMEOUT_MS) as answer:
+        page.click("#run")
+    body = answer.value.json()
+    page.wait_for_function("document.querySelector('#run').disabled === false", timeout=RESULT_TIMEOUT_MS)
+    return body
+
+
+def test_every_line_is_drawn_and_its_text_listed(page):
+    _open(page)
+    body = _run(page, data_path("mmocr", "demo", "demo_text_ocr.jpg"))
+    lines = body["pages"][0]["result"]
+    assert len(lines) >= 5
+    assert page.locator("#canvas polygon.line").count() == len(lines)
+    assert page.locator("#canvas polygon.word").count() == sum(len(line["words"]) for line in lines)
+    panel = page.locator("#lines li")
+    assert panel.count() == len(lines)
+    assert panel.all_inner_texts() == [line["text"] for line in lines]  # reading order, as answered
+    page.locator("#canvas polygon.line").nth(0).hover()
+    assert f"“{lines[0]['text']}”" in page.inner_text("#info")
+    assert page.inner_text("#page-label") == "Page 1 / 1"
+    assert page.is_visible("#error") is False
+
+
+def test_kie_labels_are_coloured_and_listed(page, gateway, screenshot_path):
+    _open(page)
+    options = page.locator("#kie option").all_inner_texts()
+    assert "sdmgr" in options, options
+    body = _run(page, data_path("mmocr", "main", "kie_toy_dataset", "wildreceipt", "1.jpeg"), kie="sdmgr")
+    lines = body["pages"][0]["result"]
+    labels = {line["label"] for line in lines}
+    assert page.locator("#canvas polygon.line").count() == len(lines)
+    assert page.locator("#canvas text.tag").count() == len(lines)  # every line carries its class name
+    assert set(page.locator("#legend li").all_inner_texts()) == labels
+    assert page.is_visible("#kie-panel")
+    assert page.locator("#canvas line.pair").count() == len(body["pages"][0]["pairs"])
+    page.screenshot(path=str(screenshot_path), full_page=True)
+    assert screenshot_path.stat().st_size > 10_000
+
+
+def test_a_non_image_shows_the_api_message(page, tmp_path):
+    note = tmp_path / "notes.txt"
+    note.write_text("these are not pixels\n")
+    _open(page)
+    page.set_input_files("#file", str(note))
+    with page.expect_response(lambda r: urlparse(r.url).path == "/ocr") as answer:
+        page.click("#run")
+    response = answer.value
+    assert response.status == 400
+    message = response.json()["message"]
+    page.wait_for_selector("#error:not([hidden])")
+    assert page.inner_text("#error") == f"400: {message}"
+    assert page.locator("#canvas polygon.line").count() == 0
+
+
+def test_json_download_is_the_answer(page):
+    _open(page)
+    body = _run(page, data_path("mmocr", "demo", "demo_text_recog.jpg"))
+    with page.expect_download() as download:
+        page.select_option("#format", "json")
+        page.click("#download")
+    import json
+
+    saved = json.loads(open(download.value.path(), encoding="utf-8").read())
+    assert download.value.suggested_filename == "demo_text_recog.json"
+    assert saved["pages"] == body["pages"]
+
+
+@pytest.mark.parametrize("path, ready", [("/docs", ".swagger-ui .info .title"), ("/redoc", "h1")])
+def test_api_docs_render_from_local_assets(page, path, ready):
+    page.goto(path)
+    page.wait_for_selector(f"{ready}:has-text('ocrserve')", timeout=60_000)
+    assert page.locator("text=/ocr").count() > 0
