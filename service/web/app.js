@@ -224,6 +224,7 @@ function drawLine(line, index, fontSize) {
   polygon.addEventListener("mouseenter", () => showInfo(line));
   polygon.addEventListener("click", () => select(index));
   for (const word of line.words || []) el("polygon", { class: "word", points: points(word.box) }, $("#layer-words"));
+  if (!state.isImage && line.text) drawGhostText(line); // no picture to show (PDF, TIFF): write the text instead
   if (line.label) {
     const xs = line.box.filter((_, i) => i % 2 === 0), ys = line.box.filter((_, i) => i % 2 === 1);
     const tag = el("text", { class: "tag", x: Math.min(...xs), y: Math.min(...ys) - 2, fill: colour, "font-size": fontSize },
@@ -243,6 +244,14 @@ function drawLine(line, index, fontSize) {
   item.addEventListener("mouseenter", () => showInfo(line));
   item.addEventListener("click", () => select(index));
   $("#lines").append(item);
+}
+
+function drawGhostText(line) {
+  const xs = line.box.filter((_, i) => i % 2 === 0), ys = line.box.filter((_, i) => i % 2 === 1);
+  const [x0, x1, y0, y1] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
+  const text = el("text", { class: "ghost", x: x0, y: y0 + (y1 - y0) * 0.8, "font-size": (y1 - y0) * 0.8,
+    textLength: x1 - x0, lengthAdjust: "spacingAndGlyphs" }, $("#layer-tags"));
+  text.textContent = line.text;
 }
 
 function drawKie(page) {
