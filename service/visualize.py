@@ -181,12 +181,13 @@ def _side_by_side(drawn: Image.Image, lines: list, font_path: str | None, width:
     for item in lines:
         pts = np.asarray(_points(item["box"])) + [drawn.width, 0]
         draw.polygon([tuple(p) for p in pts], outline=_line_colour(item), width=width)
-        caption = _caption(item)
-        if not caption:
-            continue
         (x0, y0), (x1, y1) = pts.min(axis=0), pts.max(axis=0)
-        font = _fitted_font(draw, caption, x1 - x0, y1 - y0, font_path)
-        draw.text(((x0 + x1) / 2, (y0 + y1) / 2), caption, font=font, anchor="mm", fill=(0, 0, 0))
+        if item.get("text"):
+            font = _fitted_font(draw, item["text"], x1 - x0, y1 - y0, font_path)
+            draw.text(((x0 + x1) / 2, (y0 + y1) / 2), item["text"], font=font, anchor="mm", fill=(0, 0, 0))
+        if item.get("label"):  # the class name in small type on the box's top edge, in the class colour
+            font = _font(max(9, min(18, int((y1 - y0) * 0.4))), font_path)
+            draw.text((x0, y0 - 1), item["label"], font=font, anchor="ld", fill=_line_colour(item))
     return canvas
 
 

@@ -119,6 +119,10 @@ def test_a_non_image_shows_the_api_message(page, tmp_path):
     note = tmp_path / "notes.txt"
     note.write_text("these are not pixels\n")
     _open(page)
+    page.click("#more summary")  # the options are built from /ocr's OpenAPI parameters, with their ranges
+    threshold = page.locator("#options input[name='mask_thr']")
+    assert (threshold.get_attribute("min"), threshold.get_attribute("max")) == ("0", "1")
+    assert page.locator("#options select[name='cls'] option").all_inner_texts() == ["default", "yes", "no"]
     page.set_input_files("#file", str(note))
     with page.expect_response(lambda r: urlparse(r.url).path == "/ocr") as answer:
         page.click("#run")

@@ -98,3 +98,13 @@ def test_cjk_text_renders_distinct_glyphs_with_the_installed_font():
     glyphs = [np.asarray(draw_page(_white(), _page(text=t), VisOptions(text="side", lines=False)))[:, 200:]
               for t in ("中", "文")]
     assert (glyphs[0] < 128).any() and (glyphs[0] != glyphs[1]).any()  # not the same "missing glyph" box
+
+
+def test_side_text_names_the_kie_class_above_the_box_in_its_colour():
+    page = _page(text="9.99", label="Total_value", label_score=0.9)
+    out = np.asarray(draw_page(_white(), page, VisOptions(text="side")))
+    above = out[10:30, 220:380].reshape(-1, 3)
+    colour = np.asarray(label_colour("Total_value"))
+    assert (np.abs(above.astype(int) - colour).sum(axis=1) < 60).sum() > 10  # glyphs in the class colour
+    plain = np.asarray(draw_page(_white(), _page(text="9.99"), VisOptions(text="side")))
+    assert (plain[10:29, 220:380] == 255).all()
