@@ -5,6 +5,7 @@ One screenshot per run is kept under pytest's temporary directory (its path is p
 """
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 from urllib.parse import urlparse
@@ -17,20 +18,30 @@ CHROMIUM_CANDIDATES = ("chromium", "chromium-browser", "google-chrome")
 RESULT_TIMEOUT_MS = 180_000  # one OCR run on a busy 2-core machine
 
 
-def _chromium() -> str:
+def _chromium() -> str | None:
     path = os.environ.get("OCRSERVE_CHROMIUM") or next(filter(None, map(shutil.which, CHROMIUM_CANDIDATES)), None)
-    if path is None:
-        pytest.skip("no Chromium on this machine: run scripts/setup_browser.sh (needs root + apt) "
-                    "or point OCRSERVE_CHROMIUM at a Chromium binary")
-    return path
+    return path if path and os.access(path, os.X_OK) else None
+
+
+def _why_no_browser() -> str | None:
+    if importlib.util.find_spec("playwright") is None:
+        return "playwright is not installed (requirements-dev.txt)"
+    if _chromium() is None:
+        return ("no Chromium on this machine: run scripts/setup_browser.sh (needs root + apt) "
+                "or point OCRSERVE_CHROMIUM at a Chromium binary")
+    return None
+
+
+# Decided before any fixture runs, so a machine without a browser does not start TorchServe for nothing.
+pytestmark = pytest.mark.skipif(_why_no_browser() is not None, reason=str(_why_no_browser()))
 
 
 @pytest.fixture(scope="module")
 def browser():
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (requirements-dev.txt)")
-    executable = _chromium()
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=["--no-sandbox", "--disable-gpu"])
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=_chromium(), args=["--no-sandbox", "--disable-gpu"])
         yield browser
         browser.close()
 
