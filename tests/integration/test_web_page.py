@@ -156,6 +156,14 @@ def test_json_download_is_the_answer(page):
     saved = json.loads(open(download.value.path(), encoding="utf-8").read())
     assert download.value.suggested_filename == "demo_text_recog.json"
     assert saved["pages"] == body["pages"]
+    with page.expect_download() as picture:  # the PNG comes from POST /visualize with the same options
+        page.select_option("#format", "png")
+        page.click("#download")
+    from PIL import Image
+
+    drawn = Image.open(picture.value.path())
+    assert picture.value.suggested_filename == "demo_text_recog.png"
+    assert (drawn.format, drawn.size) == ("PNG", (2 * body["pages"][0]["width"], body["pages"][0]["height"]))
 
 
 def _answer(gateway, path) -> dict:
