@@ -134,6 +134,10 @@ def test_a_non_image_shows_the_api_message(page, tmp_path):
     threshold = page.locator("#options input[name='mask_thr']")
     assert (threshold.get_attribute("min"), threshold.get_attribute("max")) == ("0", "1")
     assert page.locator("#options select[name='cls'] option").all_inner_texts() == ["default", "yes", "no"]
+    from service.visualize import label_colour  # the page and the PNG colour a class alike
+
+    for label in ("Total_key", "Total_value", "Store_name_value", "Others"):
+        assert page.evaluate(f"labelColour('{label}')") == "rgb({},{},{})".format(*label_colour(label))
     page.set_input_files("#file", str(note))
     with page.expect_response(lambda r: urlparse(r.url).path == "/ocr") as answer:
         page.click("#run")
@@ -204,18 +208,17 @@ def test_pages_of_a_multi_page_answer_are_navigated(page, gateway):
     _assert_pages(page, body["pages"])
 
 
-def test_a_pdf_is_read_page_by_page(page, gateway, tmp_path):
+def test_a_pdf_is_read_page_by_page(page, tmp_path):
     from PIL import Image
 
     images = [Image.open(data_path("mmocr", "demo", name)).convert("RGB")
               for name in ("demo_text_recog.jpg", "demo_text_ocr.jpg")]
     pdf = tmp_path / "two-pages.pdf"
     images[0].save(pdf, save_all=True, append_images=images[1:], resolution=72)
-    probe = gateway.post("/ocr", files={"file": (pdf.name, pdf.read_bytes(), "application/pdf")})
-    if probe.status_code in (400, 415):
-        pytest.skip(f"this gateway does not read PDFs yet: {probe.json()['message']}")
     _open(page)
     body = _run(page, pdf)
+    if "pages" not in body and body.get("status") in (400, 415):
+        pytest.skip(f"this gateway does not read PDFs yet: {body['message']}")
     assert len(body["pages"]) == 2
     _assert_pages(page, body["pages"])
 
