@@ -195,5 +195,6 @@ def render_png(image: Image.Image | np.ndarray, page: Mapping[str, Any], options
                ) -> bytes:
     """`draw_page` encoded as PNG bytes."""
     out = io.BytesIO()
-    draw_page(image, page, options).save(out, format="PNG", optimize=False)
+    # zlib level 3: half the encoding time of the default 6 for ~15% more bytes (a photo-sized page)
+    draw_page(image, page, options).save(out, format="PNG", compress_level=3)
     return out.getvalue()
