@@ -34,6 +34,7 @@ fi
 bash scripts/setup_jobs.sh
 bash scripts/setup_tesseract.sh  # optional Tesseract models (issue 15): never fails the set-up
 bash scripts/setup_ner.sh  # CJK font for the NER /ocr tests (optional)
+bash scripts/setup_browser.sh  # Chromium + a CJK font: browser tests and /visualize (optional)
 
 [ -x "$VENV/bin/python" ] || { log "creating $VENV"; "$PYTHON" -m venv "$VENV"; }
 PIP="$VENV/bin/python -m pip --disable-pip-version-check"

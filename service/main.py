@@ -16,7 +16,7 @@ from service.errors import (BadOptions, JobsUnavailable, ModelUnavailable, OcrSe
 from service.observability import Metrics, middleware
 from service.jobs.ocr import document_process
 from service.jobs.service import JobService, open_jobs
-from service.routes import health, jobs, kie, models, ner, ocr
+from service.routes import health, jobs, kie, models, ner, ocr, visualize, web
 from service.settings import Settings, get_settings
 from service.state import AppState
 from service.torchserve_client import TorchServeClient
@@ -45,7 +45,7 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
                 await asyncio.to_thread(state.jobs.stop)
             await client.aclose()
 
-    app = FastAPI(title="ocrserve", version="0.1.0", lifespan=lifespan,
+    app = FastAPI(title="ocrserve", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="OCR over TorchServe: text detection, recognition and model management.")
     app.include_router(ocr.router)
     app.include_router(kie.router)
@@ -53,6 +53,8 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
     app.include_router(ner.router)
     app.include_router(models.router)
     app.include_router(health.router)
+    app.include_router(visualize.router)
+    web.install(app)  # the page at /, /catalog, and /docs + /redoc with local assets
     app.middleware("http")(middleware(metrics))
 
     @app.get("/metrics", include_in_schema=False)

@@ -124,3 +124,10 @@ class JobStatus(BaseModel):
 
 class JobList(BaseModel):
     jobs: list[JobStatus]
+
+
+class Catalog(BaseModel):
+    """Public: what the service can run now (GET /catalog)."""
+
+    tasks: dict[str, list[str]] = Field(description="loaded model names per task (det, rec, cls, kie)")
+    defaults: dict[str, str] = Field(description="the model each task uses when none is named")
