@@ -9,7 +9,8 @@ from typing import Annotated
 from pydantic import AnyHttpUrl, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from service.zoo import DEFAULT_ZOO, REPO_ROOT
+from service.locations import work_root
+from service.zoo import DEFAULT_ZOO
 
 
 class Settings(BaseSettings):
@@ -31,7 +32,7 @@ class Settings(BaseSettings):
     admin_key: SecretStr | None = None
 
     zoo_path: Path = DEFAULT_ZOO
-    model_store: Path = REPO_ROOT / "model_store"
+    model_store: Path = work_root() / "model_store"
 
     max_upload_bytes: int = Field(20 * 1024 * 1024, ge=1024)
     max_pixels: int = Field(40_000_000, ge=10_000)
@@ -51,7 +52,7 @@ class Settings(BaseSettings):
     ts_grpc_management_port: int = Field(7071, ge=1, le=65535)
     ts_token_auth: bool = False
     ts_token_expiration_min: float = Field(60, gt=0)
-    run_dir: Path = REPO_ROOT / "run"
+    run_dir: Path = work_root() / "run"
 
     @field_validator("inference_url", "management_url", "torchserve_key_file", mode="before")
     @classmethod
