@@ -30,6 +30,19 @@ class Progress:
         else:
             print(line, file=self.stream, flush=True)
 
+    def log(self, text: str, file: IO[str] | None = None) -> None:
+        """A line of the command's own output (stdout by default), printed above the bar."""
+        file = file or sys.stdout
+        if self._bar is not None:
+            self._bar.write(text, file=file)
+        else:
+            print(text, file=file, flush=True)
+
+    def step(self) -> None:
+        """One item finished, with nothing to say about it (no line when piped)."""
+        if self._bar is not None:
+            self._bar.update(1)
+
     def close(self) -> None:
         if self._bar is not None:
             self._bar.close()

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from ocrserve import __version__, cli_ocr
+from ocrserve.progress import Progress
 from service import cli_bench, cli_eval, cli_export, cli_train
 from service.zoo import DEFAULT_ZOO, load_zoo
 
@@ -42,9 +43,11 @@ def _cmd_archive(args: argparse.Namespace) -> int:
     if not names:
         print("archive: name models or pass --all", file=sys.stderr)
         return 2
-    for name in names:
-        mar = build_archive(zoo.get(name), store=args.store or DEFAULT_STORE, force=args.force)
-        print(f"archive: {name} -> {mar}")
+    with Progress(len(names), "archive", bar=None if len(names) > 1 else False) as progress:
+        for name in names:
+            mar = build_archive(zoo.get(name), store=args.store or DEFAULT_STORE, force=args.force)
+            progress.log(f"archive: {name} -> {mar}")
+            progress.step()
     return 0
 
 

@@ -117,3 +117,14 @@ def test_client_imports_no_server_stack():
             "print(sorted(m for m in ('torch', 'onnxruntime', 'ts', 'fastapi', 'cv2', 'numpy') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_progress_bar_on_a_terminal_still_reports_failures(capsys):
+    out = io.StringIO()
+    with Progress(2, "ocr", stream=out, bar=True) as progress:
+        progress.done("a.jpg")
+        progress.done("b.jpg", ok=False, note="415 UnsupportedMediaType")
+        progress.log("archive: x -> y")
+    text = out.getvalue()
+    assert "2/2" in text and "ocr: FAILED b.jpg: 415 UnsupportedMediaType" in text and "ok a.jpg" not in text
+    assert capsys.readouterr().out == "archive: x -> y\n"
