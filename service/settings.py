@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     # Crops per recognition request sent to TorchServe (one request per chunk, sent concurrently).
     rec_chunk_size: int = Field(32, ge=1, le=1024)
     text_direction_default: bool = False
+    # Models /readyz waits for (comma-separated); empty: the zoo's defaults. `ocrserve run --models`
+    # sets it to the models it was asked to load.
+    ready_models: Annotated[list[str], NoDecode] = []
 
     # Used by `ocrserve run`, which starts TorchServe itself and points the gateway at it.
     gateway_host: str = "127.0.0.1"
@@ -54,7 +57,7 @@ class Settings(BaseSettings):
     ts_token_expiration_min: float = Field(60, gt=0)
     run_dir: Path = work_root() / "run"
 
-    @field_validator("inference_url", "management_url", "torchserve_key_file", mode="before")
+    @field_validator("inference_url", "management_url", "torchserve_key_file", "ready_models", mode="before")
     @classmethod
     def _split_lists(cls, value):
         if value is None:

@@ -138,7 +138,7 @@ class TorchServeClient:
 
     async def _manage(self, replica: Replica, method: str, path: str, params: dict[str, Any] | None) -> Any:
         response = await self._send(replica, "management", method, f"{replica.management_url}{path}", params=params)
-        return _json_or_raise(response, path)
+        return _json_or_raise(response, path.removeprefix("/models/"))  # messages name the model, not the path
 
     def _auth(self, replica: Replica, kind: str) -> dict[str, str]:
         if replica.key_file is None:
