@@ -95,6 +95,9 @@ def within_tolerance(report: dict, tolerance: float) -> bool:
 
 def _cmd_export_onnx(args: argparse.Namespace) -> int:
     exporter = exporter_for(args.arch)
+    if not args.checkpoint.is_file():
+        print(f"export-onnx: no checkpoint at {args.checkpoint}", file=sys.stderr)
+        return 2
     images = None
     if args.verify is not None:  # resolve the images before the (slow) export
         paths = args.verify or default_images(task_of(args.arch), args.data)
