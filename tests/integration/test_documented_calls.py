@@ -96,3 +96,16 @@ def test_kie_without_a_loaded_model_is_503_with_the_list(torchserve, tmp_path, z
     assert answer.status_code == 503, answer.text
     message = answer.json()["message"]
     assert "issue16-not-loaded-kie" in message and "sdmgr" in message and "dbnet" in message
+
+
+def test_eval_reports_the_phototest_cer_row_of_the_readme(gateway):
+    from service.cli_eval import _document_pages
+    from service.clients import remote_ocr
+    from service.evaluation import evaluate_documents
+    from tests.conftest import DATA
+
+    pages = [p for p in _document_pages(DATA) if p[0].stem == "phototest"]
+    if not pages:
+        pytest.skip("tesseract/testing/phototest.tif is not in the shared data")
+    report = evaluate_documents(pages, remote_ocr(str(gateway.base_url)))
+    assert report["cer_phototest"] < 0.02  # README: 0
