@@ -74,9 +74,9 @@ def render(result: dict, fmt: str) -> str:
     lines = [line for page in result["pages"] for line in page["result"]]
     if fmt == "text":
         return "".join(f"{line.get('text', '')}\n" for line in lines)
-    rows = ["page\tbox\tbox_score\ttext\ttext_score"]
+    rows = ["page\tbox\tbox_score\ttext\ttext_score\tlabel"]
     rows += [f"{page['page']}\t{','.join(f'{v:g}' for v in line['box'])}\t{line['box_score']:.4f}\t"
-             f"{line.get('text', '')}\t{line.get('text_score', '')}"
+             f"{line.get('text', '')}\t{line.get('text_score', '')}\t{line.get('label', '')}"
              for page in result["pages"] for line in page["result"]]
     return "\n".join(rows) + "\n"
 

@@ -52,3 +52,15 @@ def test_stdin_to_text_on_stdout(url):
 def test_unreachable_gateway_fails_each_file_clearly(tmp_path):
     run = _ocrserve(str(data_path("mmocr", "demo", "demo_text_recog.jpg")), "--url", "http://127.0.0.1:9")
     assert run.returncode == 1 and "FAILED" in run.stderr.decode() and "127.0.0.1:9" in run.stderr.decode()
+
+
+def test_local_kie_run_reads_like_the_gateway(gateway, weights_ready):
+    # README: `ocrserve ocr receipt.jpg --kie sdmgr --local` (the pipeline in-process, no server)
+    receipt = data_path("mmocr", "main", "kie_toy_dataset", "wildreceipt", "1.jpeg")
+    run = _ocrserve(str(receipt), "--kie", "sdmgr", "--local")
+    assert run.returncode == 0, run.stderr.decode()[-2000:]
+    local = json.loads(run.stdout)["pages"][0]["result"]
+    served = gateway.post("/ocr?kie=sdmgr", files={"file": ("r.jpeg", receipt.read_bytes())}).json()
+    served = served["pages"][0]["result"]
+    assert [line["text"] for line in local] == [line["text"] for line in served]
+    assert [line["label"] for line in local] == [line["label"] for line in served]

@@ -100,7 +100,7 @@ def test_cli_render_formats():
         {"box": [0, 0, 4, 0, 4, 2, 0, 2], "box_score": 0.9, "text": "HELLO", "text_score": 0.8}]}],
         "models": {}, "timings_ms": {}}
     assert render(answer, "text") == "HELLO\n"
-    assert render(answer, "tsv").splitlines()[1] == "1\t0,0,4,0,4,2,0,2\t0.9000\tHELLO\t0.8"
+    assert render(answer, "tsv").splitlines()[1] == "1\t0,0,4,0,4,2,0,2\t0.9000\tHELLO\t0.8\t"
     assert json.loads(render(answer, "json")) == answer
 
 
