@@ -44,7 +44,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--cls", action=argparse.BooleanOptionalAction, default=None, help="text direction (0/180)")
     p.add_argument("--format", choices=FORMATS, default="json", help="json (the API's answer), text, tsv")
     p.add_argument("--out", type=Path, help="write one result file per input into this folder")
-    p.add_argument("--vis", action="store_true", help="also save <name>.vis.png drawn by the gateway (with --out)")
+    p.add_argument("--vis", action="store_true",
+                   help="also save <name>.vis.png drawn by the gateway's POST /visualize (with --out)")
     p.add_argument("--jobs", type=int, default=1, help="requests in flight at once (gateway only)")
     p.add_argument("--print-result", action="store_true", help="print results even with --out")
     p.set_defaults(func=run_ocr_command)

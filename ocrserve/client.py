@@ -80,11 +80,10 @@ def ocr_call(image: ImageLike, det: str | None = None, rec: str | None = None, c
 
 
 def visualize_call(image: ImageLike, channel_order: str = "RGB", **options: Any) -> Call:
-    """POST /ocr?visualize=true: the image with what was found drawn over it (PNG bytes)."""
+    """POST /visualize: OCR as /ocr does, answered as a PNG with the result drawn over the image
+    (extra options: text='side'|'over'|'none', words, pairs)."""
     call = ocr_call(image, channel_order=channel_order, **options)
-    call.params["visualize"] = "true"
-    call.model = None
-    return call
+    return Call("POST", "/visualize", params=call.params, files=call.files, model=None)
 
 
 def kie_call(instances: Iterable[dict[str, Any]], image: ImageLike | None = None, model: str | None = None,
@@ -147,7 +146,7 @@ class OcrClient(_Common):
         return self.send(ocr_call(image, **options))
 
     def visualize(self, image: ImageLike, **options: Any) -> bytes:
-        """PNG of the image with the found boxes drawn (needs a gateway with visualize=true)."""
+        """PNG of the image with lines, words, KIE labels and text drawn (POST /visualize)."""
         return self.send(visualize_call(image, **options))
 
     def kie(self, instances: Iterable[dict[str, Any]], image: ImageLike | None = None, **options: Any) -> KieResponse:

@@ -7,7 +7,7 @@ per image `{'filename', 'text': [...]}`, or with `details=True` `{'filename', 'r
 Differences, each because the models run in the service: model defaults are the service's
 defaults (MMOCR's PANet_IC15 + SEG are not in the zoo); `batch_mode` sends `batch_size` images
 at once (the service batches the crops of each image itself); with a KIE model the short result
-also carries `labels`; `output`/`imshow` draw with the gateway's `visualize=true`.
+also carries `labels`; `output`/`imshow` draw with the gateway's POST /visualize.
 """
 from __future__ import annotations
 
