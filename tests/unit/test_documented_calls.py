@@ -62,5 +62,5 @@ def test_export_onnx_without_the_checkpoint_says_so(tmp_path):
     run = subprocess.run([sys.executable, "-m", "service.cli", "export-onnx", "--arch", "crnn_mini-vgg_5e_mj",
                           "--checkpoint", str(missing), "--out", str(tmp_path / "c.onnx")],
                          capture_output=True, text=True, cwd=REPO, timeout=300)
-    assert run.returncode == 2 and "Traceback" not in run.stderr
-    assert run.stderr.strip() == f"export-onnx: no checkpoint at {missing}"
+    assert run.returncode == 1 and "Traceback" not in run.stderr
+    assert run.stderr.strip() == f"ocrserve export-onnx: checkpoint {missing} does not exist"
