@@ -7,19 +7,12 @@ from importlib.metadata import PackageNotFoundError, version
 
 from ocrserve.client import AsyncOcrClient, OcrClient, Retry
 from ocrserve.errors import ApiError, ConnectionFailed, OcrServeClientError, RequestRejected, ServerError
+from ocrserve.mmocr_compat import MMOCR
 
 try:
     __version__ = version("ocrserve")
 except PackageNotFoundError:  # a checkout that was never pip-installed
     __version__ = "0+unknown"
-
-
-def __getattr__(name: str):
-    if name == "MMOCR":  # lazily: it is the only part that needs Pillow at import time
-        from ocrserve.mmocr_compat import MMOCR
-
-        return MMOCR
-    raise AttributeError(name)
 
 
 __all__ = ["OcrClient", "AsyncOcrClient", "Retry", "MMOCR", "OcrServeClientError", "ConnectionFailed",

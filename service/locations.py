@@ -13,8 +13,9 @@ from pathlib import Path
 
 #: The checkout root, or site-packages for an installed wheel.
 CODE_ROOT = Path(__file__).resolve().parents[1]
-#: True when running from a source checkout (its pyproject.toml sits beside the packages).
-IN_CHECKOUT = (CODE_ROOT / "pyproject.toml").is_file() and (CODE_ROOT / "model_store" / "zoo.yaml").is_file()
+#: True when running from a source tree (a checkout, or an image that copies the tree): its
+#: model_store/ sits beside the packages. site-packages has none (the wheel ships it inside ocrserve/).
+IN_CHECKOUT = (CODE_ROOT / "model_store" / "zoo.yaml").is_file()
 #: The folder holding model_store/zoo.yaml and model_store/weights/ (zoo paths are relative to it).
 DATA_ROOT = CODE_ROOT if IN_CHECKOUT else CODE_ROOT / "ocrserve"
 
