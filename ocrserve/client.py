@@ -3,6 +3,9 @@
 Both share the request building and response parsing below; only the transport (httpx.Client or
 httpx.AsyncClient) and the sleep between retries differ. Results are the gateway's own response
 models (service.schemas), so a client and the server cannot disagree on a field.
+
+A new route (e.g. the jobs API) is one `*_call` function returning a `Call` (method, path,
+params, files or json, the response model) plus a one-line method on each client class.
 """
 from __future__ import annotations
 
