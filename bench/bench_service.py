@@ -235,7 +235,7 @@ def worker_metrics(offsets: dict[Path, int]) -> dict[str, dict[str, list[float]]
 
 
 def measure(configs: list[Config], images: list[bytes], concurrency: int, repeats: int,
-            rounds: int) -> tuple[dict[str, Result], dict[str, dict]]:
+            rounds: int, done: Callable[[str], None] = lambda label: None) -> tuple[dict[str, Result], dict[str, dict]]:
     """Warm every configuration, then time `repeats` passes over the images, interleaved in rounds."""
     items = list(enumerate(images))
     for config in configs:
@@ -248,6 +248,7 @@ def measure(configs: list[Config], images: list[bytes], concurrency: int, repeat
             before = cpu_seconds(config.procs)
             wall, records = drive(config.engines[:concurrency], items * passes)
             results[config.label].add(wall, records, cpu_seconds(config.procs) - before)
+            done(f"{config.label} c={concurrency}")
     return results, {label: worker_metrics(off) for label, off in offsets.items()}
 
 
@@ -270,7 +271,8 @@ def served_config(label: str, torchserve: TorchServe, pair: tuple[str, str], zoo
 
 
 def run_benchmark(zoo: Zoo, zoo_path: Path, images: list[bytes], concurrencies: list[int], repeats: int,
-                  rounds: int, det_workers: int | None = None) -> dict[int, tuple[dict, dict]]:
+                  rounds: int, det_workers: int | None = None,
+                  done: Callable[[str], None] = lambda label: None) -> dict[int, tuple[dict, dict]]:
     """Start both stacks, build every engine, measure each concurrency; stops everything it started."""
     threads, default = max(concurrencies), (zoo.defaults["det"], zoo.defaults["rec"])
     with ExitStack() as stack:
@@ -282,4 +284,4 @@ def run_benchmark(zoo: Zoo, zoo_path: Path, images: list[bytes], concurrencies: 
                    Config(B_V4, [local_engine(zoo, V4_PAIR) for _ in range(threads)], me),
                    Config(C_V4, [rapid_engine() for _ in range(threads)], me),
                    served_config(A_DEFAULT, default_server, default, zoo_path, stack, threads, det_workers)]
-        return {c: measure(configs, images, c, repeats, rounds) for c in concurrencies}
+        return {c: measure(configs, images, c, repeats, rounds, done) for c in concurrencies}

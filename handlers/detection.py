@@ -5,6 +5,7 @@ from handlers.base import OcrHandler
 from handlers.errors import RequestError
 from handlers.families.db import OPTION_BOUNDS, parse_options
 from handlers.families.tesseract import OPTION_NAMES as TESSERACT_OPTIONS
+from handlers.ops.vertex_order import clockwise_from_top_left
 from handlers.requests import Payload
 
 
@@ -14,10 +15,11 @@ def options_parser(model):
 
 
 def boundary_result(detections) -> dict:
-    """MMOCR's detection response shape, coordinates rounded to 0.1 px."""
+    """MMOCR's detection response shape, coordinates rounded to 0.1 px, every polygon clockwise
+    from its top-left vertex (handlers/ops/vertex_order.py) whichever detector found it."""
     rows = []
     for det in detections:
-        flat = [round(float(v), 1) for v in det.polygon.reshape(-1)]
+        flat = [round(float(v), 1) for v in clockwise_from_top_left(det.polygon).reshape(-1)]
         rows.append(flat + [round(det.score, 5)])
     return {"boundary_result": rows}
 

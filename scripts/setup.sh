@@ -43,7 +43,7 @@ pip_install() { $PIP install -q "$@" 2>&1 | { grep -v '^WARNING: Location' || tr
 
 # Re-install only when a requirements file changed: a second `make run` must be quick.
 stamp="$VENV/.requirements.sha256"
-want=$(cat requirements.txt requirements-dev.txt pyproject.toml | sha256sum | cut -d' ' -f1)
+want=$(cat requirements.txt requirements-dev.txt pyproject.toml setup.py | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     # torch first and pinned: any later unpinned `torch` requirement then finds it satisfied
     # instead of pulling a multi-GB CUDA build.

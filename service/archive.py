@@ -13,11 +13,12 @@ import yaml
 
 from handlers.families import ModelSpec, validate_config
 from service.weights import DEFAULT_CACHE, LOCAL, sha256_of, verified_file, weight_path
+from service.locations import local_zoo_path, work_root
 from service.zoo import DEFAULT_ZOO, LOCAL_ZOO_NAME, REPO_ROOT, ZooEntry, add_local_model, load_zoo
 
 HANDLERS_DIR = REPO_ROOT / "handlers"
 ENTRY_FILE = HANDLERS_DIR / "ts_entry.py"
-DEFAULT_STORE = REPO_ROOT / "model_store"
+DEFAULT_STORE = work_root() / "model_store"
 
 
 def _handler_sources() -> list[Path]:
@@ -184,5 +185,5 @@ def _checked_files(task: str, files: dict[str, Path]) -> dict[str, dict[str, str
 
 
 def _local_names(zoo_path: Path) -> set[str]:
-    local = Path(zoo_path).with_name(LOCAL_ZOO_NAME)
+    local = local_zoo_path(zoo_path, LOCAL_ZOO_NAME)
     return set(yaml.safe_load(local.read_text()) or {}) if local.is_file() else set()

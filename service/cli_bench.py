@@ -84,9 +84,14 @@ def run_bench(args: argparse.Namespace) -> int:
     print_setup(zoo, bench, len(images), repeats, rounds, args)
     previous = signal.signal(signal.SIGTERM, _interrupt)
     started = time.monotonic()
+    from ocrserve.progress import Progress
+
+    concurrencies = sorted(set(args.concurrency))
+    progress = Progress(len(concurrencies) * rounds * 4, "bench", bar=None)  # 4 configurations
     try:
-        results = bench.run_benchmark(zoo, args.zoo, images, sorted(set(args.concurrency)), repeats, rounds,
-                                      args.det_workers)
+        with progress:
+            results = bench.run_benchmark(zoo, args.zoo, images, concurrencies, repeats, rounds,
+                                          args.det_workers, done=lambda label: progress.step())
     except KeyboardInterrupt:
         print(f"bench: interrupted; processes left behind: {leftovers()}", file=sys.stderr)
         return 130

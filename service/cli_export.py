@@ -103,6 +103,9 @@ def _cmd_export_onnx(args: argparse.Namespace) -> int:
                   file=sys.stderr)
             return 2
         images = read_images(paths)
+    if not args.checkpoint.is_file():  # both exporters' own message, before torch.load's traceback
+        print(f"ocrserve export-onnx: checkpoint {args.checkpoint} does not exist", file=sys.stderr)
+        return 1
     written = exporter.export_onnx(args.arch, args.checkpoint, args.out, opset=args.opset)
     outputs = written.get("outputs") or [written.get("output", "?")]
     print(f"export-onnx: {args.arch} -> {args.out} (opset {args.opset}, "

@@ -120,8 +120,15 @@ def _train(args: argparse.Namespace) -> int:
     print(f"train kie: {arch}, {len(train_docs)} training / {len(val_docs)} validation receipts, "
           f"{len(classes)} classes, {model.kie_head.dictionary.num_classes - 1} characters, "
           f"lr steps at epochs {opts.steps()}", flush=True)
+    from ocrserve.progress import Progress
+
     start = time.perf_counter()
-    history = train(model, train_docs, opts, classes, val_docs, log=_print_epoch)
+    with Progress(opts.epochs, "train kie") as progress:
+        def log(epoch) -> None:
+            progress.log(_epoch_line(epoch))
+            progress.step()
+
+        history = train(model, train_docs, opts, classes, val_docs, log=log)
     meta = dict(arch=arch, classes=classes, epoch=opts.epochs, seed=opts.seed, train=options_meta(opts),
                 train_receipts=len(train_docs), seconds=round(time.perf_counter() - start, 1),
                 val=({k: history[-1].val[k] for k in ("macro_f1", "micro_f1")} if val_docs else None))
@@ -130,10 +137,10 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_epoch(e) -> None:
+def _epoch_line(e) -> str:
     val = f"  val macro-F1 {e.val['macro_f1']:.4f}" if e.val else ""
-    print(f"epoch {e.epoch:3d}  loss {e.loss:.4f} (node {e.loss_node:.4f}, edge {e.loss_edge:.4f})  "
-          f"node acc {e.acc_node:.1f}%  lr {e.lr:.0e}  {e.seconds:.1f} s{val}", flush=True)
+    return (f"epoch {e.epoch:3d}  loss {e.loss:.4f} (node {e.loss_node:.4f}, edge {e.loss_edge:.4f})  "
+            f"node acc {e.acc_node:.1f}%  lr {e.lr:.0e}  {e.seconds:.1f} s{val}")
 
 
 def run_openset(args: argparse.Namespace) -> int:

@@ -20,13 +20,14 @@ def local_ocr(zoo: Zoo | None = None, threads: int = 1) -> OcrFn:
     loop = asyncio.new_event_loop()
 
     def ocr(data: bytes, det: str | None = "default", rec: str | None = "default", cls: str | None = None,
-            max_pixels: int = 40_000_000, **det_options: Any) -> dict:
+            max_pixels: int = 40_000_000, kie: str | None = None, **det_options: Any) -> dict:
         request = OcrRequest(det=zoo.defaults["det"] if det == "default" else det,
                              rec=zoo.defaults["rec"] if rec == "default" else rec,
-                             cls=cls, det_options=det_options)
+                             cls=cls, det_options=det_options, kie=kie)
         return loop.run_until_complete(run_ocr(backend, data, request, max_pixels))
 
     ocr.backend = backend  # type: ignore[attr-defined]
+    ocr.zoo = zoo  # type: ignore[attr-defined]
     return ocr
 
 

@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 from service.datasets import GtWord
-from service.metrics import (DEFAULT_SCORE_THRS, DetSample, E2ESample, hmean_iou, recognition_metrics,
+from service.metrics import (DEFAULT_SCORE_THRS, DetSample, E2ESample, character_error_rate, hmean_iou,
+                             recognition_metrics,
                              word_spotting)
 
 OcrFn = Callable[[bytes], dict]
@@ -105,6 +106,16 @@ def evaluate_recognition(
             raise ValueError(f"recognizer returned {len(outputs)} results for {len(crops)} crops")
         preds.extend(out["text"] for out in outputs)
     return {"words": len(samples), **recognition_metrics(preds, [text for _, text in samples])}
+
+
+def evaluate_documents(documents: Sequence[tuple[str | Path, str]], ocr: OcrFn) -> dict[str, float]:
+    """Character error rate of each page (`cer_<file stem>`): its lines in reading order, joined."""
+    report = {}
+    for image_path, truth in documents:
+        lines = _page_result(ocr(Path(image_path).read_bytes()))
+        text = " ".join(line.get("text", "") for line in lines)
+        report[f"cer_{Path(image_path).stem}"] = round(character_error_rate(text, truth), 4)
+    return report
 
 
 def _cell(value: object) -> str:

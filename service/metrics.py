@@ -296,3 +296,9 @@ def word_spotting(
         hits, hits_nosym, gt_num, pred_num = hits + h, hits_nosym + hn, gt_num + g, pred_num + p
     nosym = {f"{k}_ignore_symbol": v for k, v in prf(hits_nosym, gt_num, pred_num).items()}
     return {**prf(hits, gt_num, pred_num), **nosym, "gt_num": gt_num, "pred_num": pred_num}
+
+
+def character_error_rate(pred: str, truth: str) -> float:
+    """Edit distance over the truth's length, both with every whitespace run made one space."""
+    pred, truth = " ".join(pred.split()), " ".join(truth.split())
+    return Levenshtein.distance(pred, truth) / max(1, len(truth))

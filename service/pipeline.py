@@ -132,7 +132,7 @@ def _merge(result: list[dict], crops: list, flipped: list[bool], reads: list[dic
 
 async def _label_lines(backend: Backend, data: bytes, image: np.ndarray, result: list[dict], model: str,
                        timer: Timer) -> list[dict]:
-    """KIE over the read lines: adds `label` / `label_score` to each line; returns the pairs."""
+    """KIE over the read lines: adds `label` / `label_id` / `label_score` to each line; returns the pairs."""
     t = time.perf_counter()
     if not result:
         timer.mark("kie", t)
@@ -141,6 +141,7 @@ async def _label_lines(backend: Backend, data: bytes, image: np.ndarray, result:
     labelled = await backend.kie(model, data, image, {"instances": instances})
     for item, label in zip(result, labelled["instances"]):
         item["label"] = label["label"]
+        item["label_id"] = label["label_id"]
         item["label_score"] = label["label_score"]
     timer.mark("kie", t)
     return labelled["pairs"]

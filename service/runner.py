@@ -50,7 +50,7 @@ def run_service(token_auth: bool | None = None, models: list[str] | None = None)
     config = torchserve_config(settings, names)
     settings = Settings.model_validate({
         **settings.model_dump(), "inference_url": [config.inference_url],
-        "management_url": [config.management_url],
+        "management_url": [config.management_url], "ready_models": models or settings.ready_models,
         "torchserve_key_file": config.key_file if config.token_auth else None})
     torchserve = TorchServe(config)
     signal.signal(signal.SIGTERM, _interrupt)

@@ -31,6 +31,7 @@ class Instance(BaseModel):
     text_score: float | None = Field(None, description="mean of the line's character probabilities")
     words: list[Word] | None = None
     label: str | None = Field(None, description="KIE class of the line (with ?kie=<model>)")
+    label_id: int | None = Field(None, description="index of that class in the model's class list")
     label_score: float | None = Field(None, description="probability of that class")
     entities: list[Entity] | None = Field(None, description="named entities in the line (with ?ner=<model>)")
 

@@ -9,7 +9,8 @@ from typing import Annotated
 from pydantic import AnyHttpUrl, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from service.zoo import DEFAULT_ZOO, REPO_ROOT
+from service.locations import work_root
+from service.zoo import DEFAULT_ZOO
 
 
 class Settings(BaseSettings):
@@ -31,7 +32,7 @@ class Settings(BaseSettings):
     admin_key: SecretStr | None = None
 
     zoo_path: Path = DEFAULT_ZOO
-    model_store: Path = REPO_ROOT / "model_store"
+    model_store: Path = work_root() / "model_store"
 
     max_upload_bytes: int = Field(20 * 1024 * 1024, ge=1024)
     max_pixels: int = Field(40_000_000, ge=10_000)
@@ -40,6 +41,9 @@ class Settings(BaseSettings):
     # Crops per recognition request sent to TorchServe (one request per chunk, sent concurrently).
     rec_chunk_size: int = Field(32, ge=1, le=1024)
     text_direction_default: bool = False
+    # Models /readyz waits for (comma-separated); empty: the zoo's defaults. `ocrserve run --models`
+    # sets it to the models it was asked to load.
+    ready_models: Annotated[list[str], NoDecode] = []
 
     # Used by `ocrserve run`, which starts TorchServe itself and points the gateway at it.
     gateway_host: str = "127.0.0.1"
@@ -51,7 +55,7 @@ class Settings(BaseSettings):
     ts_grpc_management_port: int = Field(7071, ge=1, le=65535)
     ts_token_auth: bool = False
     ts_token_expiration_min: float = Field(60, gt=0)
-    run_dir: Path = REPO_ROOT / "run"
+    run_dir: Path = work_root() / "run"
 
     # Asynchronous jobs (/jobs): a SQLite file under jobs_dir (default run_dir/jobs), or a Redis
     # shared by several gateways. Finished jobs are kept jobs_ttl_s, then removed with their data.
@@ -69,7 +73,7 @@ class Settings(BaseSettings):
     def jobs_path(self) -> Path:
         return self.jobs_dir or self.run_dir / "jobs"
 
-    @field_validator("inference_url", "management_url", "torchserve_key_file", mode="before")
+    @field_validator("inference_url", "management_url", "torchserve_key_file", "ready_models", mode="before")
     @classmethod
     def _split_lists(cls, value):
         if value is None:

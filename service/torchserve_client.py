@@ -100,7 +100,19 @@ class TorchServeClient:
             except ModelUnavailable as exc:  # down, or no worker for it there: try the next one
                 self._mark_down(replica)
                 error = exc
+            except ModelNotFound:  # the gateway only asks for zoo models: this one is not loaded
+                raise await self._not_loaded(model) from None
         raise error  # type: ignore[misc]
+
+    async def _not_loaded(self, model: str) -> ModelUnavailable:
+        """503 naming what is loaded, for a zoo model that TorchServe does not serve right now."""
+        try:
+            listed = await self.management("GET", "/models", params={"limit": 1000})
+            loaded = ", ".join(sorted(m["modelName"] for m in listed.get("models", []))) or "none"
+        except OcrServeError:
+            loaded = "unknown: TorchServe's management API did not answer"
+        return ModelUnavailable(f"model {model!r} is not loaded (loaded: {loaded}); load it with "
+                                f"POST /models/{model} or start with `ocrserve run --models ... {model}`")
 
     async def management(self, method: str, path: str, params: dict[str, Any] | None = None) -> Any:
         """A management call: reads from one healthy replica, changes on every replica."""
@@ -126,7 +138,7 @@ class TorchServeClient:
 
     async def _manage(self, replica: Replica, method: str, path: str, params: dict[str, Any] | None) -> Any:
         response = await self._send(replica, "management", method, f"{replica.management_url}{path}", params=params)
-        return _json_or_raise(response, path)
+        return _json_or_raise(response, path.removeprefix("/models/"))  # messages name the model, not the path
 
     def _auth(self, replica: Replica, kind: str) -> dict[str, str]:
         if replica.key_file is None:

@@ -73,6 +73,9 @@ class TorchServeConfig:
             "job_queue_size": "256",
             "default_response_timeout": "120",
             "disable_system_metrics": "true",
+            # Prometheus text on the metrics port (ts_inference_requests_total, latencies); in the
+            # default "log" mode TorchServe writes metrics to log files and the port answers empty.
+            "metrics_mode": "prometheus",
             "vmargs": "-Xmx1g -XX:+UseSerialGC -XX:-UsePerfData",
         }
         return "".join(f"{key}={value}\n" for key, value in lines.items() if value != "")

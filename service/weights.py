@@ -6,9 +6,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from service.zoo import DEBIAN, IN_REPO, LOCAL, PackagedFile, ZooEntry, REPO_ROOT
+from service.locations import DATA_ROOT, work_root
+from service.zoo import DEBIAN, IN_REPO, LOCAL, PackagedFile, ZooEntry
 
-DEFAULT_CACHE = REPO_ROOT / ".cache" / "weights"
+DEFAULT_CACHE = work_root() / ".cache" / "weights"
 
 
 class WeightError(RuntimeError):
@@ -54,7 +55,7 @@ def verified_file(entry: ZooEntry, item: PackagedFile, cache: Path = DEFAULT_CAC
     elif entry.weights.package == LOCAL:
         path = Path(item.path)
     elif entry.weights.package == IN_REPO:
-        path = REPO_ROOT / item.path
+        path = DATA_ROOT / item.path
     else:
         path = package_dir(entry.weights.package, entry.weights.version, cache) / item.path
     if not path.is_file():

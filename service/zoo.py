@@ -7,8 +7,10 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_ZOO = REPO_ROOT / "model_store" / "zoo.yaml"
+from service.locations import CODE_ROOT, DATA_ROOT, local_zoo_path
+
+REPO_ROOT = CODE_ROOT  # the checkout (or site-packages): code; data paths go through DATA_ROOT
+DEFAULT_ZOO = DATA_ROOT / "model_store" / "zoo.yaml"
 #: Models a user archived from their own checkpoints (`ocrserve archive --arch ... --checkpoint ...`),
 #: kept beside the zoo and merged into it; not committed.
 LOCAL_ZOO_NAME = "local.yaml"
@@ -113,7 +115,7 @@ def load_zoo(path: Path = DEFAULT_ZOO) -> Zoo:
     """Read and validate the manifest, plus the user's local models beside it."""
     with open(path, encoding="utf-8") as f:
         raw = yaml.safe_load(f)
-    local = Path(path).with_name(LOCAL_ZOO_NAME)
+    local = local_zoo_path(path, LOCAL_ZOO_NAME)
     if local.is_file():
         extra = yaml.safe_load(local.read_text(encoding="utf-8")) or {}
         clash = set(extra) & set(raw["models"])
@@ -125,7 +127,8 @@ def load_zoo(path: Path = DEFAULT_ZOO) -> Zoo:
 
 def add_local_model(entry: ZooEntry, zoo_path: Path = DEFAULT_ZOO) -> None:
     """Record (or replace) a user-archived model in local.yaml beside the zoo."""
-    local = Path(zoo_path).with_name(LOCAL_ZOO_NAME)
+    local = local_zoo_path(zoo_path, LOCAL_ZOO_NAME)
+    local.parent.mkdir(parents=True, exist_ok=True)
     models = (yaml.safe_load(local.read_text(encoding="utf-8")) or {}) if local.is_file() else {}
     models[entry.name] = entry.model_dump(exclude={"name"}, mode="json")
     local.write_text(yaml.safe_dump(models, sort_keys=True), encoding="utf-8")

@@ -19,9 +19,10 @@ async def healthz() -> dict:
 
 @router.get("/readyz")
 async def readyz(state: State) -> JSONResponse:
-    """Every default model is loaded in TorchServe with all workers READY (asked for real)."""
+    """Every expected model (the zoo defaults, or OCRSERVE_READY_MODELS) is loaded in TorchServe
+    with all workers READY (asked for real)."""
     models, ready = {}, True
-    for name in state.zoo.default_names():
+    for name in state.settings.ready_models or state.zoo.default_names():
         try:
             status = (await describe(state, name)).status
         except OcrServeError as exc:

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from service.errors import ManagementDisabled, ModelNotFound, OcrServeError, Unauthorized
 from service.schemas import ErrorResponse, ModelList, ModelStatus, WorkerInfo
 from service.state import AppState, State, get_state
+from service.zoo import load_zoo
 
 _ERRORS = {c: {"model": ErrorResponse} for c in (401, 403, 404, 409, 422, 503, 504)}
 
@@ -37,6 +38,8 @@ def _status(name: str, task: str | None, described: Any) -> ModelStatus:
 
 
 def _zoo_name(state: AppState, name: str) -> str:
+    if name not in state.zoo.models:  # archived since start-up? (`ocrserve archive` adds to local.yaml)
+        state.zoo = load_zoo(state.settings.zoo_path)
     if name not in state.zoo.models:
         raise ModelNotFound(f"unknown model {name!r}; available: {', '.join(state.zoo.names())}")
     return name

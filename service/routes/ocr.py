@@ -108,7 +108,9 @@ _UPLOAD_DOC = {"requestBody": {"required": True, "content": {
     "image/*": {"schema": {"type": "string", "format": "binary"}}}}}
 
 
-@router.post("/ocr", response_model=OcrResponse, openapi_extra=_UPLOAD_DOC,
+# Fields a request did not compute (text with rec=none, labels and pairs without kie) are left
+# out rather than sent as null, as the README's examples show.
+@router.post("/ocr", response_model=OcrResponse, response_model_exclude_none=True, openapi_extra=_UPLOAD_DOC,
              responses={c: {"model": ErrorResponse} for c in (400, 404, 413, 415, 422, 503, 504)})
 async def ocr(request: Request, state: State, query: Annotated[OcrOptions, Query()]) -> dict:
     """Detect and read the text of an image (multipart `file` or a raw image/* body)."""

@@ -190,3 +190,14 @@ def test_archive_stage_copies_every_in_repo_file_the_zoo_needs(name):
     for path in needed:
         assert (REPO / path).is_file(), path
         assert any(path == src or src in path.parents for src in copied), (name, path, copied)
+
+
+@pytest.mark.parametrize("name", ["Dockerfile.torchserve", "Dockerfile.torchserve-cpu"])
+def test_archive_stage_copies_what_pip_install_e_needs(name):
+    """`pip install --no-deps -e .` reads pyproject.toml and setup.py, and the `ocrserve` command
+    imports the ocrserve package (the CLI's `ocr` command and progress bars)."""
+    text = _text(name)
+    stage = text[text.index(" AS archives"):text.index("pip install --no-deps -e .")]
+    copied = " ".join(re.findall(r"^COPY (?!--from)(.+)$", stage, re.M))
+    for needed in ("pyproject.toml", "setup.py", "service/", "handlers/", "ocrserve/"):
+        assert needed in copied.split(), (name, needed)

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from handlers.families import ModelSpec, build_model
+from handlers.ops.vertex_order import clockwise_from_top_left
 from service.archive import build_checkpoint_archive
 from service.settings import Settings
 from tests.conftest import REPO, SHARED, data_path
@@ -75,7 +76,8 @@ def test_panet_checkpoint_served_equals_the_in_process_detector(served):
     local = build_model(ModelSpec("mypan", "det", "mmocr_det", "torch", checkpoint, {"arch": PAN_ARCH}))(decoded)
     assert len(rows) == len(local) >= 1  # PANet quads, in original-image pixels
     for row, det in zip(rows, local):
-        assert np.allclose(row[:-1], det.polygon.reshape(-1), atol=0.06) and row[-1] == pytest.approx(det.score, abs=1e-5)
+        # the same vertices, served clockwise from the top-left (MMOCR's boxPoints start elsewhere)
+        assert np.allclose(row[:-1], clockwise_from_top_left(det.polygon).reshape(-1), atol=0.06) and row[-1] == pytest.approx(det.score, abs=1e-5)
         assert all(0 <= x <= 1279 for x in row[0:8:2]) and all(0 <= y <= 719 for y in row[1:8:2])
     body = httpx.post(f"{url}/ocr", params={"det": "mypan", "rec": "none"}, files={"file": ("a", image)},
                       timeout=120).json()

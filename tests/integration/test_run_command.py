@@ -57,6 +57,9 @@ def test_run_serves_then_stops_cleanly(tmp_path, archives_ready, sig):
         response = httpx.post(f"http://127.0.0.1:{port}/ocr", params={"det": MODELS[0], "rec": MODELS[1]},
                               files={"file": ("a", image)}, timeout=60)
         assert response.status_code == 200
+        # ready once the models it was asked for are: not waiting for the zoo defaults it never loads
+        ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=30)
+        assert ready.status_code == 200 and sorted(ready.json()["models"]) == sorted(MODELS), ready.text
         started = _descendants(proc.pid)
         assert len(started) >= 3  # java plus one worker per model
         proc.send_signal(sig)

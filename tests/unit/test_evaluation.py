@@ -109,3 +109,21 @@ def test_format_report_is_aligned(tmp_path):
     assert len({len(line) for line in lines}) == 1  # every row padded to the same width
     assert any(line.split() == ["e2e", "hmean", "1.0000"] for line in lines)
     assert any(line.split() == ["images", "2"] for line in lines)
+
+
+def test_character_error_rate_and_document_report(tmp_path):
+    from service.evaluation import evaluate_documents
+    from service.metrics import character_error_rate
+
+    assert character_error_rate("The  quick\nbrown", "The quick brown") == 0
+    assert character_error_rate("The quack brown", "The quick brown") == 1 / 15
+    assert character_error_rate("", "abcd") == 1
+    page = tmp_path / "page1.tif"
+    page.write_bytes(b"not read by the scorer")
+    lines = [{"box": [0] * 8, "box_score": 1, "text": t} for t in ("This is a lot of", "12 point text")]
+    report = evaluate_documents([(page, "This is a lot of 12 point text\n")],
+                                lambda data: {"pages": [{"result": lines}]})
+    assert report == {"cer_page1": 0.0}
+    report = evaluate_documents([(page, "This is a lot of 12 point text to test")],
+                                lambda data: {"pages": [{"result": lines}]})
+    assert report == {"cer_page1": round(8 / 38, 4)}

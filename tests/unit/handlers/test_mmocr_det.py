@@ -19,6 +19,7 @@ from handlers.ops.fce_postprocess import fce_postprocess
 from handlers.ops.pan_postprocess import pan_postprocess
 from handlers.ops.pse_postprocess import pse_postprocess
 from handlers.ops.textsnake_postprocess import textsnake_postprocess
+from handlers.ops.vertex_order import clockwise_from_top_left
 from handlers.runtime import OnnxRunner, TorchRunner, flatten_outputs
 from service.archive import build_checkpoint_archive
 from service.zoo import load_zoo
@@ -58,7 +59,7 @@ def test_checkpoint_archive_serves_through_the_handler(checkpoint, tmp_path):
     direct = handler.handler.model(cv2.imdecode(np.frombuffer(image, np.uint8), cv2.IMREAD_COLOR))
     assert len(body["boundary_result"]) == len(direct)
     for row, det in zip(body["boundary_result"], direct):
-        assert np.allclose(row[:-1], det.polygon.reshape(-1), atol=0.1) and row[-1] == pytest.approx(det.score, abs=1e-4)
+        assert np.allclose(row[:-1], clockwise_from_top_left(det.polygon).reshape(-1), atol=0.1) and row[-1] == pytest.approx(det.score, abs=1e-4)
 
 
 def test_mmocr_0x_checkpoint_keys_load(checkpoint, tmp_path):

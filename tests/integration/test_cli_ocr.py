@@ -1,0 +1,66 @@
+"""`ocrserve ocr` as a user runs it: a real process against the session's gateway."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import REPO, data_path
+
+
+def _ocrserve(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.run([sys.executable, "-m", "service.cli", "ocr", *args], input=stdin, capture_output=True,
+                          env=env, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def url(gateway) -> str:
+    return str(gateway.base_url).rstrip("/")
+
+
+def test_folder_with_a_bad_file_goes_on_and_fails_at_the_end(url, tmp_path):
+    folder = tmp_path / "in"
+    (folder / "sub").mkdir(parents=True)
+    shutil.copy(data_path("mmocr", "demo", "demo_text_recog.jpg"), folder / "sub" / "star.jpg")
+    shutil.copy(data_path("mmocr", "demo", "demo_text_ocr.jpg"), folder / "shop.jpg")
+    (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    out = tmp_path / "out"
+    run = _ocrserve(str(folder), "--url", url, "--out", str(out), "--jobs", "2", "--format", "json")
+    stderr = run.stderr.decode()
+    assert run.returncode == 1, stderr
+    assert "FAILED" in stderr and "broken.png" in stderr and "BadImage" in stderr  # the API's message
+    assert stderr.strip().splitlines()[-1] == "ocr: 3 inputs, 2 read, 1 failed"
+    shop = json.loads((out / "in" / "shop.json").read_text())
+    assert any("SALE" in line["text"].upper() for line in shop["pages"][0]["result"])
+    assert (out / "in" / "sub" / "star.json").is_file() and not (out / "in" / "broken.json").exists()
+    assert run.stdout == b""  # with --out, results go to files only
+
+
+def test_stdin_to_text_on_stdout(url):
+    image = data_path("mmocr", "demo", "demo_text_recog.jpg").read_bytes()
+    run = _ocrserve("-", "--url", url, "--det", "none", "--format", "text", stdin=image)
+    assert run.returncode == 0, run.stderr.decode()
+    assert run.stdout.decode().strip().upper() == "STAR"
+    assert "ocr: 1 inputs, 1 read, 0 failed" in run.stderr.decode()
+
+
+def test_unreachable_gateway_fails_each_file_clearly(tmp_path):
+    run = _ocrserve(str(data_path("mmocr", "demo", "demo_text_recog.jpg")), "--url", "http://127.0.0.1:9")
+    assert run.returncode == 1 and "FAILED" in run.stderr.decode() and "127.0.0.1:9" in run.stderr.decode()
+
+
+def test_local_kie_run_reads_like_the_gateway(gateway, weights_ready):
+    # README: `ocrserve ocr receipt.jpg --kie sdmgr --local` (the pipeline in-process, no server)
+    receipt = data_path("mmocr", "main", "kie_toy_dataset", "wildreceipt", "1.jpeg")
+    run = _ocrserve(str(receipt), "--kie", "sdmgr", "--local")
+    assert run.returncode == 0, run.stderr.decode()[-2000:]
+    local = json.loads(run.stdout)["pages"][0]["result"]
+    served = gateway.post("/ocr?kie=sdmgr", files={"file": ("r.jpeg", receipt.read_bytes())}).json()
+    served = served["pages"][0]["result"]
+    assert [line["text"] for line in local] == [line["text"] for line in served]
+    assert [line["label"] for line in local] == [line["label"] for line in served]
