@@ -4,7 +4,7 @@ Both share the request building and response parsing below; only the transport (
 httpx.AsyncClient) and the sleep between retries differ. Results are the gateway's own response
 models (service.schemas), so a client and the server cannot disagree on a field.
 
-A new route (e.g. the jobs API) is one `*_call` function returning a `Call` (method, path,
+A new route is one `*_call` function returning a `Call` (method, path,
 params, files or json, the response model) plus a one-line method on each client class.
 """
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pydantic import BaseModel
 
 from ocrserve.errors import ConnectionFailed, error_for
 from ocrserve.inputs import ImageLike, to_upload
-from service.schemas import KieResponse, ModelList, OcrResponse
+from service.schemas import JobStatus, KieResponse, ModelList, OcrResponse
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 RETRY_STATUSES = frozenset({503})
@@ -99,6 +99,26 @@ def kie_call(instances: Iterable[dict[str, Any]], image: ImageLike | None = None
     return Call("POST", "/kie", json=body, model=KieResponse)
 
 
+def job_submit_call(image: ImageLike, channel_order: str = "RGB", **options: Any) -> Call:
+    """POST /jobs: the same upload and options as /ocr, answered at once with the job's status."""
+    call = ocr_call(image, channel_order=channel_order, **options)
+    return Call("POST", "/jobs", params=call.params, files=call.files, model=JobStatus)
+
+
+def job_status_call(job_id: str) -> Call:
+    return Call("GET", f"/jobs/{job_id}", model=JobStatus)
+
+
+def job_result_call(job_id: str, format: str = "json") -> Call:
+    """GET /jobs/{id}/result: the /ocr response (json), or the bytes of another format."""
+    return Call("GET", f"/jobs/{job_id}/result", params=_options(format=None if format == "json" else format),
+                model=OcrResponse if format == "json" else None)
+
+
+def job_delete_call(job_id: str) -> Call:
+    return Call("DELETE", f"/jobs/{job_id}", model=None)
+
+
 def parse(call: Call, response: httpx.Response) -> Any:
     """The typed result of a successful answer, or the error of its status family."""
     if response.status_code >= 400:
@@ -160,6 +180,28 @@ class OcrClient(_Common):
         """Every zoo model and its live status (needs the admin key)."""
         return self.send(self._models_call())
 
+    def submit_job(self, document: ImageLike, **options: Any) -> JobStatus:
+        """Queue the OCR of a (long) document; poll with `job` or wait with `wait_job`."""
+        return self.send(job_submit_call(document, **options))
+
+    def job(self, job_id: str) -> JobStatus:
+        return self.send(job_status_call(job_id))
+
+    def job_result(self, job_id: str, format: str = "json") -> OcrResponse | bytes:
+        return self.send(job_result_call(job_id, format))
+
+    def delete_job(self, job_id: str) -> None:
+        self.send(job_delete_call(job_id))
+
+    def wait_job(self, job_id: str, timeout: float = 600.0, poll_s: float = 1.0) -> OcrResponse:
+        """Poll until the job is done and return its result; a failed job raises its own error."""
+        deadline = time.monotonic() + timeout
+        while self.job(job_id).state not in ("done", "failed"):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"job {job_id} not finished after {timeout} s")
+            time.sleep(poll_s)
+        return self.job_result(job_id)
+
     def close(self) -> None:
         self._http.close()
 
@@ -203,6 +245,26 @@ class AsyncOcrClient(_Common):
 
     async def models(self) -> ModelList:
         return await self.send(self._models_call())
+
+    async def submit_job(self, document: ImageLike, **options: Any) -> JobStatus:
+        return await self.send(job_submit_call(document, **options))
+
+    async def job(self, job_id: str) -> JobStatus:
+        return await self.send(job_status_call(job_id))
+
+    async def job_result(self, job_id: str, format: str = "json") -> OcrResponse | bytes:
+        return await self.send(job_result_call(job_id, format))
+
+    async def delete_job(self, job_id: str) -> None:
+        await self.send(job_delete_call(job_id))
+
+    async def wait_job(self, job_id: str, timeout: float = 600.0, poll_s: float = 1.0) -> OcrResponse:
+        deadline = time.monotonic() + timeout
+        while (await self.job(job_id)).state not in ("done", "failed"):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"job {job_id} not finished after {timeout} s")
+            await asyncio.sleep(poll_s)
+        return await self.job_result(job_id)
 
     async def aclose(self) -> None:
         await self._http.aclose()

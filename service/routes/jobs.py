@@ -54,7 +54,7 @@ async def status(job_id: str, jobs: Jobs) -> JobStatus:
     return _status(jobs.get(job_id))
 
 
-@router.get("/{job_id}/result", response_model=OcrResponse,
+@router.get("/{job_id}/result", response_model=OcrResponse, response_model_exclude_none=True,
             responses={c: {"model": ErrorResponse} for c in (400, 404, 409, 413, 422, 503)})
 async def result(job_id: str, jobs: Jobs) -> dict:
     """The finished job's /ocr response; a failed job answers with its own error and status."""

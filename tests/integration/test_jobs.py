@@ -49,6 +49,20 @@ def test_a_job_gives_what_ocr_gives(gateway):
     assert gateway.get(f"/jobs/{job['id']}/result").status_code == 404
 
 
+def test_the_client_waits_for_a_job(gateway):
+    from ocrserve import OcrClient, RequestRejected
+
+    with OcrClient(str(gateway.base_url)) as client:
+        job = client.submit_job(_img(), rec_min_score=0.5)
+        assert job.state in ("queued", "running")
+        result = client.wait_job(job.id, timeout=120, poll_s=0.2)
+        assert result == client.ocr(_img(), rec_min_score=0.5).model_copy(update={"timings_ms": result.timings_ms})
+        client.delete_job(job.id)
+        with pytest.raises(RequestRejected) as error:
+            client.job(job.id)
+        assert error.value.status == 404
+
+
 def test_job_errors(gateway):
     unknown = gateway.get("/jobs/not-a-job")
     assert unknown.status_code == 404 and unknown.json()["error"] == "JobNotFound"
