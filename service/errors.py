@@ -59,3 +59,13 @@ class UpstreamError(OcrServeError):
     """TorchServe answered with something the gateway cannot use."""
 
     status = 502
+
+
+class BadDocument(BadImage):
+    """A PDF or multi-page file that is corrupt, truncated or not what its content type says."""
+
+
+class EncryptedDocument(OcrServeError):
+    """A password-protected PDF: readable only with its password, which /ocr does not take."""
+
+    status = 422

@@ -1,13 +1,14 @@
 """POST /ocr: end-to-end OCR of one uploaded image."""
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from service.errors import BadOptions, ModelNotFound
-from service.pipeline import OcrRequest, run_ocr
+from service.document_pipeline import DEFAULT_DPI, DocumentOptions, ocr_document
+from service.pipeline import OcrRequest
 from service.schemas import ErrorResponse, OcrResponse
 from service.state import State
 from service.uploads import read_upload
@@ -31,6 +32,13 @@ class OcrOptions(BaseModel):
     max_side_len: int | None = Field(None, ge=32, le=8192, description="cap on the resized long side (px)")
     rec_min_score: float = Field(0.0, ge=0, le=1, description="drop lines read with a lower text score")
     kie: str | None = Field(None, description="KIE model labelling the read lines (e.g. sdmgr); off by default")
+    dpi: float = Field(DEFAULT_DPI, ge=50, le=600, description="PDF rendering resolution (dots per inch)")
+    pages: str | None = Field(None, max_length=200, description="pages to read, e.g. 1-3,7 or 5- (default all)")
+    text_layer: Literal["ocr", "use", "auto"] = Field(
+        "ocr", description="PDF pages: ocr (always OCR), use (the PDF's own text, no OCR), auto (per page)")
+    orientation: Literal["auto", "none"] | None = Field(
+        None, description="turn pages upright (0/90/180/270) before reading; default auto for PDFs and "
+                          "multi-page TIFFs, none for single images. Boxes are in the turned page's pixels")
 
 
 def pick_model(state, task: str, requested: str | None, default: str | None) -> str | None:
@@ -57,7 +65,14 @@ def build_request(state, options: OcrOptions) -> OcrRequest:
     return OcrRequest(
         det=pick_model(state, "det", options.det, defaults.get("det")), rec=rec,
         cls=pick_model(state, "cls", None, defaults.get("cls")) if use_cls else None,
-        det_options=det_options, min_text_score=options.rec_min_score, kie=kie)
+        det_options=det_options, min_text_score=options.rec_min_score, kie=kie,
+        orient_cls=defaults.get("cls") if defaults.get("cls") in state.zoo.models else None)
+
+
+def document_options(options: OcrOptions) -> DocumentOptions:
+    """The document part of the options (pages, dpi, text layer, orientation)."""
+    return DocumentOptions(dpi=options.dpi, pages=options.pages, text_layer=options.text_layer,
+                           orientation=options.orientation)
 
 
 def _merge_form(query: OcrOptions, fields: dict[str, str]) -> OcrOptions:
@@ -76,15 +91,18 @@ def _describe(exc: ValidationError) -> str:
 _UPLOAD_DOC = {"requestBody": {"required": True, "content": {
     "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
         "file": {"type": "string", "format": "binary"}}}},
-    "image/*": {"schema": {"type": "string", "format": "binary"}}}}}
+    "image/*": {"schema": {"type": "string", "format": "binary"}},
+    "application/pdf": {"schema": {"type": "string", "format": "binary"}}}}}
 
 
 @router.post("/ocr", response_model=OcrResponse, openapi_extra=_UPLOAD_DOC,
              responses={c: {"model": ErrorResponse} for c in (400, 404, 413, 415, 422, 503, 504)})
 async def ocr(request: Request, state: State, query: Annotated[OcrOptions, Query()]) -> dict:
-    """Detect and read the text of an image (multipart `file` or a raw image/* body)."""
+    """Detect and read the text of an image, a PDF or a multi-page TIFF (multipart `file`, or a raw
+    image/* or application/pdf body); one entry of `pages` per page read."""
     data, fields = await read_upload(request, state.settings.max_upload_bytes)
     options = _merge_form(query, fields)
-    result = await run_ocr(state.backend, data, build_request(state, options), state.settings.max_pixels)
-    state.metrics.observe_stages(result["timings_ms"])
-    return result
+    done = await ocr_document(data, request.headers.get("content-type", ""), document_options(options),
+                              build_request(state, options), state.backend, state.settings)
+    state.metrics.observe_stages(done.response["timings_ms"])
+    return done.response
