@@ -120,7 +120,7 @@ def _image_cover(page: pdfium.PdfPage) -> float:
     area = max(width * height, 1e-6)
     largest = 0.0
     for obj in page.get_objects(filter=(pdfium_c.FPDF_PAGEOBJ_IMAGE,), max_depth=4):
-        left, bottom, right, top = obj.get_pos()
+        left, bottom, right, top = obj.get_bounds()
         largest = max(largest, max(0.0, right - left) * max(0.0, top - bottom))
     return min(1.0, largest / area)
 
