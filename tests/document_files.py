@@ -20,8 +20,9 @@ LETTER = (612, 792)
 
 
 def text_pdf(pages: Sequence[Sequence[str]], size: float = 11.0, margin: float = 72.0,
-             page_size: tuple[float, float] = LETTER) -> bytes:
-    """A born-digital PDF: each page's lines in Helvetica `size` pt, top-left at the margin."""
+             page_size: tuple[float, float] = LETTER, rotate: int = 0) -> bytes:
+    """A born-digital PDF: each page's lines in Helvetica `size` pt, top-left at the margin;
+    `rotate` is the pages' /Rotate (viewers turn the page that much clockwise)."""
     pdf = pdfium.PdfDocument.new()
     for lines in pages:
         page = pdf.new_page(*page_size)
@@ -34,6 +35,8 @@ def text_pdf(pages: Sequence[Sequence[str]], size: float = 11.0, margin: float =
             pdfium_c.FPDFPageObj_Transform(obj, 1, 0, 0, 1, margin, y)
             pdfium_c.FPDFPage_InsertObject(page, obj)
         page.gen_content()
+        if rotate:
+            page.set_rotation(rotate)
         page.close()
     return _saved(pdf)
 

@@ -129,6 +129,22 @@ def test_text_layer_words_sit_on_the_rendered_ink():
         doc.close()
 
 
+@pytest.mark.parametrize("rotate", [90, 180, 270])
+def test_text_layer_follows_the_page_rotation_key(rotate):
+    """/Rotate turns the rendered page; the words must land where the rendered ink is."""
+    doc = open_document(text_pdf([LINES], size=11, rotate=rotate), "application/pdf", MAX_PIXELS)
+    try:
+        page = doc.page(1, 100)
+        height, width = page.image.shape[:2]
+        assert (width, height) == ((850, 1100) if rotate == 180 else (1100, 850))
+        boxes = np.array([line.box for line in doc.text_layer(1, (width, height)).lines])
+        x0, y0, x1, y1 = _ink(page.image)
+        assert abs(boxes[:, 0::2].min() - x0) <= 3 and abs(boxes[:, 0::2].max() - x1) <= 3
+        assert abs(boxes[:, 1::2].min() - y0) <= 3 and abs(boxes[:, 1::2].max() - y1) <= 3
+    finally:
+        doc.close()
+
+
 def test_scanned_page_has_no_usable_text_layer():
     scan = np.full((400, 300, 3), 255, np.uint8)
     scan[100:120, 50:250] = 0
