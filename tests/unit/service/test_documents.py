@@ -6,7 +6,7 @@ import pytest
 
 from service.documents import PDF, TIFF, IMAGE, check_page_count, open_document, parse_pages, sniff
 from service.errors import BadDocument, BadOptions, EncryptedDocument, PayloadTooLarge
-from service.orientation import is_sideways, turn, turn_rows, upside_down, vote_rows
+from service.orientation import is_sideways, pieces, turn, turn_rows, upside_down, vote_rows
 from tests.document_files import empty_pages_pdf, encrypted_pdf, image_pdf, nested_pdf, text_pdf, tiff
 
 MAX_PIXELS = 40_000_000
@@ -189,3 +189,13 @@ def test_upside_down_is_a_weighted_majority():
     turns = [{"label": "180", "score": 0.99}, {"label": "0", "score": 0.8}]
     assert upside_down(turns, [300, 100]) and not upside_down(turns, [100, 300])
     assert not upside_down([], [])
+
+
+def test_long_lines_are_cut_into_unsqueezed_pieces():
+    line = np.arange(20 * 500 * 3, dtype=np.uint32).reshape(20, 500, 3).astype(np.uint8)
+    parts = pieces(line, ratio=4, limit=4)
+    assert [p.shape for p in parts] == [(20, 80, 3)] * 4
+    np.testing.assert_array_equal(parts[0], line[:, :80])
+    np.testing.assert_array_equal(parts[-1], line[:, -80:])
+    assert len(pieces(line[:, :100], ratio=4, limit=4)) == 1  # just one piece fits
+    assert pieces(line[:, :60])[0].shape == (20, 60, 3)
