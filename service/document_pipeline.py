@@ -25,7 +25,7 @@ from service.pipeline import OcrRequest, Timer, _crops, ocr_image, used_models
 from service.settings import Settings
 
 # Chosen by bench/documents.py dpi (README "Documents"): the lowest dpi that still reads 4-5 pt
-# print (CER <= 0.8; 100 dpi: 50); 200 dpi is 25-35% slower and no better from 5 pt up, and
+# print (CER <= 0.8; 100 dpi: 50); 200 dpi is about a third slower and no better from 5 pt up, and
 # larger pages are shrunk to the detector's 2000 px cap anyway.
 DEFAULT_DPI = 150
 TextLayerMode = Literal["ocr", "use", "auto"]

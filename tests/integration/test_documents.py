@@ -61,6 +61,12 @@ def turned_pdf():
     return _turned_scans()
 
 
+@pytest.fixture(scope="module")
+def served_turned(gateway, turned_pdf):
+    """The turned pages through the gateway, once for the tests below."""
+    return _ok(_post(gateway, turned_pdf[0]))
+
+
 def test_phototest_rotated_copies_come_back_upright_with_the_same_text(gateway):
     frames = [cv2.imread(str(data_path("tesseract", "testing", name)), cv2.IMREAD_COLOR) for name in PHOTOTEST]
     body = _ok(_post(gateway, tiff(frames), "image/tiff"))
@@ -76,9 +82,9 @@ def test_phototest_rotated_copies_come_back_upright_with_the_same_text(gateway):
         assert abs(_cer(_text(page), truth) - upright) <= 0.5, (page["page"], _text(page))
 
 
-def test_own_pages_turned_four_ways_read_like_the_upright_one(gateway, turned_pdf):
-    data, rotations = turned_pdf
-    body = _ok(_post(gateway, data))
+def test_own_pages_turned_four_ways_read_like_the_upright_one(served_turned, turned_pdf):
+    rotations = turned_pdf[1]
+    body = served_turned
     assert body["document"]["type"] == "pdf" and body["document"]["page_count"] == 4
     pages = body["pages"]
     assert [p["rotation"] for p in pages] == rotations
@@ -169,15 +175,17 @@ def test_hostile_documents_get_a_clear_4xx_and_leave_no_temporary_file(gateway, 
     assert gateway.get("/readyz").status_code == 200
 
 
-def test_in_process_backend_gives_the_same_document(gateway, zoo, turned_pdf):
-    data, _ = turned_pdf
-    served = _ok(_post(gateway, data))
+def test_in_process_backend_gives_the_same_document(served_turned, zoo, turned_pdf):
+    """Pages 1-2 (upright and turned 90) in process equal the same pages served by TorchServe."""
     backend = local_ocr(zoo).backend
     request = OcrRequest(det=zoo.defaults["det"], rec=zoo.defaults["rec"], orient_cls=zoo.defaults["cls"])
-    local = asyncio.run(ocr_document(data, "application/pdf", DocumentOptions(), request, backend, Settings()))
+    local = asyncio.run(ocr_document(turned_pdf[0], "application/pdf", DocumentOptions(pages="1-2"), request,
+                                     backend, Settings()))
+    served = {**served_turned, "pages": served_turned["pages"][:2]}
     assert local.response["models"] == served["models"]
     assert [im.shape[:2] for im in local.images] == [(p["height"], p["width"]) for p in served["pages"]]
-    for a, b in zip(served["pages"], local.response["pages"]):
+    assert [p["rotation"] for p in local.response["pages"]] == [0, 90]
+    for a, b in zip(served["pages"], local.response["pages"], strict=True):
         assert (a["page"], a["rotation"], a["width"], a["height"]) == (b["page"], b["rotation"], b["width"],
                                                                       b["height"])
         assert [r["text"] for r in a["result"]] == [r["text"] for r in b["result"]]
