@@ -92,3 +92,13 @@ class JobFailed(OcrServeError):
 
     def to_json(self) -> dict:
         return {"error": self.name, "status": self.status, "message": self.message}
+
+
+class BadDocument(BadImage):
+    """A PDF or multi-page file that is corrupt, truncated or not what its content type says."""
+
+
+class EncryptedDocument(OcrServeError):
+    """A password-protected PDF: readable only with its password, which /ocr does not take."""
+
+    status = 422

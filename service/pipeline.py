@@ -27,6 +27,9 @@ class OcrRequest:
     kie: str | None = None
     rec_lang: str | None = None  # Tesseract recognisers only (detectors get `lang` in det_options)
     ner: str | None = None
+    # The 0/180 classifier that page orientation votes with (service.orientation); None: no
+    # page is ever turned. Whether a page is checked is the document option `orientation`.
+    orient_cls: str | None = None
 
 
 class Timer:
@@ -72,30 +75,46 @@ async def run_ocr(backend: Backend, data: bytes, request: OcrRequest, max_pixels
     timer = Timer()
     t = time.perf_counter()
     image = await asyncio.to_thread(decode_upload, data, max_pixels)
-    t = timer.mark("decode", t)
-    if request.det:
-        rows = await backend.detect(request.det, data, image, request.det_options)
-    else:
-        rows = _whole_image(image)
+    timer.mark("decode", t)
+    page = await ocr_image(backend, data, image, request, timer)
+    return {"pages": [{"page": 1, **page}], "models": used_models(request), "timings_ms": timer.total()}
+
+
+def used_models(request: OcrRequest) -> dict[str, str]:
+    """The `models` member of a response: which model ran each stage."""
+    models = {"det": request.det or "none", "rec": request.rec or "none"}
+    if request.cls:
+        models["cls"] = request.cls
+    if request.kie:
+        models["kie"] = request.kie
+    if request.ner:
+        models["ner"] = request.ner
+    return models
+
+
+async def ocr_image(backend: Backend, data: bytes, image: np.ndarray, request: OcrRequest, timer: Timer,
+                    rows: list[list[float]] | None = None) -> dict[str, Any]:
+    """Detect, read and label one decoded page; `data` is the same image encoded (what TorchServe
+    decodes), `rows` an earlier detection of exactly this image to reuse. Returns the page
+    without its number: width, height, result (and pairs with KIE)."""
+    t = time.perf_counter()
+    if rows is None:
+        rows = await backend.detect(request.det, data, image, request.det_options) if request.det \
+            else _whole_image(image)
     rows = reading_order(rows)
     timer.mark("detect", t)
     result: list[dict[str, Any]] = [{"box": [round(v, 1) for v in r[:-1]], "box_score": r[-1]} for r in rows]
     if request.rec and rows:
         result = await _read_lines(backend, image, rows, result, request, timer)
     height, width = image.shape[:2]
-    page = {"page": 1, "width": width, "height": height, "result": result}
-    models = {"det": request.det or "none", "rec": request.rec or "none"}
-    if request.cls:
-        models["cls"] = request.cls
+    page: dict[str, Any] = {"width": width, "height": height, "result": result}
     if request.kie:
         page["pairs"] = await _label_lines(backend, data, image, result, request.kie, timer)
-        models["kie"] = request.kie
     if request.ner:
         t = time.perf_counter()
         page["entities"] = await tag_lines(backend, request.ner, result)
-        models["ner"] = request.ner
         timer.mark("ner", t)
-    return {"pages": [page], "models": models, "timings_ms": timer.total()}
+    return page
 
 
 async def _read_lines(backend: Backend, image: np.ndarray, rows: list[list[float]], result: list[dict],

@@ -54,12 +54,22 @@ class Page(BaseModel):
     pairs: list[Pair] | None = Field(None, description="KIE key -> value links (with ?kie=<model>)")
     entities: list[PageEntity] | None = Field(None, description="every line's entities, with their line index "
                                                            "(with ?ner=<model>)")
+    rotation: int = Field(0, description="degrees clockwise the page was turned upright before reading "
+                          "(0, 90, 180, 270); every box is in the pixels of the turned page")
+    text_source: str = Field("ocr", description="ocr, or text_layer: the PDF's own text (text_layer=use|auto)")
+
+
+class DocumentInfo(BaseModel):
+    type: str = Field(description="pdf, tiff or image")
+    page_count: int = Field(description="pages in the upload (pages[] holds the ones selected)")
+    dpi: float | None = Field(None, description="rendering resolution of PDF pages")
 
 
 class OcrResponse(BaseModel):
     pages: list[Page]
     models: dict[str, str]
     timings_ms: dict[str, float]
+    document: DocumentInfo | None = None
 
 
 class KieInstance(BaseModel):

@@ -44,6 +44,10 @@ class Settings(BaseSettings):
     # Models /readyz waits for (comma-separated); empty: the zoo's defaults. `ocrserve run --models`
     # sets it to the models it was asked to load.
     ready_models: Annotated[list[str], NoDecode] = []
+    # Documents (PDF, multi-page TIFF): most pages one request may OCR (413 over it), and how
+    # many pages of one document are in flight at once (TorchServe's workers share them).
+    max_pages: int = Field(200, ge=1, le=100_000)
+    page_concurrency: int = Field(3, ge=1, le=64)
 
     # Used by `ocrserve run`, which starts TorchServe itself and points the gateway at it.
     gateway_host: str = "127.0.0.1"

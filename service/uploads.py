@@ -8,7 +8,7 @@ from starlette.requests import Request
 from handlers.ops.image_io import ImageError, ImageTooLargeError, decode_image
 from service.errors import BadImage, PayloadTooLarge, UnsupportedMediaType
 
-RAW_TYPES = ("image/", "application/octet-stream")
+RAW_TYPES = ("image/", "application/octet-stream", "application/pdf")
 
 
 async def _read_capped(request: Request, limit: int) -> bytes:
@@ -36,7 +36,7 @@ async def read_upload(request: Request, limit: int) -> tuple[bytes, dict[str, st
             raise BadImage("the request body is empty")
         return data, {}
     raise UnsupportedMediaType(f"unsupported content type {content_type or 'none'!r}: send multipart/form-data "
-                               "with a 'file' part, or a raw body with Content-Type image/*")
+                               "with a 'file' part, or a raw body with Content-Type image/* or application/pdf")
 
 
 async def _from_multipart(request: Request, body: bytes, limit: int) -> tuple[bytes, dict[str, str]]:

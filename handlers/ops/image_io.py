@@ -25,7 +25,7 @@ from PIL import ExifTags, Image, ImageOps
 
 __all__ = [
     "DEFAULT_MAX_PIXELS", "ImageDecodeError", "ImageError", "ImageInfo", "ImageTooLargeError",
-    "decode_image", "encode_png", "image_from_base64", "probe_image",
+    "decode_frame", "decode_image", "encode_png", "image_from_base64", "probe_image",
 ]
 
 DEFAULT_MAX_PIXELS = 40_000_000
@@ -97,6 +97,18 @@ def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarra
             image = _decode_opencv(data, im)
             if image is not None:
                 return _apply_orientation(image, orientation)
+        return _decode_pillow(im)
+
+
+def decode_frame(data: bytes, index: int, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """Decode frame `index` (0-based) of a multi-frame image, e.g. one page of a TIFF, to BGR.
+
+    Always Pillow (the only decoder that seeks frames), each call on its own parser, so frames
+    can be decoded from several threads; the pixel limit applies to that frame.
+    """
+    with _decoder_errors(), _open(bytes(data)) as im:
+        im.seek(index)
+        _check_size(im.width, im.height, max_pixels)
         return _decode_pillow(im)
 
 

@@ -7,7 +7,8 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from service.errors import BadOptions, ModelNotFound
-from service.pipeline import OcrRequest, run_ocr
+from service.document_pipeline import DEFAULT_DPI, DocumentOptions, ocr_document
+from service.pipeline import OcrRequest
 from service.schemas import ErrorResponse, OcrResponse
 from service.state import State
 from service.uploads import read_upload
@@ -35,6 +36,13 @@ class OcrOptions(BaseModel):
                              description="Tesseract models only: installed language(s), e.g. eng or eng+deu")
     level: Literal["line", "word"] | None = Field(None, description="Tesseract detector only: line or word boxes")
     ner: str | None = Field(None, description="NER model tagging the read lines; off by default")
+    dpi: float = Field(DEFAULT_DPI, ge=50, le=600, description="PDF rendering resolution (dots per inch)")
+    pages: str | None = Field(None, max_length=200, description="pages to read, e.g. 1-3,7 or 5- (default all)")
+    text_layer: Literal["ocr", "use", "auto"] = Field(
+        "ocr", description="PDF pages: ocr (always OCR), use (the PDF's own text, no OCR), auto (per page)")
+    orientation: Literal["auto", "none"] | None = Field(
+        None, description="turn pages upright (0/90/180/270) before reading; default auto for PDFs and "
+                          "multi-page TIFFs, none for single images. Boxes are in the turned page's pixels")
 
 
 def pick_model(state, task: str, requested: str | None, default: str | None) -> str | None:
@@ -67,7 +75,8 @@ def build_request(state, options: OcrOptions) -> OcrRequest:
     return OcrRequest(
         det=det, rec=rec, cls=pick_model(state, "cls", None, defaults.get("cls")) if use_cls else None,
         det_options=det_options, min_text_score=options.rec_min_score, kie=kie, rec_lang=rec_lang,
-        ner=_ner_model(state, options.ner, rec))
+        ner=_ner_model(state, options.ner, rec),
+        orient_cls=defaults.get("cls") if defaults.get("cls") in state.zoo.models else None)
 
 
 def tesseract_lang(state, lang: str | None, det: str | None, rec: str | None, det_options: dict) -> str | None:
@@ -89,6 +98,12 @@ def _ner_model(state, requested: str | None, rec: str | None) -> str | None:
     return ner
 
 
+def document_options(options: OcrOptions) -> DocumentOptions:
+    """The document part of the options (pages, dpi, text layer, orientation)."""
+    return DocumentOptions(dpi=options.dpi, pages=options.pages, text_layer=options.text_layer,
+                           orientation=options.orientation)
+
+
 def _merge_form(query: OcrOptions, fields: dict[str, str]) -> OcrOptions:
     if not fields:
         return query
@@ -105,7 +120,8 @@ def _describe(exc: ValidationError) -> str:
 _UPLOAD_DOC = {"requestBody": {"required": True, "content": {
     "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
         "file": {"type": "string", "format": "binary"}}}},
-    "image/*": {"schema": {"type": "string", "format": "binary"}}}}}
+    "image/*": {"schema": {"type": "string", "format": "binary"}},
+    "application/pdf": {"schema": {"type": "string", "format": "binary"}}}}}
 
 
 # Fields a request did not compute (text with rec=none, labels and pairs without kie) are left
@@ -113,9 +129,11 @@ _UPLOAD_DOC = {"requestBody": {"required": True, "content": {
 @router.post("/ocr", response_model=OcrResponse, response_model_exclude_none=True, openapi_extra=_UPLOAD_DOC,
              responses={c: {"model": ErrorResponse} for c in (400, 404, 413, 415, 422, 503, 504)})
 async def ocr(request: Request, state: State, query: Annotated[OcrOptions, Query()]) -> dict:
-    """Detect and read the text of an image (multipart `file` or a raw image/* body)."""
+    """Detect and read the text of an image, a PDF or a multi-page TIFF (multipart `file`, or a raw
+    image/* or application/pdf body); one entry of `pages` per page read."""
     data, fields = await read_upload(request, state.settings.max_upload_bytes)
     options = _merge_form(query, fields)
-    result = await run_ocr(state.backend, data, build_request(state, options), state.settings.max_pixels)
-    state.metrics.observe_stages(result["timings_ms"])
-    return result
+    done = await ocr_document(data, request.headers.get("content-type", ""), document_options(options),
+                              build_request(state, options), state.backend, state.settings)
+    state.metrics.observe_stages(done.response["timings_ms"])
+    return done.response
