@@ -55,12 +55,8 @@ async def ocr_document(data: bytes, content_type: str, options: DocumentOptions,
     started = time.perf_counter()
     doc = await asyncio.to_thread(open_document, data, content_type, settings.max_pixels)
     try:
-        numbers = parse_pages(options.pages, doc.count)
-        check_page_count(len(numbers), doc.count, settings.max_pages)
-        if options.text_layer == "use" and doc.kind != PDF:
-            raise BadOptions("text_layer=use needs a PDF: images have no text layer (use ocr or auto)")
+        numbers, orient = plan_document(doc, options, request, settings)
         load_ms = round((time.perf_counter() - started) * 1000, 2)
-        orient = _orients(doc, options, request)
         gate = asyncio.Semaphore(settings.page_concurrency)
 
         async def one(number: int) -> tuple[dict, np.ndarray, Timer]:
@@ -75,14 +71,30 @@ async def ocr_document(data: bytes, content_type: str, options: DocumentOptions,
     finally:
         await asyncio.to_thread(doc.close)
     done = [task.result() for task in tasks]
+    response = document_response(doc, options, request, orient, [page for page, _, _ in done],
+                                 _timings(load_ms, [timer for _, _, timer in done], started))
+    return DocumentResult(response, [image for _, image, _ in done])
+
+
+def plan_document(doc: Document, options: DocumentOptions, request: OcrRequest,
+                  settings: Settings) -> tuple[list[int], bool]:
+    """The page numbers to read and whether pages are turned upright; the 4xx of a bad request."""
+    numbers = parse_pages(options.pages, doc.count)
+    check_page_count(len(numbers), doc.count, settings.max_pages)
+    if options.text_layer == "use" and doc.kind != PDF:
+        raise BadOptions("text_layer=use needs a PDF: images have no text layer (use ocr or auto)")
+    return numbers, _orients(doc, options, request)
+
+
+def document_response(doc: Document, options: DocumentOptions, request: OcrRequest, orient: bool,
+                      pages: list[dict[str, Any]], timings_ms: dict[str, float]) -> dict[str, Any]:
+    """The /ocr response around the pages read."""
     models = used_models(request)
     if orient:
         models["orientation"] = request.orient_cls or "geometry"
-    response = {"pages": [page for page, _, _ in done], "models": models,
-                "timings_ms": _timings(load_ms, [timer for _, _, timer in done], started),
-                "document": {"type": doc.kind, "page_count": doc.count,
-                             **({"dpi": options.dpi} if doc.kind == PDF else {})}}
-    return DocumentResult(response, [image for _, image, _ in done])
+    return {"pages": pages, "models": models, "timings_ms": timings_ms,
+            "document": {"type": doc.kind, "page_count": doc.count,
+                         **({"dpi": options.dpi} if doc.kind == PDF else {})}}
 
 
 def _first(group: BaseExceptionGroup) -> BaseException:

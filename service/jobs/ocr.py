@@ -1,14 +1,27 @@
-"""The OCR a job runs: the same options and pipeline as POST /ocr, page by page, with progress."""
+"""The OCR a job runs: the same options and document pipeline as POST /ocr, page by page, each
+page stored as soon as it is read (a job taken over after a restart skips the pages it has)."""
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
+from service.document_pipeline import document_response, plan_document, run_page
+from service.documents import open_document
 from service.jobs.queue import Process
 from service.jobs.service import run_pages
 from service.jobs.store import JobRecord, JobStore
-from service.pipeline import run_ocr
-from service.routes.ocr import OcrOptions, build_request
+from service.routes.ocr import OcrOptions, build_request, document_options
+
+
+def check_document(state, data: bytes, content_type: str, options: OcrOptions) -> int:
+    """At submission: the pages a job will read, or the 4xx /ocr would give for this upload."""
+    doc = open_document(data, content_type, state.settings.max_pixels)
+    try:
+        numbers, _ = plan_document(doc, document_options(options), build_request(state, options), state.settings)
+        return len(numbers)
+    finally:
+        doc.close()
 
 
 def document_process(state) -> Process:
@@ -16,18 +29,20 @@ def document_process(state) -> Process:
 
     async def process(record: JobRecord, data: bytes, store: JobStore) -> dict[str, Any]:
         start = time.perf_counter()
-        request = build_request(state, OcrOptions.model_validate(record.options))
-        models: dict[str, str] = {}
+        options = OcrOptions.model_validate(record.options)
+        request, doc_options = build_request(state, options), document_options(options)
+        doc = await asyncio.to_thread(open_document, data, record.content_type, state.settings.max_pixels)
+        try:
+            numbers, orient = plan_document(doc, doc_options, request, state.settings)
 
-        async def run_page(index: int) -> dict[str, Any]:
-            response = await run_ocr(state.backend, data, request, state.settings.max_pixels)
-            models.update(response["models"])
-            return response["pages"][index]
+            async def read(index: int) -> dict[str, Any]:
+                page, _, _ = await run_page(doc, numbers[index], doc_options, request, state.backend, orient)
+                return page
 
-        pages = await run_pages(record, store, 1, run_page, state.settings.jobs_page_concurrency)
-        if not models:  # every page came from before a restart
-            models = {"det": request.det or "none", "rec": request.rec or "none"}
-        return {"pages": pages, "models": models,
-                "timings_ms": {"total": round((time.perf_counter() - start) * 1000, 2)}}
+            pages = await run_pages(record, store, len(numbers), read, state.settings.jobs_page_concurrency)
+        finally:
+            await asyncio.to_thread(doc.close)
+        return document_response(doc, doc_options, request, orient, pages,
+                                 {"total": round((time.perf_counter() - start) * 1000, 2)})
 
     return process

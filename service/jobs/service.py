@@ -43,7 +43,7 @@ class JobService:
     def stop(self) -> None:
         self.queue.stop()
 
-    def submit(self, data: bytes, content_type: str, options: dict[str, Any]) -> JobRecord:
+    def submit(self, data: bytes, content_type: str, options: dict[str, Any], pages: int | None = None) -> JobRecord:
         """Store and enqueue a job, or refuse it when the storage bound or queue length is reached."""
         records = self.store.all()
         waiting = sum(r.state in ("queued", "running") for r in records)
@@ -54,7 +54,7 @@ class JobService:
         if used + len(data) > self.settings.jobs_max_bytes:
             raise JobStorageFull(f"job storage holds {used} of {self.settings.jobs_max_bytes} bytes: retry "
                                  "later or delete finished jobs")
-        record = self.store.create(data, content_type, options)
+        record = self.store.create(data, content_type, options, pages)
         self.queue.enqueue(record)
         return record
 

@@ -56,9 +56,9 @@ class JobStore:
         # 192 random bits: a job is reachable only by whoever holds its id.
         return secrets.token_urlsafe(24)
 
-    def create(self, data: bytes, content_type: str, options: dict[str, Any]) -> JobRecord:
+    def create(self, data: bytes, content_type: str, options: dict[str, Any], pages: int | None = None) -> JobRecord:
         record = JobRecord(id=self.new_id(), content_type=content_type, options=options,
-                           input_bytes=len(data))
+                           input_bytes=len(data), pages_total=pages)
         self.blobs.put(f"input:{record.id}", data)
         self.save(record)
         return record

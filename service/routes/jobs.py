@@ -1,16 +1,18 @@
 """Asynchronous OCR jobs: POST /jobs (202 + id), GET /jobs/{id}, GET /jobs/{id}/result, DELETE."""
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from service.errors import JobFailed, JobNotReady, JobsUnavailable
+from service.jobs.ocr import check_document
 from service.jobs.service import JobService
 from service.jobs.store import JobRecord
 from service.routes.models import require_admin
-from service.routes.ocr import OcrOptions, _merge_form, build_request
+from service.routes.ocr import OcrOptions, _merge_form
 from service.schemas import ErrorResponse, JobList, JobStatus, OcrResponse
 from service.state import State
 from service.uploads import read_upload
@@ -40,9 +42,10 @@ async def submit(request: Request, state: State, jobs: Jobs, query: Annotated[Oc
     """Queue the OCR of an upload (same inputs and options as POST /ocr); poll GET /jobs/{id}."""
     data, fields = await read_upload(request, state.settings.max_upload_bytes)
     options = _merge_form(query, fields)
-    build_request(state, options)  # unknown models and bad combinations fail now, not later
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    record = jobs.submit(data, content_type, options.model_dump(exclude_unset=True))
+    # unknown models, bad options, unreadable documents and page limits fail now, not later
+    pages = await asyncio.to_thread(check_document, state, data, content_type, options)
+    record = jobs.submit(data, content_type, options.model_dump(exclude_unset=True), pages)
     status = _status(record)
     return JSONResponse(status.model_dump(mode="json"), status_code=202,
                         headers={"Location": f"/jobs/{record.id}"})

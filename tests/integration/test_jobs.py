@@ -49,6 +49,22 @@ def test_a_job_gives_what_ocr_gives(gateway):
     assert gateway.get(f"/jobs/{job['id']}/result").status_code == 404
 
 
+def test_a_pdf_job_reads_every_page_like_ocr(gateway):
+    from tests.document_files import text_pdf
+
+    pdf = text_pdf([["Invoice number 4711", "Total due 99.50"], ["Second page of the letter"],
+                    ["Third page closes it"]], size=14)
+    job = gateway.post("/jobs", content=pdf, headers={"Content-Type": "application/pdf"}, params={"pages": "1,3"})
+    assert job.status_code == 202 and job.json()["pages_total"] == 2
+    status = _wait(gateway, job.json()["id"])
+    assert status["state"] == "done" and status["pages_done"] == 2
+    result = gateway.get(f"/jobs/{job.json()['id']}/result").json()
+    direct = gateway.post("/ocr", content=pdf, headers={"Content-Type": "application/pdf"}, params={"pages": "1,3"})
+    assert [p["page"] for p in result["pages"]] == [1, 3] and result["pages"] == direct.json()["pages"]
+    assert result["document"] == direct.json()["document"] and result["document"]["page_count"] == 3
+    assert "4711" in " ".join(line["text"] for line in result["pages"][0]["result"])
+
+
 def test_the_client_waits_for_a_job(gateway):
     from ocrserve import OcrClient, RequestRejected
 
@@ -69,6 +85,12 @@ def test_job_errors(gateway):
     assert gateway.post("/jobs", params={"det": "nope"}, files={"file": ("a", _img())}).status_code == 404
     assert gateway.post("/jobs", params={"unclip_ratio": 99}, files={"file": ("a", _img())}).status_code == 422
     assert gateway.post("/jobs", content=b"x", headers={"Content-Type": "text/plain"}).status_code == 415
+    # documents are checked at submission, as /ocr checks them
+    not_pdf = gateway.post("/jobs", content=b"plain text", headers={"Content-Type": "application/pdf"})
+    assert not_pdf.status_code == 400 and "not a PDF" in not_pdf.json()["message"]
+    from tests.document_files import empty_pages_pdf
+    too_many = gateway.post("/jobs", content=empty_pages_pdf(300), headers={"Content-Type": "application/pdf"})
+    assert too_many.status_code == 413 and "OCRSERVE_MAX_PAGES" in too_many.json()["message"]
     bad = gateway.post("/jobs", content=b"not an image at all", headers={"Content-Type": "image/png"}).json()
     status = _wait(gateway, bad["id"])
     assert status["state"] == "failed" and status["error"]["status"] == 400
