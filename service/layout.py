@@ -18,8 +18,8 @@ receipt's prices after all its item names):
    least `column_fill` of its width): each column is laid out again
    (columns can nest) and read one after another. Otherwise it is a table (a receipt's items and
    prices, a street sign's panels): read row by row, left to right.
-3. Inside a block, a vertical gap over `par_gap` line heights or a jump in line height (half as
-   high again) starts a new paragraph; a paragraph of at most two lines set `heading_ratio` larger than the page's
+3. Inside a block, a vertical gap over `par_gap` line heights, a jump in line height (half as
+   high again) or, in prose, a row ending before 60% of the width starts a new paragraph; a paragraph of at most two lines set `heading_ratio` larger than the page's
    body text is a heading.
 """
 from __future__ import annotations
@@ -197,15 +197,29 @@ class _Layout:
         """Split a block's rows at wide vertical gaps and at jumps in line height."""
         b, pars = self.boxes, []
         prev = None
+        ends = self._prose_ends(rows)
         for row in rows:
             top, bottom = b[row, 1].min(), b[row, 3].max()
             height = float(np.median(b[row, 3] - b[row, 1]))
-            if prev is None or top - prev[0] > self.cfg.par_gap * self.unit \
+            if prev is None or prev[2] or top - prev[0] > self.cfg.par_gap * self.unit \
                     or max(height, prev[1]) >= 1.5 * min(height, prev[1]):
                 pars.append([])
             pars[-1].append(row)
-            prev = (bottom, height)
+            prev = (bottom, height, bool(b[row, 2].max() < ends))
         return pars
+
+    def _prose_ends(self, rows: list[list[int]]) -> float:
+        """In prose (at least three rows, most of them full width) a row ending before 60% of the
+        width ends its paragraph even without a gap; returns that x (or -inf: not prose)."""
+        b = self.boxes
+        if len(rows) < 3:
+            return -INF
+        x0 = min(b[row, 0].min() for row in rows)
+        x1 = max(b[row, 2].max() for row in rows)
+        widths = [b[row, 2].max() - b[row, 0].min() for row in rows]
+        if np.median(widths) < 0.7 * (x1 - x0):
+            return -INF
+        return x0 + 0.6 * (x1 - x0)
 
     def is_heading(self, rows: list[list[int]]) -> bool:
         heights = [self.boxes[i, 3] - self.boxes[i, 1] for row in rows for i in row]

@@ -10,6 +10,7 @@ import numpy as np
 
 from handlers.ops.crop import crop_quad, quad_for_polygon
 from service.backends import Backend
+from service.layout import analyse_page
 from service.uploads import decode_upload
 from service.words import line_words
 
@@ -80,12 +81,14 @@ async def run_ocr(backend: Backend, data: bytes, request: OcrRequest, max_pixels
     if request.rec and rows:
         result = await _read_lines(backend, image, rows, result, request, timer)
     height, width = image.shape[:2]
-    page = {"page": 1, "width": width, "height": height, "result": result}
+    t = time.perf_counter()
+    page = {"page": 1, "width": width, "height": height, **await asyncio.to_thread(analyse_page, result)}
+    timer.mark("layout", t)  # layout: `result` in reading order, plus `blocks` and `text`
     models = {"det": request.det or "none", "rec": request.rec or "none"}
     if request.cls:
         models["cls"] = request.cls
     if request.kie:
-        page["pairs"] = await _label_lines(backend, data, image, result, request.kie, timer)
+        page["pairs"] = await _label_lines(backend, data, image, page["result"], request.kie, timer)
         models["kie"] = request.kie
     return {"pages": [page], "models": models, "timings_ms": timer.total()}
 

@@ -1,12 +1,13 @@
 """POST /ocr: end-to-end OCR of one uploaded image."""
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from service.errors import BadOptions, ModelNotFound
+from service.formats.response import formatted_response
 from service.pipeline import OcrRequest, run_ocr
 from service.schemas import ErrorResponse, OcrResponse
 from service.state import State
@@ -31,6 +32,8 @@ class OcrOptions(BaseModel):
     max_side_len: int | None = Field(None, ge=32, le=8192, description="cap on the resized long side (px)")
     rec_min_score: float = Field(0.0, ge=0, le=1, description="drop lines read with a lower text score")
     kie: str | None = Field(None, description="KIE model labelling the read lines (e.g. sdmgr); off by default")
+    format: Literal["json", "text", "hocr", "alto", "pdf"] = Field(
+        "json", description="answer as JSON, plain text, hOCR, ALTO XML or a searchable PDF")
 
 
 def pick_model(state, task: str, requested: str | None, default: str | None) -> str | None:
@@ -80,11 +83,15 @@ _UPLOAD_DOC = {"requestBody": {"required": True, "content": {
 
 
 @router.post("/ocr", response_model=OcrResponse, openapi_extra=_UPLOAD_DOC,
-             responses={c: {"model": ErrorResponse} for c in (400, 404, 413, 415, 422, 503, 504)})
+             responses={**{c: {"model": ErrorResponse} for c in (400, 404, 413, 415, 422, 503, 504)},
+                        200: {"content": {t: {} for t in ("text/plain", "application/xhtml+xml", "application/xml",
+                                                           "application/pdf")}}})
 async def ocr(request: Request, state: State, query: Annotated[OcrOptions, Query()]) -> dict:
     """Detect and read the text of an image (multipart `file` or a raw image/* body)."""
     data, fields = await read_upload(request, state.settings.max_upload_bytes)
     options = _merge_form(query, fields)
     result = await run_ocr(state.backend, data, build_request(state, options), state.settings.max_pixels)
     state.metrics.observe_stages(result["timings_ms"])
+    if options.format != "json":
+        return await formatted_response(options.format, result, data, state.settings.max_pixels)
     return result
