@@ -11,7 +11,7 @@ receipt's prices after all its item names):
    one region while some vertical channel of free space (a gutter) runs through all of them
    (gaps up to `column_join` line heights, measured to the text above in the same column), or
    while none of them has one (plain text, gaps up to `slab_join`); a full-width title, table
-   row or footer ends a multi-column region. Multi-column regions cut apart where their columns'
+   row or footer ends a multi-column region, and so does a change of type size by half. Multi-column regions cut apart where their columns'
    gaps line up are joined again.
 2. A region with gutters is split into columns when every part is wide (`column_min` line
    heights, and at least `column_ratio` of the widest part) and filled (its median line at
@@ -118,7 +118,9 @@ class _Layout:
                 had = bool(self._gutters(members, rfree)) or bool(self._gutters(slab, free))
                 keeps = bool(self._gutters(members + slab, both))
                 limit = self.cfg.column_join if keeps else self.cfg.slab_join if not had else -INF
-                if self._gap_above(slab, members) <= limit * self.unit:
+                established = keeps and bool(self._gutters(members, rfree))  # a column's short last line
+                if self._gap_above(slab, members) <= limit * self.unit \
+                        and (established or self._similar_size(slab, members)):
                     regions[-1] = (members + slab, both)
                     continue
             regions.append((slab, free))
@@ -136,6 +138,12 @@ class _Layout:
                     continue
             out.append((members, gutters))
         return out
+
+    def _similar_size(self, slab: list[int], members: list[int]) -> bool:
+        """A slab set in type half as large again (a title) does not join the text next to it."""
+        h = self.boxes[:, 3] - self.boxes[:, 1]
+        a, b = float(h[slab].max()), float(np.median(h[members]))  # max: a row may be all x-height
+        return max(a, b) < 1.5 * min(a, b)
 
     def _gap_above(self, slab: list[int], members: list[int]) -> float:
         """Vertical gap from the slab up to the lines above it that share its horizontal extent

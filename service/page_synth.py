@@ -92,7 +92,10 @@ def _column(w: _Writer, rng: random.Random, x: int, y: int, width: int, bottom: 
     step, lines = int(body.size * 1.4), []
     while y < bottom - 4 * step:
         if rng.random() < 0.45:
-            title = " ".join(rng.choice(WORDS) for _ in range(rng.randint(1, 3))).title()
+            words = [rng.choice(WORDS).title() for _ in range(rng.randint(1, 3))]
+            while len(words) > 1 and head.getlength(" ".join(words)) > width:  # headings stay in the column
+                words.pop()
+            title = " ".join(words)
             y += step // 2
             lines.append(w.line(x, y, title, head))
             y += int(head.size * 1.5)
