@@ -54,6 +54,7 @@ def _word(pdf: FPDF, word: dict, scale: float) -> None:
         return
     size = height / (ASCENT + DESCENT)
     pdf.set_font_size(size)
+    pdf.set_stretching(100)  # the width is measured under the current stretching
     natural = pdf.get_string_width(text)
     pdf.set_stretching(100 * width / natural if natural else 100)
     angle = -math.degrees(math.atan2(y1 - y0, x1 - x0))
