@@ -9,8 +9,9 @@ failures (cutting two columns into rows where their line gaps happen to coincide
 receipt's prices after all its item names):
 1. The lines are cut into horizontal slabs at every vertical gap. Consecutive slabs merge into
    one region while some vertical channel of free space (a gutter) runs through all of them
-   (gaps up to `column_join` line heights, measured to the text above in the same column), or
-   while none of them has one (plain text, gaps up to `slab_join`); a full-width title, table
+   (gaps up to `column_join` line heights, measured to the text above in the same column;
+   `change_join` when the slab opens a new gutter), or while none of them has one (plain
+   text, gaps up to `slab_join`); a full-width title, table
    row or footer ends a multi-column region, and so does a change of type size by half. Multi-column regions cut apart where their columns'
    gaps line up are joined again.
 2. A region with gutters is split into columns when every part is wide (`column_min` line
@@ -39,6 +40,7 @@ class LayoutConfig:
     gutter_min: float = 0.8
     slab_join: float = 2.0
     column_join: float = 3.0
+    change_join: float = 1.0
     column_min: float = 8.0
     column_ratio: float = 0.5
     column_fill: float = 0.5
@@ -115,9 +117,15 @@ class _Layout:
             if regions:
                 members, rfree = regions[-1]
                 both = _intersect(rfree, free)
-                had = bool(self._gutters(members, rfree)) or bool(self._gutters(slab, free))
-                keeps = bool(self._gutters(members + slab, both))
-                limit = self.cfg.column_join if keeps else self.cfg.slab_join if not had else -INF
+                mine = self._gutters(members, rfree)
+                own = mine + self._gutters(slab, free)
+                union = self._gutters(members + slab, both)
+                # every gutter of the region and of the slab goes on through the union
+                keeps = bool(union) and all(_intersect([g], union) for g in own)
+                if keeps:  # the same columns go on, or (close below only) the slab adds one
+                    limit = self.cfg.column_join if len(union) == len(mine) else self.cfg.change_join
+                else:
+                    limit = -INF if own else self.cfg.slab_join
                 established = keeps and bool(self._gutters(members, rfree))  # a column's short last line
                 if self._gap_above(slab, members) <= limit * self.unit \
                         and (established or self._similar_size(slab, members)):
