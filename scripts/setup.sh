@@ -31,6 +31,7 @@ if [ "${OCRSERVE_RECEIPT_FONTS:-0}" = 1 ] && [ "$(id -u)" = 0 ]; then
         || log "optional receipt fonts not installed (the generator falls back to DejaVu)"
 fi
 
+bash scripts/setup_doclayout.sh
 [ -x "$VENV/bin/python" ] || { log "creating $VENV"; "$PYTHON" -m venv "$VENV"; }
 PIP="$VENV/bin/python -m pip --disable-pip-version-check"
 # pip on some machines warns about missing local index folders on every package: keep the log readable.
