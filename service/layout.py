@@ -10,18 +10,20 @@ receipt's prices after all its item names):
 1. The lines are cut into horizontal slabs at every vertical gap. Consecutive slabs merge into
    one region while some vertical channel of free space (a gutter) runs through all of them
    (gaps up to `column_join` line heights, measured to the text above in the same column;
-   `change_join` when the slab opens a new gutter), or while none of them has one (plain
-   text, gaps up to `slab_join`); a full-width title, table
-   row or footer ends a multi-column region, and so does a change of type size by half. Multi-column regions cut apart where their columns'
-   gaps line up are joined again.
+   `change_join` when the slab opens a new gutter), or while none of them has one (plain text,
+   gaps up to `slab_join`). A full-width title, table row or footer ends a multi-column region,
+   and so does a change of type size by half; multi-column regions cut apart where their
+   columns' gaps line up are joined again.
 2. A region with gutters is split into columns when every part is wide (`column_min` line
-   heights, and at least `column_ratio` of the widest part) and filled (its median line at
-   least `column_fill` of its width): each column is laid out again
-   (columns can nest) and read one after another. Otherwise it is a table (a receipt's items and
-   prices, a street sign's panels): read row by row, left to right.
+   heights, and at least `column_ratio` of the widest part) and filled (its median line at least
+   `column_fill` of its width): each column is laid out again (columns can nest) and read one
+   after another. Otherwise it is a table (a receipt's items and prices, a street sign's
+   panels): read row by row, left to right. Text whose rows mostly hold several boxes side by
+   side is table-like too, and neighbouring tables join into one block.
 3. Inside a block, a vertical gap over `par_gap` line heights, a jump in line height (half as
-   high again) or, in prose, a row ending before 60% of the width starts a new paragraph; a paragraph of at most two lines set `heading_ratio` larger than the page's
-   body text is a heading.
+   high again) or, in prose, a row ending before 60% of the width starts a new paragraph; a
+   paragraph of at most two lines set `heading_ratio` larger than the page's body text is a
+   heading.
 """
 from __future__ import annotations
 
@@ -205,8 +207,20 @@ class _Layout:
                 for part in parts:
                     out.extend(self.blocks(part))
             else:
-                out.append(_Block("table" if gutters else "text", self.rows(members)))
+                self._add_rows(out, self.rows(members), bool(gutters))
         return out
+
+    def _add_rows(self, out: list[_Block], rows: list[list[int]], gutters: bool) -> None:
+        """A table, or text whose rows mostly hold several boxes side by side (a sign's panels),
+        joins a table just above it: one sign, one receipt body, one block."""
+        table = gutters or 2 * sum(len(row) > 1 for row in rows) >= len(rows)
+        if table and out and out[-1].kind == "table":
+            above = [i for row in out[-1].rows for i in row]
+            below = [i for row in rows for i in row]
+            if self.boxes[below, 1].min() - self.boxes[above, 3].max() <= self.cfg.slab_join * self.unit:
+                out[-1].rows.extend(rows)
+                return
+        out.append(_Block("table" if table else "text", rows))
 
 
     def paragraphs(self, rows: list[list[int]]) -> list[list[list[int]]]:

@@ -77,3 +77,10 @@ def test_in_process_pipeline_gives_the_same_layout(zoo, phototest, phototest_jso
     assert shape(local) == shape(served)
     assert [ln["index"] for b in local["blocks"] for p in b["paragraphs"] for ln in p["lines"]] \
         == list(range(len(local["result"])))
+
+
+def test_street_sign_photo_is_one_block(gateway):
+    """EasyOCR's street sign: three panels of Chinese, numbers and English read as one block."""
+    body = _post(gateway, data_path("easyocr", "examples", "chinese.jpg").read_bytes()).json()["pages"][0]
+    assert len(body["blocks"]) == 1
+    assert body["text"].splitlines()[-1] == "W Yuyuan Rd. E"
