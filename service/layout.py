@@ -119,15 +119,17 @@ class _Layout:
             if regions:
                 members, rfree = regions[-1]
                 both = _intersect(rfree, free)
-                mine = self._gutters(members, rfree)
-                own = mine + self._gutters(slab, free)
+                mine, its = self._gutters(members, rfree), self._gutters(slab, free)
                 union = self._gutters(members + slab, both)
                 # every gutter of the region and of the slab goes on through the union
-                keeps = bool(union) and all(_intersect([g], union) for g in own)
-                if keeps:  # the same columns go on, or (close below only) the slab adds one
-                    limit = self.cfg.column_join if len(union) == len(mine) else self.cfg.change_join
+                keeps = bool(union) and all(_intersect([g], union) for g in mine + its)
+                # the same columns go on; a slab that opens a gutter, or whose lines sit only at the
+                # far sides of several, may join only close below
+                same = len(union) == len(mine) and all(len(_intersect([g], union)) == 1 for g in its)
+                if keeps:
+                    limit = self.cfg.column_join if same else self.cfg.change_join
                 else:
-                    limit = -INF if own else self.cfg.slab_join
+                    limit = -INF if mine or its else self.cfg.slab_join
                 established = keeps and bool(self._gutters(members, rfree))  # a column's short last line
                 if self._gap_above(slab, members) <= limit * self.unit \
                         and (established or self._similar_size(slab, members)):
