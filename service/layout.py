@@ -113,30 +113,32 @@ class _Layout:
     def _regions(self, idx: list[int]) -> list[tuple[list[int], list[tuple[float, float]]]]:
         """Merge consecutive slabs that share a gutter (or where none has one)."""
         regions: list[tuple[list[int], list[tuple[float, float]]]] = []
-        free_of = lambda ids: _free([(self.boxes[i, 0], self.boxes[i, 2]) for i in ids])  # noqa: E731
         for slab in self._slabs(idx):
-            free = free_of(slab)
-            if regions:
+            free = _free([(self.boxes[i, 0], self.boxes[i, 2]) for i in slab])
+            if regions and self._joins(*regions[-1], slab, free):
                 members, rfree = regions[-1]
-                both = _intersect(rfree, free)
-                mine, its = self._gutters(members, rfree), self._gutters(slab, free)
-                union = self._gutters(members + slab, both)
-                # every gutter of the region and of the slab goes on through the union
-                keeps = bool(union) and all(_intersect([g], union) for g in mine + its)
-                # the same columns go on; a slab that opens a gutter, or whose lines sit only at the
-                # far sides of several, may join only close below
-                same = len(union) == len(mine) and all(len(_intersect([g], union)) == 1 for g in its)
-                if keeps:
-                    limit = self.cfg.column_join if same else self.cfg.change_join
-                else:
-                    limit = -INF if mine or its else self.cfg.slab_join
-                established = keeps and bool(self._gutters(members, rfree))  # a column's short last line
-                if self._gap_above(slab, members) <= limit * self.unit \
-                        and (established or self._similar_size(slab, members)):
-                    regions[-1] = (members + slab, both)
-                    continue
-            regions.append((slab, free))
+                regions[-1] = (members + slab, _intersect(rfree, free))
+            else:
+                regions.append((slab, free))
         return self._rejoin_columns([(members, self._gutters(members, free)) for members, free in regions])
+
+    def _joins(self, members: list[int], rfree: list, slab: list[int], free: list) -> bool:
+        """Whether the slab goes on the region above it."""
+        mine, its = self._gutters(members, rfree), self._gutters(slab, free)
+        union = self._gutters(members + slab, _intersect(rfree, free))
+        # every gutter of the region and of the slab goes on through the union
+        keeps = bool(union) and all(_intersect([g], union) for g in mine + its)
+        # the same columns go on; a slab that opens a gutter, or whose lines sit only at the far
+        # sides of several, may join only close below
+        same = len(union) == len(mine) and all(len(_intersect([g], union)) == 1 for g in its)
+        if keeps:
+            limit = self.cfg.column_join if same else self.cfg.change_join
+        else:
+            limit = -INF if mine or its else self.cfg.slab_join
+        if self._gap_above(slab, members) > limit * self.unit:
+            return False
+        # inside established columns a short last line may be all x-height: no size test there
+        return (keeps and bool(mine)) or self._similar_size(slab, members)
 
     def _rejoin_columns(self, regions: list[tuple[list[int], list]]) -> list[tuple[list[int], list]]:
         """Join neighbouring multi-column regions cut apart where their columns' gaps line up."""

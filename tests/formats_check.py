@@ -79,7 +79,8 @@ def check_alto(body: bytes, response: dict) -> None:
                     assert tags[0] == f"{ALTO}String" and set(tags) <= {f"{ALTO}String", f"{ALTO}SP"}
                     strings.extend(c for c in line if c.tag == f"{ALTO}String")
                 for el in (composed, block, *block):
-                    assert el.get("ID") and all(re.fullmatch(r"\d+", el.get(a)) for a in ("HPOS", "VPOS", "WIDTH", "HEIGHT"))
+                    assert el.get("ID")
+                    assert all(re.fullmatch(r"\d+", el.get(a)) for a in ("HPOS", "VPOS", "WIDTH", "HEIGHT"))
         assert [s.get("CONTENT") for s in strings] == [w["text"] for w in words]
         for el, word in zip(strings, words):
             x0, y0, x1, y1 = rect(word["box"])

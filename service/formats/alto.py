@@ -32,7 +32,8 @@ def _line(parent: ET.Element, line: dict, ident: str) -> None:
 
 def _page(layout: ET.Element, page: dict[str, Any]) -> None:
     n, w, h = page["page"], page["width"], page["height"]
-    el = ET.SubElement(layout, "Page", {"ID": f"page_{n}", "PHYSICAL_IMG_NR": str(n), "WIDTH": str(w), "HEIGHT": str(h)})
+    el = ET.SubElement(layout, "Page", {"ID": f"page_{n}", "PHYSICAL_IMG_NR": str(n),
+                                        "WIDTH": str(w), "HEIGHT": str(h)})
     space = ET.SubElement(el, "PrintSpace", {"HPOS": "0", "VPOS": "0", "WIDTH": str(w), "HEIGHT": str(h)})
     for b, block in enumerate(blocks_of(page), 1):
         composed = ET.SubElement(space, "ComposedBlock", {"ID": f"p{n}_b{b}", **_position(block["box"]),
@@ -54,7 +55,8 @@ def render(response: dict[str, Any], page_images: Sequence[Any] = ()) -> tuple[b
     ET.SubElement(description, "MeasurementUnit").text = "pixel"
     processing = ET.SubElement(description, "OCRProcessing", {"ID": "ocr"})
     step = ET.SubElement(processing, "ocrProcessingStep")
-    ET.SubElement(step, "processingStepSettings").text = " ".join(f"{k}={v}" for k, v in response.get("models", {}).items())
+    models = response.get("models", {})
+    ET.SubElement(step, "processingStepSettings").text = " ".join(f"{k}={v}" for k, v in models.items())
     ET.SubElement(ET.SubElement(step, "processingSoftware"), "softwareName").text = "ocrserve"
     tags = ET.SubElement(root, "Tags")
     ET.SubElement(tags, "StructureTag", {"ID": "heading", "LABEL": "heading"})

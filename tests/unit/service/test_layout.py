@@ -125,6 +125,7 @@ def test_a_receipt_read_as_columns_fails():
 
 def test_empty_page_and_unread_lines():
     assert analyse_page([]) == {"result": [], "blocks": [], "text": ""}
-    laid = analyse_page([{"box": _rect(0, 0, 50, 10), "box_score": 0.9}, {"box": _rect(0, 20, 50, 30), "box_score": 0.8}])
+    unread = [{"box": _rect(0, 0, 50, 10), "box_score": 0.9}, {"box": _rect(0, 20, 50, 30), "box_score": 0.8}]
+    laid = analyse_page(unread)
     assert laid["text"] == "" and laid["blocks"][0]["text_score"] is None
     assert [ln["box"][1] for ln in laid["result"]] == [0, 20]
