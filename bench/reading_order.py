@@ -8,7 +8,8 @@ bottom with a 10 px row tolerance) and, on generated pages, `by column` (each kn
 title, table, every column, footer - cropped and read on its own, texts joined in reading
 order: the best a reading order can do with this recogniser). Receipts are also scored on their
 annotated boxes alone (no OCR): the order of the ground-truth lines, layout vs row sort.
-Generated pages come from service/page_synth.py with seeds 0..N-1 (half 2 columns, half 3).
+Generated pages come from service/page_synth.py with seeds 0..N-1 (half 2 columns, half 3);
+`--scanned` skews (up to 0.8 degrees), blurs and JPEG-compresses them first.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ import sys
 import time
 from pathlib import Path
 
+from PIL import Image, ImageFilter
 from rapidfuzz.distance import Levenshtein
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -68,11 +70,22 @@ def row_sorted_text(page: dict) -> str:
     return " ".join(lines[int(r[-1])]["text"] for r in rows)
 
 
-def generated(ocr, n_pages: int) -> Score:
+def scanned(image: Image.Image, seed: int) -> Image.Image:
+    """A scan's faults: skew of up to 0.8 degrees, blur, JPEG at quality 60."""
+    angle = random.Random(seed).uniform(-0.8, 0.8)
+    image = image.rotate(angle, resample=Image.BICUBIC, fillcolor=(255, 255, 255))
+    buf = io.BytesIO()
+    image.filter(ImageFilter.GaussianBlur(0.8)).save(buf, "JPEG", quality=60)
+    return Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
+
+
+def generated(ocr, n_pages: int, degrade: bool) -> Score:
     score = Score()
     for seed in range(n_pages):
         columns = 2 if seed % 2 == 0 else 3
         synth = make_page(seed, columns)
+        if degrade:
+            synth.image = scanned(synth.image, seed)
         page = ocr(png(synth.image))["pages"][0]
         by_column = [ocr(png(synth.image.crop(box)))["pages"][0]["text"] for box, _ in synth.regions]
         got = score.add(synth.text, layout=page["text"], row_sort=row_sorted_text(page),
@@ -127,11 +140,12 @@ def main() -> None:
     parser.add_argument("--pages", type=int, default=6, help="generated pages (half 2, half 3 columns)")
     parser.add_argument("--receipts", type=int, default=32, help="SROIE receipt images to read")
     parser.add_argument("--url", help="a running gateway (default: the pipeline in this process)")
+    parser.add_argument("--scanned", action="store_true", help="generated pages skewed, blurred, JPEG-compressed")
     args = parser.parse_args()
     ocr = remote_ocr(args.url) if args.url else local_ocr()
     start = time.perf_counter()
     report("receipt boxes, no OCR (all SROIE annotations)", receipt_geometry())
-    report("generated pages", generated(ocr, args.pages))
+    report("generated pages" + (" (scanned)" if args.scanned else ""), generated(ocr, args.pages, args.scanned))
     pages, receipts = real_pages(ocr, args.receipts)
     report("tesseract phototest + eurotext", pages)
     report(f"SROIE receipts ({args.receipts} images)", receipts)
