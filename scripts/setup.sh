@@ -36,6 +36,7 @@ bash scripts/setup_tesseract.sh  # optional Tesseract models (issue 15): never f
 bash scripts/setup_ner.sh  # CJK font for the NER /ocr tests (optional)
 bash scripts/setup_browser.sh  # Chromium + a CJK font: browser tests and /visualize (optional)
 
+bash scripts/setup_doclayout.sh
 [ -x "$VENV/bin/python" ] || { log "creating $VENV"; "$PYTHON" -m venv "$VENV"; }
 PIP="$VENV/bin/python -m pip --disable-pip-version-check"
 # pip on some machines warns about missing local index folders on every package: keep the log readable.

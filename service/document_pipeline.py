@@ -21,6 +21,7 @@ from service.documents import PDF, Document, check_page_count, open_document, pa
 from service.errors import BadOptions
 from service.orientation import is_sideways, pieces, turn, turn_rows, upside_down, vote_rows
 from service.pdf_text import TextLayer
+from service.layout import analyse_page
 from service.pipeline import OcrRequest, Timer, _crops, ocr_image, used_models
 from service.settings import Settings
 
@@ -164,7 +165,8 @@ def _text_layer_page(number: int, image: np.ndarray, layer: TextLayer) -> dict[s
     result = [{"box": _rounded(line.box), "box_score": 1.0, "text": line.text, "text_score": 1.0,
                "words": [{"box": _rounded(w.box), "text": w.text, "text_score": 1.0} for w in line.words]}
               for line in layer.lines]
-    return {"page": number, "width": width, "height": height, "result": result, "rotation": 0,
+    # the PDF's own order is the order its producer wrote the text in: lay it out like OCR lines
+    return {"page": number, "width": width, "height": height, **analyse_page(result), "rotation": 0,
             "text_source": "text_layer"}
 
 

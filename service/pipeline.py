@@ -10,6 +10,7 @@ import numpy as np
 
 from handlers.ops.crop import crop_quad, quad_for_polygon
 from service.backends import Backend
+from service.layout import analyse_page
 from service.ner_lines import tag_lines
 from service.uploads import decode_upload
 from service.words import line_words
@@ -107,12 +108,14 @@ async def ocr_image(backend: Backend, data: bytes, image: np.ndarray, request: O
     if request.rec and rows:
         result = await _read_lines(backend, image, rows, result, request, timer)
     height, width = image.shape[:2]
-    page: dict[str, Any] = {"width": width, "height": height, "result": result}
+    t = time.perf_counter()
+    page: dict[str, Any] = {"width": width, "height": height, **await asyncio.to_thread(analyse_page, result)}
+    timer.mark("layout", t)  # layout: `result` in reading order, plus `blocks` and `text`
     if request.kie:
-        page["pairs"] = await _label_lines(backend, data, image, result, request.kie, timer)
+        page["pairs"] = await _label_lines(backend, data, image, page["result"], request.kie, timer)
     if request.ner:
         t = time.perf_counter()
-        page["entities"] = await tag_lines(backend, request.ner, result)
+        page["entities"] = await tag_lines(backend, request.ner, page["result"])
         timer.mark("ner", t)
     return page
 

@@ -46,11 +46,36 @@ class Pair(BaseModel):
     score: float = Field(description="probability that the key -> value edge is a link")
 
 
+class LayoutLine(BaseModel):
+    index: int = Field(description="position of this line in the page's `result`")
+    box: list[float]
+    box_score: float
+    text: str | None = None
+    text_score: float | None = None
+    words: list[Word] | None = None
+
+
+class Paragraph(BaseModel):
+    kind: str = Field(description="'heading' or 'paragraph'")
+    box: list[float] = Field(description="rectangle x1, y1, ..., x4, y4 around its lines, clockwise")
+    text_score: float | None = Field(None, description="text score of its lines, weighted by characters")
+    lines: list[LayoutLine]
+
+
+class Block(BaseModel):
+    kind: str = Field(description="'text' (a column or single-column run) or 'table' (read row by row)")
+    box: list[float] = Field(description="rectangle x1, y1, ..., x4, y4 around its lines, clockwise")
+    text_score: float | None = None
+    paragraphs: list[Paragraph]
+
+
 class Page(BaseModel):
     page: int
     width: int
     height: int
-    result: list[Instance]
+    result: list[Instance] = Field(description="lines in reading order")
+    blocks: list[Block] | None = Field(None, description="layout: blocks -> paragraphs -> lines -> words")
+    text: str | None = Field(None, description="page text in reading order; blank line between paragraphs")
     pairs: list[Pair] | None = Field(None, description="KIE key -> value links (with ?kie=<model>)")
     entities: list[PageEntity] | None = Field(None, description="every line's entities, with their line index "
                                                            "(with ?ner=<model>)")

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from service.errors import BadOptions, ModelNotFound
 from service.document_pipeline import DEFAULT_DPI, DocumentOptions, ocr_document
+from service.formats.response import formatted_response
 from service.pipeline import OcrRequest
 from service.schemas import ErrorResponse, OcrResponse
 from service.state import State
@@ -43,6 +44,8 @@ class OcrOptions(BaseModel):
     orientation: Literal["auto", "none"] | None = Field(
         None, description="turn pages upright (0/90/180/270) before reading; default auto for PDFs and "
                           "multi-page TIFFs, none for single images. Boxes are in the turned page's pixels")
+    format: Literal["json", "text", "hocr", "alto", "pdf"] = Field(
+        "json", description="answer as JSON, plain text, hOCR, ALTO XML or a searchable PDF")
 
 
 def pick_model(state, task: str, requested: str | None, default: str | None) -> str | None:
@@ -127,7 +130,9 @@ _UPLOAD_DOC = {"requestBody": {"required": True, "content": {
 # Fields a request did not compute (text with rec=none, labels and pairs without kie) are left
 # out rather than sent as null, as the README's examples show.
 @router.post("/ocr", response_model=OcrResponse, response_model_exclude_none=True, openapi_extra=_UPLOAD_DOC,
-             responses={c: {"model": ErrorResponse} for c in (400, 404, 413, 415, 422, 503, 504)})
+             responses={**{c: {"model": ErrorResponse} for c in (400, 404, 413, 415, 422, 503, 504)},
+                        200: {"content": {t: {} for t in ("text/plain", "application/xhtml+xml", "application/xml",
+                                                           "application/pdf")}}})
 async def ocr(request: Request, state: State, query: Annotated[OcrOptions, Query()]) -> dict:
     """Detect and read the text of an image, a PDF or a multi-page TIFF (multipart `file`, or a raw
     image/* or application/pdf body); one entry of `pages` per page read."""
@@ -136,4 +141,6 @@ async def ocr(request: Request, state: State, query: Annotated[OcrOptions, Query
     done = await ocr_document(data, request.headers.get("content-type", ""), document_options(options),
                               build_request(state, options), state.backend, state.settings)
     state.metrics.observe_stages(done.response["timings_ms"])
+    if options.format != "json":
+        return await formatted_response(options.format, done.response, done.images)
     return done.response
