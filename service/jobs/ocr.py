@@ -6,11 +6,14 @@ import asyncio
 import time
 from typing import Any
 
+import numpy as np
+
 from service.document_pipeline import document_response, plan_document, run_page
 from service.documents import open_document
 from service.jobs.queue import Process
 from service.jobs.service import run_pages
 from service.jobs.store import JobRecord, JobStore
+from service.orientation import turn
 from service.routes.ocr import OcrOptions, build_request, document_options
 
 
@@ -20,6 +23,19 @@ def check_document(state, data: bytes, content_type: str, options: OcrOptions) -
     try:
         numbers, _ = plan_document(doc, document_options(options), build_request(state, options), state.settings)
         return len(numbers)
+    finally:
+        doc.close()
+
+
+def page_images(state, record: JobRecord, data: bytes | None, response: dict[str, Any]) -> list[np.ndarray]:
+    """The pages of a finished job as it read them: rendered again from its input, turned by
+    their `rotation` (what a searchable PDF lays under the text)."""
+    if data is None:
+        return []
+    dpi = OcrOptions.model_validate(record.options).dpi
+    doc = open_document(data, record.content_type, state.settings.max_pixels)
+    try:
+        return [turn(doc.page(page["page"], dpi).image, page.get("rotation", 0)) for page in response["pages"]]
     finally:
         doc.close()
 

@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from service.errors import JobFailed, JobNotReady, JobsUnavailable
-from service.jobs.ocr import check_document
+from service.formats.response import formatted_response
+from service.jobs.ocr import check_document, page_images
 from service.jobs.service import JobService
 from service.jobs.store import JobRecord
 from service.routes.models import require_admin
@@ -58,16 +59,25 @@ async def status(job_id: str, jobs: Jobs) -> JobStatus:
 
 
 @router.get("/{job_id}/result", response_model=OcrResponse, response_model_exclude_none=True,
-            responses={c: {"model": ErrorResponse} for c in (400, 404, 409, 413, 422, 503)})
-async def result(job_id: str, jobs: Jobs) -> dict:
-    """The finished job's /ocr response; a failed job answers with its own error and status."""
+            responses={**{c: {"model": ErrorResponse} for c in (400, 404, 409, 413, 422, 503)},
+                       200: {"content": {t: {} for t in ("text/plain", "application/xhtml+xml", "application/xml",
+                                                          "application/pdf")}}})
+async def result(job_id: str, jobs: Jobs, state: State,
+                 format: Literal["json", "text", "hocr", "alto", "pdf"] = "json") -> Any:
+    """The finished job's /ocr response, in any /ocr format; a failed job answers with its own
+    error and status."""
     record = jobs.get(job_id)
     if record.state == "failed":
         raise JobFailed(record.error or {})
     if record.state != "done":
         raise JobNotReady(f"the job is {record.state} ({record.pages_done} of "
                           f"{record.pages_total if record.pages_total is not None else '?'} pages done)")
-    return jobs.store.result(job_id)
+    response = jobs.store.result(job_id)
+    if format == "json":
+        return response
+    images = (await asyncio.to_thread(page_images, state, record, jobs.store.input(job_id), response)
+              if format == "pdf" else [])
+    return await formatted_response(format, response, images)
 
 
 @router.delete("/{job_id}", status_code=204, responses={c: {"model": ErrorResponse} for c in (404, 503)})

@@ -63,6 +63,16 @@ def test_a_pdf_job_reads_every_page_like_ocr(gateway):
     assert [p["page"] for p in result["pages"]] == [1, 3] and result["pages"] == direct.json()["pages"]
     assert result["document"] == direct.json()["document"] and result["document"]["page_count"] == 3
     assert "4711" in " ".join(line["text"] for line in result["pages"][0]["result"])
+    # every /ocr format, from the stored result; the searchable PDF has the pages' text under it
+    text = gateway.get(f"/jobs/{job.json()['id']}/result", params={"format": "text"})
+    assert text.status_code == 200 and text.headers["content-type"].startswith("text/plain")
+    assert "4711" in text.text and "Third page" in text.text
+    searchable = gateway.get(f"/jobs/{job.json()['id']}/result", params={"format": "pdf"})
+    assert searchable.headers["content-type"] == "application/pdf"
+    import pypdfium2
+    pdf_doc = pypdfium2.PdfDocument(searchable.content)
+    assert len(pdf_doc) == 2 and "4711" in pdf_doc[0].get_textpage().get_text_range()
+    assert gateway.get(f"/jobs/{job.json()['id']}/result", params={"format": "docx"}).status_code == 422
 
 
 def test_the_client_waits_for_a_job(gateway):
