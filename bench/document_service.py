@@ -1,0 +1,111 @@
+"""Documents through a running service (`make run`): a scanned multi-page PDF through POST /ocr
+and through POST /jobs, at client concurrency 1 and 4 (that many copies of the document in flight
+at once), printing pages/s, the time to the first page result and how many cores the gateway and
+TorchServe kept busy.
+
+  make run &                       # or: .venv/bin/ocrserve run
+  PYTHONPATH=. .venv/bin/python bench/document_service.py --pid $(pgrep -f 'service.cli run' | head -1)
+
+--pid is the `ocrserve run` process: its CPU time and that of its children (TorchServe, its
+workers, the gateway) divided by the wall time is the "cores busy" column. The pages are
+generated (service.page_synth, two columns, seeded) and "scanned" (blur, noise, JPEG at 150 dpi).
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import time
+
+import httpx
+import numpy as np
+import psutil
+from PIL import Image, ImageFilter
+
+from service.page_synth import make_page
+
+
+def scanned_pdf(pages: int, seed: int = 0) -> bytes:
+    rng = np.random.default_rng(seed)
+    images = []
+    for i in range(pages):
+        page = make_page(seed + i, columns=2 + i % 2).image.convert("L").filter(ImageFilter.GaussianBlur(0.6))
+        noisy = np.clip(np.asarray(page, np.float32) + rng.normal(0, 8, (page.height, page.width)), 0, 255)
+        buf = io.BytesIO()
+        Image.fromarray(noisy.astype(np.uint8)).save(buf, "JPEG", quality=70)
+        images.append(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"))
+    out = io.BytesIO()
+    images[0].save(out, "PDF", save_all=True, append_images=images[1:], resolution=150)
+    return out.getvalue()
+
+
+def cpu_seconds(pid: int | None) -> float:
+    if not pid:
+        return 0.0
+    total = 0.0
+    root = psutil.Process(pid)
+    for proc in [root, *root.children(recursive=True)]:
+        try:
+            times = proc.cpu_times()
+            total += times.user + times.system + times.children_user + times.children_system
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
+async def through_ocr(client: httpx.AsyncClient, pdf: bytes) -> tuple[float, int]:
+    """(seconds to the first page result, pages read): /ocr answers with every page at once."""
+    started = time.perf_counter()
+    response = await client.post("/ocr", content=pdf, headers={"Content-Type": "application/pdf"})
+    response.raise_for_status()
+    return time.perf_counter() - started, len(response.json()["pages"])
+
+
+async def through_jobs(client: httpx.AsyncClient, pdf: bytes) -> tuple[float, int]:
+    """(seconds until the job reports its first page done, pages read)."""
+    started = time.perf_counter()
+    job = (await client.post("/jobs", content=pdf, headers={"Content-Type": "application/pdf"})).json()
+    first = None
+    while True:
+        status = (await client.get(f"/jobs/{job['id']}")).json()
+        if first is None and status["pages_done"] >= 1:
+            first = time.perf_counter() - started
+        if status["state"] in ("done", "failed"):
+            break
+        await asyncio.sleep(0.2)
+    assert status["state"] == "done", status
+    pages = len((await client.get(f"/jobs/{job['id']}/result")).json()["pages"])
+    await client.delete(f"/jobs/{job['id']}")
+    return first or time.perf_counter() - started, pages
+
+
+async def run(url: str, pdf: bytes, route, concurrency: int, pid: int | None) -> str:
+    async with httpx.AsyncClient(base_url=url, timeout=3600) as client:
+        cpu, started = cpu_seconds(pid), time.perf_counter()
+        results = await asyncio.gather(*(route(client, pdf) for _ in range(concurrency)))
+        wall = time.perf_counter() - started
+        busy = (cpu_seconds(pid) - cpu) / wall if pid else float("nan")
+    pages = sum(p for _, p in results)
+    first = min(f for f, _ in results)
+    return (f"| {route.__name__.replace('through_', '/')} | {concurrency} | {pages} | {wall:.1f} | "
+            f"{pages / wall:.3f} | {first:.1f} | {busy:.2f} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--url", default="http://127.0.0.1:8000")
+    parser.add_argument("--pages", type=int, default=20)
+    parser.add_argument("--concurrency", type=int, nargs="*", default=[1, 4])
+    parser.add_argument("--pid", type=int, default=None, help="`ocrserve run`'s pid, for the cores-busy column")
+    args = parser.parse_args()
+    pdf = scanned_pdf(args.pages)
+    print(f"{args.pages}-page scanned PDF, {len(pdf) / 1e6:.1f} MB; {psutil.cpu_count()} cores")
+    print("| route | documents at once | pages | wall s | pages/s | first page s | cores busy |")
+    print("|---|---|---|---|---|---|---|")
+    for concurrency in args.concurrency:
+        for route in (through_ocr, through_jobs):
+            print(asyncio.run(run(args.url, pdf, route, concurrency, args.pid)), flush=True)
+
+
+if __name__ == "__main__":
+    main()
