@@ -26,6 +26,14 @@ class Device:
             return cls()
         return cls("cuda", int(gpu_id))
 
+    @classmethod
+    def parse(cls, text: str) -> "Device":
+        """'cpu', 'cuda' or 'cuda:N' (torch's spelling)."""
+        kind, _, index = str(text).strip().partition(":")
+        if kind not in ("cpu", "cuda") or (index and not index.isdigit()) or (kind == "cpu" and index):
+            raise ValueError(f"device {text!r}: use cpu, cuda or cuda:N")
+        return cls(kind, int(index or 0))
+
     def __str__(self) -> str:
         return "cpu" if self.kind == "cpu" else f"cuda:{self.index}"
 
@@ -65,6 +73,8 @@ class OnnxRunner:
         if device.kind == "cuda":
             if "CUDAExecutionProvider" in ort.get_available_providers():
                 providers.insert(0, ("CUDAExecutionProvider", {"device_id": device.index}))
+                if hasattr(ort, "preload_dlls"):  # CUDA/cuDNN of the nvidia-* pip packages (ORT >= 1.21)
+                    ort.preload_dlls()
             else:
                 device = fall_back_to_cpu(device, "onnxruntime", "no CUDAExecutionProvider; install "
                                           "onnxruntime-gpu in place of onnxruntime")
