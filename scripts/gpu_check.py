@@ -169,10 +169,10 @@ def parity(models: Models, device: str, dets: list[str], recs: list[str], photo:
     return rows
 
 
-def kie_parity(models: Models, device: str) -> tuple[str, bool, str]:
-    from tests.unit.handlers.test_kie_handler import receipt
-
-    image, annotations = receipt()
+def kie_parity(models: Models, device: str, shared: Path) -> tuple[str, bool, str]:
+    receipts = shared / "data" / "mmocr" / "main" / "kie_toy_dataset" / "wildreceipt"
+    record = json.loads((receipts / "data.txt").read_text(encoding="utf-8").splitlines()[0])
+    image, annotations = (receipts / Path(record["file_name"]).name).read_bytes(), record["annotations"]
     body = {"instances": [{"box": a["box"], "text": a["text"]} for a in annotations]}
     name = models.zoo.defaults["kie"]
     try:
@@ -280,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="gpu-check-") as work:
         models = Models(args.shared, Path(work), sorted(set(dets + recs + DETECTORS[:1] + ["crnn_mini-vgg_5e_mj", "svtr-small_20e_st_mj"])))
         _tf32(False)
-        rows = parity(models, args.device, dets, recs, photo, crops) + [kie_parity(models, args.device)]
+        rows = parity(models, args.device, dets, recs, photo, crops) + [kie_parity(models, args.device, args.shared)]
         rows += onnx_parity(models, args.device, photo, crops)
         _tf32(True)
         say(f"\n## CUDA vs CPU ({args.device} against cpu; oracle rules, TF32 off)\n")
