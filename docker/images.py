@@ -45,6 +45,7 @@ IMAGES = {  # tag -> Dockerfile
     "ocrserve-torchserve:cpu-test": "docker/Dockerfile.torchserve-cpu",
     "ocrserve-torchserve:gpu-test": "docker/Dockerfile.torchserve",
 }
+WHEEL_PORT = 47613
 PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy")
 
 
@@ -176,7 +177,10 @@ def wheel_server(directory: Path | None):
         yield None
         return
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(directory))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    try:  # a fixed port keeps TORCH_WHEEL's URL, and so the build cache, the same from run to run
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", WHEEL_PORT), handler)
+    except OSError:
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -20,8 +20,9 @@ import pytest
 
 from tests.conftest import REPO, data_path
 
-pytestmark = pytest.mark.skipif(os.environ.get("OCRSERVE_IMAGES_TEST") != "1",
-                                reason="image build-and-run test: set OCRSERVE_IMAGES_TEST=1 (slow, needs root or Docker)")
+pytestmark = [pytest.mark.skipif(os.environ.get("OCRSERVE_IMAGES_TEST") != "1",
+                                 reason="image build-and-run test: set OCRSERVE_IMAGES_TEST=1 (slow, needs root or Docker)"),
+              pytest.mark.timeout(3600)]  # the first test's set-up builds three images
 
 sys.path.insert(0, str(REPO / "docker"))
 import images  # noqa: E402  (docker/images.py)
