@@ -13,6 +13,7 @@ import base64
 import json
 import os
 import sys
+import time
 
 import httpx
 import numpy as np
@@ -95,8 +96,21 @@ def test_admin_routes_load_use_and_unload_a_model(stack, gateway):
     assert loaded.status_code == 200 and loaded.json()["status"] == "READY", loaded.text
     crop = gateway.post("/ocr?det=none&rec=ppocrv6-tiny-rec", files={"file": ("w.jpg", _photo("img_1.jpg"))})
     assert crop.status_code == 200, crop.text
-    assert gateway.delete("/models/ppocrv6-tiny-rec", headers=auth).json() == {"name": "ppocrv6-tiny-rec",
-                                                                                "loaded": False}
+    deleted = gateway.delete("/models/ppocrv6-tiny-rec", headers=auth)
+    if deleted.status_code == 502:
+        # seen once in the container (2026-12-06): TorchServe 0.12 answered the unregister with 500
+        # "Interrupted while cleaning resources" and unloaded the model all the same
+        stack.figures.notes.append(f"DELETE /models/ppocrv6-tiny-rec: {deleted.status_code} {deleted.text[:200]}")
+        for _ in range(60):
+            listed = {m["name"]: m for m in gateway.get("/models", headers=auth).json()["models"]}
+            if not listed["ppocrv6-tiny-rec"]["loaded"]:
+                break
+            time.sleep(1)
+        assert not listed["ppocrv6-tiny-rec"]["loaded"], listed["ppocrv6-tiny-rec"]
+    else:
+        assert deleted.json() == {"name": "ppocrv6-tiny-rec", "loaded": False}, deleted.text
+    gone = gateway.post("/ocr?det=none&rec=ppocrv6-tiny-rec", files={"file": ("w.jpg", _photo("img_1.jpg"))})
+    assert gone.status_code == 404, gone.text
 
 
 def test_gpu_image_links_its_cuda_libraries_from_pip_packages(stack):
