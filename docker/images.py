@@ -112,6 +112,12 @@ class Engine:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
         self.process = None
+        # dockerd leaves mounts under its exec root (the nsfs of exec/netns/default): unmount them,
+        # deepest first, so that the root can be deleted
+        for line in reversed(Path("/proc/self/mounts").read_text().splitlines()):
+            target = line.split()[1]
+            if target.startswith(f"{self.root}/"):
+                subprocess.run(["umount", target], check=False, capture_output=True)
 
     def docker(self, *args: str, check: bool = True, capture: bool = False, env: dict | None = None,
                timeout: float | None = None) -> subprocess.CompletedProcess:
