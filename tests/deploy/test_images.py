@@ -31,11 +31,16 @@ import images  # noqa: E402  (docker/images.py)
 @pytest.fixture(scope="module")
 def stack(request):
     keep = os.environ.get("OCRSERVE_IMAGES_KEEP") == "1"
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    with images.session(keep=keep, buildkit=os.environ.get("OCRSERVE_IMAGES_BUILDKIT") == "1") as running:
-        yield running
-        if reporter:
-            reporter.write_line("\nimages: " + running.figures.table().replace("\n", "\nimages: "))
+    capture = request.config.pluginmanager.getplugin("capturemanager")
+    figures = None
+    try:
+        with images.session(keep=keep, buildkit=os.environ.get("OCRSERVE_IMAGES_BUILDKIT") == "1") as running:
+            figures = running.figures
+            yield running
+    finally:
+        if figures is not None:  # build times, sizes, time to healthy: printed past pytest's capture
+            with capture.global_and_fixture_disabled():
+                print("\nimages: " + figures.table().replace("\n", "\nimages: "), flush=True)
 
 
 @pytest.fixture(scope="module")
