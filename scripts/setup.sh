@@ -45,7 +45,8 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     # and pinned: any later unpinned `torch` requirement then finds it satisfied. On a CPU machine
     # a torch that would resolve to a CUDA build (nvidia-* packages) is refused before download.
     ORT_VERSION=$(sed -n 's/^onnxruntime==//p' requirements.txt)
-    eval "$(PYTHONPATH=$PWD "$VENV/bin/python" -m service.accel plan --shell --torch "$TORCH_VERSION" --onnxruntime "$ORT_VERSION")"
+    plan=$(PYTHONPATH=$PWD "$VENV/bin/python" -m service.accel plan --shell --torch "$TORCH_VERSION" --onnxruntime "$ORT_VERSION") || exit 1
+    eval "$plan"
     log "device $ACCEL_DEVICE: $ACCEL_REASON${ACCEL_NOTES:+ (warning: $ACCEL_NOTES)}"
     if [ "$ACCEL_CHECK_CPU" = 1 ]; then
         $PIP install --dry-run --ignore-installed -q --report - "${ACCEL_TORCH[@]}" 2>/dev/null \
