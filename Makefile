@@ -1,5 +1,5 @@
 # Two commands do everything on a fresh machine: `make run` and `make test`.
-.PHONY: setup run test bench eval clean
+.PHONY: setup run test bench eval clean images-test
 
 setup:
 	@bash scripts/setup.sh
@@ -9,6 +9,10 @@ run: setup
 
 test: setup
 	@.venv/bin/python -m pytest
+
+# Build the gateway, CPU and GPU images and run the CPU stack (root; 10-30 min; docker/images.py).
+images-test: setup
+	@OCRSERVE_IMAGES_TEST=1 .venv/bin/python -m pytest tests/deploy/test_images.py
 
 bench: setup
 	@.venv/bin/ocrserve bench

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Gateway container entrypoint: validate the OCRSERVE_* settings (service/settings.py) and the
-# zoo, then exec uvicorn on 0.0.0.0:$OCRSERVE_GATEWAY_PORT (default 8000).
+# zoo, then exec uvicorn on $OCRSERVE_GATEWAY_HOST:$OCRSERVE_GATEWAY_PORT (default 0.0.0.0:8000).
 #
 #   OCRSERVE_INFERENCE_URL / OCRSERVE_MANAGEMENT_URL   where TorchServe is (required in a container)
 #   OCRSERVE_TORCHSERVE_KEY_FILE                       TorchServe's key_file.json (token auth; one per replica)
@@ -12,6 +12,7 @@ PYTHON=${PYTHON:-python3}
 dry_run=${OCRSERVE_DRY_RUN:-0}
 if [ "${1:-}" = "--dry-run" ]; then dry_run=1; shift; fi
 port=${OCRSERVE_GATEWAY_PORT:-8000}
+host=${OCRSERVE_GATEWAY_HOST:-0.0.0.0}  # 127.0.0.1 with host networking (docker/images.py)
 workers=${OCRSERVE_GATEWAY_WORKERS:-1}
 
 "$PYTHON" - <<'EOF'
@@ -33,7 +34,7 @@ print(f"entrypoint: TorchServe {s.inference_url} / {s.management_url}; "
       f"defaults {', '.join(zoo.default_names())}")
 EOF
 
-cmd=(uvicorn --factory service.main:app_from_env --host 0.0.0.0 --port "$port" --workers "$workers"
+cmd=(uvicorn --factory service.main:app_from_env --host "$host" --port "$port" --workers "$workers"
      --timeout-graceful-shutdown 10 --no-server-header)
 if [ "$dry_run" = 1 ]; then
     echo "entrypoint: dry run; would run: ${cmd[*]}"

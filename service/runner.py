@@ -6,6 +6,7 @@ import sys
 
 import uvicorn
 
+from service.accel import number_of_gpu
 from service.main import create_app
 from service.observability import configure_json_logging
 from service.settings import Settings, load_settings
@@ -25,7 +26,8 @@ def torchserve_config(settings: Settings, models: list[str]) -> TorchServeConfig
         metrics_port=settings.ts_metrics_port, grpc_inference_port=settings.ts_grpc_inference_port,
         grpc_management_port=settings.ts_grpc_management_port, token_auth=settings.ts_token_auth,
         token_expiration_min=settings.ts_token_expiration_min,
-        max_request_mb=max(64, 2 * settings.max_upload_bytes // (1024 * 1024)))
+        max_request_mb=max(64, 2 * settings.max_upload_bytes // (1024 * 1024)),
+        number_of_gpu=number_of_gpu(settings.device))
 
 
 def _banner(settings: Settings, config: TorchServeConfig) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AnyHttpUrl, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -59,6 +59,8 @@ class Settings(BaseSettings):
     ts_grpc_management_port: int = Field(7071, ge=1, le=65535)
     ts_token_auth: bool = False
     ts_token_expiration_min: float = Field(60, gt=0)
+    # auto: TorchServe gets every GPU `nvidia-smi -L` lists (number_of_gpu); cpu: none (service/accel.py)
+    device: Literal["auto", "cpu", "cuda"] = "auto"
     run_dir: Path = work_root() / "run"
 
     # Asynchronous jobs (/jobs): a SQLite file under jobs_dir (default run_dir/jobs), or a Redis

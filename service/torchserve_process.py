@@ -35,6 +35,7 @@ class TorchServeConfig:
     token_auth: bool = False
     token_expiration_min: float = 60
     max_request_mb: int = 64
+    number_of_gpu: int = 0  # always written: TorchServe's own default is every GPU it finds
     workers_env: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -69,6 +70,7 @@ class TorchServeConfig:
             "max_request_size": str(self.max_request_mb * _MB),
             "max_response_size": str(self.max_request_mb * _MB),
             "default_workers_per_model": "1",
+            "number_of_gpu": str(self.number_of_gpu),
             "install_py_dep_per_model": "false",
             "job_queue_size": "256",
             "default_response_timeout": "120",

@@ -111,7 +111,7 @@ def test_reuses_torchserve_config_properties():
 def test_committed_config_properties_match_the_renderer(profile, expiry):
     committed = render_config.parse((DEPLOY / f"config.properties.{profile}").read_text())
     rendered = props(OCRSERVE_PROFILE=profile, OCRSERVE_TS_TOKEN_EXPIRATION_MIN=expiry,
-                     OCRSERVE_TS_LOG_CONFIG="/opt/ocrserve/deploy/log4j2.xml")
+                     OCRSERVE_TS_LOG_CONFIG="/opt/ocrserve/deploy/log4j2.xml", OCRSERVE_DEVICE="cpu")
     assert committed == rendered
 
 
