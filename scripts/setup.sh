@@ -36,8 +36,8 @@ bash scripts/setup_jobs.sh
 bash scripts/setup_tesseract.sh  # optional Tesseract models (issue 15): never fails the set-up
 bash scripts/setup_ner.sh  # CJK font for the NER /ocr tests (optional)
 bash scripts/setup_browser.sh  # Chromium + a CJK font: browser tests and /visualize (optional)
+bash scripts/setup_doclayout.sh  # DejaVu for the searchable PDF's text layer
 
-bash scripts/setup_doclayout.sh
 [ -x "$VENV/bin/python" ] || { log "creating $VENV"; "$PYTHON" -m venv "$VENV"; }
 PIP="$VENV/bin/python -m pip --disable-pip-version-check"
 # pip on some machines warns about missing local index folders on every package: keep the log readable.
@@ -45,8 +45,7 @@ pip_install() { $PIP install -q "$@" 2>&1 | { grep -v '^WARNING: Location' || tr
 
 # Re-install only when a requirements file changed: a second `make run` must be quick.
 stamp="$VENV/.requirements.sha256"
-want=$(cat requirements.txt requirements-dev.txt pyproject.toml setup.py | sha256sum | cut -d' ' -f1)
-want=$( { cat requirements.txt requirements-dev.txt pyproject.toml; echo "device=${OCRSERVE_DEVICE:-auto} $(command -v nvidia-smi || true)"; } | sha256sum | cut -d' ' -f1)
+want=$( { cat requirements.txt requirements-dev.txt pyproject.toml setup.py; echo "device=${OCRSERVE_DEVICE:-auto} $(command -v nvidia-smi || true)"; } | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     # CPU or CUDA (service/accel.py: `nvidia-smi -L`, OCRSERVE_DEVICE=auto|cpu|cuda). torch first
     # and pinned: any later unpinned `torch` requirement then finds it satisfied. On a CPU machine
