@@ -40,6 +40,15 @@ class Settings(BaseSettings):
     # Crops per recognition request sent to TorchServe (one request per chunk, sent concurrently).
     rec_chunk_size: int = Field(32, ge=1, le=1024)
     text_direction_default: bool = False
+    # Admission control (service/guards.py): pipeline requests running at once, waiting beyond
+    # those, and how long one may wait; past that the gateway answers 503 with Retry-After.
+    max_in_flight: int = Field(4, ge=1)
+    max_queued: int = Field(4, ge=0)
+    queue_timeout_s: float = Field(2.0, gt=0)
+    # Slow clients (service/http_protocol.py): request headers must arrive within this long;
+    # an idle keep-alive connection is closed after keep_alive_timeout_s.
+    header_timeout_s: float = Field(10.0, gt=0)
+    keep_alive_timeout_s: float = Field(5.0, gt=0)
 
     # Used by `ocrserve run`, which starts TorchServe itself and points the gateway at it.
     gateway_host: str = "127.0.0.1"
