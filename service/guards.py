@@ -123,3 +123,23 @@ def error_net(app: ASGIApp) -> ASGIApp:
                                                    "in the logs"})
 
     return guarded
+
+
+_SECURITY_HEADERS = [(b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY"),
+                     (b"referrer-policy", b"no-referrer"), (b"cache-control", b"no-store")]
+
+
+def security_headers(app: ASGIApp) -> ASGIApp:
+    """Headers every API answer should carry: no sniffing, no framing, no referrer, no caching."""
+
+    async def guarded(scope: Scope, receive: Receive, send: Send) -> None:
+        async def with_headers(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                present = {k.lower() for k, _ in message.get("headers", [])}
+                extra = [(k, v) for k, v in _SECURITY_HEADERS if k not in present]
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        await app(scope, receive, with_headers if scope["type"] == "http" else send)
+
+    return guarded

@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 
 from service.backends import Backend, TorchServeBackend
 from service.errors import BadOptions, ModelUnavailable, OcrServeError, UpstreamError, UpstreamTimeout
-from service.guards import Admission, admission_middleware, error_net
+from service.guards import Admission, admission_middleware, error_net, security_headers
 from service.observability import Metrics, middleware
 from service.routes import health, kie, models, ocr
 from service.settings import Settings, get_settings
@@ -45,6 +45,7 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
     app.state.admission = Admission(settings.max_in_flight, settings.max_queued, settings.queue_timeout_s)
     app.add_middleware(admission_middleware, admission=app.state.admission)
     app.middleware("http")(middleware(metrics))
+    app.add_middleware(security_headers)
 
     @app.get("/metrics", include_in_schema=False)
     async def _metrics():

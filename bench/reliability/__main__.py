@@ -1,0 +1,92 @@
+"""`python -m bench.reliability`: run the suite against a fresh `ocrserve run`, print the summary."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import platform
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import cv2
+import numpy as np
+import psutil
+
+from bench.reliability import corpus, parts
+from bench.reliability.load import closed_loop
+from bench.reliability.target import start
+from service.zoo import load_zoo
+
+DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+TOY = DATA / "mmocr" / "0.x" / "toy_dataset" / "imgs" / "test"
+
+
+def _images() -> list[bytes]:
+    photos = sorted(TOY.glob("img_*.jpg"))
+    if not photos:
+        sys.exit(f"reliability: needs the shared data at {DATA}")
+    return [p.read_bytes() for p in photos] + [(DATA / "tesseract" / "testing" / "phototest.tif").read_bytes()]
+
+
+def _table(rows: list[parts.Row]) -> str:
+    lines = ["| part | figure | value | target | pass |", "|---|---|---|---|---|"]
+    for r in rows:
+        mark = "" if r.passed is None else ("yes" if r.passed else "**NO**")
+        lines.append(f"| {r.part} | {r.figure} | {r.value} | {r.target} | {mark} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.reliability", description=__doc__)
+    parser.add_argument("--soak-s", type=float, default=1200, help="soak duration (20 min)")
+    parser.add_argument("--overload-s", type=float, default=60, help="open-loop overload duration")
+    parser.add_argument("--slow-s", type=float, default=30, help="slow-client part duration")
+    parser.add_argument("--parts", nargs="*", default=["corpus", "cost", "soak", "overload", "slow", "access",
+                                                       "faults"])
+    args = parser.parse_args(argv)
+    images = _images()
+    photo = cv2.imdecode(np.frombuffer(images[0], np.uint8), cv2.IMREAD_COLOR)
+    sample = photo[200:330, 300:560, ::-1].copy()
+    stall_s = 8.0
+    began = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="ocrserve-reliability-") as tmp:
+        target = start(Path(tmp), upstream_timeout_s=str(stall_s))
+        rows: list[parts.Row] = []
+        try:
+            models = load_zoo().default_names()
+            if "corpus" in args.parts:
+                rows += parts.malformed(target, corpus.cases(sample), images[0], models)
+            if "cost" in args.parts:
+                rows += parts.cost(target, list(corpus.cost_cases(sample)))
+            capacity = None
+            if "soak" in args.parts:
+                soak_rows, capacity = parts.soak(target, images, args.soak_s)
+                rows += soak_rows
+            if "overload" in args.parts:
+                if capacity is None:
+                    run = asyncio.run(closed_loop(target.url, images, 4, 30))
+                    capacity = len(run.ok()) / 30
+                rows.append(parts.Row("overload", "capacity at 4 clients (req/s)", round(capacity, 2), "", None))
+                rows += parts.backpressure(target, images, capacity, args.overload_s)
+            if "slow" in args.parts:
+                rows += parts.slow_clients(target, images[0], seconds=args.slow_s)
+            if "access" in args.parts:
+                rows += parts.access(target)
+            if "faults" in args.parts:
+                rows += parts.faults(target, images, stall_s=stall_s)
+        finally:
+            target.stop()
+    when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    print(f"\nocrserve reliability, {when}, {platform.node()}: {psutil.cpu_count()} cores, "
+          f"{psutil.virtual_memory().total / 2**30:.0f} GiB, load average {psutil.getloadavg()[0]:.1f} at the end; "
+          f"{time.monotonic() - began:.0f} s\n")
+    print(_table(rows))
+    failed = [r for r in rows if r.passed is False]
+    print(f"\n{len(failed)} of {sum(r.passed is not None for r in rows)} checks failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
