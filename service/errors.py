@@ -59,3 +59,9 @@ class UpstreamError(OcrServeError):
     """TorchServe answered with something the gateway cannot use."""
 
     status = 502
+
+
+class BadRequest(OcrServeError):
+    """The body parses but holds values the service refuses (the worker's own 400s, checked early)."""
+
+    status = 400

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from service.errors import BadOptions, PayloadTooLarge
+from service.errors import BadRequest, PayloadTooLarge
 
 MAX_TEXT_CHARS = 1000
 MAX_COORDINATE = 1e6  # pixels; a page is at most tens of thousands
@@ -24,33 +24,34 @@ def _is_number(value: Any) -> bool:
 
 def _check_box(box: Any, index: int) -> None:
     if not isinstance(box, list) or not all(_is_number(v) for v in box):
-        raise BadOptions(f"instances[{index}].box must be a list of numbers")
+        return  # the worker names what is wrong with its shape
     for value in box:
         if not math.isfinite(value) or abs(value) > MAX_COORDINATE:
-            raise BadOptions(f"instances[{index}].box holds {value!r}: coordinates must be finite and within "
+            raise BadRequest(f"instances[{index}].box holds {value!r}: coordinates must be finite and within "
                              f"±{MAX_COORDINATE:g} pixels")
 
 
 def _check_text(text: Any, index: int) -> None:
     if not isinstance(text, str):
-        raise BadOptions(f"instances[{index}].text must be a string")
+        return  # the worker says the instance has no text
     if len(text) > MAX_TEXT_CHARS:
         raise PayloadTooLarge(f"instances[{index}].text has {len(text)} characters, over the limit of "
                               f"{MAX_TEXT_CHARS}")
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        raise BadOptions(f"instances[{index}].text is not valid Unicode (a lone surrogate)") from None
+        raise BadRequest(f"instances[{index}].text is not valid Unicode (a lone surrogate)") from None
 
 
 def check_instances(items: Any) -> None:
-    """Raise a 4xx error naming the first instance the service would choke on."""
+    """Raise a 4xx error naming the first instance the service would choke on; shapes the
+    worker reports itself (a missing text, a 3-number box) are left to it."""
     if not isinstance(items, list):
-        raise BadOptions("instances must be a list of {\"box\": [...], \"text\": \"...\"}")
+        return
     if len(items) > MAX_INSTANCES:
         raise PayloadTooLarge(f"{len(items)} instances in one request, over the limit of {MAX_INSTANCES}")
     for index, item in enumerate(items):
         if not isinstance(item, dict):
-            raise BadOptions(f"instances[{index}] must be an object {{\"box\": [...], \"text\": \"...\"}}")
+            continue
         _check_box(item.get("box"), index)
         _check_text(item.get("text"), index)

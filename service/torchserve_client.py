@@ -81,6 +81,8 @@ class TorchServeClient:
         now = time.monotonic()
         return [r for r in ring if r.down_until <= now] + [r for r in ring if r.down_until > now]
 
+    retry_delays_s: tuple[float, ...] = (0.25, 1.0)
+
     def _mark_down(self, replica: Replica) -> None:
         replica.down_until = time.monotonic() + self.cooldown_s
 
@@ -93,13 +95,17 @@ class TorchServeClient:
         """
         kwargs = _predict_body(content, json_body, fields)
         error: OcrServeError | None = None
-        for replica in self._order():
-            url = f"{replica.inference_url}/predictions/{model}"
-            try:
-                return _json_or_raise(await self._send(replica, "inference", "POST", url, **kwargs), model)
-            except ModelUnavailable as exc:  # down, or no worker for it there: try the next one
-                self._mark_down(replica)
-                error = exc
+        # A prediction is idempotent: when no replica could take it (refused connection, a worker
+        # or frontend being restarted), wait a little and go round again before giving up.
+        for delay in (0.0, *self.retry_delays_s):
+            await asyncio.sleep(delay)
+            for replica in self._order():
+                url = f"{replica.inference_url}/predictions/{model}"
+                try:
+                    return _json_or_raise(await self._send(replica, "inference", "POST", url, **kwargs), model)
+                except ModelUnavailable as exc:  # down, or no worker for it there: try the next one
+                    self._mark_down(replica)
+                    error = exc
         raise error  # type: ignore[misc]
 
     async def management(self, method: str, path: str, params: dict[str, Any] | None = None) -> Any:

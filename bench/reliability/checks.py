@@ -62,6 +62,8 @@ def run_cases(client: httpx.Client, cases: list[Case], admin_key: str, good: byt
         start = time.perf_counter()
         try:
             response = send(client, case, admin_key)
+        except (httpx.InvalidURL, httpx.LocalProtocolError):  # the client itself refused to send it
+            continue
         except httpx.HTTPError as exc:
             verdict.server_errors.append(f"{case.name}: no answer ({type(exc).__name__})")
             continue
