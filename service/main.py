@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
+from http import HTTPStatus
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from service.backends import Backend, TorchServeBackend
 from service.errors import BadOptions, ModelUnavailable, OcrServeError, UpstreamError, UpstreamTimeout
@@ -56,6 +58,13 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
         if isinstance(exc, (ModelUnavailable, UpstreamTimeout, UpstreamError)):
             metrics.upstream_errors.labels(type(exc).__name__).inc()
         return JSONResponse(exc.to_json(), status_code=exc.status)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # Unknown paths (404) and methods (405) answer in the same error schema as everything else.
+        body = {"error": HTTPStatus(exc.status_code).phrase.replace(" ", ""), "status": exc.status_code,
+                "message": str(exc.detail)}
+        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

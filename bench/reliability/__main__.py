@@ -54,28 +54,33 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="ocrserve-reliability-") as tmp:
         target = start(Path(tmp), upstream_timeout_s=str(stall_s))
         rows: list[parts.Row] = []
+        models = load_zoo().default_names()
+        capacity = {"value": None}
+
+        def soak() -> list[parts.Row]:
+            soak_rows, capacity["value"] = parts.soak(target, images, args.soak_s)
+            return soak_rows
+
+        def overload() -> list[parts.Row]:
+            if capacity["value"] is None:
+                capacity["value"] = len(asyncio.run(closed_loop(target.url, images, 4, 30)).ok()) / 30
+            return [parts.Row("overload", "capacity at 4 clients (req/s)", round(capacity["value"], 2), "", None),
+                    *parts.backpressure(target, images, capacity["value"], args.overload_s)]
+
+        steps = {"corpus": lambda: parts.malformed(target, corpus.cases(sample), images[0], models),
+                 "cost": lambda: parts.cost(target, list(corpus.cost_cases(sample))),
+                 "soak": soak, "overload": overload,
+                 "slow": lambda: parts.slow_clients(target, images[0], seconds=args.slow_s),
+                 "access": lambda: parts.access(target),
+                 "faults": lambda: parts.faults(target, images, stall_s=stall_s)}
         try:
-            models = load_zoo().default_names()
-            if "corpus" in args.parts:
-                rows += parts.malformed(target, corpus.cases(sample), images[0], models)
-            if "cost" in args.parts:
-                rows += parts.cost(target, list(corpus.cost_cases(sample)))
-            capacity = None
-            if "soak" in args.parts:
-                soak_rows, capacity = parts.soak(target, images, args.soak_s)
-                rows += soak_rows
-            if "overload" in args.parts:
-                if capacity is None:
-                    run = asyncio.run(closed_loop(target.url, images, 4, 30))
-                    capacity = len(run.ok()) / 30
-                rows.append(parts.Row("overload", "capacity at 4 clients (req/s)", round(capacity, 2), "", None))
-                rows += parts.backpressure(target, images, capacity, args.overload_s)
-            if "slow" in args.parts:
-                rows += parts.slow_clients(target, images[0], seconds=args.slow_s)
-            if "access" in args.parts:
-                rows += parts.access(target)
-            if "faults" in args.parts:
-                rows += parts.faults(target, images, stall_s=stall_s)
+            for name in args.parts:  # faults last: they kill processes
+                try:
+                    part_rows = steps[name]()
+                except Exception as exc:  # noqa: BLE001 - one broken part must not hide the others' figures
+                    part_rows = [parts.Row(name, "part crashed", f"{type(exc).__name__}: {exc}"[:200], "", False)]
+                print(_table(part_rows), flush=True)
+                rows += part_rows
         finally:
             target.stop()
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")

@@ -260,7 +260,7 @@ def access(target: Target) -> list[Row]:
                  "longer": ADMIN_KEY + "x", "case": ADMIN_KEY.upper(), "basic": None}
         refused = 0
         for kind, key in wrong.items():
-            headers = {} if key is None else {"authorization": f"Bearer {key}"}
+            headers = {} if key is None else {"authorization": f"Bearer {key}".strip()}
             if kind == "basic":
                 headers = {"authorization": f"Basic {ADMIN_KEY}"}
             refused += client.get("/models", headers=headers).status_code == 401

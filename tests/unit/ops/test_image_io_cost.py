@@ -43,3 +43,34 @@ def test_a_16bit_rgba_png_decodes_to_8bit_bgr():
     decoded = decode_image(png.tobytes())
     assert decoded.shape == (64, 80, 3)
     np.testing.assert_array_equal(decoded, image_io._to_bgr8_band(image, rgb=False))
+
+
+def test_a_small_jpeg_claiming_a_huge_page_is_refused_before_decoding():
+    import struct
+
+    import pytest
+
+    from handlers.ops.image_io import ImageTooLargeError
+
+    ok, jpeg = cv2.imencode(".jpg", np.full((8, 8, 3), 255, np.uint8))
+    patched = bytearray(jpeg.tobytes())
+    at = patched.find(b"\xff\xc0")
+    patched[at + 5:at + 9] = struct.pack(">HH", 6300, 6300)  # 39.7 MP in ~700 bytes
+    with pytest.raises(ImageTooLargeError, match="decompression bomb"):
+        decode_image(bytes(patched))
+    patched[at + 5:at + 9] = struct.pack(">HH", 1000, 1000)  # 1 MP: small images are never refused for it
+    assert decode_image(bytes(patched)).shape == (1000, 1000, 3)
+
+
+def test_16bit_images_get_a_quarter_of_the_pixel_limit():
+    import pytest
+
+    from handlers.ops.image_io import ImageTooLargeError
+
+    wide = np.full((300, 300, 3), 40_000, np.uint16)
+    ok, png16 = cv2.imencode(".png", wide)
+    ok, png8 = cv2.imencode(".png", (wide // 257).astype(np.uint8))
+    with pytest.raises(ImageTooLargeError, match="16-bit"):
+        decode_image(png16.tobytes(), max_pixels=200_000)  # 90,000 > 200,000 / 4
+    assert decode_image(png8.tobytes(), max_pixels=200_000).shape == (300, 300, 3)
+    assert decode_image(png16.tobytes(), max_pixels=400_000).shape == (300, 300, 3)

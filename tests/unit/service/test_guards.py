@@ -150,3 +150,11 @@ def test_slow_and_idle_clients_are_dropped_while_others_are_served():
             assert [keep.get("/healthz").status_code for _ in range(3)] == [200] * 3
         idle.close()
         slow.close()
+
+
+def test_unknown_paths_and_methods_answer_in_the_error_schema(client):
+    for response, status in ((client.get("/nope"), 404), (client.delete("/ocr"), 405)):
+        assert response.status_code == status
+        body = response.json()
+        assert body["status"] == status and body["error"] and body["message"], body
+        assert response.headers["x-content-type-options"] == "nosniff"
