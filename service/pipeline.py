@@ -10,6 +10,7 @@ import numpy as np
 
 from handlers.ops.crop import crop_quad, quad_for_polygon
 from service.backends import Backend
+from service.errors import PayloadTooLarge
 from service.uploads import decode_upload
 from service.words import line_words
 
@@ -24,6 +25,8 @@ class OcrRequest:
     det_options: dict[str, float] = field(default_factory=dict)
     min_text_score: float = 0.0
     kie: str | None = None
+    # A page of thousands of specks costs a recognition call per chunk of them: refused (413).
+    max_lines: int = 1000
 
 
 class Timer:
@@ -74,6 +77,9 @@ async def run_ocr(backend: Backend, data: bytes, request: OcrRequest, max_pixels
         rows = await backend.detect(request.det, data, image, request.det_options)
     else:
         rows = _whole_image(image)
+    if len(rows) > request.max_lines:
+        raise PayloadTooLarge(f"the detector found {len(rows)} text regions on this page, over the limit of "
+                              f"{request.max_lines} (OCRSERVE_MAX_LINES)")
     rows = reading_order(rows)
     timer.mark("detect", t)
     result: list[dict[str, Any]] = [{"box": [round(v, 1) for v in r[:-1]], "box_score": r[-1]} for r in rows]

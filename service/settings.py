@@ -35,6 +35,7 @@ class Settings(BaseSettings):
 
     max_upload_bytes: int = Field(20 * 1024 * 1024, ge=1024)
     max_pixels: int = Field(40_000_000, ge=10_000)
+    max_lines: int = Field(1000, ge=1)  # text regions per page (413 above): each costs a crop and a read
     upstream_timeout_s: float = Field(120.0, gt=0)
     connect_timeout_s: float = Field(5.0, gt=0)
     # Crops per recognition request sent to TorchServe (one request per chunk, sent concurrently).

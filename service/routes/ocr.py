@@ -57,7 +57,8 @@ def build_request(state, options: OcrOptions) -> OcrRequest:
     return OcrRequest(
         det=pick_model(state, "det", options.det, defaults.get("det")), rec=rec,
         cls=pick_model(state, "cls", None, defaults.get("cls")) if use_cls else None,
-        det_options=det_options, min_text_score=options.rec_min_score, kie=kie)
+        det_options=det_options, min_text_score=options.rec_min_score, kie=kie,
+        max_lines=state.settings.max_lines)
 
 
 def _merge_form(query: OcrOptions, fields: dict[str, str]) -> OcrOptions:

@@ -158,3 +158,14 @@ def test_unknown_paths_and_methods_answer_in_the_error_schema(client):
         body = response.json()
         assert body["status"] == status and body["error"] and body["message"], body
         assert response.headers["x-content-type-options"] == "nosniff"
+
+
+def test_a_page_with_more_text_regions_than_the_limit_is_refused(zoo, weights_ready):
+    from tests.conftest import data_path
+
+    page = data_path("tesseract", "testing", "phototest.tif").read_bytes()  # 8 lines
+    with TestClient(create_app(Settings(max_lines=5), backend=LocalBackend(zoo))) as c:
+        refused = c.post("/ocr", params={"rec": "none"}, files={"file": ("p.tif", page)})
+        assert refused.status_code == 413 and "OCRSERVE_MAX_LINES" in refused.json()["message"], refused.text
+    with TestClient(create_app(Settings(max_lines=8), backend=LocalBackend(zoo))) as c:
+        assert c.post("/ocr", params={"rec": "none"}, files={"file": ("p.tif", page)}).status_code == 200
