@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     images = _images()
     photo = cv2.imdecode(np.frombuffer(images[0], np.uint8), cv2.IMREAD_COLOR)
     sample = photo[200:330, 300:560, ::-1].copy()
-    stall_s = 8.0
+    stall_s = 30.0  # the upstream timeout of the run: long enough for a loaded machine, short for the stall part
     began = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="ocrserve-reliability-") as tmp:
         target = start(Path(tmp), upstream_timeout_s=str(stall_s))

@@ -41,11 +41,18 @@ class Target:
     def management_key(self) -> str:
         return json.loads(self.key_file.read_text())["management"]["key"]
 
-    def frontend(self) -> psutil.Process | None:
+    def launcher(self) -> psutil.Process | None:
+        """The `torchserve --foreground` process: it waits on the Java frontend and exits with it."""
         try:
             return psutil.Process(int((self.run_dir / "torchserve" / "torchserve.pgid").read_text()))
         except (OSError, ValueError, psutil.Error):
             return None
+
+    def frontend(self) -> psutil.Process | None:
+        """TorchServe's Java frontend (the process that listens and runs the workers)."""
+        launcher = self.launcher()
+        java = [p for p in launcher.children() if p.name() == "java"] if launcher else []
+        return java[0] if java else None
 
     def workers(self, model: str) -> list[dict]:
         """TorchServe's view of a model's workers (id, pid, status)."""
@@ -55,10 +62,10 @@ class Target:
         return response.json()[0]["workers"]
 
     def processes(self) -> dict[str, list[psutil.Process]]:
-        front = self.frontend()
+        launcher, front = self.launcher(), self.frontend()
         workers = front.children(recursive=True) if front else []
-        return {"gateway": [psutil.Process(self.process.pid)], "frontend": [front] if front else [],
-                "workers": workers}
+        return {"gateway": [psutil.Process(self.process.pid)],
+                "frontend": [p for p in (launcher, front) if p is not None], "workers": workers}
 
     def usage(self) -> dict[str, dict[str, float]]:
         """RSS (MB), open file descriptors and threads, summed per role."""
