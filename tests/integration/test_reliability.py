@@ -135,6 +135,7 @@ def test_a_killed_frontend_is_restarted_and_the_gateway_recovers_by_itself(super
     java[0].kill()  # the frontend itself; its launcher exits with it
     _wait(lambda: _ocr(url) != 200, 10)  # down at once: 503, not a hang
     _wait(lambda: _ocr(url) == 200, 180)  # restarted by the supervisor; the gateway read the new keys
-    assert supervisor.restarts >= 1 and server.management_headers() != old_key
+    _wait(lambda: supervisor.restarts >= 1, 60)  # counted once every model is READY again
+    assert server.management_headers() != old_key
     no_key = httpx.get(f"{server.config.management_url}/models", timeout=10)
     assert no_key.status_code != 200  # the management API never answers without its key
