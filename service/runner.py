@@ -20,16 +20,13 @@ def _interrupt(signum, frame):  # noqa: ARG001 - signal handler signature
 
 
 def torchserve_config(settings: Settings, models: list[str]) -> TorchServeConfig:
-    """TorchServe's configuration as `ocrserve run` derives it from the settings.
-
-    Token auth is always on: TorchServe has one switch for both APIs, and its management API
-    (which loads model code) must never answer without a key, even on loopback. The gateway
-    holds the keys; the workers get the gateway's image limit."""
+    """TorchServe's configuration as `ocrserve run` (see run_settings) and the container
+    renderer derive it from the settings; the workers get the gateway's image limit."""
     return TorchServeConfig(
         model_store=settings.model_store, run_dir=settings.run_dir / "torchserve", models=models,
         inference_port=settings.ts_inference_port, management_port=settings.ts_management_port,
         metrics_port=settings.ts_metrics_port, grpc_inference_port=settings.ts_grpc_inference_port,
-        grpc_management_port=settings.ts_grpc_management_port, token_auth=True,
+        grpc_management_port=settings.ts_grpc_management_port, token_auth=settings.ts_token_auth,
         token_expiration_min=settings.ts_token_expiration_min,
         workers_env={"OCRSERVE_MAX_PIXELS": str(settings.max_pixels)},
         max_request_mb=max(64, 2 * settings.max_upload_bytes // (1024 * 1024)))
@@ -51,11 +48,17 @@ def _banner(settings: Settings, config: TorchServeConfig) -> str:
             + f"ocrserve: logs in {config.run_dir / 'logs'}; Ctrl-C stops everything")
 
 
-def run_service(token_auth: bool | None = None, models: list[str] | None = None) -> int:
-    """Start both servers, block until interrupted, then stop both; returns an exit code."""
-    settings = load_settings()
-    if token_auth is not None:
-        settings = settings.model_copy(update={"ts_token_auth": token_auth or settings.ts_token_auth})
+def run_settings(settings: Settings) -> Settings:
+    """`ocrserve run` always turns TorchServe's token auth on: TorchServe has one switch for both
+    APIs, and its management API (which loads model code) must never answer without a key, even
+    on loopback. The gateway holds the keys."""
+    return settings.model_copy(update={"ts_token_auth": True})
+
+
+def run_service(token_auth: bool | None = None, models: list[str] | None = None) -> int:  # noqa: ARG001
+    """Start both servers, block until interrupted, then stop both; returns an exit code.
+    `token_auth` is kept for old callers: token auth is always on (run_settings)."""
+    settings = run_settings(load_settings())
     zoo = load_zoo(settings.zoo_path)
     names = models or zoo.default_names()
     for name in names:

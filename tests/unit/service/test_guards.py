@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from service.backends import LocalBackend
 from service.guards import Admission, admission_middleware, error_net
 from service.main import create_app
-from service.runner import torchserve_config
+from service.runner import run_settings, torchserve_config
 from service.settings import Settings
 from tests.integration.servers import free_port, running_gateway
 
@@ -115,7 +115,8 @@ def test_an_unmapped_exception_is_a_json_500_without_internals():
 
 def test_ocrserve_run_always_guards_torchserve_management(tmp_path):
     for flag in (False, True):
-        config = torchserve_config(Settings(ts_token_auth=flag, run_dir=tmp_path, max_pixels=123_456), ["dbnet"])
+        settings = run_settings(Settings(ts_token_auth=flag, run_dir=tmp_path, max_pixels=123_456))
+        config = torchserve_config(settings, ["dbnet"])
         assert "disable_token_authorization=false" in config.properties()
         assert config.workers_env["OCRSERVE_MAX_PIXELS"] == "123456"
 
