@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import os
 import secrets
 import signal
@@ -114,12 +115,14 @@ def _until(predicate, timeout: float, step: float = 0.2) -> float | None:
     return None
 
 
-def _all_ready(target: Target, model: str, count: int) -> bool:
+def _all_ready(target: Target, model: str, count: int, old_pids: set[int] = frozenset()) -> bool:
+    """`count` workers READY, and the killed one replaced (its pid gone from the list)."""
     try:
         workers = target.workers(model)
     except (httpx.HTTPError, OSError, ValueError, KeyError):
         return False
-    return len(workers) == count and all(w["status"] == "READY" for w in workers)
+    return (len(workers) == count and all(w["status"] == "READY" for w in workers)
+            and (not old_pids or {w["pid"] for w in workers} != old_pids))
 
 
 def faults(target: Target, images: list[bytes], detector: str = "dbnet", stall_s: float = 10.0) -> list[Row]:
@@ -133,7 +136,8 @@ def faults(target: Target, images: list[bytes], detector: str = "dbnet", stall_s
         await asyncio.sleep(4)
         os.kill(victim, signal.SIGKILL)
         killed_at = time.monotonic()
-        await asyncio.to_thread(_until, lambda: _all_ready(target, detector, len(workers)), 60)
+        before = {w["pid"] for w in workers}
+        await asyncio.to_thread(_until, lambda: _all_ready(target, detector, len(workers), before), 60)
         back = time.monotonic() - killed_at
         return await load, back
 
@@ -254,6 +258,12 @@ def _is_closed(sock: socket.socket) -> bool:
         return True
 
 
+def _loopback(address: str) -> bool:
+    """127.0.0.0/8, ::1, or the IPv4-mapped form Java reports (::ffff:127.0.0.1)."""
+    ip = ipaddress.ip_address(address)
+    return (getattr(ip, "ipv4_mapped", None) or ip).is_loopback
+
+
 def access(target: Target) -> list[Row]:
     """Part 7: admin keys, timing of wrong keys, TorchServe's ports and key, security headers."""
     rows = []
@@ -291,8 +301,8 @@ def access(target: Target) -> list[Row]:
                     no_key != 200 and with_key == 200))
     front = target.frontend()
     addresses = sorted({c.laddr.ip for c in front.net_connections("inet") if c.status == psutil.CONN_LISTEN})
-    rows.append(Row("access", "TorchServe listening addresses", ", ".join(addresses), "127.0.0.1 only",
-                    addresses == ["127.0.0.1"]))
+    rows.append(Row("access", "TorchServe listening addresses", ", ".join(addresses), "loopback only",
+                    bool(addresses) and all(_loopback(a) for a in addresses)))
     url_load = httpx.post(f"{target.url}/models/{secrets.token_hex(4)}", params={"url": "http://127.0.0.1:1/x.mar"},
                           headers={"authorization": f"Bearer {ADMIN_KEY}"}, timeout=30).status_code
     rows.append(Row("access", "load by URL through the gateway", url_load, "404 (zoo names only)", url_load == 404))
