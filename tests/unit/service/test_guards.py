@@ -170,3 +170,20 @@ def test_a_page_with_more_text_regions_than_the_limit_is_refused(zoo, weights_re
         assert refused.status_code == 413 and "OCRSERVE_MAX_LINES" in refused.json()["message"], refused.text
     with TestClient(create_app(Settings(max_lines=8), backend=LocalBackend(zoo))) as c:
         assert c.post("/ocr", params={"rec": "none"}, files={"file": ("p.tif", page)}).status_code == 200
+
+
+def test_the_connection_stays_open_after_refused_bodies():
+    import http.client
+
+    port = free_port()  # the checks answer before any TorchServe call
+    settings = Settings(inference_url=f"http://127.0.0.1:{port}", management_url=f"http://127.0.0.1:{port}")
+    with running_gateway(settings) as url:
+        conn = http.client.HTTPConnection("127.0.0.1", int(url.rsplit(":", 1)[1]), timeout=10)
+        conn.connect()
+        sock = conn.sock
+        for body in (_nested(100_000), _one([1e308, 0, 1, 1], "x"), b'{"instances": [{"box": [0,0,1,1], "text": "\\ud800"}]}'):
+            conn.request("POST", "/kie", body=body, headers={"content-type": "application/json"})
+            response = conn.getresponse()
+            assert 400 <= response.status < 500 and json.loads(response.read())["status"] == response.status
+            assert response.getheader("connection") != "close" and conn.sock is sock
+        conn.close()
