@@ -19,6 +19,10 @@ from handlers.families.kie_model import KIEDocument, KIEResult
 from handlers.ops.image_io import decode_image, image_from_base64
 
 _IMAGE_KEYS = ("image", "file", "body", "data")
+# Beyond these a row costs far more than its bytes (a box at 1e308 overflows the geometry, a
+# million-character text the embedding); the gateway checks the same limits (service/kie_input.py).
+MAX_COORDINATE = 1e6
+MAX_TEXT_CHARS = 1000
 
 
 def _box(raw: Any, index: int) -> list[float]:
@@ -28,8 +32,9 @@ def _box(raw: Any, index: int) -> list[float]:
         got = f"{len(raw)} numbers" if isinstance(raw, list) else type(raw).__name__
         raise RequestError(400, f"instance {index}: box must be 4 numbers [x1, y1, x2, y2] or a polygon "
                                 f"[x1, y1, ..., xn, yn] of at least 3 points, got {got}")
-    if not all(math.isfinite(v) for v in raw):
-        raise RequestError(400, f"instance {index}: box holds a non-finite number")
+    if not all(math.isfinite(v) and abs(v) <= MAX_COORDINATE for v in raw):
+        raise RequestError(400, f"instance {index}: box holds a non-finite number or one beyond "
+                                f"±{MAX_COORDINATE:g} pixels")
     xs, ys = raw[0::2], raw[1::2]
     return [min(xs), min(ys), max(xs), max(ys)]
 
@@ -47,6 +52,9 @@ def parse_instances(items: Any, max_instances: int) -> tuple[np.ndarray, list[st
             raise RequestError(400, f"instance {index} has no box")
         if not isinstance(item.get("text"), str):
             raise RequestError(400, f"instance {index} has no text (a string)")
+        if len(item["text"]) > MAX_TEXT_CHARS:
+            raise RequestError(413, f"instance {index}: text of {len(item['text'])} characters, over the "
+                                    f"limit of {MAX_TEXT_CHARS}")
         boxes.append(_box(item["box"], index))
         texts.append(item["text"])
     return np.asarray(boxes, np.float32).reshape(-1, 4), texts

@@ -88,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="start TorchServe and the gateway in the foreground")
     run.add_argument("--token-auth", action="store_true", default=None,
-                     help="turn TorchServe token auth on (also OCRSERVE_TS_TOKEN_AUTH=true)")
+                     help="kept for old scripts: `ocrserve run` always turns TorchServe token auth on")
     run.add_argument("--models", nargs="*", default=None, help="models to load (default: the zoo defaults)")
 
     for commands in (cli_ocr, cli_eval, cli_bench, cli_export, cli_train, cli_dataset):

@@ -102,3 +102,9 @@ class EncryptedDocument(OcrServeError):
     """A password-protected PDF: readable only with its password, which /ocr does not take."""
 
     status = 422
+
+
+class BadRequest(OcrServeError):
+    """The body parses but holds values the service refuses (the worker's own 400s, checked early)."""
+
+    status = 400

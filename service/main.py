@@ -4,15 +4,18 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from contextlib import asynccontextmanager
+from http import HTTPStatus
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from redis.exceptions import RedisError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from service.backends import Backend, TorchServeBackend
 from service.errors import (BadOptions, JobsUnavailable, ModelUnavailable, OcrServeError, UpstreamError,
                             UpstreamTimeout)
+from service.guards import Admission, admission_middleware, error_net, security_headers
 from service.observability import Metrics, middleware
 from service.jobs.ocr import document_process
 from service.jobs.service import JobService, open_jobs
@@ -55,7 +58,12 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
     app.include_router(health.router)
     app.include_router(visualize.router)
     web.install(app)  # the page at /, /catalog, and /docs + /redoc with local assets
+    # Added first = innermost: the error net sits under admission control, the metrics outermost.
+    app.add_middleware(error_net)
+    app.state.admission = Admission(settings.max_in_flight, settings.max_queued, settings.queue_timeout_s)
+    app.add_middleware(admission_middleware, admission=app.state.admission)
     app.middleware("http")(middleware(metrics))
+    app.add_middleware(security_headers)
 
     @app.get("/metrics", include_in_schema=False)
     async def _metrics():
@@ -72,6 +80,13 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
     async def _job_storage_error(request: Request, exc: Exception) -> JSONResponse:
         error = JobsUnavailable(f"the job storage is unavailable ({type(exc).__name__}): retry later")
         return JSONResponse(error.to_json(), status_code=error.status)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # Unknown paths (404) and methods (405) answer in the same error schema as everything else.
+        body = {"error": HTTPStatus(exc.status_code).phrase.replace(" ", ""), "status": exc.status_code,
+                "message": str(exc.detail)}
+        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -10,6 +10,7 @@ import numpy as np
 
 from handlers.ops.crop import crop_quad, quad_for_polygon
 from service.backends import Backend
+from service.errors import PayloadTooLarge
 from service.layout import analyse_page
 from service.ner_lines import tag_lines
 from service.uploads import decode_upload
@@ -31,6 +32,8 @@ class OcrRequest:
     # The 0/180 classifier that page orientation votes with (service.orientation); None: no
     # page is ever turned. Whether a page is checked is the document option `orientation`.
     orient_cls: str | None = None
+    # A page of thousands of specks costs a recognition call per chunk of them: refused (413).
+    max_lines: int = 1000
 
 
 class Timer:
@@ -102,6 +105,9 @@ async def ocr_image(backend: Backend, data: bytes, image: np.ndarray, request: O
     if rows is None:
         rows = await backend.detect(request.det, data, image, request.det_options) if request.det \
             else _whole_image(image)
+    if len(rows) > request.max_lines:
+        raise PayloadTooLarge(f"the detector found {len(rows)} text regions on this page, over the limit of "
+                              f"{request.max_lines} (OCRSERVE_MAX_LINES)")
     rows = reading_order(rows)
     timer.mark("detect", t)
     result: list[dict[str, Any]] = [{"box": [round(v, 1) for v in r[:-1]], "box_score": r[-1]} for r in rows]

@@ -7,9 +7,11 @@ import sys
 import uvicorn
 
 from service.accel import number_of_gpu
+from service.http_protocol import protocol_with_header_timeout
 from service.main import create_app
 from service.observability import configure_json_logging
 from service.settings import Settings, load_settings
+from service.supervisor import Supervisor
 from service.torchserve_process import TorchServe, TorchServeConfig
 from service.zoo import load_zoo
 
@@ -19,15 +21,23 @@ def _interrupt(signum, frame):  # noqa: ARG001 - signal handler signature
 
 
 def torchserve_config(settings: Settings, models: list[str]) -> TorchServeConfig:
-    """TorchServe's configuration as `ocrserve run` derives it from the settings."""
+    """TorchServe's configuration as `ocrserve run` (see run_settings) and the container
+    renderer derive it from the settings; the workers get the gateway's image limit."""
     return TorchServeConfig(
         model_store=settings.model_store, run_dir=settings.run_dir / "torchserve", models=models,
         inference_port=settings.ts_inference_port, management_port=settings.ts_management_port,
         metrics_port=settings.ts_metrics_port, grpc_inference_port=settings.ts_grpc_inference_port,
         grpc_management_port=settings.ts_grpc_management_port, token_auth=settings.ts_token_auth,
         token_expiration_min=settings.ts_token_expiration_min,
+        workers_env={"OCRSERVE_MAX_PIXELS": str(settings.max_pixels)},
         max_request_mb=max(64, 2 * settings.max_upload_bytes // (1024 * 1024)),
         number_of_gpu=number_of_gpu(settings.device))
+
+
+def uvicorn_config(app, settings: Settings, host: str, port: int, **kwargs) -> uvicorn.Config:
+    """The gateway's uvicorn settings: h11 with a header timeout, a keep-alive timeout."""
+    return uvicorn.Config(app, host=host, port=port, http=protocol_with_header_timeout(settings.header_timeout_s),
+                          timeout_keep_alive=settings.keep_alive_timeout_s, **kwargs)
 
 
 def _banner(settings: Settings, config: TorchServeConfig) -> str:
@@ -40,11 +50,17 @@ def _banner(settings: Settings, config: TorchServeConfig) -> str:
             + f"ocrserve: logs in {config.run_dir / 'logs'}; Ctrl-C stops everything")
 
 
-def run_service(token_auth: bool | None = None, models: list[str] | None = None) -> int:
-    """Start both servers, block until interrupted, then stop both; returns an exit code."""
-    settings = load_settings()
-    if token_auth is not None:
-        settings = settings.model_copy(update={"ts_token_auth": token_auth or settings.ts_token_auth})
+def run_settings(settings: Settings) -> Settings:
+    """`ocrserve run` always turns TorchServe's token auth on: TorchServe has one switch for both
+    APIs, and its management API (which loads model code) must never answer without a key, even
+    on loopback. The gateway holds the keys."""
+    return settings.model_copy(update={"ts_token_auth": True})
+
+
+def run_service(token_auth: bool | None = None, models: list[str] | None = None) -> int:  # noqa: ARG001
+    """Start both servers, block until interrupted, then stop both; returns an exit code.
+    `token_auth` is kept for old callers: token auth is always on (run_settings)."""
+    settings = run_settings(load_settings())
     zoo = load_zoo(settings.zoo_path)
     names = models or zoo.default_names()
     for name in names:
@@ -55,15 +71,17 @@ def run_service(token_auth: bool | None = None, models: list[str] | None = None)
         "management_url": [config.management_url], "ready_models": models or settings.ready_models,
         "torchserve_key_file": config.key_file if config.token_auth else None})
     torchserve = TorchServe(config)
+    supervisor = Supervisor(torchserve)
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         print(f"ocrserve: starting TorchServe with {', '.join(names)} ...", flush=True)
         torchserve.start()
         torchserve.wait_ready()
+        supervisor.start()
         print(_banner(settings, config), flush=True)
         configure_json_logging()
-        server = uvicorn.Server(uvicorn.Config(create_app(settings), host=settings.gateway_host,
-                                               port=settings.gateway_port, log_config=None, access_log=False,
+        server = uvicorn.Server(uvicorn_config(create_app(settings), settings, settings.gateway_host,
+                                               settings.gateway_port, log_config=None, access_log=False,
                                                timeout_graceful_shutdown=10))
         server.run()
     except KeyboardInterrupt:
@@ -73,6 +91,6 @@ def run_service(token_auth: bool | None = None, models: list[str] | None = None)
         return 1
     finally:
         print("ocrserve: stopping TorchServe ...", flush=True)
-        torchserve.stop()
+        supervisor.stop()
         print("ocrserve: stopped", flush=True)
     return 0

@@ -36,6 +36,7 @@ class Settings(BaseSettings):
 
     max_upload_bytes: int = Field(20 * 1024 * 1024, ge=1024)
     max_pixels: int = Field(40_000_000, ge=10_000)
+    max_lines: int = Field(1000, ge=1)  # text regions per page (413 above): each costs a crop and a read
     upstream_timeout_s: float = Field(120.0, gt=0)
     connect_timeout_s: float = Field(5.0, gt=0)
     # Crops per recognition request sent to TorchServe (one request per chunk, sent concurrently).
@@ -48,6 +49,15 @@ class Settings(BaseSettings):
     # many pages of one document are in flight at once (TorchServe's workers share them).
     max_pages: int = Field(200, ge=1, le=100_000)
     page_concurrency: int = Field(3, ge=1, le=64)
+    # Admission control (service/guards.py): pipeline requests running at once, waiting beyond
+    # those, and how long one may wait; past that the gateway answers 503 with Retry-After.
+    max_in_flight: int = Field(4, ge=1)
+    max_queued: int = Field(4, ge=0)
+    queue_timeout_s: float = Field(2.0, gt=0)
+    # Slow clients (service/http_protocol.py): request headers must arrive within this long;
+    # an idle keep-alive connection is closed after keep_alive_timeout_s.
+    header_timeout_s: float = Field(10.0, gt=0)
+    keep_alive_timeout_s: float = Field(5.0, gt=0)
 
     # Used by `ocrserve run`, which starts TorchServe itself and points the gateway at it.
     gateway_host: str = "127.0.0.1"

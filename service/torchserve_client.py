@@ -81,6 +81,8 @@ class TorchServeClient:
         now = time.monotonic()
         return [r for r in ring if r.down_until <= now] + [r for r in ring if r.down_until > now]
 
+    retry_delays_s: tuple[float, ...] = (0.25, 1.0)
+
     def _mark_down(self, replica: Replica) -> None:
         replica.down_until = time.monotonic() + self.cooldown_s
 
@@ -93,15 +95,19 @@ class TorchServeClient:
         """
         kwargs = _predict_body(content, json_body, fields)
         error: OcrServeError | None = None
-        for replica in self._order():
-            url = f"{replica.inference_url}/predictions/{model}"
-            try:
-                return _json_or_raise(await self._send(replica, "inference", "POST", url, **kwargs), model)
-            except ModelUnavailable as exc:  # down, or no worker for it there: try the next one
-                self._mark_down(replica)
-                error = exc
-            except ModelNotFound:  # the gateway only asks for zoo models: this one is not loaded
-                raise await self._not_loaded(model) from None
+        # A prediction is idempotent: when no replica could take it (refused connection, a worker
+        # or frontend being restarted), wait a little and go round again before giving up.
+        for delay in (0.0, *self.retry_delays_s):
+            await asyncio.sleep(delay)
+            for replica in self._order():
+                url = f"{replica.inference_url}/predictions/{model}"
+                try:
+                    return _json_or_raise(await self._send(replica, "inference", "POST", url, **kwargs), model)
+                except ModelUnavailable as exc:  # down, or no worker for it there: try the next one
+                    self._mark_down(replica)
+                    error = exc
+                except ModelNotFound:  # the gateway only asks for zoo models: this one is not loaded
+                    raise await self._not_loaded(model) from None
         raise error  # type: ignore[misc]
 
     async def _not_loaded(self, model: str) -> ModelUnavailable:

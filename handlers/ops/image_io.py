@@ -40,6 +40,11 @@ _SOI, _EOI = b"\xff\xd8\xff", b"\xff\xd9"
 _HIGH_DEPTH_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
 _ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
 _URLSAFE_TO_STD = str.maketrans("-_", "+/")
+# Cost limits (_check_cost): images up to this size are never refused for their file size.
+_COST_FREE_PIXELS = 4_000_000
+_MAX_PIXELS_PER_BYTE = 5_000
+# Depth and alpha conversion works on bands of rows of at most this many input bytes.
+_BAND_BYTES = 16 * 1024 * 1024
 # EXIF orientation -> the operation that makes the image upright, as exif_transpose does it.
 _UPRIGHT = {
     2: lambda a: cv2.flip(a, 1),
@@ -91,6 +96,7 @@ def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarra
         data += _EOI
     with _decoder_errors(), _open(data) as im:
         _check_size(im.width, im.height, max_pixels)
+        _check_cost(im, data, max_pixels)
         # Must run before any Pillow decoding: see _orientation().
         orientation = _orientation(im)
         if _use_opencv(im):
@@ -192,6 +198,34 @@ def _check_size(width: int, height: int, max_pixels: int) -> None:
         )
 
 
+def _check_cost(im: Image.Image, data: bytes, max_pixels: int) -> None:
+    """Refuse small files that decode to far more work than their size suggests.
+
+    A 2 KB JPEG whose header claims 6300 x 6300, or a 300 KB 16-bit RGBA PNG of 39 megapixels,
+    passes the pixel limit yet costs seconds and gigabytes to decode twice (gateway and worker).
+    Real photos and scans stay far below both limits: a blank 300 dpi A4 page as a 1-bit fax
+    TIFF holds about 2,000 pixels per byte; 16-bit images are limited to a quarter of the pixels.
+    """
+    pixels = im.width * im.height
+    if pixels > _COST_FREE_PIXELS and pixels > len(data) * _MAX_PIXELS_PER_BYTE:
+        raise ImageTooLargeError(
+            f"image declares {im.width}x{im.height} pixels in only {len(data)} bytes (over "
+            f"{_MAX_PIXELS_PER_BYTE} pixels per byte): refused as a decompression bomb"
+        )
+    if _bits_per_sample(im, data) > 8 and pixels > max_pixels // 4:
+        raise ImageTooLargeError(
+            f"16-bit image of {pixels / 1e6:.1f} megapixels, over the limit of {max_pixels / 4e6:.1f} "
+            "megapixels for images with more than 8 bits per sample"
+        )
+
+
+def _bits_per_sample(im: Image.Image, data: bytes) -> int:
+    """Bits per sample from the header: Pillow reads 16-bit colour PNGs as 8-bit modes."""
+    if im.format == "PNG" and len(data) > 24:
+        return data[24]  # IHDR bit depth, right after the signature, length, type, width, height
+    return 16 if im.mode in _HIGH_DEPTH_MODES else 8
+
+
 def _frame_count(im: Image.Image) -> int:
     """Number of frames, or 1 if counting them fails on a damaged file."""
     try:
@@ -281,7 +315,22 @@ def _load(im: Image.Image) -> None:
 
 
 def _to_bgr8(image: np.ndarray, rgb: bool) -> np.ndarray:
-    """Normalise depth, alpha and channel order to contiguous (H, W, 3) uint8 BGR."""
+    """Normalise depth, alpha and channel order to contiguous (H, W, 3) uint8 BGR.
+
+    Large images go in bands of rows: the 16-bit and alpha arithmetic needs temporaries several
+    times the input's size (a 40-megapixel 16-bit RGBA PNG of 300 KB cost 4 GB in one piece)."""
+    height = image.shape[0]
+    row_bytes = max(1, image.nbytes // max(1, height))
+    if image.nbytes <= _BAND_BYTES or height < 2:
+        return _to_bgr8_band(image, rgb)
+    out = np.empty((height, image.shape[1], 3), np.uint8)
+    step = max(1, _BAND_BYTES // row_bytes)
+    for top in range(0, height, step):
+        out[top:top + step] = _to_bgr8_band(image[top:top + step], rgb)
+    return out
+
+
+def _to_bgr8_band(image: np.ndarray, rgb: bool) -> np.ndarray:
     if image.dtype != np.uint8:
         image = _to_8bit(image)
     if image.ndim == 2:

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 
 from service.errors import BadImage, BadOptions, ModelNotFound, PayloadTooLarge
+from service.kie_input import check_instances
 from service.routes.ocr import pick_model
 from service.schemas import ErrorResponse, KieResponse
 from service.state import State
@@ -30,6 +31,8 @@ async def _read_json(request: Request, limit: int) -> dict[str, Any]:
         body = json.loads(b"".join(chunks))
     except ValueError:
         raise BadOptions("the JSON body is not valid JSON") from None
+    except RecursionError:  # deeply nested arrays or objects: the parser's stack runs out
+        raise BadOptions("the JSON body is nested too deeply") from None
     if not isinstance(body, dict):
         raise BadOptions("the JSON body must be an object {\"image\": <base64>, \"instances\": [...]}")
     return body
@@ -57,11 +60,14 @@ async def read_kie_request(request: Request, limit: int) -> tuple[bytes | None, 
         data, fields = await read_upload(request, limit)
         try:
             body = {k: json.loads(fields[k]) for k in ("instances", "width", "height") if k in fields}
-        except ValueError:
+        except (ValueError, RecursionError):
             raise BadOptions("the instances / width / height fields must be JSON") from None
         model = fields.get("model")
     if "instances" not in body:
         raise BadOptions("a KIE request needs instances: [{\"box\": [x1, y1, x2, y2], \"text\": \"...\"}, ...]")
+    check_instances(body["instances"])
+    if model is not None and not isinstance(model, str):
+        raise BadOptions("model must be a string")
     return data, {k: body[k] for k in ("instances", "width", "height") if k in body}, model
 
 

@@ -81,6 +81,7 @@ async def load_model(name: str, state: State, workers: Annotated[int, Query(ge=1
 @router.put("/{name}", response_model=ModelStatus)
 async def scale_model(name: str, state: State, workers: Annotated[int, Query(ge=1, le=16)]) -> ModelStatus:
     """Set the number of workers of a loaded model."""
+    _zoo_name(state, name)  # never pass a caller's string into TorchServe's management URL
     params = {"min_worker": workers, "max_worker": workers, "synchronous": "true"}
     await state.client.management("PUT", f"/models/{name}", params=params)
     return await describe(state, name)
@@ -89,5 +90,6 @@ async def scale_model(name: str, state: State, workers: Annotated[int, Query(ge=
 @router.delete("/{name}")
 async def unload_model(name: str, state: State) -> dict:
     """Unload a model; its archive stays in the store."""
+    _zoo_name(state, name)
     await state.client.management("DELETE", f"/models/{name}")
     return {"name": name, "loaded": False}

@@ -12,6 +12,7 @@ import httpx
 import uvicorn
 
 from service.main import create_app
+from service.runner import uvicorn_config
 from service.settings import Settings
 from service.torchserve_process import TorchServe, TorchServeConfig
 from service.zoo import REPO_ROOT
@@ -56,8 +57,7 @@ def gateway_settings(config: TorchServeConfig, **overrides) -> Settings:
 def running_gateway(settings: Settings) -> Iterator[str]:
     """The gateway on a free port in a background thread; yields its base URL."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
-                                           log_level="warning"))
+    server = uvicorn.Server(uvicorn_config(create_app(settings), settings, "127.0.0.1", port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{port}"
