@@ -7,7 +7,6 @@ import sys
 import time
 from pathlib import Path
 
-from handlers.families.ner.bert import CLUENER_CATEGORIES
 
 
 def add_command(kinds: argparse._SubParsersAction) -> None:
@@ -21,7 +20,8 @@ def add_command(kinds: argparse._SubParsersAction) -> None:
     ner.add_argument("--vocab", type=Path, default=None, help="BERT vocab file (default: built from the data)")
     ner.add_argument("--init", type=Path, default=None,
                      help="start the encoder from this MMOCR-layout checkpoint (converted pretrained BERT)")
-    ner.add_argument("--categories", default=",".join(CLUENER_CATEGORIES), help="comma-separated entity types")
+    # the default is read when the command runs: the client-only install has no handlers stack
+    ner.add_argument("--categories", default=None, help="comma-separated entity types (default: CLUENER's 10)")
     ner.add_argument("--layers", type=int, default=12)
     ner.add_argument("--hidden", type=int, default=768)
     ner.add_argument("--heads", type=int, default=12)
@@ -67,6 +67,7 @@ def run_train_ner(args: argparse.Namespace) -> int:
 
     from handlers.families.ner.convertor import read_vocab
     from service.ner_training.data import build_vocab
+    from handlers.families.ner.bert import CLUENER_CATEGORIES
     from service.ner_training.train import TrainOptions, evaluate, new_model, save_checkpoint, train
 
     try:
@@ -76,7 +77,8 @@ def run_train_ner(args: argparse.Namespace) -> int:
         opts = TrainOptions(layers=args.layers, hidden=args.hidden, heads=args.heads,
                             intermediate=args.intermediate, epochs=args.epochs, batch_size=args.batch_size,
                             lr=args.lr, seed=args.seed,
-                            categories=tuple(c.strip() for c in args.categories.split(",") if c.strip()))
+                            categories=tuple(c.strip() for c in (args.categories or ",".join(CLUENER_CATEGORIES))
+                                             .split(",") if c.strip()))
     except ValueError as exc:
         print(f"train ner: {exc}", file=sys.stderr)
         return 2
