@@ -7,9 +7,9 @@ WildReceipt transcripts have no spaces) equals the key, or when a run of consecu
 to the key (multi-line names and addresses); a lone address line that is a long substring of the
 address also counts, a total printed with its currency (``RM 33.90``) is a total, and a line that
 holds the date is a date (SROIE prints dates with the time or a ``DATE:`` key on one line: 449 of
-563 receipts have no line that is the date alone). Every other line is left *unlabelled* (``UNLABELLED``, left out of the loss
-and of every score): SROIE says nothing about keys, items or prices, and calling them all
-``Others`` would contradict WildReceipt's key / item / price classes.
+563 receipts have no line that is the date alone). Every other line is left *unlabelled*
+(``UNLABELLED``: out of the loss and of every score): SROIE says nothing about keys, items or
+prices, and calling them all ``Others`` would contradict WildReceipt's key / item / price classes.
 """
 from __future__ import annotations
 
