@@ -24,6 +24,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     kie.add_argument("--batch-size", type=int, default=4)
     kie.add_argument("--lr", type=float, default=1e-3)
     kie.add_argument("--seed", type=int, default=0)
+    kie.add_argument("--init", type=Path, default=None, help="start from this sdmgr.pth (same "
+                     "config, classes and dictionary) instead of fresh weights: fine-tuning")
     kie.add_argument("--out", type=Path, default=None, help="output folder (sdmgr.pth, class_list.txt, dict.txt)")
     kie.add_argument("--dict", type=Path, default=None, help="character dictionary, one per line "
                      "(default: SDMG-R's + the rest of printable ASCII, no space)")
@@ -65,7 +67,7 @@ def _check(args: argparse.Namespace) -> None:
         raise UsageError("training needs --out DIR (where sdmgr.pth, class_list.txt and dict.txt go)")
     if args.epochs < 1 or args.batch_size < 1:
         raise UsageError("--epochs and --batch-size must be at least 1")
-    for flag, path in (("--dict", args.dict), ("--class-list", args.class_list)):
+    for flag, path in (("--dict", args.dict), ("--class-list", args.class_list), ("--init", args.init)):
         if path is not None and not path.is_file():
             raise UsageError(f"{flag} {path} does not exist")
 
@@ -117,6 +119,8 @@ def _train(args: argparse.Namespace) -> int:
         val_docs = read_annotations(val_path, val_path.parent, num_classes=len(classes))
     opts = TrainOptions(arch=arch, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed)
     model = new_model(opts, len(classes), KIEDictionary.from_file(args.dict) if args.dict else None)
+    if args.init is not None:
+        _load_init(model, args.init)
     print(f"train kie: {arch}, {len(train_docs)} training / {len(val_docs)} validation receipts, "
           f"{len(classes)} classes, {model.kie_head.dictionary.num_classes - 1} characters, "
           f"lr steps at epochs {opts.steps()}", flush=True)
@@ -130,11 +134,22 @@ def _train(args: argparse.Namespace) -> int:
 
         history = train(model, train_docs, opts, classes, val_docs, log=log)
     meta = dict(arch=arch, classes=classes, epoch=opts.epochs, seed=opts.seed, train=options_meta(opts),
+                init=str(args.init) if args.init else None,
                 train_receipts=len(train_docs), seconds=round(time.perf_counter() - start, 1),
                 val=({k: history[-1].val[k] for k in ("macro_f1", "micro_f1")} if val_docs else None))
     path = save_checkpoint(args.out, model, classes, meta)
     print(f"train kie: saved {path} (+ class_list.txt, dict.txt) after {meta['seconds']} s")
     return 0
+
+
+def _load_init(model, path: Path) -> None:
+    import torch
+
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        model.load_state_dict(state.get("state_dict", state), strict=True)
+    except RuntimeError as exc:  # other classes / dictionary / config: shapes or keys differ
+        raise UsageError(f"--init {path} does not fit this model ({str(exc).splitlines()[0]})") from exc
 
 
 def _epoch_line(e) -> str:

@@ -20,6 +20,8 @@ import torch
 
 from handlers.families.kie.preprocess import normalize_and_pad, resize_image, scale_boxes
 
+UNLABELLED = -100  # the node loss's ignore index
+
 
 @dataclass
 class KIEDocument:
@@ -87,6 +89,8 @@ def resolve_image(data_dir: Path, file_name: str) -> Path:
 def read_annotations(ann_file: str | Path, data_dir: str | Path | None = None,
                      num_classes: int | None = None) -> list[KIEDocument]:
     """Every receipt of an annotation file; receipts without boxes are skipped (nothing to learn).
+    A label of ``UNLABELLED`` (-100) marks a box with no known class: it still feeds the graph but
+    is left out of the loss and of the scores (partially labelled data such as mapped SROIE).
 
     Labels outside ``range(num_classes)`` raise a ValueError naming the line."""
     ann_file = Path(ann_file)
@@ -99,10 +103,10 @@ def read_annotations(ann_file: str | Path, data_dir: str | Path | None = None,
             doc = parse_record(json.loads(line), data_dir)
         except (ValueError, KeyError, TypeError) as exc:
             raise ValueError(f"{ann_file}:{n}: {exc}") from exc
-        if num_classes is not None and len(doc.labels) and (
-                doc.labels.min() < 0 or doc.labels.max() >= num_classes):
-            raise ValueError(f"{ann_file}:{n}: labels must lie in 0..{num_classes - 1}, "
-                             f"got {sorted(set(doc.labels.tolist()))}")
+        known = doc.labels[doc.labels != UNLABELLED]
+        if num_classes is not None and len(known) and (known.min() < 0 or known.max() >= num_classes):
+            raise ValueError(f"{ann_file}:{n}: labels must lie in 0..{num_classes - 1} "
+                             f"(or {UNLABELLED}: unlabelled), got {sorted(set(doc.labels.tolist()))}")
         if len(doc.texts):
             docs.append(doc)
     return docs

@@ -9,7 +9,7 @@ import torch
 
 from handlers.families.kie.metrics import WILDRECEIPT_IGNORED_CLASSES, cared_labels, kie_f1
 from handlers.families.kie.sdmgr import SDMGR
-from service.kie_training.dataset import KIEDocument, make_batch
+from service.kie_training.dataset import UNLABELLED, KIEDocument, make_batch
 
 WILDRECEIPT_CLASSES = (
     "Ignore", "Store_name_value", "Store_name_key", "Store_addr_value", "Store_addr_key",
@@ -56,8 +56,11 @@ def per_class_scores(preds: Sequence[Sequence[int]], gts: Sequence[Sequence[int]
 def evaluate(model: SDMGR, docs: Sequence[KIEDocument], classes: Sequence[str]) -> dict:
     """``macro_f1`` (MMOCR semantics, WildReceipt ignored classes when the list is WildReceipt's),
     ``micro_f1`` over the same cared classes, ``cared`` class names and ``per_class`` scores."""
-    preds = predict_labels(model, docs)
-    gts = [d.labels.tolist() for d in docs]
+    preds, gts = [], []
+    for pred, doc in zip(predict_labels(model, docs), docs):  # unlabelled boxes are not scored
+        keep = doc.labels != UNLABELLED
+        preds.append([p for p, k in zip(pred, keep) if k])
+        gts.append(doc.labels[keep].tolist())
     ignored = ignored_classes_for(classes)
     f1 = kie_f1(preds, gts, len(classes), mode=["macro", "micro"], ignored_classes=ignored)
     cared = [classes[c] for c in cared_labels(len(classes), ignored_classes=ignored)]

@@ -161,21 +161,36 @@ def test_cli_missing_data_folder(tmp_path, capsys):
     assert "is not a folder" in capsys.readouterr().err
 
 
-def test_shipped_receipt_model_reads_the_real_sample():
+# the shipped model's macro-F1 on the validation part of the WildReceipt subset (ground-truth
+# boxes; seed-13 split of bench/kie_prepare_real.py, never trained on; README records 0.7512):
+# the floor leaves room for other CPUs and thread counts, and fails the previous, synthetic-only
+# model (0.568 there)
+SHIPPED_VAL_MACRO_F1_FLOOR = 0.70
+
+
+def test_shipped_receipt_model_reads_real_receipts(tmp_path):
     from pathlib import Path
 
     from service.kie_training.dataset import read_annotations
     from service.kie_training.evaluate import evaluate
+    from service.kie_training.real_data import split_of
+    from tests.conftest import data_path
 
     root = Path(__file__).resolve().parents[3]
-    sample = root.parent / "shared" / "data" / "mmocr" / "main" / "kie_toy_dataset" / "wildreceipt"
-    if not (sample / "data.txt").is_file():
-        pytest.skip(f"real WildReceipt sample not available at {sample}")
+    subset = data_path("wildreceipt_subset", "annotations.txt")
     model, classes, meta = load_checkpoint(root / "model_store" / "weights" / "sdmgr-receipts" / "sdmgr.pth")
     assert classes == CLASSES and meta["arch"] == "sdmgr_novisual_60e_wildreceipt"
     assert model.kie_head.node_embed.num_embeddings == len(RECEIPT_CHARS) + 1
-    report = evaluate(model, read_annotations(sample / "data.txt", num_classes=26), classes)
-    # never trained or tuned on these two receipts; README records 0.6233
-    assert report["macro_f1"] > 0.55
-    for name in ("Store_name_value", "Total_value", "Tel_value"):
-        assert report["per_class"][name]["f1"] == 1.0, (name, report["per_class"][name])
+    val = [line for line in subset.read_text().splitlines()
+           if line.strip() and split_of(json.loads(line)["file_name"], 13, VAL_SPLIT) == "val"]
+    (tmp_path / "val.txt").write_text("\n".join(val) + "\n")
+    docs = read_annotations(tmp_path / "val.txt", subset.parent, num_classes=26)
+    assert len(docs) == 29
+    report = evaluate(model, docs, classes)
+    assert report["macro_f1"] > SHIPPED_VAL_MACRO_F1_FLOOR, report["macro_f1"]
+    # shipped 0.87 / 0.92 / 0.72 there; the synthetic-only model 0.76 / 0.71 / 0.14
+    for name, floor in (("Date_value", 0.8), ("Prod_item_value", 0.85), ("Total_value", 0.65)):
+        assert report["per_class"][name]["f1"] > floor, (name, report["per_class"][name])
+
+
+VAL_SPLIT = (("train", 0.7), ("val", 0.1), ("test", 0.2))
