@@ -73,33 +73,16 @@ def read_cluener(path: Path) -> list[NerSample]:
     return samples
 
 
-def _prf(right: int, found: int, origin: int) -> dict[str, float]:
-    precision = right / found if found else 0.0
-    recall = right / origin if origin else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"precision": precision, "recall": recall, "f1": f1}
-
-
 def ner_prf(preds: Iterable[Iterable[Entity]], gts: Iterable[Iterable[Entity]]) -> dict:
-    """Entity-level P/R/F1 (exact type and span), overall and per type, as MMOCR 0.x's NER metric counts.
+    """Entity-level P/R/F1 (exact type and span), overall and per type, as MMOCR 0.x's NER metric
+    counts: the one metric of the NER family (handlers/families/ner/metrics.py) as a report dict.
 
     Each of `preds` / `gts` holds one collection of (type, start, end) per text.
     """
-    right: dict[str, int] = {}
-    found: dict[str, int] = {}
-    origin: dict[str, int] = {}
-    for pred, gt in zip(preds, gts, strict=True):
-        pred, gt = set(pred), set(gt)
-        for kind, *_ in pred:
-            found[kind] = found.get(kind, 0) + 1
-        for kind, *_ in gt:
-            origin[kind] = origin.get(kind, 0) + 1
-        for kind, *_ in pred & gt:
-            right[kind] = right.get(kind, 0) + 1
-    kinds = sorted(set(found) | set(origin))
-    per_type = {k: _prf(right.get(k, 0), found.get(k, 0), origin.get(k, 0)) for k in kinds}
-    overall = _prf(sum(right.values()), sum(found.values()), sum(origin.values()))
-    return {**overall, "entities": sum(origin.values()), "per_type": per_type}
+    from handlers.families.ner.metrics import entity_prf
+
+    report = entity_prf([list(g) for g in gts], [list(p) for p in preds]).to_json()
+    return {**report, "entities": report["gold"]}
 
 
 def entities_from_response(entities: Sequence[dict]) -> set[Entity]:
