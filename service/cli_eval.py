@@ -87,23 +87,17 @@ def run_eval(args: argparse.Namespace) -> int:
     if not det_root.is_dir():
         print(f"eval: no data at {det_root}", file=sys.stderr)
         return 2
-    from ocrserve.progress import Progress
-
     ocr = remote_ocr(args.url) if args.url else local_ocr()
-    samples = load_icdar2015_dir(det_root)
     pages = _document_pages(args.data)
-    progress = Progress(len(samples) + len(pages), "eval", bar=None)
 
     def e2e(data: bytes) -> dict:
-        answer = ocr(data, det=args.det, rec=args.rec)
-        progress.step()
-        return answer
+        return ocr(data, det=args.det, rec=args.rec)
 
-    with progress:
-        end_to_end = evaluate_end_to_end(samples, e2e)
-        report = {"images": end_to_end.pop("images"), **end_to_end}
-        report["recognition"] = evaluate_recognition(load_word_crops(rec_root), recognizer_from(ocr, args.rec))
-        if pages:
-            report["documents"] = evaluate_documents(pages, e2e)
+    # each evaluate_* shows its own progress bar on a terminal (service.evaluation.progress)
+    end_to_end = evaluate_end_to_end(load_icdar2015_dir(det_root), e2e)
+    report = {"images": end_to_end.pop("images"), **end_to_end}
+    report["recognition"] = evaluate_recognition(load_word_crops(rec_root), recognizer_from(ocr, args.rec))
+    if pages:
+        report["documents"] = evaluate_documents(pages, e2e)
     print(json.dumps(report, indent=2) if args.json else format_report(report))
     return 0

@@ -111,7 +111,7 @@ def evaluate_recognition(
 def evaluate_documents(documents: Sequence[tuple[str | Path, str]], ocr: OcrFn) -> dict[str, float]:
     """Character error rate of each page (`cer_<file stem>`): its lines in reading order, joined."""
     report = {}
-    for image_path, truth in documents:
+    for image_path, truth in progress(documents, "documents", unit="page"):
         lines = _page_result(ocr(Path(image_path).read_bytes()))
         text = " ".join(line.get("text", "") for line in lines)
         report[f"cer_{Path(image_path).stem}"] = round(character_error_rate(text, truth), 4)
