@@ -53,6 +53,21 @@ def gateway_settings(config: TorchServeConfig, **overrides) -> Settings:
     return Settings(**values)
 
 
+def wait_healthy(url: str, timeout: float, alive=lambda: None, pause: float = 0.2) -> None:
+    """Poll `url`/healthz until it answers 200; `alive()` raises (with the process's output) when
+    the server being waited for has died."""
+    deadline = time.monotonic() + timeout
+    while True:
+        alive()
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        assert time.monotonic() < deadline, f"{url} never came up"
+        time.sleep(pause)
+
+
 @contextmanager
 def running_gateway(settings: Settings) -> Iterator[str]:
     """The gateway on a free port in a background thread; yields its base URL."""

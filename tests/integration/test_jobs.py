@@ -15,7 +15,7 @@ import pytest
 
 from tests.conftest import data_path
 from tests.integration.conftest import ADMIN_KEY
-from tests.integration.servers import free_port, gateway_settings, running_gateway
+from tests.integration.servers import free_port, gateway_settings, running_gateway, wait_healthy
 
 
 def _img(n: int = 10) -> bytes:
@@ -123,17 +123,11 @@ def _gateway_process(env: dict[str, str]):
            "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
     proc = subprocess.Popen(cmd, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
+    def alive() -> None:
+        assert proc.poll() is None, proc.stderr.read().decode()
+
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, proc.stderr.read().decode()
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "gateway never came up"
-            time.sleep(0.2)
+        wait_healthy(url, 60, alive)
         with httpx.Client(base_url=url, timeout=60) as client:
             yield proc, client
     finally:

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from tests.conftest import data_path
-from tests.integration.servers import free_port
+from tests.integration.servers import free_port, wait_healthy
 
 MODELS = ["ppocrv6-tiny-det", "ppocrv6-tiny-rec"]
 
@@ -42,17 +42,11 @@ def test_run_serves_then_stops_cleanly(tmp_path, archives_ready, sig):
               for k in ("INFERENCE", "MANAGEMENT", "METRICS", "GRPC_INFERENCE", "GRPC_MANAGEMENT")}}
     cmd = [sys.executable, "-m", "service.cli", "run", "--models", *MODELS]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    def alive() -> None:
+        assert proc.poll() is None, proc.stdout.read()
+
     try:
-        deadline = time.monotonic() + 240
-        while True:
-            assert proc.poll() is None, proc.stdout.read()
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "gateway never came up"
-            time.sleep(0.5)
+        wait_healthy(f"http://127.0.0.1:{port}", 240, alive, pause=0.5)
         image = data_path("mmocr", "0.x", "toy_dataset", "imgs", "test", "img_10.jpg").read_bytes()
         response = httpx.post(f"http://127.0.0.1:{port}/ocr", params={"det": MODELS[0], "rec": MODELS[1]},
                               files={"file": ("a", image)}, timeout=60)
