@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from handlers.errors import RequestError, as_request_error
-from handlers.families import ModelSpec, build_model
+from handlers.api.spec import ModelSpec
+from handlers.registry import build_model
 from handlers.requests import Payload, parse_row
 from handlers.runtime import Device
 

@@ -1,6 +1,9 @@
 """Detection handler: one image per row -> {"boundary_result": [[x1, y1, ..., xn, yn, score], ...]}."""
 from __future__ import annotations
 
+import numpy as np
+
+from handlers.api.results import Detection, detections_json
 from handlers.base import OcrHandler
 from handlers.errors import RequestError
 from handlers.families.db import OPTION_BOUNDS, parse_options
@@ -14,28 +17,24 @@ def options_parser(model):
     return getattr(model, "parse_options", parse_options)
 
 
-def boundary_result(detections) -> dict:
-    """MMOCR's detection response shape, coordinates rounded to 0.1 px, every polygon clockwise
-    from its top-left vertex (handlers/ops/vertex_order.py) whichever detector found it."""
-    rows = []
-    for det in detections:
-        flat = [round(float(v), 1) for v in clockwise_from_top_left(det.polygon).reshape(-1)]
-        rows.append(flat + [round(det.score, 5)])
-    return {"boundary_result": rows}
-
-
 class DetectionHandler(OcrHandler):
     task = "det"
     option_names = frozenset(OPTION_BOUNDS) | TESSERACT_OPTIONS
+
+    def detect(self, image: np.ndarray, options: dict) -> list[Detection]:
+        """Text regions of one decoded image at the precision the service answers with, every
+        polygon clockwise from its top-left vertex (handlers/ops/vertex_order.py) whichever
+        detector found it; bad options -> 422."""
+        try:
+            parsed = options_parser(self.model)(options)
+        except ValueError as exc:
+            raise RequestError(422, str(exc)) from None
+        return [Detection(clockwise_from_top_left(d.polygon), d.score).rounded() for d in self.model(image, parsed)]
 
     def infer(self, payloads: list[Payload]) -> list[dict]:
         results = []
         for payload in payloads:
             if payload.is_list:
                 raise RequestError(400, "the detector takes one image per request")
-            try:
-                options = options_parser(self.model)(payload.options)
-            except ValueError as exc:
-                raise RequestError(422, str(exc)) from None
-            results.append(boundary_result(self.model(payload.images[0], options)))
+            results.append(detections_json(self.detect(payload.images[0], payload.options)))
         return results

@@ -15,7 +15,8 @@ import numpy as np
 
 from handlers.base import OcrHandler
 from handlers.errors import RequestError, as_request_error
-from handlers.families.kie_model import KIEDocument, KIEResult
+from handlers.api.results import KIEResult
+from handlers.families.kie_model import KIEDocument
 from handlers.ops.image_io import decode_image, image_from_base64
 
 _IMAGE_KEYS = ("image", "file", "body", "data")
@@ -108,14 +109,6 @@ def parse_kie_row(row: dict[str, Any], max_pixels: int, max_instances: int, need
     return document(decoded, fields, max_instances, needs_image)
 
 
-def kie_result(result: KIEResult, class_names: list[str]) -> dict:
-    """The public shape of one document's labels and pairs."""
-    instances = [{"label": class_names[label], "label_id": label, "label_score": round(score, 5)}
-                 for label, score in zip(result.labels, result.scores)]
-    pairs = [{"from": i, "to": j, "score": round(score, 5)} for i, j, score in result.pairs]
-    return {"instances": instances, "pairs": pairs}
-
-
 class KIEHandler(OcrHandler):
     task = "kie"
 
@@ -133,5 +126,12 @@ class KIEHandler(OcrHandler):
             results[idx] = result
         return results
 
+    def document(self, image: np.ndarray | None, body: dict) -> KIEDocument:
+        """A document from a decoded image (or None) and the JSON fields (`instances`, `width`, `height`)."""
+        return document(image, body, self.model.cfg.max_instances, self.model.cfg.visual)
+
+    def label(self, documents: list[KIEDocument]) -> list[KIEResult]:
+        return [result.rounded() for result in self.model(documents)]
+
     def infer(self, documents: list[KIEDocument]) -> list[dict]:
-        return [kie_result(r, self.model.class_names) for r in self.model(documents)]
+        return [result.to_json() for result in self.label(documents)]

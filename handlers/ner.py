@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from handlers.api.results import Entity, entities_json
 from handlers.base import OcrHandler
 from handlers.errors import RequestError, as_request_error
 from handlers.families.ner.convertor import NerTextError
@@ -30,6 +31,11 @@ def _body(row: dict[str, Any]) -> Any:
     return body
 
 
+def _check_count(texts: list, max_texts: int) -> None:
+    if len(texts) > max_texts:
+        raise RequestError(413, f"{len(texts)} texts in one request, over the limit of {max_texts}")
+
+
 def parse_texts(row: dict[str, Any], max_texts: int) -> list[str]:
     """The texts of one row; RequestError (400 / 413) naming what is wrong."""
     body = _body(row)
@@ -38,8 +44,7 @@ def parse_texts(row: dict[str, Any], max_texts: int) -> list[str]:
     texts = body.get("texts") if isinstance(body, dict) else body
     if not isinstance(texts, list):
         raise RequestError(400, "an NER request is {\"texts\": [\"...\", ...]} (or a text body)")
-    if len(texts) > max_texts:
-        raise RequestError(413, f"{len(texts)} texts in one request, over the limit of {max_texts}")
+    _check_count(texts, max_texts)
     bad = next((i for i, t in enumerate(texts) if not isinstance(t, str)), None)
     if bad is not None:
         raise RequestError(400, f"text {bad} is a {type(texts[bad]).__name__}, not a string")
@@ -56,23 +61,28 @@ class NERHandler(OcrHandler):
         for idx, row in enumerate(rows):
             try:
                 texts = parse_texts(row or {}, self.model.cfg.max_texts)
-                self.model.encode(texts)  # too-long texts fail their own row, before batching
+                self.check(texts)  # too-long texts fail their own row, before batching
                 parsed.append((idx, texts))
-            except NerTextError as exc:
-                results[idx] = RequestError(422, str(exc))
             except Exception as exc:  # noqa: BLE001 - every failure becomes this row's error
                 results[idx] = as_request_error(exc)
         for idx, result in self._infer_isolated(parsed):
             results[idx] = result
         return results
 
+    def check(self, texts: list[str]) -> None:
+        """413 over the per-request text count, 422 for a text the model cannot encode (too long)."""
+        _check_count(texts, self.model.cfg.max_texts)
+        try:
+            self.model.encode(texts)
+        except NerTextError as exc:
+            raise RequestError(422, str(exc)) from None
+
+    def tag(self, texts: list[str]) -> list[list[Entity]]:
+        """Entities of every text, in order (checked first, then one forward pass)."""
+        self.check(texts)
+        return [[e.rounded() for e in found] for found in self.model(texts)] if texts else []
+
     def infer(self, rows: list[list[str]]) -> list[dict]:
         """All texts of all rows in one forward pass, split back per row."""
-        flat = [text for texts in rows for text in texts]
-        entities = self.model(flat)
-        out, start = [], 0
-        for texts in rows:
-            out.append({"entities": [[e.to_json() for e in found]
-                                     for found in entities[start:start + len(texts)]]})
-            start += len(texts)
-        return out
+        entities = iter(self.model([text for texts in rows for text in texts]))
+        return [entities_json([[e.rounded() for e in next(entities)] for _ in texts]) for texts in rows]

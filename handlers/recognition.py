@@ -7,6 +7,11 @@ frame as a fraction of the crop width; the gateway turns them into word boxes.
 """
 from __future__ import annotations
 
+from typing import Sequence
+
+import numpy as np
+
+from handlers.api.results import Recognition
 from handlers.base import OcrHandler
 from handlers.errors import RequestError
 from handlers.requests import Payload
@@ -16,38 +21,28 @@ def _wants_positions(payload: Payload) -> bool:
     return str(payload.options.get("positions", "")).lower() in ("1", "true", "yes")
 
 
-def recognition_result(rec, positions: bool) -> dict:
-    """The public shape of one read crop."""
-    result = {"text": rec.text, "score": round(rec.score, 5)}
-    if positions:
-        result["chars"] = [[c, round(x0, 4), round(x1, 4), round(p, 4)] for c, x0, x1, p in rec.chars]
-        result["frame"] = round(rec.frame, 5)
-    return result
-
-
 class RecognitionHandler(OcrHandler):
     task = "rec"
     option_names = frozenset({"positions", "lang"})
 
+    def recognize(self, groups: Sequence[tuple[Sequence[np.ndarray], str | None]]) -> list[Recognition]:
+        """Read (crops, lang) groups in order, all in one call when no group names a language
+        (Tesseract reads one call per language; other recognisers refuse `lang` with 422)."""
+        if not any(len(crops) for crops, _ in groups):
+            return []
+        if not any(lang for _, lang in groups):
+            reads = self.model([image for crops, _ in groups for image in crops])
+        elif "lang" not in getattr(self.model, "option_names", ()):
+            raise RequestError(422, "this recogniser takes no lang option (Tesseract models do)")
+        else:
+            reads = [read for crops, lang in groups for read in self.model(list(crops), lang=lang)]
+        return [read.rounded() for read in reads]
+
     def infer(self, payloads: list[Payload]) -> list:
-        reads = iter(self._read(payloads))
+        reads = iter(self.recognize([(p.images, p.options.get("lang")) for p in payloads]))
         results = []
         for payload in payloads:
             positions = _wants_positions(payload)
-            rows = [recognition_result(next(reads), positions) for _ in payload.images]
+            rows = [next(reads).to_json(positions) for _ in payload.images]
             results.append(rows if payload.is_list else rows[0])
         return results
-
-    def _read(self, payloads: list[Payload]) -> list:
-        """All crops of the batch in one call; with `lang` (Tesseract) one call per language."""
-        langs = [payload.options.get("lang") for payload in payloads]
-        if not any(langs):
-            return self.model([image for payload in payloads for image in payload.images])
-        return read_with_lang(self.model, [(p.images, lang) for p, lang in zip(payloads, langs)])
-
-
-def read_with_lang(model, groups: list) -> list:
-    """Read (crops, lang) groups in order; 422 if the model has no languages (only Tesseract does)."""
-    if "lang" not in getattr(model, "option_names", ()):
-        raise RequestError(422, "this recogniser takes no lang option (Tesseract models do)")
-    return [read for crops, lang in groups for read in model(crops, lang=lang)]

@@ -7,7 +7,7 @@ from pathlib import Path
 from handlers.base import OcrHandler
 from handlers.classification import ClassificationHandler
 from handlers.detection import DetectionHandler
-from handlers.families import SPEC_FILE
+from handlers.api.spec import SPEC_FILE
 from handlers.kie import KIEHandler
 from handlers.ner import NERHandler
 from handlers.recognition import RecognitionHandler

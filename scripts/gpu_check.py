@@ -83,7 +83,7 @@ class Models:
     LocalBackend per device, i.e. the in-process pipeline's own loading path."""
 
     def __init__(self, shared: Path, work: Path, names: list[str]):
-        from service.archive import _family_of
+        from handlers.registry import family_of_arch
         from service.weights import sha256_of
         from service.zoo import LOCAL, ZooEntry, add_local_model, load_zoo
 
@@ -97,9 +97,9 @@ class Models:
             ckpt = work / f"{arch}.pth"
             torch.save({"state_dict": regenerate_state_dict(str(models / f"{arch}.keys.txt"),
                                                             str(models / f"{arch}.buffers.pt"))}, ckpt)
-            task, family = _family_of(arch)
+            family = family_of_arch(arch)
             add_local_model(ZooEntry.model_validate({
-                "name": arch, "task": task, "family": family, "runtime": "torch", "description": arch,
+                "name": arch, "task": family.task, "family": family.name, "runtime": "torch", "description": arch,
                 "weights": {"package": LOCAL, "version": "0", "path": str(ckpt), "sha256": sha256_of(ckpt)},
                 "config": {"arch": arch}, "serving": {"workers": 1, "batch_size": 1, "max_batch_delay_ms": 0}}),
                 zoo_path)

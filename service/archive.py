@@ -11,7 +11,8 @@ from pathlib import Path
 
 import yaml
 
-from handlers.families import ModelSpec, validate_config
+from handlers.api.spec import ModelSpec
+from handlers.registry import check_config, family_of_arch
 from service.weights import DEFAULT_CACHE, LOCAL, sha256_of, verified_file, weight_path
 from service.locations import local_zoo_path, work_root
 from service.zoo import DEFAULT_ZOO, LOCAL_ZOO_NAME, REPO_ROOT, ZooEntry, add_local_model, load_zoo
@@ -55,7 +56,7 @@ def stage_model_files(entry: ZooEntry, extra: Path, cache: Path = DEFAULT_CACHE)
         files[key] = extra / f"{key}{source.suffix}"
         shutil.copy2(source, files[key])
     spec = ModelSpec(entry.name, entry.task, entry.family, entry.runtime, weights, entry.config, files)
-    validate_config(spec)
+    check_config(spec)
     (extra / "model_config.json").write_text(json.dumps(spec.to_json(), indent=2), encoding="utf-8")
     return weights
 
@@ -92,28 +93,6 @@ def build_archive(entry: ZooEntry, store: Path = DEFAULT_STORE, cache: Path = DE
     return mar
 
 
-def _family_of(arch: str) -> tuple[str, str]:
-    """(task, family) serving an MMOCR config name; ValueError naming the supported ones."""
-    from handlers.families.mmocr import MODEL_BUILDERS as DET_CFGS
-    from handlers.families.kie.sdmgr import DEFAULT_CFGS as KIE_CFGS
-    from handlers.families.mmocr_rec import available
-
-    if arch in DET_CFGS:
-        return "det", "mmocr_det"
-    if arch in available():
-        return "rec", "mmocr_rec"
-    if arch in KIE_CFGS:
-        return "kie", "sdmgr"
-    from handlers.families.ner.bert import DEFAULT_CFGS as NER_CFGS
-    from handlers.families.ner_model import ARCH_ALIASES as NER_ALIASES
-
-    if arch in NER_CFGS or arch in NER_ALIASES:
-        return "ner", "bert_ner"
-    raise ValueError(f"unsupported MMOCR config {arch!r}; detectors: {', '.join(sorted(DET_CFGS))}; "
-                     f"recognisers: {', '.join(available())}; KIE: {', '.join(sorted(KIE_CFGS))}; "
-                     f"NER: {', '.join(sorted(NER_CFGS) + sorted(NER_ALIASES))}")
-
-
 def build_checkpoint_archive(name: str, arch: str, checkpoint: Path, store: Path = DEFAULT_STORE,
                              zoo_path: Path = DEFAULT_ZOO, files: dict[str, Path] | None = None) -> Path:
     """Archive a user's MMOCR checkpoint and add it to the local zoo so the gateway knows it.
@@ -125,10 +104,11 @@ def build_checkpoint_archive(name: str, arch: str, checkpoint: Path, store: Path
     checkpoint = Path(checkpoint).resolve()
     if not checkpoint.is_file():
         raise ValueError(f"checkpoint {checkpoint} does not exist")
-    task, family = _family_of(arch)
+    family = family_of_arch(arch)
+    task = family.task
     extra = _checked_files(task, files or {})
     entry = ZooEntry.model_validate({
-        "name": name, "task": task, "family": family, "runtime": _runtime_of(checkpoint, arch, task),
+        "name": name, "task": task, "family": family.name, "runtime": _runtime_of(checkpoint, arch, task),
         "description": f"MMOCR {arch} from {checkpoint.name}",
         "weights": {"package": LOCAL, "version": "0", "path": str(checkpoint), "sha256": sha256_of(checkpoint)},
         "files": extra,
@@ -142,7 +122,7 @@ def _runtime_of(checkpoint: Path, arch: str, task: str) -> str:
     """An exported .onnx is served by onnxruntime (det and rec), anything else by torch."""
     if checkpoint.suffix.lower() != ".onnx":
         return "torch"
-    if task not in ("det", "rec"):
+    if "onnxruntime" not in family_of_arch(arch).runtimes():
         raise ValueError(f"{arch}: ONNX files are served for detectors and recognisers only, not {task}")
     from handlers.families.mmocr_det import family_of
 

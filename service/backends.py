@@ -1,4 +1,5 @@
-"""Where models run for the pipeline: TorchServe over HTTP, or in this process (same handler code)."""
+"""Where models run for the pipeline: TorchServe over HTTP, or in this process (the same handler
+objects TorchServe runs). Both answer the typed results of handlers/api/results.py."""
 from __future__ import annotations
 
 import asyncio
@@ -8,16 +9,11 @@ from typing import Any, Protocol, Sequence
 
 import numpy as np
 
-from handlers.base import OcrHandler
-from handlers.classification import orientation_result
-from handlers.detection import boundary_result, options_parser
+from handlers.api.results import (Detection, Entity, KIEResult, Orientation, Recognition, detections_from_json,
+                                  entities_from_json)
+from handlers.api.spec import ModelSpec
 from handlers.errors import RequestError, as_request_error
-from handlers.families import ModelSpec
-from handlers.kie import document
 from handlers.ops.image_io import decode_image, encode_png
-from handlers.recognition import read_with_lang, recognition_result
-from handlers.runtime import Device
-from handlers.ts_entry import HANDLERS
 from service.errors import BadOptions, ModelNotFound, OcrServeError
 from service.torchserve_client import TorchServeClient
 from service.weights import DEFAULT_CACHE, verified_file, weight_path
@@ -25,21 +21,23 @@ from service.zoo import Zoo
 
 
 class Backend(Protocol):
-    """The calls the pipeline makes; every implementation returns the handlers' JSON shapes."""
+    """The calls the pipeline makes."""
 
-    async def detect(self, model: str, data: bytes, image: np.ndarray, options: dict) -> list[list[float]]: ...
+    async def detect(self, model: str, data: bytes, image: np.ndarray, options: dict) -> list[Detection]: ...
 
-    async def recognize(self, model: str, crops: Sequence[np.ndarray], lang: str | None = None) -> list[dict]: ...
+    async def recognize(self, model: str, crops: Sequence[np.ndarray], lang: str | None = None) -> list[Recognition]:
+        """Reads with character positions (the pipeline splits words with them)."""
+        ...
 
-    async def classify(self, model: str, crops: Sequence[np.ndarray]) -> list[dict]: ...
+    async def classify(self, model: str, crops: Sequence[np.ndarray]) -> list[Orientation]: ...
 
-    async def kie(self, model: str, data: bytes | None, image: np.ndarray | None, body: dict) -> dict:
+    async def kie(self, model: str, data: bytes | None, image: np.ndarray | None, body: dict) -> KIEResult:
         """Label boxes: `body` holds `instances` (and optionally `width`/`height`); the image is
         `data` (encoded) and/or `image` (decoded), or neither for a no-visual model."""
         ...
 
-    async def ner(self, model: str, texts: Sequence[str]) -> list[list[dict]]:
-        """Entities ({type, start, end, text, score}) of every text, in order."""
+    async def ner(self, model: str, texts: Sequence[str]) -> list[list[Entity]]:
+        """Entities of every text, in order."""
         ...
 
 
@@ -54,9 +52,8 @@ class TorchServeBackend:
         self.client = client
         self.chunk_size = chunk_size
 
-    async def detect(self, model: str, data: bytes, image: np.ndarray, options: dict) -> list[list[float]]:
-        body = await self.client.predict(model, content=data, fields=options)
-        return body["boundary_result"]
+    async def detect(self, model: str, data: bytes, image: np.ndarray, options: dict) -> list[Detection]:
+        return detections_from_json(await self.client.predict(model, content=data, fields=options))
 
     async def _crops_call(self, model: str, crops: Sequence[np.ndarray], options: dict) -> list[dict]:
         async def one(chunk: Sequence[np.ndarray]) -> list[dict]:
@@ -68,33 +65,34 @@ class TorchServeBackend:
         parts = await asyncio.gather(*(one(chunk) for chunk in _chunks(crops, self.chunk_size)))
         return [row for part in parts for row in part]
 
-    async def recognize(self, model: str, crops: Sequence[np.ndarray], lang: str | None = None) -> list[dict]:
-        return await self._crops_call(model, crops, {"positions": True, **({"lang": lang} if lang else {})})
+    async def recognize(self, model: str, crops: Sequence[np.ndarray], lang: str | None = None) -> list[Recognition]:
+        rows = await self._crops_call(model, crops, {"positions": True, **({"lang": lang} if lang else {})})
+        return [Recognition.from_json(row) for row in rows]
 
-    async def classify(self, model: str, crops: Sequence[np.ndarray]) -> list[dict]:
-        return await self._crops_call(model, crops, {})
+    async def classify(self, model: str, crops: Sequence[np.ndarray]) -> list[Orientation]:
+        return [Orientation.from_json(row) for row in await self._crops_call(model, crops, {})]
 
-    async def kie(self, model: str, data: bytes | None, image: np.ndarray | None, body: dict) -> dict:
+    async def kie(self, model: str, data: bytes | None, image: np.ndarray | None, body: dict) -> KIEResult:
         if data is not None:
             encoded = await asyncio.to_thread(lambda: base64.b64encode(data).decode())
             body = {**body, "image": encoded}
-        return await self.client.predict(model, json_body=body)
+        return KIEResult.from_json(await self.client.predict(model, json_body=body))
 
-    async def ner(self, model: str, texts: Sequence[str]) -> list[list[dict]]:
-        return (await self.client.predict(model, json_body={"texts": list(texts)}))["entities"]
+    async def ner(self, model: str, texts: Sequence[str]) -> list[list[Entity]]:
+        return entities_from_json(await self.client.predict(model, json_body={"texts": list(texts)}))
 
 
 class LocalBackend:
-    """Runs the zoo's models in this process with the same families the handlers use."""
+    """Runs the zoo's models in this process through the handler objects TorchServe runs."""
 
     def __init__(self, zoo: Zoo, cache: Path = DEFAULT_CACHE, threads: int = 1, device: str = "cpu"):
         self.zoo = zoo
         self.cache = cache
         self.threads = threads
-        self.device = Device.parse(device)  # scripts/gpu_check.py runs the pipeline on cuda:0
-        self._handlers: dict[str, OcrHandler] = {}
+        self.device = device  # scripts/gpu_check.py runs the pipeline on cuda:0
+        self._handlers: dict[str, Any] = {}
 
-    def handler(self, name: str) -> OcrHandler:
+    def handler(self, name: str) -> Any:
         """The loaded handler of a zoo model (loaded on first use)."""
         if name not in self._handlers:
             try:
@@ -104,60 +102,43 @@ class LocalBackend:
             files = {k: verified_file(entry, f, self.cache) for k, f in entry.files.items()}
             spec = ModelSpec(name, entry.task, entry.family, entry.runtime, weight_path(entry, self.cache),
                              entry.config, files)
-            handler = HANDLERS[entry.task]()
-            handler.load(spec, self.device, threads=self.threads)
-            self._handlers[name] = handler
+            from handlers.inprocess import load_handler  # torch: only where models run in this process
+
+            self._handlers[name] = load_handler(spec, self.device, self.threads)
         return self._handlers[name]
 
-    async def detect(self, model: str, data: bytes, image: np.ndarray, options: dict) -> list[list[float]]:
-        handler = self.handler(model)
-        try:
-            parsed = options_parser(handler.model)(options)
-        except (ValueError, RequestError) as exc:
-            raise BadOptions(str(exc)) from None
-        detections = await asyncio.to_thread(_guarded, handler.model, image, parsed)
-        return boundary_result(detections)["boundary_result"]
+    async def detect(self, model: str, data: bytes, image: np.ndarray, options: dict) -> list[Detection]:
+        return await _run(self.handler(model).detect, image, options, options_error=True)
 
-    async def recognize(self, model: str, crops: Sequence[np.ndarray], lang: str | None = None) -> list[dict]:
-        rec = self.handler(model).model
-        if not crops:
-            reads = []
-        elif lang:
-            reads = await asyncio.to_thread(_guarded, read_with_lang, rec, [(list(crops), lang)])
-        else:
-            reads = await asyncio.to_thread(_guarded, rec, list(crops))
-        return [recognition_result(r, positions=True) for r in reads]
+    async def recognize(self, model: str, crops: Sequence[np.ndarray], lang: str | None = None) -> list[Recognition]:
+        return await _run(self.handler(model).recognize, [(list(crops), lang)])
 
-    async def classify(self, model: str, crops: Sequence[np.ndarray]) -> list[dict]:
-        preds = await asyncio.to_thread(_guarded, self.handler(model).model, list(crops)) if crops else []
-        return [orientation_result(p) for p in preds]
+    async def classify(self, model: str, crops: Sequence[np.ndarray]) -> list[Orientation]:
+        return await _run(self.handler(model).classify, list(crops))
 
-    async def kie(self, model: str, data: bytes | None, image: np.ndarray | None, body: dict) -> dict:
+    async def kie(self, model: str, data: bytes | None, image: np.ndarray | None, body: dict) -> KIEResult:
         handler = self.handler(model)
 
-        def run() -> dict:
+        def run() -> KIEResult:
             decoded = image if image is not None or data is None else decode_image(data, handler.max_pixels)
-            cfg = handler.model.cfg
-            return handler.infer([document(decoded, body, cfg.max_instances, cfg.visual)])[0]
+            return handler.label([handler.document(decoded, body)])[0]
 
-        return await asyncio.to_thread(_guarded, run)
+        return await _run(run)
 
-    async def ner(self, model: str, texts: Sequence[str]) -> list[list[dict]]:
-        handler = self.handler(model)
-
-        def run() -> list[list[dict]]:
-            result = handler.run_rows([{"body": {"texts": list(texts)}}])[0]
-            if isinstance(result, RequestError):
-                raise result
-            return result["entities"]
-
-        return await asyncio.to_thread(_guarded, run)
+    async def ner(self, model: str, texts: Sequence[str]) -> list[list[Entity]]:
+        return await _run(self.handler(model).tag, list(texts))
 
 
-def _guarded(fn: Any, *args: Any) -> Any:
-    """Run model code, translating handler errors into gateway errors."""
-    try:
-        return fn(*args)
-    except Exception as exc:  # noqa: BLE001
-        error: RequestError = as_request_error(exc)
-        raise OcrServeError(error.message, status=error.status) from exc
+async def _run(fn: Any, *args: Any, options_error: bool = False) -> Any:
+    """Run handler code off the event loop; its row errors become the gateway's errors (with
+    `options_error`, a 422 is the caller's options: BadOptions)."""
+    def guarded() -> Any:
+        try:
+            return fn(*args)
+        except Exception as exc:  # noqa: BLE001
+            error: RequestError = as_request_error(exc)
+            if options_error and error.status == 422:
+                raise BadOptions(error.message) from exc
+            raise OcrServeError(error.message, status=error.status) from exc
+
+    return await asyncio.to_thread(guarded)

@@ -7,7 +7,6 @@ opset)` and `verify_onnx(arch, checkpoint, onnx_path, images)`, imported only wh
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -21,8 +20,6 @@ DEFAULT_IMAGES = {"det": ("mmocr", "0.x", "toy_dataset", "imgs", "test"),
 DEFAULT_IMAGE_COUNT = 2
 #: Max abs error allowed, scaled by max(1, max |torch value|) of each output.
 DEFAULT_TOLERANCE = 1e-3
-EXPORTERS = {"det": "handlers.families.mmocr.onnx_export",
-             "rec": "handlers.families.mmocr_rec.onnx_export"}
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -42,21 +39,22 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
 
 def task_of(arch: str) -> str:
-    """'det' or 'rec' for an MMOCR config name; ValueError naming the supported ones."""
-    from handlers.families.mmocr import MODEL_BUILDERS
-    from handlers.families.mmocr_rec import available
+    """'det' or 'rec' for an exportable MMOCR config name; ValueError naming the known ones."""
+    from handlers.registry import family_of_arch
 
-    if arch in MODEL_BUILDERS:
-        return "det"
-    if arch in available():
-        return "rec"
-    raise ValueError(f"unsupported MMOCR config {arch!r}; detectors: {', '.join(sorted(MODEL_BUILDERS))}; "
-                     f"recognisers: {', '.join(available())}")
+    family = family_of_arch(arch)
+    if not family.onnx_from_checkpoint:
+        raise ValueError(f"{arch} is a {family.task} config; ONNX export covers detectors and recognisers")
+    return family.task
 
 
 def exporter_for(arch: str) -> ModuleType:
-    """The ONNX exporter module of the config's task (imported lazily: it pulls in torch)."""
-    return importlib.import_module(EXPORTERS[task_of(arch)])
+    """The ONNX exporter module of the config's family (imported when used: it pulls in torch)."""
+    if task_of(arch) == "det":
+        from handlers.families.mmocr import onnx_export
+    else:
+        from handlers.families.mmocr_rec import onnx_export
+    return onnx_export
 
 
 def default_images(task: str, data: Path) -> list[Path]:

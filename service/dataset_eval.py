@@ -133,7 +133,7 @@ def local_kie(ocr, model: str) -> KieFn:
 
     def kie(data: bytes | None, instances: list[dict]) -> list[str]:
         labelled = asyncio.run(backend.kie(model, data, None, {"instances": instances}))
-        return [item["label"] for item in labelled["instances"]]
+        return [item.label for item in labelled.labels]
 
     return kie
 

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from handlers.api.results import Detection
 from handlers.ops.image_io import encode_png
 from service.backends import Backend
 from service.documents import PDF, Document, check_page_count, open_document, parse_pages
@@ -142,16 +143,17 @@ async def run_page(doc: Document, number: int, options: DocumentOptions, request
 
 
 async def page_rotation(backend: Backend, data: bytes, image: np.ndarray, request: OcrRequest,
-                        timer: Timer) -> tuple[int, list[list[float]] | None]:
+                        timer: Timer) -> tuple[int, list[Detection] | None]:
     """Degrees clockwise that make the page upright, and the detection to reuse when that is 0."""
     t = time.perf_counter()
     rows = await backend.detect(request.det, data, image, request.det_options)
     height, width = image.shape[:2]
-    rotation = 90 if is_sideways(rows) else 0
-    turned_rows = turn_rows(rows, rotation, (width, height)) if rotation else rows
-    picks = vote_rows(turned_rows)
+    polygons = [r.flat() for r in rows]
+    rotation = 90 if is_sideways(polygons) else 0
+    turned = turn_rows(polygons, rotation, (width, height)) if rotation else polygons
+    picks = vote_rows(turned)
     if picks and request.orient_cls:
-        crops = await asyncio.to_thread(_crops, turn(image, rotation), [turned_rows[i] for i in picks])
+        crops = await asyncio.to_thread(_crops, turn(image, rotation), [turned[i] for i in picks])
         parts = [part for crop in crops for part in pieces(crop.image)]
         turns = await backend.classify(request.orient_cls, parts)
         if upside_down(turns, [part.shape[1] for part in parts]):

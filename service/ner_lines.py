@@ -8,9 +8,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from handlers.families.ner.convertor import max_chars
+from handlers.api.limits import NER_MAX_CHARS
 
-PIECE = max_chars(128)
+PIECE = NER_MAX_CHARS
 CALL = 64
 
 
@@ -34,6 +34,6 @@ async def tag_lines(backend: Any, model: str, result: list[dict]) -> list[dict]:
     for item in result:
         item["entities"] = []
     for (line, offset), entities in zip(where, found):
-        result[line]["entities"] += [{**e, "start": e["start"] + offset, "end": e["end"] + offset}
+        result[line]["entities"] += [{**e.to_json(), "start": e.start + offset, "end": e.end + offset}
                                      for e in entities]
     return [{**e, "line": line} for line, item in enumerate(result) for e in item["entities"]]

@@ -20,6 +20,8 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
+from handlers.api.results import Orientation
+
 # A box votes only when its long side is at least this many times its short side.
 ELONGATED = 2.0
 # Lines classified for the 0/180 vote: the longest ones carry the most evidence.
@@ -107,10 +109,10 @@ def pieces(crop: np.ndarray, ratio: int = PIECE_RATIO, limit: int = PIECES_PER_L
     return [np.ascontiguousarray(crop[:, s:s + size]) for s in starts]
 
 
-def upside_down(turns: Sequence[dict], weights: Sequence[float]) -> bool:
+def upside_down(turns: Sequence[Orientation], weights: Sequence[float]) -> bool:
     """Length-weighted majority of the classifier's '180' probability over the voting lines."""
     total = sum(weights)
     if not total:
         return False
-    flipped = sum(w * (t["score"] if t["label"] == "180" else 1.0 - t["score"]) for t, w in zip(turns, weights))
+    flipped = sum(w * (t.score if t.label == "180" else 1.0 - t.score) for t, w in zip(turns, weights))
     return flipped > total / 2

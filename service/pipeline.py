@@ -8,7 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from handlers.ops.crop import crop_quad, quad_for_polygon
+from handlers.api.results import Detection, Recognition
+from handlers.ops.crop import Crop, crop_quad, quad_for_polygon
 from service.backends import Backend
 from service.errors import PayloadTooLarge
 from service.layout import analyse_page
@@ -52,25 +53,19 @@ class Timer:
         return {**self.ms, "total": round((time.perf_counter() - self._start) * 1000, 2)}
 
 
-def _whole_image(image: np.ndarray) -> list[list[float]]:
-    h, w = image.shape[:2]
-    return [[0, 0, w, 0, w, h, 0, h, 1.0]]
-
-
-def reading_order(rows: list[list[float]], line_tol: float = 10.0) -> list[list[float]]:
+def reading_order(rows: list[Detection], line_tol: float = 10.0) -> list[Detection]:
     """Top-to-bottom, then left-to-right for boxes whose tops are within `line_tol` px."""
-    rows = sorted(rows, key=lambda r: (min(r[1:-1:2]), min(r[0:-1:2])))
+    rows = sorted(rows, key=lambda r: (r.top, r.left))
     for i in range(1, len(rows)):
         j = i
-        while j > 0 and abs(min(rows[j][1:-1:2]) - min(rows[j - 1][1:-1:2])) < line_tol \
-                and min(rows[j][0:-1:2]) < min(rows[j - 1][0:-1:2]):
+        while j > 0 and abs(rows[j].top - rows[j - 1].top) < line_tol and rows[j].left < rows[j - 1].left:
             rows[j], rows[j - 1] = rows[j - 1], rows[j]
             j -= 1
     return rows
 
 
-def _crops(image: np.ndarray, rows: list[list[float]]) -> list:
-    quads = [quad_for_polygon(np.asarray(r[:-1], np.float32).reshape(-1, 2)) for r in rows]
+def _crops(image: np.ndarray, polygons: list[np.ndarray]) -> list[Crop]:
+    quads = [quad_for_polygon(np.asarray(p, np.float32).reshape(-1, 2)) for p in polygons]
     return [crop_quad(image, q) for q in quads]
 
 
@@ -97,23 +92,23 @@ def used_models(request: OcrRequest) -> dict[str, str]:
 
 
 async def ocr_image(backend: Backend, data: bytes, image: np.ndarray, request: OcrRequest, timer: Timer,
-                    rows: list[list[float]] | None = None) -> dict[str, Any]:
+                    rows: list[Detection] | None = None) -> dict[str, Any]:
     """Detect, read and label one decoded page; `data` is the same image encoded (what TorchServe
     decodes), `rows` an earlier detection of exactly this image to reuse. Returns the page
     without its number: width, height, result (and pairs with KIE)."""
     t = time.perf_counter()
+    height, width = image.shape[:2]
     if rows is None:
         rows = await backend.detect(request.det, data, image, request.det_options) if request.det \
-            else _whole_image(image)
+            else [Detection.whole_image(width, height)]
     if len(rows) > request.max_lines:
         raise PayloadTooLarge(f"the detector found {len(rows)} text regions on this page, over the limit of "
                               f"{request.max_lines} (OCRSERVE_MAX_LINES)")
     rows = reading_order(rows)
     timer.mark("detect", t)
-    result: list[dict[str, Any]] = [{"box": [round(v, 1) for v in r[:-1]], "box_score": r[-1]} for r in rows]
+    result: list[dict[str, Any]] = [{"box": r.flat(), "box_score": r.score} for r in rows]
     if request.rec and rows:
         result = await _read_lines(backend, image, rows, result, request, timer)
-    height, width = image.shape[:2]
     t = time.perf_counter()
     page: dict[str, Any] = {"width": width, "height": height, **await asyncio.to_thread(analyse_page, result)}
     timer.mark("layout", t)  # layout: `result` in reading order, plus `blocks` and `text`
@@ -126,17 +121,17 @@ async def ocr_image(backend: Backend, data: bytes, image: np.ndarray, request: O
     return page
 
 
-async def _read_lines(backend: Backend, image: np.ndarray, rows: list[list[float]], result: list[dict],
+async def _read_lines(backend: Backend, image: np.ndarray, rows: list[Detection], result: list[dict],
                       request: OcrRequest, timer: Timer) -> list[dict]:
     """Crop every detected line, turn upside-down ones (optional), read them, split words."""
     t = time.perf_counter()
-    crops = await asyncio.to_thread(_crops, image, rows)
+    crops = await asyncio.to_thread(_crops, image, [r.polygon for r in rows])
     t = timer.mark("crop", t)
     images = [c.image for c in crops]
     flipped = [False] * len(crops)
     if request.cls:
         turns = await backend.classify(request.cls, images)
-        flipped = [turn["rotate"] for turn in turns]
+        flipped = [turn.rotate for turn in turns]
         images = [np.ascontiguousarray(im[::-1, ::-1]) if f else im for im, f in zip(images, flipped)]
         t = timer.mark("classify", t)
     reads = await backend.recognize(request.rec, images, request.rec_lang)
@@ -146,15 +141,15 @@ async def _read_lines(backend: Backend, image: np.ndarray, rows: list[list[float
     return merged
 
 
-def _merge(result: list[dict], crops: list, flipped: list[bool], reads: list[dict],
+def _merge(result: list[dict], crops: list[Crop], flipped: list[bool], reads: list[Recognition],
            min_text_score: float) -> list[dict]:
     """Attach text and word boxes to each detected line; drop lines read below the score floor."""
     merged = []
     for item, crop, flip, read in zip(result, crops, flipped, reads):
-        if read["score"] < min_text_score or not read["text"].strip():
+        if read.score < min_text_score or not read.text.strip():
             continue
         words = line_words(crop, read, flip)
-        merged.append({**item, "text": read["text"], "text_score": read["score"], "words": words})
+        merged.append({**item, "text": read.text, "text_score": read.score, "words": words})
     return merged
 
 
@@ -166,10 +161,8 @@ async def _label_lines(backend: Backend, data: bytes, image: np.ndarray, result:
         timer.mark("kie", t)
         return []
     instances = [{"box": item["box"], "text": item["text"]} for item in result]
-    labelled = await backend.kie(model, data, image, {"instances": instances})
+    labelled = (await backend.kie(model, data, image, {"instances": instances})).to_json()
     for item, label in zip(result, labelled["instances"]):
-        item["label"] = label["label"]
-        item["label_id"] = label["label_id"]
-        item["label_score"] = label["label_score"]
+        item.update(label)  # label, label_id, label_score
     timer.mark("kie", t)
     return labelled["pairs"]

@@ -37,12 +37,20 @@ def install_package(package: str, version: str, cache: Path = DEFAULT_CACHE) -> 
 
 
 def sha256_of(path: Path) -> str:
-    """Hex sha256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    """Hex sha256 of a file, read in chunks; hashed once per process while the file's size and
+    modification time stay the same (a checkpoint archive pins, then verifies, the same file)."""
+    stat = Path(path).stat()
+    key = (str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
+    if key not in _DIGESTS:
+        digest = hashlib.sha256()
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                digest.update(chunk)
+        _DIGESTS[key] = digest.hexdigest()
+    return _DIGESTS[key]
+
+
+_DIGESTS: dict[tuple[str, int, int], str] = {}
 
 
 def verified_file(entry: ZooEntry, item: PackagedFile, cache: Path = DEFAULT_CACHE) -> Path:

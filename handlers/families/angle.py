@@ -9,6 +9,7 @@ from typing import Any, Sequence
 import cv2
 import numpy as np
 
+from handlers.api.results import Orientation
 from handlers.runtime import Runner
 
 
@@ -29,15 +30,6 @@ class AngleConfig:
         if unknown:
             raise ValueError(f"unknown angle config keys: {sorted(unknown)}")
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()})
-
-
-@dataclass
-class Orientation:
-    """Predicted label, its probability, and whether the crop should be rotated 180 degrees."""
-
-    label: str
-    score: float
-    rotate: bool
 
 
 class AngleClassifier:

@@ -9,6 +9,7 @@ from typing import Any, Sequence
 import cv2
 import numpy as np
 
+from handlers.api.results import Recognition
 from handlers.ops.ctc_decode import ctc_greedy_decode
 from handlers.runtime import Runner
 
@@ -44,16 +45,6 @@ class CTCConfig:
     def classes(self) -> list[str]:
         """Characters by class index minus one (class 0 is the CTC blank)."""
         return list(self.charset) + ([" "] if self.use_space_char else [])
-
-
-@dataclass
-class Recognition:
-    """Text read from one crop, with where each character sits along the crop's width."""
-
-    text: str
-    score: float
-    chars: list[tuple[str, float, float, float]]  # (char, x0, x1, prob); x as a fraction of width
-    frame: float = 0.0  # width of one CTC frame as a fraction of the crop width
 
 
 def resized_width(image: np.ndarray, cfg: CTCConfig) -> int:

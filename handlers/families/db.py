@@ -8,6 +8,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from handlers.api.results import Detection
 from handlers.ops.db_postprocess import DBParams, db_postprocess
 from handlers.runtime import Runner
 
@@ -94,14 +95,6 @@ def preprocess(image: np.ndarray, cfg: DBConfig) -> tuple[np.ndarray, tuple[floa
     shift = np.asarray(cfg.mean, np.float32) / np.asarray(cfg.std, np.float32)
     tensor = resized.astype(np.float32) * scale - shift
     return tensor.transpose(2, 0, 1)[None].copy(), (new_w / width, new_h / height)
-
-
-@dataclass
-class Detection:
-    """One detected text region in original-image pixels."""
-
-    polygon: np.ndarray  # (K, 2) float32, clockwise from top-left
-    score: float
 
 
 class DBDetector:

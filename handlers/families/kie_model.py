@@ -14,6 +14,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from handlers.api.spec import UnknownName
+from handlers.api.results import KIELabel, KIEPair, KIEResult
 from handlers.runtime import Device, TorchRunner, load_checkpoint_runner
 
 #: SDMG-R attends over every ordered pair of boxes: time and memory grow with N^2 (measured on
@@ -40,7 +42,7 @@ class SDMGRConfig:
 
         arch = raw.get("arch")
         if arch not in DEFAULT_CFGS:
-            raise ValueError(f"unsupported SDMG-R config {arch!r}; supported: {', '.join(sorted(DEFAULT_CFGS))}")
+            raise UnknownName("SDMG-R config", arch, DEFAULT_CFGS)
         max_instances = int(raw.get("max_instances", DEFAULT_MAX_INSTANCES))
         threshold = float(raw.get("pair_threshold", DEFAULT_PAIR_THRESHOLD))
         if not 1 <= max_instances <= 2000:
@@ -110,16 +112,6 @@ class KIEDocument:
     size: tuple[int, int] | None = None
 
 
-@dataclass
-class KIEResult:
-    """Per box: label id and its probability; links[i, j] = P(edge i -> j is 'linked')."""
-
-    labels: list[int]
-    scores: list[float]
-    links: np.ndarray
-    pairs: list[tuple[int, int, float]]
-
-
 def document_size(doc: KIEDocument) -> tuple[int, int]:
     """(height, width) that the resize is computed from: the image's, the given size, or the
     extent of the boxes (at least 1 x 1) when neither is known."""
@@ -178,7 +170,7 @@ class SDMGRExtractor:
         from handlers.families.kie.preprocess import prepare
 
         if len(doc.texts) == 0:
-            return KIEResult([], [], np.zeros((0, 0), np.float32), [])
+            return KIEResult([], [])
         if self.cfg.visual and doc.image is None:
             raise ValueError(f"{self.cfg.arch} reads the image: send it with the boxes")
         image = doc.image if self.cfg.visual else None
@@ -191,5 +183,6 @@ class SDMGRExtractor:
             links = torch.softmax(edges.float(), -1)[:, 1].reshape(len(doc.texts), -1).cpu().numpy()
         scores, labels = node_prob.max(-1)
         labels_l = labels.tolist()
-        return KIEResult(labels_l, scores.tolist(), links,
-                         link_pairs(labels_l, links, self.fields, self.cfg.pair_threshold))
+        named = [KIELabel(self.class_names[i], i, float(p)) for i, p in zip(labels_l, scores.tolist())]
+        pairs = [KIEPair(i, j, p) for i, j, p in link_pairs(labels_l, links, self.fields, self.cfg.pair_threshold)]
+        return KIEResult(named, pairs)

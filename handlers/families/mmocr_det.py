@@ -8,7 +8,6 @@ test-time resize transforms to pure size functions. A family is served by adding
 """
 from __future__ import annotations
 
-import importlib
 import math
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
@@ -16,7 +15,10 @@ from typing import Any, Callable, Mapping, Sequence
 import cv2
 import numpy as np
 
-from handlers.families.db import Detection
+from handlers.api.results import Detection
+from handlers.api.spec import UnknownName
+from handlers.families.mmocr import dbnet, drrg, fcenet, maskrcnn, panet, psenet, textsnake
+from handlers.families.mmocr.maskrcnn_post import decode_maskrcnn
 from handlers.ops.db_postprocess import DBParams, db_postprocess
 from handlers.ops.drrg_postprocess import drrg_postprocess
 from handlers.ops.fce_postprocess import fce_postprocess
@@ -89,38 +91,27 @@ def _decode_drrg(outputs: Sequence[Any], params: dict[str, Any], scale: tuple[fl
 
 @dataclass(frozen=True)
 class DetFamily:
-    """What serving one MMOCR detector family needs beside its network.
+    """What serving one MMOCR detector family needs beside its network."""
 
-    `module` (under handlers.families.mmocr) holds DEFAULT_CFGS and the `params` function
-    (config name -> post-processor keyword arguments); it is imported on first use only,
-    because it imports torch and the gateway, which imports this file, has no torch.
-    """
-
-    module: str
-    params: str
+    cfgs: Mapping[str, dict[str, Any]]  # the family's DEFAULT_CFGS: config name -> its numbers
+    params_of: Callable[[str], dict[str, Any]]  # config name -> post-processor keyword arguments
     decode: Decoder
     options: frozenset[str] = frozenset()  # request options that override the params
     infer: Callable[[Runner, np.ndarray], Sequence[Any]] = _network_outputs  # tensor -> decode's input
     torch_only: bool = False  # `infer` needs the torch module (no ONNX export of that step)
 
-    @property
-    def cfgs(self) -> Mapping[str, dict[str, Any]]:
-        return importlib.import_module(f"handlers.families.mmocr.{self.module}").DEFAULT_CFGS
-
-    def params_of(self, arch: str) -> dict[str, Any]:
-        return getattr(importlib.import_module(f"handlers.families.mmocr.{self.module}"), self.params)(arch)
-
 
 DETECTOR_FAMILIES: dict[str, DetFamily] = {
-    "dbnet": DetFamily("dbnet", "db_params_kwargs", _decode_db,
+    "dbnet": DetFamily(dbnet.DEFAULT_CFGS, dbnet.db_params_kwargs, _decode_db,
                        frozenset({"mask_thr", "min_text_score", "unclip_ratio"})),
-    "panet": DetFamily("panet", "pan_params_kwargs", _decode_map(pan_postprocess)),
-    "psenet": DetFamily("psenet", "pse_params_kwargs", _decode_map(pse_postprocess)),
-    "fcenet": DetFamily("fcenet", "fce_params_kwargs", _decode_fce),
-    "textsnake": DetFamily("textsnake", "textsnake_params_kwargs", _decode_map(textsnake_postprocess)),
-    "drrg": DetFamily("drrg", "drrg_params_kwargs", _decode_drrg, infer=_drrg_graph, torch_only=True),
-    "maskrcnn": DetFamily("maskrcnn", "maskrcnn_params_kwargs", lambda *args: importlib.import_module(
-        "handlers.families.mmocr.maskrcnn_post").decode_maskrcnn(*args), infer=_drrg_graph, torch_only=True),
+    "panet": DetFamily(panet.DEFAULT_CFGS, panet.pan_params_kwargs, _decode_map(pan_postprocess)),
+    "psenet": DetFamily(psenet.DEFAULT_CFGS, psenet.pse_params_kwargs, _decode_map(pse_postprocess)),
+    "fcenet": DetFamily(fcenet.DEFAULT_CFGS, fcenet.fce_params_kwargs, _decode_fce),
+    "textsnake": DetFamily(textsnake.DEFAULT_CFGS, textsnake.textsnake_params_kwargs,
+                           _decode_map(textsnake_postprocess)),
+    "drrg": DetFamily(drrg.DEFAULT_CFGS, drrg.drrg_params_kwargs, _decode_drrg, infer=_drrg_graph, torch_only=True),
+    "maskrcnn": DetFamily(maskrcnn.DEFAULT_CFGS, maskrcnn.maskrcnn_params_kwargs, decode_maskrcnn,
+                          infer=_drrg_graph, torch_only=True),
 }
 
 
@@ -134,8 +125,7 @@ def family_of(arch: Any) -> DetFamily:
     for family in DETECTOR_FAMILIES.values():
         if isinstance(arch, str) and arch in family.cfgs:
             return family
-    supported = supported_configs()
-    raise ValueError(f"unsupported MMOCR detector {arch!r}; supported: {', '.join(supported)}")
+    raise UnknownName("MMOCR detector config", arch, supported_configs())
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from typing import Any, Callable, Sequence
 import cv2
 import numpy as np
 
-from handlers.families.ctc import Recognition
+from handlers.api.results import Recognition
 from handlers.runtime import Device, OnnxRunner, TorchRunner, load_checkpoint_runner
 
 
@@ -33,10 +33,7 @@ class MMOCRRecConfig:
     def from_dict(cls, raw: dict[str, Any]) -> "MMOCRRecConfig":
         from handlers.families.mmocr_rec import config_of
 
-        try:
-            return cls(raw.get("arch"), dict(config_of(raw.get("arch"))["input"]))
-        except KeyError as exc:
-            raise ValueError(str(exc.args[0])) from None
+        return cls(raw.get("arch"), dict(config_of(raw.get("arch"))["input"]))
 
 
 def to_gray(image: np.ndarray) -> np.ndarray:

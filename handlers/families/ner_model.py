@@ -13,7 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from handlers.families.ner.convertor import (Entity, NerLabels, NerTextError, max_chars, read_vocab,
+from handlers.api.results import Entity
+from handlers.api.spec import UnknownName
+from handlers.families.ner.convertor import (NerLabels, NerTextError, max_chars, read_vocab,
                                              tags_to_entities, text_to_ids, to_spans)
 from handlers.runtime import Device, TorchRunner
 
@@ -36,8 +38,7 @@ class NERConfig:
 
         arch = ARCH_ALIASES.get(raw.get("arch"), raw.get("arch"))
         if arch not in DEFAULT_CFGS:
-            known = sorted(DEFAULT_CFGS) + sorted(ARCH_ALIASES)
-            raise ValueError(f"unsupported NER config {raw.get('arch')!r}; supported: {', '.join(known)}")
+            raise UnknownName("NER config", raw.get("arch"), [*DEFAULT_CFGS, *ARCH_ALIASES])
         max_texts = int(raw.get("max_texts", MAX_TEXTS))
         if not 1 <= max_texts <= 4096:
             raise ValueError(f"max_texts must be in 1..4096, got {max_texts}")

@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 
 from handlers.errors import RequestError
-from handlers.families.db import Detection
+from handlers.api.results import Detection
 
 DEBIAN_TESSDATA = Path("/usr/share/tesseract-ocr/5/tessdata")
 #: Tesseract's orientation-and-script model is not a language one can read text in.

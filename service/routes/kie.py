@@ -98,7 +98,7 @@ async def kie(request: Request, state: State,
     start = time.perf_counter()
     data, body, field_model = await read_kie_request(request, state.settings.max_upload_bytes)
     name = _kie_model(state, model or field_model)
-    labelled = await state.backend.kie(name, data, None, body)
+    labelled = (await state.backend.kie(name, data, None, body)).to_json()
     instances = [{"box": item["box"], "text": item["text"], **label}
                  for item, label in zip(body["instances"], labelled["instances"])]
     timings = {"kie": round((time.perf_counter() - start) * 1000, 2)}

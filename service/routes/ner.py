@@ -60,5 +60,5 @@ async def ner(request: Request, state: State,
     entities = await state.backend.ner(name, texts) if texts else []
     timings = {"ner": round((time.perf_counter() - start) * 1000, 2)}
     state.metrics.observe_stages(timings)
-    return {"model": name, "results": [{"text": t, "entities": e} for t, e in zip(texts, entities)],
+    return {"model": name, "results": [{"text": t, "entities": [x.to_json() for x in e]} for t, e in zip(texts, entities)],
             "timings_ms": timings}

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from handlers.families import ModelSpec, build_model
+from handlers.api.spec import ModelSpec
+from handlers.registry import build_model
 from handlers.ops.vertex_order import clockwise_from_top_left
 from service.archive import build_checkpoint_archive
 from service.settings import Settings

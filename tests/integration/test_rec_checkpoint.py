@@ -10,8 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from handlers.families import ModelSpec, build_model
-from handlers.recognition import recognition_result
+from handlers.api.spec import ModelSpec
+from handlers.registry import build_model
 from service.archive import build_archive, build_checkpoint_archive
 from service.zoo import Serving, load_zoo
 from tests.conftest import REPO, data_path
@@ -52,7 +52,7 @@ def expected(served, crops) -> list[dict]:
 
     recognizer = build_model(ModelSpec("myrec", "rec", "mmocr_rec", "torch", served[2], {"arch": ARCH}))
     images = [cv2.imdecode(np.frombuffer(c, np.uint8), cv2.IMREAD_COLOR) for c in crops]
-    return [recognition_result(recognizer([image])[0], positions=True) for image in images]
+    return [recognizer([image])[0].to_json(positions=True) for image in images]
 
 
 def _same(got: dict, want: dict) -> bool:

@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from handlers.api.spec import UnknownName
 from handlers.families.kie.roi_pool import RoIAlign, bbox2roi
 from handlers.families.kie.text_encoding import KIEDictionary
 
@@ -344,6 +345,6 @@ def postprocess(node_logits: torch.Tensor, edge_logits: torch.Tensor,
 
 def build_sdmgr(name: str, dictionary: KIEDictionary | None = None) -> SDMGR:
     if name not in DEFAULT_CFGS:
-        raise ValueError(f"unknown SDMG-R config {name!r}; known: {sorted(DEFAULT_CFGS)}")
+        raise UnknownName("SDMG-R config", name, DEFAULT_CFGS)
     cfg = copy.deepcopy(DEFAULT_CFGS[name])
     return SDMGR(cfg["head"], cfg["backbone"], cfg["roi_layer"], dictionary=dictionary).eval()

@@ -10,6 +10,7 @@ from typing import Callable
 import torch
 from torch import nn
 
+from handlers.api.spec import UnknownName
 from handlers.families.mmocr.dbnet import (
     DEFAULT_CFGS as DBNET_CFGS,
     DBNet,
@@ -45,9 +46,7 @@ def build_model(config_name: str) -> nn.Module:
     try:
         builder = MODEL_BUILDERS[config_name]
     except (KeyError, TypeError):
-        raise ValueError(
-            f"unsupported MMOCR config {config_name!r}; supported: {sorted(MODEL_BUILDERS)}"
-        ) from None
+        raise UnknownName("MMOCR detector config", config_name, MODEL_BUILDERS) from None
     return serving_layout(builder())
 
 

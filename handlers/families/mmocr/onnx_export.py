@@ -62,7 +62,7 @@ def load_detector(arch: str, checkpoint: Path | None) -> nn.Module:
     Without a checkpoint the weights are random but seeded, so that the export and the
     verification of a test build the same network.
     """
-    from handlers.families import ModelSpec
+    from handlers.api.spec import ModelSpec
     from handlers.families.mmocr import build_model
     from handlers.families.mmocr_det import load_torch_runner
 

@@ -11,6 +11,8 @@ from torch import nn
 
 from . import (abinet, aster, crnn, crnn_tps, master, nrtr, robustscanner, sar, satrn,
                segocr, svtr)
+from handlers.api.spec import UnknownName
+
 from .decoding import RecResult, attention_decode, ctc_decode
 from .dictionary import Dictionary
 
@@ -41,14 +43,13 @@ def available() -> list[str]:
 def config_of(name: str) -> Dict[str, Any]:
     """The DEFAULT_CFGS entry of a config name (KeyError listing the implemented ones)."""
     if name not in _CONFIGS:
-        raise KeyError(f"unknown MMOCR recogniser config {name!r}; implemented: {', '.join(available())}")
+        raise UnknownName("MMOCR recogniser config", name, available())
     return _CONFIGS[name]
 
 
 def build_model(name: str) -> nn.Module:
     if name not in _BUILDERS:
-        raise KeyError(f"unknown MMOCR recogniser config {name!r}; implemented: "
-                       f"{', '.join(available())}")
+        raise UnknownName("MMOCR recogniser config", name, available())
     return _BUILDERS[name](name)
 
 

@@ -17,8 +17,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import available, build_model, config_of
-from ._base import CTCRecognizerBase
+from handlers.api.spec import UnknownName
+
+from handlers.families.mmocr_rec import available, build_model, config_of
+from handlers.families.mmocr_rec._base import CTCRecognizerBase
 
 #: Model classes whose forward reads the valid ratio (the others ignore it or never pad).
 VALID_RATIO_MODELS = frozenset({"SARNet", "RobustScanner", "NRTR"})
@@ -80,7 +82,7 @@ def export_onnx(arch: str, checkpoint: Path | None, out: Path, opset: int = 17) 
     the example; per width for dynamic-width models).
     """
     if arch not in available():
-        raise ValueError(f"unknown MMOCR recogniser config {arch!r}; supported: {', '.join(available())}")
+        raise UnknownName("MMOCR recogniser config", arch, available())
     return export_model(load_model(arch, checkpoint), arch, out, opset)
 
 

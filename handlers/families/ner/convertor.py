@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from handlers.api.results import Entity
+
 UNKNOWN_ID, START_ID, END_ID = 100, 101, 102
 
 
@@ -135,19 +137,6 @@ def tags_to_entities(tags: Sequence[int], mask: Sequence[int], labels: NerLabels
     return entities
 
 
-@dataclass(frozen=True)
-class Entity:
-    """An entity in a text: ``text[start:end]`` (end exclusive), its type and mean tag probability."""
-
-    type: str
-    start: int
-    end: int
-    text: str
-    score: float
-
-    def to_json(self) -> dict:
-        return {"type": self.type, "start": self.start, "end": self.end, "text": self.text,
-                "score": round(self.score, 5)}
 
 
 def to_spans(text: str, entities: Iterable[tuple[str, int, int]],

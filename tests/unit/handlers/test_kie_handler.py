@@ -202,7 +202,7 @@ def test_archive_cli_needs_the_class_list_and_dict(tmp_path, capsys):
 
 
 def _spec(tmp_path, checkpoint, classes, dict_file):
-    from handlers.families import ModelSpec
+    from handlers.api.spec import ModelSpec
 
     class_list = tmp_path / "class_list.txt"
     class_list.write_text("".join(f"{i} {name}\n" for i, name in enumerate(classes)))

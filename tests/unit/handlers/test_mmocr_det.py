@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from handlers.families import ModelSpec, build_model
+from handlers.api.spec import ModelSpec
+from handlers.registry import build_model
 from handlers.families.mmocr import build_model as build_mmocr
 from handlers.families.mmocr.panet import DEFAULT_CFGS as PANET_CFGS
 from handlers.families.mmocr.psenet import DEFAULT_CFGS as PSENET_CFGS
@@ -69,7 +70,7 @@ def test_mmocr_0x_checkpoint_keys_load(checkpoint, tmp_path):
     torch.save({"state_dict": old}, path)
     handler = served("olddet", ARCH, path, tmp_path)  # strict load after the 0.x -> 1.x rename
     assert handler.handler.model.cfg.arch == ARCH
-    with pytest.raises(ValueError, match="unsupported MMOCR config"):
+    with pytest.raises(ValueError, match="unknown MMOCR detector config"):
         build_checkpoint_archive("bad", "nosuch_config", path, store=tmp_path / "store", zoo_path=private_zoo(tmp_path))
 
 

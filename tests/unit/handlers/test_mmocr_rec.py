@@ -76,7 +76,8 @@ def test_crnn_checkpoint_archive_reads_crops_in_batches(oracle, tmp_path):
 
 # --- ONNX runtime, character positions, batching (issue 4) -------------------------------------
 
-from handlers.families import ModelSpec, build_model  # noqa: E402
+from handlers.api.spec import ModelSpec  # noqa: E402
+from handlers.registry import build_model  # noqa: E402
 from handlers.families.mmocr_rec import available  # noqa: E402
 from handlers.families.mmocr_rec.onnx_export import export_model, export_onnx  # noqa: E402
 from handlers.families.mmocr_recognizer import MMOCRRecConfig, MMOCRRecognizer, OrtProbs  # noqa: E402

@@ -89,7 +89,7 @@ def tolerance(exact: torch.Tensor, ref: torch.Tensor) -> float:
 
 def test_registry_refuses_unknown_names():
     assert set(CONFIGS) <= set(MODEL_BUILDERS)
-    with pytest.raises(ValueError, match="unsupported MMOCR config"):
+    with pytest.raises(ValueError, match="unknown MMOCR detector config"):
         build_model("dbnet_resnet18_fpnc_1200e_totaltext_typo")
     with pytest.raises(ValueError, match="unknown DBNet config"):
         build_dbnet("panet_resnet18_fpem-ffm_600e_icdar2015")

@@ -99,7 +99,7 @@ def test_named_outputs_follow_tensor_tuple_dict_order():
 
 
 def test_unknown_arch_and_missing_checkpoint_are_clear_errors(tmp_path):
-    with pytest.raises(ValueError, match="unsupported MMOCR config 'dbnet_nope'.*" + DB):
+    with pytest.raises(ValueError, match="unknown MMOCR detector config 'dbnet_nope'.*" + DB):
         export_onnx("dbnet_nope", None, tmp_path / "x.onnx")
     with pytest.raises(ValueError, match="checkpoint .*missing.pth does not exist"):
         export_onnx(DB, tmp_path / "missing.pth", tmp_path / "x.onnx")
@@ -125,7 +125,8 @@ def test_exported_detector_serves_the_torch_polygons(arch, tmp_path):
     """The mmocr_det family on runtime onnxruntime finds what it finds on torch (oracle weights)."""
     import cv2
 
-    from handlers.families import ModelSpec, build_model
+    from handlers.api.spec import ModelSpec
+    from handlers.registry import build_model
     from tests.unit.mmocr._oracle import oracle_state_dict
 
     image = cv2.imread(str(data_path("mmocr", "0.x", "toy_dataset", "imgs", "test", "img_10.jpg")))

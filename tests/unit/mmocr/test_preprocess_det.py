@@ -84,5 +84,5 @@ def test_short_side_rule_rounds_then_rounds_up_to_the_divisor():
 
 
 def test_unknown_config_is_refused_with_the_supported_list():
-    with pytest.raises(ValueError, match="unsupported MMOCR detector 'nosuch'.*panet_resnet18"):
+    with pytest.raises(ValueError, match="unknown MMOCR detector config 'nosuch'.*panet_resnet18"):
         MMOCRDetConfig.from_dict({"arch": "nosuch"})

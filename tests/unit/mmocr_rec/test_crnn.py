@@ -14,7 +14,7 @@ sd, model, test_registered, test_raw_and_pred_parity, test_decode_oracle_raw = \
 
 
 def test_registry_refuses_unknown_names():
-    with pytest.raises(KeyError, match="unknown MMOCR recogniser config"):
+    with pytest.raises(ValueError, match="unknown MMOCR recogniser config"):
         build_model("crnn_nope")
 
 

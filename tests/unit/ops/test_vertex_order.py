@@ -5,8 +5,8 @@ import cv2
 import numpy as np
 import pytest
 
-from handlers.detection import boundary_result
-from handlers.families.db import Detection
+from handlers.api.results import Detection, detections_json
+from handlers.detection import DetectionHandler
 from handlers.ops.vertex_order import clockwise_from_top_left
 
 TL, TR, BR, BL = (10, 20), (110, 25), (108, 60), (8, 55)
@@ -38,7 +38,9 @@ def test_a_contour_runs_clockwise_from_its_top_left_vertex():
     assert clockwise_from_top_left(counter).tolist() == contour.tolist()
 
 
-def test_boundary_result_applies_it_to_every_row():
+def test_the_detection_handler_applies_it_to_every_detector():
     box = cv2.boxPoints(cv2.minAreaRect(np.array([TL, TR, BR, BL], np.float32)))
-    rows = boundary_result([Detection(box, 0.9)])["boundary_result"]
+    handler = DetectionHandler()
+    handler.model = lambda image, options: [Detection(box, 0.9)]  # any detector's raw output
+    rows = detections_json(handler.detect(np.zeros((8, 8, 3), np.uint8), {}))["boundary_result"]
     assert rows[0][:2] == [round(float(v), 1) for v in clockwise_from_top_left(box)[0]] and rows[0][-1] == 0.9

@@ -8,7 +8,7 @@ import torch
 import yaml
 
 from service.cli import main
-from service.cli_export import EXPORTERS, default_images, task_of
+from service.cli_export import default_images, exporter_for, task_of
 from service.zoo import LOCAL_ZOO_NAME
 from tests.conftest import DATA, REPO, data_path
 
@@ -60,7 +60,7 @@ def test_verify_fails_over_the_tolerance_on_a_given_image(checkpoint_0x, tmp_pat
 def test_unknown_arch_missing_checkpoint_and_no_images_are_reported(tmp_path, capsys):
     assert main(["export-onnx", "--arch", "dbnet_nope", "--checkpoint", "x.pth", "--out", "x.onnx"]) == 1
     err = capsys.readouterr().err
-    assert "unsupported MMOCR config 'dbnet_nope'" in err and DB in err and "recognisers:" in err
+    assert "unknown MMOCR config 'dbnet_nope'" in err and DB in err and "crnn_mini-vgg_5e_mj" in err
     missing = tmp_path / "missing.pth"
     assert main(["export-onnx", "--arch", DB, "--checkpoint", str(missing), "--out", str(tmp_path / "x.onnx")]) == 1
     assert f"checkpoint {missing} does not exist" in capsys.readouterr().err
@@ -78,7 +78,10 @@ def test_configs_dispatch_to_the_detector_or_recogniser_exporter():
 
     assert {task_of(a) for a in MODEL_BUILDERS} == {"det"}
     assert {task_of(a) for a in available()} == {"rec"}
-    assert EXPORTERS["det"] == "handlers.families.mmocr.onnx_export"
+    assert exporter_for(sorted(MODEL_BUILDERS)[0]).__name__ == "handlers.families.mmocr.onnx_export"
+    assert exporter_for(available()[0]).__name__ == "handlers.families.mmocr_rec.onnx_export"
+    with pytest.raises(ValueError, match="ONNX export covers detectors and recognisers"):
+        task_of("sdmgr_unet16_60e_wildreceipt")
 
 
 def test_an_exported_detector_archives_for_onnxruntime(tmp_path):

@@ -6,6 +6,7 @@ import pytest
 
 from service.documents import PDF, TIFF, IMAGE, check_page_count, open_document, parse_pages, sniff
 from service.errors import BadDocument, BadOptions, EncryptedDocument, PayloadTooLarge
+from handlers.api.results import Orientation
 from service.orientation import is_sideways, pieces, turn, turn_rows, upside_down, vote_rows
 from tests.document_files import empty_pages_pdf, encrypted_pdf, image_pdf, nested_pdf, text_pdf, tiff
 
@@ -186,7 +187,7 @@ def test_line_geometry_votes_by_length_and_ignores_squares():
 
 
 def test_upside_down_is_a_weighted_majority():
-    turns = [{"label": "180", "score": 0.99}, {"label": "0", "score": 0.8}]
+    turns = [Orientation("180", 0.99, True), Orientation("0", 0.8, False)]
     assert upside_down(turns, [300, 100]) and not upside_down(turns, [100, 300])
     assert not upside_down([], [])
 

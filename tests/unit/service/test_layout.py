@@ -7,6 +7,7 @@ import random
 import pytest
 from rapidfuzz.distance import Levenshtein
 
+from handlers.api.results import Detection
 from service.layout import LayoutConfig, analyse_page, reading_order
 from service.page_synth import make_page
 from service.pipeline import reading_order as row_sort
@@ -46,9 +47,8 @@ def test_the_old_row_sort_interleaves_the_columns():
     """What the layout replaces: the 10 px row sort reads across the gutter."""
     page = make_page(0, 2)
     lines = _truth_lines(page, 0)
-    by_box = {tuple(ln["box"]): ln["text"] for ln in lines}
-    rows = row_sort([ln["box"] + [1.0] for ln in lines])
-    assert _cer(" ".join(by_box[tuple(r[:-1])] for r in rows), page.text) > 0.3
+    rows = row_sort([Detection.from_json(ln["box"] + [i]) for i, ln in enumerate(lines)])  # score: the index
+    assert _cer(" ".join(lines[int(r.score)]["text"] for r in rows), page.text) > 0.3
 
 
 def test_paragraphs_headings_and_blank_lines():
@@ -97,11 +97,10 @@ def _receipt_cer(names, cfg=None) -> tuple[float, float]:
         shuffled = list(truth)
         random.Random(0).shuffle(shuffled)
         order = reading_order([ln["box"] for ln in shuffled], cfg)
-        rows = row_sort([ln["box"] + [1.0] for ln in shuffled])
-        by_box = {tuple(ln["box"]): ln["text"] for ln in shuffled}
+        rows = row_sort([Detection.from_json(ln["box"] + [i]) for i, ln in enumerate(shuffled)])
         target = _norm(" ".join(ln["text"] for ln in truth))
         errors[0] += Levenshtein.distance(_norm(" ".join(shuffled[i]["text"] for i in order)), target)
-        errors[1] += Levenshtein.distance(_norm(" ".join(by_box[tuple(r[:-1])] for r in rows)), target)
+        errors[1] += Levenshtein.distance(_norm(" ".join(shuffled[int(r.score)]["text"] for r in rows)), target)
         errors[2] += len(target)
     return errors[0] / errors[2], errors[1] / errors[2]
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from handlers.api.results import Detection, Recognition
 from handlers.ops.crop import Crop
 from service.pipeline import reading_order
 from service.words import line_words
@@ -13,8 +14,7 @@ def _crop(quad, rotated=False):
 
 
 def _read(text, spans, frame=0.02):
-    return {"text": text, "score": 0.9, "frame": frame,
-            "chars": [[c, x0, x1, 0.9] for c, (x0, x1) in zip(text, spans)]}
+    return Recognition(text, 0.9, [(c, x0, x1, 0.9) for c, (x0, x1) in zip(text, spans)], frame)
 
 
 def test_words_split_on_spaces_and_map_to_the_quad():
@@ -38,12 +38,12 @@ def test_flipped_line_reads_backwards_along_the_quad():
 
 
 def test_no_positions_means_no_words():
-    assert line_words(_crop([[0, 0], [1, 0], [1, 1], [0, 1]]), {"text": "x", "score": 1.0}) == []
+    assert line_words(_crop([[0, 0], [1, 0], [1, 1], [0, 1]]), Recognition("x", 1.0)) == []
 
 
 def test_reading_order_top_to_bottom_then_left_to_right():
     def box(x, y):
-        return [x, y, x + 10, y, x + 10, y + 5, x, y + 5, 0.9]
+        return Detection.from_json([x, y, x + 10, y, x + 10, y + 5, x, y + 5, 0.9])
 
     rows = [box(50, 100), box(0, 103), box(0, 0), box(80, 2)]
-    assert [r[:2] for r in reading_order(rows)] == [[0, 0], [80, 2], [0, 103], [50, 100]]
+    assert [r.flat()[:2] for r in reading_order(rows)] == [[0, 0], [80, 2], [0, 103], [50, 100]]

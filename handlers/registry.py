@@ -1,0 +1,129 @@
+"""The one model registry: a family name -> its task, config check, builder and torch loader,
+and every MMOCR config name (arch) -> the family that serves it.
+
+Everything that needs to know about a model family asks here: the handlers (build a model from
+an archive), the in-process backend, the archive builder (check a zoo config, pick the family of
+a user's checkpoint), `ocrserve export-onnx` and the tests. Serving a new family is one row of
+`FAMILIES`. Unknown names raise `UnknownName` (a ValueError) listing the known ones.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Collection
+
+from handlers.api.spec import ModelSpec, UnknownName
+from handlers.families import kie_model, mmocr_det, mmocr_recognizer, ner_model, tesseract
+from handlers.families.angle import AngleClassifier, AngleConfig
+from handlers.families.ctc import CTCConfig, CTCRecognizer
+from handlers.families.db import DBConfig, DBDetector
+from handlers.families.kie.sdmgr import DEFAULT_CFGS as SDMGR_CFGS
+from handlers.families.mmocr_rec import available as mmocr_rec_configs
+from handlers.families.ner.bert import DEFAULT_CFGS as NER_CFGS
+from handlers.ops.ctc_decode import load_charset
+from handlers.runtime import Device, Runner, load_runner
+
+TASKS = ("det", "rec", "cls", "kie", "ner")
+
+
+@dataclass(frozen=True)
+class Family:
+    """How one model family is checked, loaded and wrapped in its pre/post-processing."""
+
+    name: str
+    task: str
+    check_config: Callable[[dict[str, Any]], Any]  # the zoo `config` -> the family's parsed config
+    build: Callable[[ModelSpec, Any], Any]  # (spec, loaded runner or engine) -> the predictor
+    load_torch: Callable[[ModelSpec, Device, int], Runner] | None = None  # runtime "torch"
+    load_engine: Callable[[ModelSpec, Device, int], Any] | None = None  # runtime "tesseract"
+    archs: Collection[str] = ()  # MMOCR config names a user's checkpoint of this family may name
+    onnx: bool = True  # served from an .onnx weight file on onnxruntime
+    onnx_from_checkpoint: bool = False  # `ocrserve export-onnx` exports this family's checkpoints
+
+    def runtimes(self) -> tuple[str, ...]:
+        if self.load_engine is not None:
+            return ("tesseract",)
+        return ("onnxruntime",) * self.onnx + ("torch",) * (self.load_torch is not None)
+
+
+def _charset(spec: ModelSpec, runner: Runner) -> list[str]:
+    source = spec.config.get("charset", {})
+    if source.get("from") == "onnx_metadata":
+        text = runner.metadata().get(source.get("key", "character"))
+        if not text:
+            raise ValueError(f"{spec.name}: the weight file carries no {source.get('key')!r} metadata")
+        return load_charset(text.splitlines(), use_space_char=False)
+    if source.get("from") == "file":
+        return load_charset(spec.files[source["key"]], use_space_char=False)
+    raise ValueError(f"{spec.name}: charset must come from 'onnx_metadata' or 'file', got {source!r}")
+
+
+def _build_sdmgr(spec: ModelSpec, runner: Runner) -> kie_model.SDMGRExtractor:
+    if "class_list" not in spec.files:
+        raise ValueError(f"{spec.name}: an SDMG-R archive needs its class list (class_list.txt)")
+    return kie_model.SDMGRExtractor(runner, kie_model.SDMGRConfig.from_dict(spec.config),
+                                    kie_model.read_class_list(spec.files["class_list"]))
+
+
+FAMILIES: dict[str, Family] = {family.name: family for family in (
+    Family("db", "det", DBConfig.from_dict, lambda spec, runner: DBDetector(runner, DBConfig.from_dict(spec.config))),
+    Family("ctc", "rec", lambda config: CTCConfig.from_dict(config, ["x"]),
+           lambda spec, runner: CTCRecognizer(runner, CTCConfig.from_dict(spec.config, _charset(spec, runner)))),
+    Family("angle", "cls", AngleConfig.from_dict,
+           lambda spec, runner: AngleClassifier(runner, AngleConfig.from_dict(spec.config))),
+    Family("mmocr_det", "det", mmocr_det.MMOCRDetConfig.from_dict,
+           lambda spec, runner: mmocr_det.MMOCRDetector(runner, mmocr_det.MMOCRDetConfig.from_dict(spec.config)),
+           load_torch=mmocr_det.load_torch_runner, archs=mmocr_det.supported_configs(), onnx_from_checkpoint=True),
+    Family("mmocr_rec", "rec", mmocr_recognizer.MMOCRRecConfig.from_dict,
+           lambda spec, runner: mmocr_recognizer.MMOCRRecognizer(
+               runner, mmocr_recognizer.MMOCRRecConfig.from_dict(spec.config)),
+           load_torch=mmocr_recognizer.load_torch_runner, archs=mmocr_rec_configs(), onnx_from_checkpoint=True),
+    Family("sdmgr", "kie", kie_model.SDMGRConfig.from_dict, _build_sdmgr,
+           load_torch=kie_model.load_torch_runner, archs=sorted(SDMGR_CFGS), onnx=False),
+    Family("tesseract_det", "det", tesseract.TesseractConfig.from_dict,
+           lambda spec, engine: tesseract.TesseractDetector(engine), load_engine=tesseract.load_engine),
+    Family("tesseract_rec", "rec", tesseract.TesseractConfig.from_dict,
+           lambda spec, engine: tesseract.TesseractRecognizer(engine), load_engine=tesseract.load_engine),
+    Family("bert_ner", "ner", ner_model.NERConfig.from_dict, ner_model.build_tagger,
+           load_torch=ner_model.load_torch_runner, archs=sorted(NER_CFGS) + sorted(ner_model.ARCH_ALIASES),
+           onnx=False),
+)}
+
+#: Every MMOCR config name -> the family serving checkpoints of it (each name in one family only).
+_ARCHS: dict[str, Family] = {arch: family for family in FAMILIES.values() for arch in family.archs}
+assert len(_ARCHS) == sum(len(f.archs) for f in FAMILIES.values()), "an arch is served by two families"
+
+
+def family(name: str) -> Family:
+    if name not in FAMILIES:
+        raise UnknownName("model family", name, FAMILIES)
+    return FAMILIES[name]
+
+
+def family_of_arch(arch: str) -> Family:
+    """The family serving checkpoints of an MMOCR config name (`ocrserve archive --arch`)."""
+    if arch not in _ARCHS:
+        by_task = {task: [a for a, f in sorted(_ARCHS.items()) if f.task == task] for task in TASKS}
+        raise UnknownName("MMOCR config", arch, [a for names in by_task.values() for a in names])
+    return _ARCHS[arch]
+
+
+def check_config(spec: ModelSpec) -> Any:
+    """The family's parsed config of a spec, without loading weights (archive build, zoo check)."""
+    fam = family(spec.family)
+    if fam.task != spec.task:
+        raise ValueError(f"family {spec.family!r} serves task {fam.task!r}, not {spec.task!r}")
+    if spec.runtime not in fam.runtimes():
+        raise ValueError(f"family {spec.family!r} runs on {', '.join(fam.runtimes())}, not {spec.runtime!r}")
+    return fam.check_config(spec.config)
+
+
+def build_model(spec: ModelSpec, device: Device = Device(), threads: int = 1) -> Any:
+    """Load the weights and wrap them in the family's pre/post-processing: the predictor."""
+    fam = family(spec.family)
+    check_config(spec)
+    if spec.runtime == "tesseract":
+        # no weight file to open: the engine reads the installed traineddata itself
+        return fam.build(spec, fam.load_engine(spec, device, threads))
+    if spec.runtime == "torch":
+        return fam.build(spec, fam.load_torch(spec, device, threads))
+    return fam.build(spec, load_runner(spec.runtime, spec.weights, device, threads))
