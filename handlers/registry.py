@@ -12,13 +12,21 @@ from dataclasses import dataclass
 from typing import Any, Callable, Collection
 
 from handlers.api.spec import ModelSpec, UnknownName
-from handlers.families import kie_model, mmocr_det, mmocr_recognizer, ner_model, tesseract
 from handlers.families.angle import AngleClassifier, AngleConfig
 from handlers.families.ctc import CTCConfig, CTCRecognizer
 from handlers.families.db import DBConfig, DBDetector
 from handlers.families.kie.sdmgr import DEFAULT_CFGS as SDMGR_CFGS
+from handlers.families.kie_model import SDMGRConfig, SDMGRExtractor, read_class_list
+from handlers.families.kie_model import load_torch_runner as load_sdmgr
+from handlers.families.mmocr_det import MMOCRDetConfig, MMOCRDetector, supported_configs as mmocr_det_configs
+from handlers.families.mmocr_det import load_torch_runner as load_mmocr_det
 from handlers.families.mmocr_rec import available as mmocr_rec_configs
+from handlers.families.mmocr_recognizer import MMOCRRecConfig, MMOCRRecognizer
+from handlers.families.mmocr_recognizer import load_torch_runner as load_mmocr_rec
 from handlers.families.ner.bert import DEFAULT_CFGS as NER_CFGS
+from handlers.families.ner_model import ARCH_ALIASES as NER_ALIASES, NERConfig, build_tagger
+from handlers.families.ner_model import load_torch_runner as load_bert_ner
+from handlers.families.tesseract import TesseractConfig, TesseractDetector, TesseractRecognizer, load_engine
 from handlers.ops.ctc_decode import load_charset
 from handlers.runtime import Device, Runner, load_runner
 
@@ -57,11 +65,10 @@ def _charset(spec: ModelSpec, runner: Runner) -> list[str]:
     raise ValueError(f"{spec.name}: charset must come from 'onnx_metadata' or 'file', got {source!r}")
 
 
-def _build_sdmgr(spec: ModelSpec, runner: Runner) -> kie_model.SDMGRExtractor:
+def _build_sdmgr(spec: ModelSpec, runner: Runner) -> SDMGRExtractor:
     if "class_list" not in spec.files:
         raise ValueError(f"{spec.name}: an SDMG-R archive needs its class list (class_list.txt)")
-    return kie_model.SDMGRExtractor(runner, kie_model.SDMGRConfig.from_dict(spec.config),
-                                    kie_model.read_class_list(spec.files["class_list"]))
+    return SDMGRExtractor(runner, SDMGRConfig.from_dict(spec.config), read_class_list(spec.files["class_list"]))
 
 
 FAMILIES: dict[str, Family] = {family.name: family for family in (
@@ -70,22 +77,20 @@ FAMILIES: dict[str, Family] = {family.name: family for family in (
            lambda spec, runner: CTCRecognizer(runner, CTCConfig.from_dict(spec.config, _charset(spec, runner)))),
     Family("angle", "cls", AngleConfig.from_dict,
            lambda spec, runner: AngleClassifier(runner, AngleConfig.from_dict(spec.config))),
-    Family("mmocr_det", "det", mmocr_det.MMOCRDetConfig.from_dict,
-           lambda spec, runner: mmocr_det.MMOCRDetector(runner, mmocr_det.MMOCRDetConfig.from_dict(spec.config)),
-           load_torch=mmocr_det.load_torch_runner, archs=mmocr_det.supported_configs(), onnx_from_checkpoint=True),
-    Family("mmocr_rec", "rec", mmocr_recognizer.MMOCRRecConfig.from_dict,
-           lambda spec, runner: mmocr_recognizer.MMOCRRecognizer(
-               runner, mmocr_recognizer.MMOCRRecConfig.from_dict(spec.config)),
-           load_torch=mmocr_recognizer.load_torch_runner, archs=mmocr_rec_configs(), onnx_from_checkpoint=True),
-    Family("sdmgr", "kie", kie_model.SDMGRConfig.from_dict, _build_sdmgr,
-           load_torch=kie_model.load_torch_runner, archs=sorted(SDMGR_CFGS), onnx=False),
-    Family("tesseract_det", "det", tesseract.TesseractConfig.from_dict,
-           lambda spec, engine: tesseract.TesseractDetector(engine), load_engine=tesseract.load_engine),
-    Family("tesseract_rec", "rec", tesseract.TesseractConfig.from_dict,
-           lambda spec, engine: tesseract.TesseractRecognizer(engine), load_engine=tesseract.load_engine),
-    Family("bert_ner", "ner", ner_model.NERConfig.from_dict, ner_model.build_tagger,
-           load_torch=ner_model.load_torch_runner, archs=sorted(NER_CFGS) + sorted(ner_model.ARCH_ALIASES),
-           onnx=False),
+    Family("mmocr_det", "det", MMOCRDetConfig.from_dict,
+           lambda spec, runner: MMOCRDetector(runner, MMOCRDetConfig.from_dict(spec.config)),
+           load_torch=load_mmocr_det, archs=mmocr_det_configs(), onnx_from_checkpoint=True),
+    Family("mmocr_rec", "rec", MMOCRRecConfig.from_dict,
+           lambda spec, runner: MMOCRRecognizer(runner, MMOCRRecConfig.from_dict(spec.config)),
+           load_torch=load_mmocr_rec, archs=mmocr_rec_configs(), onnx_from_checkpoint=True),
+    Family("sdmgr", "kie", SDMGRConfig.from_dict, _build_sdmgr,
+           load_torch=load_sdmgr, archs=sorted(SDMGR_CFGS), onnx=False),
+    Family("tesseract_det", "det", TesseractConfig.from_dict,
+           lambda spec, engine: TesseractDetector(engine), load_engine=load_engine),
+    Family("tesseract_rec", "rec", TesseractConfig.from_dict,
+           lambda spec, engine: TesseractRecognizer(engine), load_engine=load_engine),
+    Family("bert_ner", "ner", NERConfig.from_dict, build_tagger,
+           load_torch=load_bert_ner, archs=sorted(NER_CFGS) + sorted(NER_ALIASES), onnx=False),
 )}
 
 #: Every MMOCR config name -> the family serving checkpoints of it (each name in one family only).
