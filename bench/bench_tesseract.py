@@ -28,7 +28,7 @@ sys.path.insert(0, str(REPO))
 
 from rapidfuzz.distance import Levenshtein  # noqa: E402
 
-from service.backends import LocalBackend  # noqa: E402
+from service.local_backend import LocalBackend  # noqa: E402
 from service.datasets import read_icdar2015_gt  # noqa: E402
 from service.metrics import E2ESample, word_spotting  # noqa: E402
 from service.pipeline import OcrRequest, run_ocr  # noqa: E402

@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 from rapidfuzz.distance import Levenshtein
 
-from service.backends import LocalBackend
+from service.local_backend import LocalBackend
 from service.document_pipeline import DocumentOptions, ocr_document
 from service.pipeline import OcrRequest
 from service.settings import Settings

@@ -40,7 +40,7 @@ import yaml  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 
 from handlers.families.kie.metrics import kie_f1  # noqa: E402
-from service.backends import LocalBackend  # noqa: E402
+from service.local_backend import LocalBackend  # noqa: E402
 from service.kie_training.dataset import UNLABELLED  # noqa: E402
 from service.kie_training.evaluate import WILDRECEIPT_CLASSES, ignored_classes_for, per_class_scores  # noqa: E402
 from service.kie_training.real_data import SROIE_CLASSES, norm  # noqa: E402

@@ -25,7 +25,7 @@ sys.path.insert(0, str(REPO))
 import torch  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 
-from service.backends import LocalBackend  # noqa: E402
+from service.local_backend import LocalBackend  # noqa: E402
 from service.datasets import read_icdar2015_gt  # noqa: E402
 from service.evaluation import evaluate_end_to_end  # noqa: E402
 from service.kie_training.real_data import split_of  # noqa: E402

@@ -107,7 +107,7 @@ class Models:
         self.backends: dict[str, object] = {}
 
     def backend(self, device: str):
-        from service.backends import LocalBackend
+        from service.local_backend import LocalBackend
 
         if device not in self.backends:
             self.backends[device] = LocalBackend(self.zoo, threads=max(1, (os.cpu_count() or 2) // 2), device=device)

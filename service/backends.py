@@ -1,23 +1,17 @@
-"""Where models run for the pipeline: TorchServe over HTTP, or in this process (the same handler
-objects TorchServe runs). Both answer the typed results of handlers/api/results.py."""
+"""Where the pipeline's models run: the Backend protocol and TorchServe over HTTP. Backends answer
+the typed results of handlers/api/results.py; the in-process one is service/local_backend.py."""
 from __future__ import annotations
 
 import asyncio
 import base64
-from pathlib import Path
-from typing import Any, Protocol, Sequence
+from typing import Protocol, Sequence
 
 import numpy as np
 
 from handlers.api.results import (Detection, Entity, KIEResult, Orientation, Recognition, detections_from_json,
                                   entities_from_json)
-from handlers.api.spec import ModelSpec
-from handlers.errors import RequestError, as_request_error
-from handlers.ops.image_io import decode_image, encode_png
-from service.errors import BadOptions, ModelNotFound, OcrServeError
+from handlers.ops.image_io import encode_png
 from service.torchserve_client import TorchServeClient
-from service.weights import DEFAULT_CACHE, verified_file, weight_path
-from service.zoo import Zoo
 
 
 class Backend(Protocol):
@@ -80,65 +74,3 @@ class TorchServeBackend:
 
     async def ner(self, model: str, texts: Sequence[str]) -> list[list[Entity]]:
         return entities_from_json(await self.client.predict(model, json_body={"texts": list(texts)}))
-
-
-class LocalBackend:
-    """Runs the zoo's models in this process through the handler objects TorchServe runs."""
-
-    def __init__(self, zoo: Zoo, cache: Path = DEFAULT_CACHE, threads: int = 1, device: str = "cpu"):
-        self.zoo = zoo
-        self.cache = cache
-        self.threads = threads
-        self.device = device  # scripts/gpu_check.py runs the pipeline on cuda:0
-        self._handlers: dict[str, Any] = {}
-
-    def handler(self, name: str) -> Any:
-        """The loaded handler of a zoo model (loaded on first use)."""
-        if name not in self._handlers:
-            try:
-                entry = self.zoo.get(name)
-            except KeyError as exc:
-                raise ModelNotFound(str(exc.args[0])) from None
-            files = {k: verified_file(entry, f, self.cache) for k, f in entry.files.items()}
-            spec = ModelSpec(name, entry.task, entry.family, entry.runtime, weight_path(entry, self.cache),
-                             entry.config, files)
-            from handlers.inprocess import load_handler  # torch: only where models run in this process
-
-            self._handlers[name] = load_handler(spec, self.device, self.threads)
-        return self._handlers[name]
-
-    async def detect(self, model: str, data: bytes, image: np.ndarray, options: dict) -> list[Detection]:
-        return await _run(self.handler(model).detect, image, options, options_error=True)
-
-    async def recognize(self, model: str, crops: Sequence[np.ndarray], lang: str | None = None) -> list[Recognition]:
-        return await _run(self.handler(model).recognize, [(list(crops), lang)])
-
-    async def classify(self, model: str, crops: Sequence[np.ndarray]) -> list[Orientation]:
-        return await _run(self.handler(model).classify, list(crops))
-
-    async def kie(self, model: str, data: bytes | None, image: np.ndarray | None, body: dict) -> KIEResult:
-        handler = self.handler(model)
-
-        def run() -> KIEResult:
-            decoded = image if image is not None or data is None else decode_image(data, handler.max_pixels)
-            return handler.label([handler.document(decoded, body)])[0]
-
-        return await _run(run)
-
-    async def ner(self, model: str, texts: Sequence[str]) -> list[list[Entity]]:
-        return await _run(self.handler(model).tag, list(texts))
-
-
-async def _run(fn: Any, *args: Any, options_error: bool = False) -> Any:
-    """Run handler code off the event loop; its row errors become the gateway's errors (with
-    `options_error`, a 422 is the caller's options: BadOptions)."""
-    def guarded() -> Any:
-        try:
-            return fn(*args)
-        except Exception as exc:  # noqa: BLE001
-            error: RequestError = as_request_error(exc)
-            if options_error and error.status == 422:
-                raise BadOptions(error.message) from exc
-            raise OcrServeError(error.message, status=error.status) from exc
-
-    return await asyncio.to_thread(guarded)

@@ -6,7 +6,7 @@ from typing import Any, Callable
 
 import httpx
 
-from service.backends import LocalBackend
+from service.local_backend import LocalBackend
 from service.pipeline import OcrRequest, run_ocr
 from service.zoo import Zoo, load_zoo
 

@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 
 from handlers.errors import RequestError
-from handlers.api.results import Detection
+from handlers.api.results import Detection, Recognition  # Tesseract reads: exact boxes, frame 0
 
 DEBIAN_TESSDATA = Path("/usr/share/tesseract-ocr/5/tessdata")
 #: Tesseract's orientation-and-script model is not a language one can read text in.
@@ -186,16 +186,6 @@ class TesseractDetector:
         return [Detection(box_polygon(*box), score) for box, score, _ in found]
 
 
-@dataclass
-class TesseractRead:
-    """One crop read by Tesseract, in the recognisers' result shape (see handlers/recognition.py)."""
-
-    text: str
-    score: float
-    chars: list[tuple[str, float, float, float]]
-    frame: float = 0.0  # Tesseract's boxes are exact: no CTC frame widening
-
-
 class TesseractRecognizer:
     """Each crop read as one text line; text and score from Tesseract's symbol confidences."""
 
@@ -207,15 +197,15 @@ class TesseractRecognizer:
     def lang(self, raw: Any) -> str:
         return check_language(raw or self.engine.cfg.lang, self.engine.languages)
 
-    def __call__(self, crops: Sequence[np.ndarray], lang: str | None = None) -> list[TesseractRead]:
+    def __call__(self, crops: Sequence[np.ndarray], lang: str | None = None) -> list[Recognition]:
         lang = self.lang(lang)
         return [self.read_one(crop, lang) for crop in crops]
 
-    def read_one(self, crop: np.ndarray, lang: str) -> TesseractRead:
+    def read_one(self, crop: np.ndarray, lang: str) -> Recognition:
         height, width = crop.shape[:2]
         # LSTM Tesseract "reads" glyphs with high confidence in a blank crop: no contrast, no text
         if min(height, width) < 2 or int(np.ptp(cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY))) < MIN_CONTRAST:
-            return TesseractRead("", 0.0, [])
+            return Recognition("", 0.0, [])
         scale = max(1.0, self.engine.cfg.min_height / height)
         image = cv2.resize(crop, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_CUBIC) \
             if scale > 1 else crop
@@ -232,7 +222,7 @@ def _background(image: np.ndarray) -> tuple[int, int, int]:
     return tuple(int(v) for v in np.median(edge, axis=0))
 
 
-def line_read(words: Sequence[Sequence[tuple[str, int, int, float]]], pad: int, width: int) -> TesseractRead:
+def line_read(words: Sequence[Sequence[tuple[str, int, int, float]]], pad: int, width: int) -> Recognition:
     """Join Tesseract's words with spaces; char spans as fractions of the unpadded width."""
     chars: list[tuple[str, float, float, float]] = []
     for word in words:
@@ -241,7 +231,7 @@ def line_read(words: Sequence[Sequence[tuple[str, int, int, float]]], pad: int, 
         chars += [(c, _frac(x0 - pad, width), _frac(x1 - pad, width), p) for c, x0, x1, p in word]
     real = [c for c in chars if c[0] != " "]
     score = float(np.mean([c[3] for c in real])) if real else 0.0
-    return TesseractRead("".join(c[0] for c in chars), score, chars)
+    return Recognition("".join(c[0] for c in chars), score, chars)
 
 
 def _frac(x: float, width: int) -> float:

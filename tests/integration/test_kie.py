@@ -143,7 +143,7 @@ def test_default_ocr_then_kie_equals_the_in_process_backend(zoo, gateway):
         pytest.skip("the zoo has no default KIE model")
     import asyncio
 
-    from service.backends import LocalBackend
+    from service.local_backend import LocalBackend
 
     name = zoo.defaults["kie"]
     image, _ = receipt()

@@ -25,7 +25,7 @@ def gpu_check():
 def models(gpu_check, tmp_path_factory):
     if not (SHARED / "oracle" / "models").is_dir():
         pytest.skip(f"MMOCR oracle not available under {SHARED}")
-    from service.backends import LocalBackend
+    from service.local_backend import LocalBackend
 
     models = gpu_check.Models(SHARED, tmp_path_factory.mktemp("gpu-check"), [DET, REC])
     models.backends["stand-in"] = LocalBackend(models.zoo, device="cpu")  # another copy of every model

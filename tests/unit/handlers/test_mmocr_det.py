@@ -70,7 +70,7 @@ def test_mmocr_0x_checkpoint_keys_load(checkpoint, tmp_path):
     torch.save({"state_dict": old}, path)
     handler = served("olddet", ARCH, path, tmp_path)  # strict load after the 0.x -> 1.x rename
     assert handler.handler.model.cfg.arch == ARCH
-    with pytest.raises(ValueError, match="unknown MMOCR detector config"):
+    with pytest.raises(ValueError, match="unknown MMOCR config 'nosuch_config'"):
         build_checkpoint_archive("bad", "nosuch_config", path, store=tmp_path / "store", zoo_path=private_zoo(tmp_path))
 
 

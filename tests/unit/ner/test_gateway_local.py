@@ -5,7 +5,7 @@ import pytest
 import torch
 from fastapi.testclient import TestClient
 
-from service.backends import LocalBackend
+from service.local_backend import LocalBackend
 from service.main import create_app
 from service.ner_lines import pieces
 from service.settings import Settings

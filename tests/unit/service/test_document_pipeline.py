@@ -6,7 +6,7 @@ import asyncio
 import numpy as np
 import pytest
 
-from service.backends import LocalBackend
+from service.local_backend import LocalBackend
 from service.document_pipeline import DocumentOptions, ocr_document
 from service.pipeline import OcrRequest, run_ocr
 from service.settings import Settings

@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from service.backends import LocalBackend
+from service.local_backend import LocalBackend
 from service.main import create_app
 from service.settings import Settings
 from tests.conftest import data_path

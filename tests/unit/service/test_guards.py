@@ -10,7 +10,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from service.backends import LocalBackend
+from service.local_backend import LocalBackend
 from service.guards import Admission, admission_middleware, error_net
 from service.main import create_app
 from service.runner import run_settings, torchserve_config

@@ -9,7 +9,7 @@ import torch
 from fastapi.testclient import TestClient
 
 from handlers.families.kie_model import read_class_list
-from service.backends import LocalBackend
+from service.local_backend import LocalBackend
 from service.main import create_app
 from service.settings import Settings
 from service.weights import WeightError, sha256_of, verified_file

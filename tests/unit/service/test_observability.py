@@ -7,7 +7,7 @@ import logging
 import pytest
 from fastapi.testclient import TestClient
 
-from service.backends import LocalBackend
+from service.local_backend import LocalBackend
 from service.main import create_app
 from service.observability import JsonFormatter, request_id
 from service.settings import Settings
