@@ -9,11 +9,11 @@ from typing import Any
 
 from handlers.errors import RequestError, as_request_error
 from handlers.families import ModelSpec, build_model
+from handlers.ops.image_io import DEFAULT_MAX_PIXELS
 from handlers.requests import Payload, parse_row
 from handlers.runtime import Device
 
 log = logging.getLogger(__name__)
-DEFAULT_MAX_PIXELS = 40_000_000
 
 
 class OcrHandler:
