@@ -8,8 +8,9 @@ import pytest
 
 from service.dataset_convert import convert, textdet_json
 from service.det_formats import DET_READERS
+from service.ner_training.data import parse_cluener, read_cluener
 from service.rec_formats import REC_READERS, read_lmdb
-from service.text_formats import class_list_for, ner_prf, parse_cluener, read_cluener, read_wildreceipt
+from service.text_formats import class_list_for, ner_prf, read_wildreceipt
 from tests.conftest import data_path
 
 DET_SOURCES = {
