@@ -26,9 +26,8 @@ from rapidfuzz.distance import Levenshtein
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from service.clients import local_ocr, remote_ocr  # noqa: E402
-from service.layout import reading_order  # noqa: E402
+from service.layout import reading_order, row_sort  # noqa: E402
 from service.page_synth import make_page  # noqa: E402
-from service.pipeline import reading_order as row_sort  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 

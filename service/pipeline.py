@@ -57,18 +57,6 @@ def _whole_image(image: np.ndarray) -> list[list[float]]:
     return [[0, 0, w, 0, w, h, 0, h, 1.0]]
 
 
-def reading_order(rows: list[list[float]], line_tol: float = 10.0) -> list[list[float]]:
-    """Top-to-bottom, then left-to-right for boxes whose tops are within `line_tol` px."""
-    rows = sorted(rows, key=lambda r: (min(r[1:-1:2]), min(r[0:-1:2])))
-    for i in range(1, len(rows)):
-        j = i
-        while j > 0 and abs(min(rows[j][1:-1:2]) - min(rows[j - 1][1:-1:2])) < line_tol \
-                and min(rows[j][0:-1:2]) < min(rows[j - 1][0:-1:2]):
-            rows[j], rows[j - 1] = rows[j - 1], rows[j]
-            j -= 1
-    return rows
-
-
 def _crops(image: np.ndarray, rows: list[list[float]]) -> list:
     quads = [quad_for_polygon(np.asarray(r[:-1], np.float32).reshape(-1, 2)) for r in rows]
     return [crop_quad(image, q) for q in quads]
@@ -108,7 +96,6 @@ async def ocr_image(backend: Backend, data: bytes, image: np.ndarray, request: O
     if len(rows) > request.max_lines:
         raise PayloadTooLarge(f"the detector found {len(rows)} text regions on this page, over the limit of "
                               f"{request.max_lines} (OCRSERVE_MAX_LINES)")
-    rows = reading_order(rows)
     timer.mark("detect", t)
     result: list[dict[str, Any]] = [{"box": [round(v, 1) for v in r[:-1]], "box_score": r[-1]} for r in rows]
     if request.rec and rows:
@@ -116,7 +103,7 @@ async def ocr_image(backend: Backend, data: bytes, image: np.ndarray, request: O
     height, width = image.shape[:2]
     t = time.perf_counter()
     page: dict[str, Any] = {"width": width, "height": height, **await asyncio.to_thread(analyse_page, result)}
-    timer.mark("layout", t)  # layout: `result` in reading order, plus `blocks` and `text`
+    timer.mark("layout", t)  # the one reading order: `result` reordered, plus `blocks` and `text`
     if request.kie:
         page["pairs"] = await _label_lines(backend, data, image, page["result"], request.kie, timer)
     if request.ner:

@@ -7,9 +7,8 @@ import random
 import pytest
 from rapidfuzz.distance import Levenshtein
 
-from service.layout import LayoutConfig, analyse_page, reading_order
+from service.layout import LayoutConfig, analyse_page, reading_order, row_sort
 from service.page_synth import make_page
-from service.pipeline import reading_order as row_sort
 from tests.conftest import data_path
 
 
