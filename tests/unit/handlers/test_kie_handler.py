@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +15,7 @@ from handlers.ts_entry import OcrServeEntry
 from service.archive import build_checkpoint_archive
 from service.cli import main as cli_main
 from tests.conftest import FakeContext, data_path
-from tests.unit.handlers.checkpoints import ORACLE, oracle_checkpoint, private_zoo
+from tests.unit.handlers.checkpoints import ORACLE, oracle_checkpoint, private_zoo, unpacked_handler
 
 NOVISUAL = "sdmgr_novisual_60e_wildreceipt"
 VISUAL = "sdmgr_unet16_60e_wildreceipt"
@@ -51,12 +50,7 @@ def receipt(index: int = 0) -> tuple[bytes, list[dict]]:
 
 
 def _served(mar: Path, root: Path) -> OcrServeEntry:
-    model_dir = root / f"unpacked-{mar.stem}"
-    with zipfile.ZipFile(mar) as archive:
-        archive.extractall(model_dir)
-    handler = OcrServeEntry()
-    handler.initialize(FakeContext(model_dir))
-    return handler
+    return unpacked_handler(mar, root / f"unpacked-{mar.stem}")
 
 
 @pytest.fixture(scope="module")
