@@ -2,12 +2,10 @@
 unpacked as TorchServe does and driven through the handler with a fake context."""
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from service.archive import build_checkpoint_archive
-from tests.conftest import FakeContext
+from tests.conftest import handle_rows
 from tests.unit.handlers.checkpoints import private_zoo, unpacked_handler
 from tests.unit.ner._tiny import CATEGORIES
 
@@ -27,8 +25,8 @@ TEXTS = ["张伟在北京的华为技术担任工程师。", "今年李娜离开
 
 
 def call(handler, rows):
-    ctx = FakeContext(handler.model_dir)
-    return [json.loads(o) for o in handler.handle(rows, ctx)], ctx.status
+    out, ctx = handle_rows(handler, rows, handler.model_dir)
+    return out, ctx.status
 
 
 def test_texts_in_entities_out(handler):
