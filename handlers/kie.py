@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from handlers.base import OcrHandler
-from handlers.errors import RequestError, as_request_error
+from handlers.errors import RequestError
 from handlers.families.kie_model import KIEDocument, KIEResult
 from handlers.ops.image_io import decode_image, image_from_base64
 
@@ -119,19 +119,10 @@ def kie_result(result: KIEResult, class_names: list[str]) -> dict:
 class KIEHandler(OcrHandler):
     task = "kie"
 
-    def run_rows(self, rows: list[dict]) -> list[Any]:
-        """Rows carry boxes and texts, not just images: parsed here, inferred by the base class."""
-        results: list[Any] = [None] * len(rows)
-        parsed = []
+    def parse(self, row: dict) -> KIEDocument:
+        """Rows carry boxes and texts, not just images."""
         cfg = self.model.cfg
-        for idx, row in enumerate(rows):
-            try:
-                parsed.append((idx, parse_kie_row(row or {}, self.max_pixels, cfg.max_instances, cfg.visual)))
-            except Exception as exc:  # noqa: BLE001 - every failure becomes this row's error
-                results[idx] = as_request_error(exc)
-        for idx, result in self._infer_isolated(parsed):
-            results[idx] = result
-        return results
+        return parse_kie_row(row, self.max_pixels, cfg.max_instances, cfg.visual)
 
     def infer(self, documents: list[KIEDocument]) -> list[dict]:
         return [kie_result(r, self.model.class_names) for r in self.model(documents)]

@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 from handlers.base import OcrHandler
-from handlers.errors import RequestError, as_request_error
+from handlers.errors import RequestError
 from handlers.families.ner.convertor import NerTextError
 
 
@@ -49,22 +49,14 @@ def parse_texts(row: dict[str, Any], max_texts: int) -> list[str]:
 class NERHandler(OcrHandler):
     task = "ner"
 
-    def run_rows(self, rows: list[dict]) -> list[Any]:
-        """Rows carry texts, not images: parsed and checked here, inferred by the base class."""
-        results: list[Any] = [None] * len(rows)
-        parsed = []
-        for idx, row in enumerate(rows):
-            try:
-                texts = parse_texts(row or {}, self.model.cfg.max_texts)
-                self.model.encode(texts)  # too-long texts fail their own row, before batching
-                parsed.append((idx, texts))
-            except NerTextError as exc:
-                results[idx] = RequestError(422, str(exc))
-            except Exception as exc:  # noqa: BLE001 - every failure becomes this row's error
-                results[idx] = as_request_error(exc)
-        for idx, result in self._infer_isolated(parsed):
-            results[idx] = result
-        return results
+    def parse(self, row: dict) -> list[str]:
+        """Rows carry texts, not images: checked here, so too-long texts fail their own row before batching."""
+        try:
+            texts = parse_texts(row, self.model.cfg.max_texts)
+            self.model.encode(texts)
+        except NerTextError as exc:
+            raise RequestError(422, str(exc)) from None
+        return texts
 
     def infer(self, rows: list[list[str]]) -> list[dict]:
         """All texts of all rows in one forward pass, split back per row."""
