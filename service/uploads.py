@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -9,7 +11,7 @@ from starlette.datastructures import UploadFile
 from starlette.requests import Request
 
 from handlers.ops.image_io import ImageError, ImageTooLargeError, decode_image
-from service.errors import BadImage, BadOptions, PayloadTooLarge, UnsupportedMediaType
+from service.errors import BadImage, BadOptions, OcrServeError, PayloadTooLarge, UnsupportedMediaType
 
 RAW_TYPES = ("image/", "application/octet-stream", "application/pdf")
 
@@ -88,11 +90,19 @@ async def _from_multipart(request: Request, body: bytes, limit: int) -> tuple[by
     return data, fields
 
 
+@contextmanager
+def image_errors(bad: type[OcrServeError] = BadImage, prefix: str = "") -> Iterator[None]:
+    """The image decoder's errors as the gateway's: 413 for an image over the limits, `bad` for
+    one that cannot be read (a truncated frame ends in EOFError); `prefix` names the page."""
+    try:
+        yield
+    except ImageTooLargeError as exc:
+        raise PayloadTooLarge(f"{prefix}{exc}") from None
+    except (ImageError, EOFError) as exc:
+        raise bad(f"{prefix}{exc}") from None
+
+
 def decode_upload(data: bytes, max_pixels: int) -> np.ndarray:
     """Decode uploaded bytes to BGR, translating image errors into the gateway's errors."""
-    try:
+    with image_errors():
         return decode_image(data, max_pixels)
-    except ImageTooLargeError as exc:
-        raise PayloadTooLarge(str(exc)) from None
-    except ImageError as exc:
-        raise BadImage(str(exc)) from None

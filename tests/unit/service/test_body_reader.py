@@ -3,13 +3,15 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import io
 
 import pytest
+from PIL import Image
 from starlette.requests import Request
 
-from service.errors import BadOptions, PayloadTooLarge
+from service.errors import BadDocument, BadImage, BadOptions, PayloadTooLarge
 from service.routes import jobs, kie, ner, ocr, visualize
-from service.uploads import read_capped, read_json_object
+from service.uploads import decode_upload, image_errors, read_capped, read_json_object
 
 
 def _request(chunks: list[bytes], headers: dict[str, str]) -> tuple[Request, list[int]]:
@@ -60,3 +62,16 @@ def test_every_body_reading_route_goes_through_the_one_reader():
     for module in (jobs, kie, ner, ocr, visualize):
         source = inspect.getsource(module)
         assert ".stream()" not in source and "await request.body()" not in source, module.__name__
+
+
+def test_image_errors_map_once_for_uploads_and_document_pages():
+    buf = io.BytesIO()
+    Image.new("RGB", (300, 200)).save(buf, "PNG")
+    png = buf.getvalue()
+    with pytest.raises(PayloadTooLarge, match="over the limit of 0.0 megapixels"):
+        decode_upload(png, 10_000)
+    with pytest.raises(BadImage):
+        decode_upload(png[: len(png) // 2] + b"not the rest", 10**7)
+    with pytest.raises(BadDocument, match="^page 3: truncated"):
+        with image_errors(BadDocument, "page 3: "):
+            raise EOFError("truncated")
