@@ -26,10 +26,8 @@ from rapidfuzz.distance import Levenshtein
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from service.clients import local_ocr, remote_ocr  # noqa: E402
-from handlers.api.results import Detection  # noqa: E402
-from service.layout import reading_order  # noqa: E402
+from service.layout import reading_order, row_sort  # noqa: E402
 from service.page_synth import make_page  # noqa: E402
-from service.pipeline import reading_order as row_sort  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -67,8 +65,8 @@ def png(image) -> bytes:
 
 def row_sorted_text(page: dict) -> str:
     lines = page["result"]
-    rows = row_sort([Detection.from_json(ln["box"] + [i]) for i, ln in enumerate(lines)])  # score: the index
-    return " ".join(lines[int(r.score)]["text"] for r in rows)
+    rows = row_sort([ln["box"] + [i] for i, ln in enumerate(lines)])
+    return " ".join(lines[int(r[-1])]["text"] for r in rows)
 
 
 def scanned(image: Image.Image, seed: int) -> Image.Image:
@@ -126,9 +124,9 @@ def receipt_geometry() -> Score:
         shuffled = list(lines)
         random.Random(0).shuffle(shuffled)
         order = reading_order([box for box, _ in shuffled])
-        rows = row_sort([Detection.from_json(box + [i]) for i, (box, _) in enumerate(shuffled)])
+        rows = row_sort([box + [i] for i, (box, _) in enumerate(shuffled)])
         score.add(" ".join(t for _, t in lines), layout=" ".join(shuffled[i][1] for i in order),
-                  row_sort=" ".join(shuffled[int(r.score)][1] for r in rows))
+                  row_sort=" ".join(shuffled[int(r[-1])][1] for r in rows))
     return score
 
 

@@ -11,9 +11,8 @@ this script only adds what differs in a container:
   127.0.0.1 (default), a pod or container address, or `pod-ip` (POD_IP from the Kubernetes
   downward API, else this host name's address). 0.0.0.0 and :: are refused;
 * OCRSERVE_PROFILE=prod turns token auth on and refuses OCRSERVE_TS_TOKEN_AUTH=false;
-* max_request_size / max_response_size follow the gateway's upload limit (OCRSERVE_MAX_UPLOAD_BYTES):
-  twice the limit in whole MiB, because recognition requests carry the crops base64-encoded (4/3)
-  inside multipart or JSON bodies; the detector request is the upload itself plus form fields;
+* max_request_size / max_response_size follow the gateway's upload limit (OCRSERVE_MAX_UPLOAD_BYTES)
+  as for `ocrserve run` (service.torchserve_process.max_request_mb: twice the limit in whole MiB);
 * OCRSERVE_TS_MODELS (comma-separated) picks the models loaded at start (default: the zoo's defaults);
 * OCRSERVE_TS_ENABLE_MODEL_API (default true: the gateway's /models routes register and unregister
   archives; false where nothing manages models, e.g. KServe);
@@ -27,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
-import math
 import os
 import socket
 import sys
@@ -41,7 +39,6 @@ from service.runner import torchserve_config  # noqa: E402  (after the sys.path 
 from service.settings import Settings  # noqa: E402
 from service.zoo import load_zoo  # noqa: E402
 
-_MB = 1024 * 1024
 PROFILES = ("dev", "prod")
 
 
@@ -72,11 +69,6 @@ def _bool(name: str, default: bool) -> bool:
     if raw.lower() in ("0", "false", "no", "off"):
         return False
     raise ConfigError(f"{name}={raw!r} is not a boolean")
-
-
-def max_request_mb(max_upload_bytes: int) -> int:
-    """TorchServe's request/response cap in MiB for the gateway's upload limit."""
-    return max(1, math.ceil(2 * max_upload_bytes / _MB))
 
 
 def render(environ: dict[str, str] | None = None) -> str:
@@ -111,7 +103,6 @@ def _render() -> str:
     config.host = os.environ.get("OCRSERVE_TS_INFERENCE_HOST", "0.0.0.0").strip()
     if config.host != "0.0.0.0":
         config.host = _host(config.host, "OCRSERVE_TS_INFERENCE_HOST")
-    config.max_request_mb = max_request_mb(settings.max_upload_bytes)
     text = config.properties()
 
     management = _host(os.environ.get("OCRSERVE_TS_MANAGEMENT_HOST", "127.0.0.1"), "OCRSERVE_TS_MANAGEMENT_HOST")

@@ -9,12 +9,12 @@ from typing import Any
 
 from handlers.errors import RequestError, as_request_error
 from handlers.api.spec import ModelSpec
+from handlers.ops.image_io import DEFAULT_MAX_PIXELS
 from handlers.registry import build_model
 from handlers.requests import Payload, parse_row
 from handlers.runtime import Device
 
 log = logging.getLogger(__name__)
-DEFAULT_MAX_PIXELS = 40_000_000
 
 
 class OcrHandler:
@@ -64,13 +64,18 @@ class OcrHandler:
             out.append(json.dumps(result, separators=(",", ":"), ensure_ascii=False))
         return out
 
+    def parse(self, row: dict) -> Any:
+        """One row -> what `infer` takes (images here; KIE and NER rows carry more); raising
+        fails this row alone."""
+        return parse_row(row, self.max_pixels, self.option_names)
+
     def run_rows(self, rows: list[dict]) -> list[Any]:
         """Parse and infer every row; errors come back in place as RequestError."""
         results: list[Any] = [None] * len(rows)
-        parsed: list[tuple[int, Payload]] = []
+        parsed: list[tuple[int, Any]] = []
         for idx, row in enumerate(rows):
             try:
-                parsed.append((idx, parse_row(row or {}, self.max_pixels, self.option_names)))
+                parsed.append((idx, self.parse(row or {})))
             except Exception as exc:  # noqa: BLE001 - every failure becomes this row's error
                 results[idx] = as_request_error(exc)
         for idx, result in self._infer_isolated(parsed):

@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 
 from handlers.base import OcrHandler
-from handlers.errors import RequestError, as_request_error
 from handlers.api.results import KIEResult
+from handlers.errors import RequestError
 from handlers.families.kie_model import KIEDocument
 from handlers.ops.image_io import decode_image, image_from_base64
 
@@ -112,19 +112,10 @@ def parse_kie_row(row: dict[str, Any], max_pixels: int, max_instances: int, need
 class KIEHandler(OcrHandler):
     task = "kie"
 
-    def run_rows(self, rows: list[dict]) -> list[Any]:
-        """Rows carry boxes and texts, not just images: parsed here, inferred by the base class."""
-        results: list[Any] = [None] * len(rows)
-        parsed = []
+    def parse(self, row: dict) -> KIEDocument:
+        """Rows carry boxes and texts, not just images."""
         cfg = self.model.cfg
-        for idx, row in enumerate(rows):
-            try:
-                parsed.append((idx, parse_kie_row(row or {}, self.max_pixels, cfg.max_instances, cfg.visual)))
-            except Exception as exc:  # noqa: BLE001 - every failure becomes this row's error
-                results[idx] = as_request_error(exc)
-        for idx, result in self._infer_isolated(parsed):
-            results[idx] = result
-        return results
+        return parse_kie_row(row, self.max_pixels, cfg.max_instances, cfg.visual)
 
     def document(self, image: np.ndarray | None, body: dict) -> KIEDocument:
         """A document from a decoded image (or None) and the JSON fields (`instances`, `width`, `height`)."""

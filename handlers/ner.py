@@ -11,7 +11,7 @@ from typing import Any
 
 from handlers.api.results import Entity, entities_json
 from handlers.base import OcrHandler
-from handlers.errors import RequestError, as_request_error
+from handlers.errors import RequestError
 from handlers.families.ner.convertor import NerTextError
 
 
@@ -54,20 +54,11 @@ def parse_texts(row: dict[str, Any], max_texts: int) -> list[str]:
 class NERHandler(OcrHandler):
     task = "ner"
 
-    def run_rows(self, rows: list[dict]) -> list[Any]:
-        """Rows carry texts, not images: parsed and checked here, inferred by the base class."""
-        results: list[Any] = [None] * len(rows)
-        parsed = []
-        for idx, row in enumerate(rows):
-            try:
-                texts = parse_texts(row or {}, self.model.cfg.max_texts)
-                self.check(texts)  # too-long texts fail their own row, before batching
-                parsed.append((idx, texts))
-            except Exception as exc:  # noqa: BLE001 - every failure becomes this row's error
-                results[idx] = as_request_error(exc)
-        for idx, result in self._infer_isolated(parsed):
-            results[idx] = result
-        return results
+    def parse(self, row: dict) -> list[str]:
+        """Rows carry texts, not images: checked here, so too-long texts fail their own row before batching."""
+        texts = parse_texts(row, self.model.cfg.max_texts)
+        self.check(texts)
+        return texts
 
     def check(self, texts: list[str]) -> None:
         """413 over the per-request text count, 422 for a text the model cannot encode (too long)."""

@@ -1,4 +1,5 @@
-"""Progress of a long command: a tqdm bar on a terminal, one plain line per item when piped."""
+"""Progress of a long command: a tqdm bar on a terminal; when piped, one plain line per item
+(`done`) or nothing (`step`, e.g. evaluation, whose only output is its report)."""
 from __future__ import annotations
 
 import sys
@@ -10,7 +11,8 @@ T = TypeVar("T")
 class Progress:
     """`with Progress(total, "ocr") as p: ... p.done(name, ok, note)`; writes to stderr."""
 
-    def __init__(self, total: int | None, desc: str, stream: IO[str] | None = None, bar: bool | None = None):
+    def __init__(self, total: int | None, desc: str, stream: IO[str] | None = None, bar: bool | None = None,
+                 unit: str = "file"):
         self.stream = stream or sys.stderr
         self.desc = desc
         use_bar = self.stream.isatty() if bar is None else bar
@@ -18,7 +20,7 @@ class Progress:
         if use_bar:
             from tqdm import tqdm
 
-            self._bar = tqdm(total=total, desc=desc, file=self.stream, unit="file", dynamic_ncols=True)
+            self._bar = tqdm(total=total, desc=desc, file=self.stream, unit=unit, dynamic_ncols=True)
 
     def done(self, name: str, ok: bool = True, note: str = "") -> None:
         """One item finished; failures are always printed, successes as lines only when piped."""
@@ -54,11 +56,16 @@ class Progress:
         self.close()
 
 
-def track(items: Iterable[T], desc: str, total: int | None = None, name=str) -> Iterator[T]:
-    """Yield `items` while reporting each one as done (for loops in existing commands)."""
+def track(items: Iterable[T], desc: str, total: int | None = None, name=str, unit: str = "file",
+          lines: bool = True, stream: IO[str] | None = None) -> Iterator[T]:
+    """Yield `items` while reporting each one as done (for loops in existing commands); when
+    piped, a line per item, or nothing with `lines=False`."""
     if total is None and hasattr(items, "__len__"):
         total = len(items)  # type: ignore[arg-type]
-    with Progress(total, desc) as progress:
+    with Progress(total, desc, stream, unit=unit) as progress:
         for item in items:
             yield item
-            progress.done(name(item))
+            if lines:
+                progress.done(name(item))
+            else:
+                progress.step()

@@ -43,6 +43,8 @@ sys.path.insert(0, str(REPO))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from handlers.ops.image_io import DEFAULT_MAX_PIXELS  # noqa: E402
+
 DETECTORS = ["dbnet_resnet18_fpnc_1200e_icdar2015", "dbnetpp_resnet50_fpnc_1200e_icdar2015",
              "panet_resnet18_fpem-ffm_600e_icdar2015", "psenet_resnet50_fpnf_600e_icdar2015",
              "fcenet_resnet50_fpn_1500e_icdar2015", "textsnake_resnet50_fpn-unet_1200e_ctw1500",
@@ -236,11 +238,11 @@ def end_to_end(models: Models, device: str, photos: list[bytes]) -> tuple[float,
     backend = models.backend(device)
     request = OcrRequest(det=DETECTORS[0], rec=RECOGNISERS[0], cls=None, det_options={})
     loop = asyncio.new_event_loop()
-    loop.run_until_complete(run_ocr(backend, photos[0], request, 40_000_000))  # warm-up and load
+    loop.run_until_complete(run_ocr(backend, photos[0], request, DEFAULT_MAX_PIXELS))  # warm-up and load
     sync(device)
     start, lines = time.perf_counter(), 0
     for data in photos:
-        lines += len(loop.run_until_complete(run_ocr(backend, data, request, 40_000_000))["pages"][0]["result"])
+        lines += len(loop.run_until_complete(run_ocr(backend, data, request, DEFAULT_MAX_PIXELS))["pages"][0]["result"])
     sync(device)
     loop.close()
     return len(photos) / (time.perf_counter() - start), lines / len(photos)

@@ -93,7 +93,7 @@ def run_eval(args: argparse.Namespace) -> int:
     def e2e(data: bytes) -> dict:
         return ocr(data, det=args.det, rec=args.rec)
 
-    # each evaluate_* shows its own progress bar on a terminal (service.evaluation.progress)
+    # each evaluate_* shows its own progress bar on a terminal (ocrserve.progress.track)
     end_to_end = evaluate_end_to_end(load_icdar2015_dir(det_root), e2e)
     report = {"images": end_to_end.pop("images"), **end_to_end}
     report["recognition"] = evaluate_recognition(load_word_crops(rec_root), recognizer_from(ocr, args.rec))

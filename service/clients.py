@@ -6,6 +6,7 @@ from typing import Any, Callable
 
 import httpx
 
+from handlers.ops.image_io import DEFAULT_MAX_PIXELS
 from service.local_backend import LocalBackend
 from service.pipeline import OcrRequest, run_ocr
 from service.zoo import Zoo, load_zoo
@@ -20,7 +21,7 @@ def local_ocr(zoo: Zoo | None = None, threads: int = 1) -> OcrFn:
     loop = asyncio.new_event_loop()
 
     def ocr(data: bytes, det: str | None = "default", rec: str | None = "default", cls: str | None = None,
-            max_pixels: int = 40_000_000, kie: str | None = None, **det_options: Any) -> dict:
+            max_pixels: int = DEFAULT_MAX_PIXELS, kie: str | None = None, **det_options: Any) -> dict:
         request = OcrRequest(det=zoo.defaults["det"] if det == "default" else det,
                              rec=zoo.defaults["rec"] if rec == "default" else rec,
                              cls=cls, det_options=det_options, kie=kie)

@@ -8,11 +8,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
+from ocrserve.progress import track
 from service.det_formats import DET_READERS
-from service.evaluation import evaluate_detection, evaluate_end_to_end, evaluate_recognition, progress
+from service.evaluation import evaluate_detection, evaluate_end_to_end, evaluate_recognition
+from service.ner_training.data import read_cluener
 from service.rec_formats import REC_READERS
 from service.text_formats import (OPENSET_CLASSES, OPENSET_IGNORED, class_list_for, entities_from_response,
-                                  ner_prf, read_cluener, read_wildreceipt)
+                                  ner_prf, read_wildreceipt)
 
 KIE_FORMATS = ("wildreceipt", "wildreceipt-openset")
 NER_FORMATS = ("cluener",)
@@ -98,7 +100,7 @@ def evaluate_kie(job: EvalJob, kie: KieFn | None) -> dict:
         raise ValueError(f"no receipt of {job.data} has its image on disk")
     index = {name: i for i, name in enumerate(classes)}
     preds, gts = [], []
-    for doc in progress(docs, "kie"):
+    for doc in track(docs, "kie", unit="img", lines=False):
         instances = [{"box": [int(v) for v in box], "text": text} for box, text in zip(doc.boxes, doc.texts)]
         names = kie(doc.image_path.read_bytes(), instances)
         unknown = set(names) - set(index)
@@ -118,7 +120,7 @@ def evaluate_ner(job: EvalJob, ner: NerFn | None, batch: int = 32) -> dict:
         raise ValueError("NER evaluation needs a gateway with POST /ner (--url) and --ner MODEL")
     samples = _first(read_cluener(job.data), job.limit)
     preds = []
-    for start in progress(range(0, len(samples), batch), "ner", unit="batch"):
+    for start in track(range(0, len(samples), batch), "ner", unit="batch", lines=False):
         chunk = samples[start:start + batch]
         preds += [entities_from_response(found) for found in ner([s.text for s in chunk])]
     return {"texts": len(samples), "ner": ner_prf(preds, [s.entities for s in samples])}

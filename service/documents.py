@@ -20,10 +20,10 @@ import numpy as np
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 
-from handlers.ops.image_io import ImageError, ImageTooLargeError, decode_frame, probe_image
+from handlers.ops.image_io import decode_frame, probe_image
 from service.errors import BadDocument, BadOptions, EncryptedDocument, PayloadTooLarge
 from service.pdf_text import TextLayer, read_text_layer
-from service.uploads import decode_upload
+from service.uploads import decode_upload, image_errors
 
 PDF, TIFF, IMAGE = "pdf", "tiff", "image"
 _TIFF_MAGIC = (b"II*\x00", b"MM\x00*")
@@ -192,18 +192,10 @@ def _check_page_pixels(number: int, width_pt: float, height_pt: float, dpi: floa
 
 
 def _frame_count(data: bytes) -> int:
-    try:
+    with image_errors(BadDocument):
         return max(1, probe_image(data).frames)
-    except ImageTooLargeError as exc:
-        raise PayloadTooLarge(str(exc)) from None
-    except ImageError as exc:
-        raise BadDocument(str(exc)) from None
 
 
 def _translated(fn, *args) -> np.ndarray:
-    try:
+    with image_errors(BadDocument, f"page {args[1] + 1}: "):
         return fn(*args)
-    except ImageTooLargeError as exc:
-        raise PayloadTooLarge(f"page {args[1] + 1}: {exc}") from None
-    except (ImageError, EOFError) as exc:
-        raise BadDocument(f"page {args[1] + 1}: {exc}") from None

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Sequence
 
+from ocrserve.progress import track
 from service.datasets import GtWord
 from service.metrics import (DEFAULT_SCORE_THRS, DetSample, E2ESample, character_error_rate, hmean_iou,
                              recognition_metrics,
@@ -38,13 +38,6 @@ def _samples_for_image(gt: list[GtWord], lines: list[dict]) -> tuple[DetSample, 
     return line_det, word_det, e2e
 
 
-def progress(items: Iterable, desc: str, total: int | None = None, unit: str = "img") -> Iterable:
-    """A tqdm bar on stderr when it is a terminal; the plain iterable otherwise (logs, tests)."""
-    from tqdm import tqdm
-
-    return tqdm(items, desc=desc, total=total, unit=unit, disable=None, file=sys.stderr, leave=False)
-
-
 def _image_data(image: str | Path | bytes) -> bytes:
     """Crops and pages are files, or bytes already (images stored inside an LMDB)."""
     return image if isinstance(image, bytes) else Path(image).read_bytes()
@@ -56,7 +49,7 @@ def evaluate_detection(
 ) -> dict:
     """Detection alone (`ocr` with recognition off): hmean-iou over MMOCR's score-threshold sweep."""
     dets = []
-    for image_path, gt in progress(samples, "det"):
+    for image_path, gt in track(samples, "det", unit="img", lines=False):
         lines = _page_result(ocr(_image_data(image_path)))
         dets.append(DetSample([w.polygon for w in gt], [w.ignored for w in gt],
                               [r["box"] for r in lines], [r["box_score"] for r in lines]))
@@ -77,7 +70,7 @@ def evaluate_end_to_end(
 ) -> dict:
     """Run `ocr` on every image; report word- and line-level detection and word spotting."""
     line_dets, word_dets, e2es = [], [], []
-    for image_path, gt in progress(samples, "e2e"):
+    for image_path, gt in track(samples, "e2e", unit="img", lines=False):
         lines = _page_result(ocr(_image_data(image_path)))
         line_det, word_det, e2e = _samples_for_image(gt, lines)
         line_dets.append(line_det)
@@ -99,7 +92,7 @@ def evaluate_recognition(
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     preds: list[str] = []
     starts = range(0, len(samples), batch_size)
-    for start in progress(starts, f"rec (batches of {batch_size})", unit="batch"):
+    for start in track(starts, f"rec (batches of {batch_size})", unit="batch", lines=False):
         crops = [_image_data(image) for image, _ in samples[start:start + batch_size]]
         outputs = recognize(crops)
         if len(outputs) != len(crops):
@@ -111,7 +104,7 @@ def evaluate_recognition(
 def evaluate_documents(documents: Sequence[tuple[str | Path, str]], ocr: OcrFn) -> dict[str, float]:
     """Character error rate of each page (`cer_<file stem>`): its lines in reading order, joined."""
     report = {}
-    for image_path, truth in progress(documents, "documents", unit="page"):
+    for image_path, truth in track(documents, "documents", unit="page", lines=False):
         lines = _page_result(ocr(Path(image_path).read_bytes()))
         text = " ".join(line.get("text", "") for line in lines)
         report[f"cer_{Path(image_path).stem}"] = round(character_error_rate(text, truth), 4)

@@ -260,6 +260,21 @@ class _Layout:
         return len(rows) <= 2 and float(np.median(heights)) >= self.cfg.heading_ratio * self.unit
 
 
+def row_sort(rows: list[list[float]], line_tol: float = 10.0) -> list[list[float]]:
+    """The order the layout replaced, kept only as the baseline that tests/unit/service/test_layout.py
+    and bench/reading_order.py score it against (the pipeline does not use it): top to bottom, then
+    left to right for boxes whose tops are within `line_tol` px. Rows are a polygon plus one
+    trailing number (a score or an index)."""
+    rows = sorted(rows, key=lambda r: (min(r[1:-1:2]), min(r[0:-1:2])))
+    for i in range(1, len(rows)):
+        j = i
+        while j > 0 and abs(min(rows[j][1:-1:2]) - min(rows[j - 1][1:-1:2])) < line_tol \
+                and min(rows[j][0:-1:2]) < min(rows[j - 1][0:-1:2]):
+            rows[j], rows[j - 1] = rows[j - 1], rows[j]
+            j -= 1
+    return rows
+
+
 def reading_order(boxes: list[list[float]], cfg: LayoutConfig | None = None) -> list[int]:
     """Indices of the polygons in reading order (columns one after another, tables by rows)."""
     lines = [{"box": b} for b in boxes]

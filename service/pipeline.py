@@ -53,17 +53,6 @@ class Timer:
         return {**self.ms, "total": round((time.perf_counter() - self._start) * 1000, 2)}
 
 
-def reading_order(rows: list[Detection], line_tol: float = 10.0) -> list[Detection]:
-    """Top-to-bottom, then left-to-right for boxes whose tops are within `line_tol` px."""
-    rows = sorted(rows, key=lambda r: (r.top, r.left))
-    for i in range(1, len(rows)):
-        j = i
-        while j > 0 and abs(rows[j].top - rows[j - 1].top) < line_tol and rows[j].left < rows[j - 1].left:
-            rows[j], rows[j - 1] = rows[j - 1], rows[j]
-            j -= 1
-    return rows
-
-
 def _crops(image: np.ndarray, polygons: list[np.ndarray]) -> list[Crop]:
     quads = [quad_for_polygon(np.asarray(p, np.float32).reshape(-1, 2)) for p in polygons]
     return [crop_quad(image, q) for q in quads]
@@ -104,14 +93,13 @@ async def ocr_image(backend: Backend, data: bytes, image: np.ndarray, request: O
     if len(rows) > request.max_lines:
         raise PayloadTooLarge(f"the detector found {len(rows)} text regions on this page, over the limit of "
                               f"{request.max_lines} (OCRSERVE_MAX_LINES)")
-    rows = reading_order(rows)
     timer.mark("detect", t)
     result: list[dict[str, Any]] = [{"box": r.flat(), "box_score": r.score} for r in rows]
     if request.rec and rows:
         result = await _read_lines(backend, image, rows, result, request, timer)
     t = time.perf_counter()
     page: dict[str, Any] = {"width": width, "height": height, **await asyncio.to_thread(analyse_page, result)}
-    timer.mark("layout", t)  # layout: `result` in reading order, plus `blocks` and `text`
+    timer.mark("layout", t)  # the one reading order: `result` reordered, plus `blocks` and `text`
     if request.kie:
         page["pairs"] = await _label_lines(backend, data, image, page["result"], request.kie, timer)
     if request.ner:

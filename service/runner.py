@@ -12,7 +12,7 @@ from service.main import create_app
 from service.observability import configure_json_logging
 from service.settings import Settings, load_settings
 from service.supervisor import Supervisor
-from service.torchserve_process import TorchServe, TorchServeConfig
+from service.torchserve_process import TorchServe, TorchServeConfig, max_request_mb
 from service.zoo import load_zoo
 
 
@@ -30,7 +30,7 @@ def torchserve_config(settings: Settings, models: list[str]) -> TorchServeConfig
         grpc_management_port=settings.ts_grpc_management_port, token_auth=settings.ts_token_auth,
         token_expiration_min=settings.ts_token_expiration_min,
         workers_env={"OCRSERVE_MAX_PIXELS": str(settings.max_pixels)},
-        max_request_mb=max(64, 2 * settings.max_upload_bytes // (1024 * 1024)),
+        max_request_mb=max_request_mb(settings.max_upload_bytes),
         number_of_gpu=number_of_gpu(settings.device))
 
 

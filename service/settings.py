@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from pydantic import AnyHttpUrl, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from handlers.ops.image_io import DEFAULT_MAX_PIXELS
 from service.locations import work_root
 from service.zoo import DEFAULT_ZOO
 
@@ -35,7 +36,7 @@ class Settings(BaseSettings):
     model_store: Path = work_root() / "model_store"
 
     max_upload_bytes: int = Field(20 * 1024 * 1024, ge=1024)
-    max_pixels: int = Field(40_000_000, ge=10_000)
+    max_pixels: int = Field(DEFAULT_MAX_PIXELS, ge=10_000)
     max_lines: int = Field(1000, ge=1)  # text regions per page (413 above): each costs a crop and a read
     upstream_timeout_s: float = Field(120.0, gt=0)
     connect_timeout_s: float = Field(5.0, gt=0)

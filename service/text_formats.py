@@ -1,21 +1,20 @@
 """KIE and NER ground truth: WildReceipt close-set / open-set, CLUENER json-lines; NER P/R/F1.
 
 WildReceipt reading is service.kie_training.dataset's (one reader for training and evaluation);
-this module adds the class lists and the CLUENER reader and its entity-level metric.
+CLUENER reading is service.ner_training.data's (likewise); this module adds the class lists and
+the entity-level NER metric.
 """
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
+
+from service.ner_training.data import Entity
 
 #: MMOCR's open-set WildReceipt labels (service/kie_training/openset.py), by id.
 OPENSET_CLASSES = ("bg", "key", "value", "others")
 #: MMOCR scores open-set node labels on keys and values only.
 OPENSET_IGNORED = (0, 3)
-
-Entity = tuple[str, int, int]  # (type, start, end) with `end` inclusive, as CLUENER writes spans
 
 
 def class_list_for(annotations: Path, explicit: Path | None = None) -> list[str]:
@@ -37,40 +36,6 @@ def read_wildreceipt(path: Path, openset: bool = False):
 
     num_classes = len(OPENSET_CLASSES) if openset else None
     return read_annotations(path, path.parent, num_classes=num_classes)
-
-
-@dataclass(frozen=True)
-class NerSample:
-    """One CLUENER line: the text and its entities."""
-
-    text: str
-    entities: frozenset[Entity]
-
-
-def parse_cluener(record: dict) -> NerSample:
-    """{"text", "label": {type: {mention: [[start, end], ...]}}} -> NerSample (spans checked)."""
-    text = record["text"]
-    entities = set()
-    for kind, mentions in (record.get("label") or {}).items():
-        for mention, spans in mentions.items():
-            for start, end in spans:
-                if text[start:end + 1] != mention:
-                    raise ValueError(f"span [{start}, {end}] of {kind} is {text[start:end + 1]!r}, "
-                                     f"not {mention!r}")
-                entities.add((kind, int(start), int(end)))
-    return NerSample(text, frozenset(entities))
-
-
-def read_cluener(path: Path) -> list[NerSample]:
-    """Every line of a CLUENER2020 json-lines file (train.json / dev.json)."""
-    samples = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if line.strip():
-            try:
-                samples.append(parse_cluener(json.loads(line)))
-            except (ValueError, KeyError, TypeError) as exc:
-                raise ValueError(f"{path}:{number}: {exc}") from exc
-    return samples
 
 
 def ner_prf(preds: Iterable[Iterable[Entity]], gts: Iterable[Iterable[Entity]]) -> dict:

@@ -1,6 +1,7 @@
 """Start and stop a TorchServe instance of our own: config file, TMPDIR, logs, readiness, clean exit."""
 from __future__ import annotations
 
+import math
 import os
 import signal
 import subprocess
@@ -17,6 +18,13 @@ _MB = 1024 * 1024
 PGID_FILE = "torchserve.pgid"
 # A unix socket path holds at most 107 bytes; TorchServe names them <TEMP>/.ts.sock.<port>.
 _MAX_SOCKET_DIR = 90
+
+
+def max_request_mb(max_upload_bytes: int) -> int:
+    """TorchServe's max_request_size / max_response_size in whole MiB for the gateway's upload
+    limit: twice the limit, since recognition requests carry the crops base64-encoded (4/3)
+    inside JSON bodies and a PDF page goes to the detector re-encoded as PNG."""
+    return max(1, math.ceil(2 * max_upload_bytes / _MB))
 
 
 @dataclass

@@ -1,7 +1,10 @@
 """Shared fixtures: paths to ../shared, zoo weights, a fake TorchServe context."""
 from __future__ import annotations
 
+import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -19,6 +22,27 @@ def data_path(*parts: str) -> Path:
     return path
 
 
+@contextmanager
+def one_torch_thread() -> Iterator[None]:
+    """Run the block on one torch thread (results and timings that do not depend on the cores), then
+    give back the thread count it found."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def one_thread():
+    """A test on one torch thread: `pytestmark = pytest.mark.usefixtures("one_thread")`."""
+    with one_torch_thread():
+        yield
+
+
 class FakeContext:
     """The parts of TorchServe's Context that our handlers use."""
 
@@ -33,6 +57,25 @@ class FakeContext:
 
     def set_response_content_type(self, idx, value):
         self.headers.setdefault(idx, {})["content-type"] = value
+
+
+def handle_rows(handler, rows: list[dict], model_dir: Path | str = ".") -> tuple[list, FakeContext]:
+    """Rows through a handler's TorchServe entry as TorchServe calls it: one decoded JSON result
+    per row (the count checked) and the context holding each row's status."""
+    ctx = FakeContext(Path(model_dir))
+    out = handler.handle(rows, ctx)
+    assert len(out) == len(rows)
+    return [json.loads(o) for o in out], ctx
+
+
+def eval_json(capsys, *argv: str) -> dict:
+    """`ocrserve eval --json ARGV`: the report, after checking the command succeeded."""
+    from service.cli import main
+
+    code = main(["eval", "--json", *argv])
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    return json.loads(out.out)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -18,20 +18,12 @@ from fpdf import FPDF
 from PIL import Image
 
 from service.formats.geometry import blocks_of, words_of
+from service.visualize import to_pil
 
 FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
 DEFAULT_DPI = 150
 # DejaVu Sans: ascender 0.928, descender 0.236 of the em; a word's box spans roughly both.
 ASCENT, DESCENT = 0.928, 0.236
-
-
-def _pil(image: Any) -> Image.Image:
-    if isinstance(image, Image.Image):
-        return image.convert("RGB")
-    array = np.asarray(image)
-    if array.ndim == 2:
-        return Image.fromarray(array).convert("RGB")
-    return Image.fromarray(np.ascontiguousarray(array[..., 2::-1]))  # BGR (the pipeline's) to RGB
 
 
 def _jpeg(image: Image.Image) -> io.BytesIO:
@@ -68,7 +60,7 @@ def _page(pdf: FPDF, page: dict[str, Any], image: Any) -> None:
     width, height = page["width"] * scale, page["height"] * scale
     pdf.add_page(format=(width, height))
     if image is not None:
-        pdf.image(_jpeg(_pil(image)), x=0, y=0, w=width, h=height)
+        pdf.image(_jpeg(to_pil(image)), x=0, y=0, w=width, h=height)
     pdf.text_mode = "INVISIBLE"
     for block in blocks_of(page):
         for par in block["paragraphs"]:

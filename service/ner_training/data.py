@@ -12,36 +12,49 @@ from typing import Iterable
 SPECIAL = ["[PAD]"] + [f"[unused{i}]" for i in range(1, 100)] + ["[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
 
+Entity = tuple[str, int, int]  # (category, start, end) with `end` inclusive, as CLUENER writes spans
+
+
 @dataclass(frozen=True)
 class NerSample:
     text: str
     label: dict = field(default_factory=dict)
 
-    def spans(self) -> list[tuple[str, int, int]]:
+    def spans(self) -> list[Entity]:
         """(category, start, end inclusive) of every labelled entity, sorted."""
-        return sorted((cat, start, end) for cat, found in self.label.items()
+        return sorted((cat, int(start), int(end)) for cat, found in self.label.items()
                       for places in found.values() for start, end in places)
+
+    @property
+    def entities(self) -> frozenset[Entity]:
+        """The spans as a set, as the entity-level metric compares them."""
+        return frozenset(self.spans())
+
+
+def parse_cluener(record: dict) -> NerSample:
+    """One decoded CLUENER line -> NerSample; every span must cover its mention exactly."""
+    text, label = record["text"], record.get("label") or {}
+    if not isinstance(text, str) or not isinstance(label, dict):
+        raise TypeError("text must be a string and label an object")
+    for kind, mentions in label.items():
+        for mention, places in mentions.items():
+            for start, end in places:
+                if text[start:end + 1] != mention:
+                    raise ValueError(f"{kind} span text[{start}:{end + 1}] is {text[start:end + 1]!r}, "
+                                     f"not {mention!r}")
+    return NerSample(text, label)
 
 
 def read_cluener(path: str | Path) -> list[NerSample]:
-    """The samples of a CLUENER json-lines file; ValueError naming the bad line."""
+    """The samples of a CLUENER json-lines file (train.json / dev.json); ValueError naming the bad line."""
     samples = []
     for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
             continue
         try:
-            raw = json.loads(line)
-            text, label = raw["text"], raw.get("label") or {}
-            if not isinstance(text, str) or not isinstance(label, dict):
-                raise TypeError("text must be a string and label an object")
-            for found in label.values():
-                for span, places in found.items():
-                    for start, end in places:
-                        if text[start:end + 1] != span:
-                            raise ValueError(f"span {span!r} is not text[{start}:{end + 1}]")
+            samples.append(parse_cluener(json.loads(line)))
         except (ValueError, KeyError, TypeError) as exc:
             raise ValueError(f"{path}:{number}: not a CLUENER sample: {exc}") from None
-        samples.append(NerSample(text, label))
     return samples
 
 

@@ -9,33 +9,15 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
-from service.errors import BadImage, BadOptions, ModelNotFound, PayloadTooLarge
+from service.errors import BadImage, BadOptions
 from service.kie_input import check_instances
-from service.routes.ocr import pick_model
+from service.model_choice import required_model
 from service.schemas import ErrorResponse, KieResponse
 from service.state import State
-from service.uploads import read_upload
+from service.uploads import read_json_object, read_upload
 
 router = APIRouter()
 _JSON_SLACK = 64 * 1024  # room for the boxes and texts beside a base64 image
-
-
-async def _read_json(request: Request, limit: int) -> dict[str, Any]:
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"request body is over the limit of {limit} bytes")
-        chunks.append(chunk)
-    try:
-        body = json.loads(b"".join(chunks))
-    except ValueError:
-        raise BadOptions("the JSON body is not valid JSON") from None
-    except RecursionError:  # deeply nested arrays or objects: the parser's stack runs out
-        raise BadOptions("the JSON body is nested too deeply") from None
-    if not isinstance(body, dict):
-        raise BadOptions("the JSON body must be an object {\"image\": <base64>, \"instances\": [...]}")
-    return body
 
 
 def _image_bytes(value: Any) -> bytes | None:
@@ -53,7 +35,8 @@ async def read_kie_request(request: Request, limit: int) -> tuple[bytes | None, 
     """(image bytes or None, {"instances", "width", "height"}, model field) of a JSON or multipart body."""
     content_type = request.headers.get("content-type", "").lower()
     if content_type.startswith("application/json"):
-        body = await _read_json(request, limit * 4 // 3 + _JSON_SLACK)
+        body = await read_json_object(request, limit * 4 // 3 + _JSON_SLACK,
+                                      "{\"image\": <base64>, \"instances\": [...]}")
         data = _image_bytes(body.get("image"))
         model = body.get("model")
     else:
@@ -69,14 +52,6 @@ async def read_kie_request(request: Request, limit: int) -> tuple[bytes | None, 
     if model is not None and not isinstance(model, str):
         raise BadOptions("model must be a string")
     return data, {k: body[k] for k in ("instances", "width", "height") if k in body}, model
-
-
-def _kie_model(state, requested: str | None) -> str:
-    name = pick_model(state, "kie", requested, state.zoo.defaults.get("kie"))
-    if name is None:
-        known = ", ".join(state.zoo.names("kie")) or "none"
-        raise ModelNotFound(f"no KIE model given and the zoo has no default one; available: {known}")
-    return name
 
 
 _KIE_DOC = {"requestBody": {"required": True, "content": {
@@ -97,7 +72,7 @@ async def kie(request: Request, state: State,
     """Label the caller's boxes and texts with a KIE model; pairs link keys to values."""
     start = time.perf_counter()
     data, body, field_model = await read_kie_request(request, state.settings.max_upload_bytes)
-    name = _kie_model(state, model or field_model)
+    name = required_model(state, "kie", model or field_model)
     labelled = (await state.backend.kie(name, data, None, body)).to_json()
     instances = [{"box": item["box"], "text": item["text"], **label}
                  for item, label in zip(body["instances"], labelled["instances"])]

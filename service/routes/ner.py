@@ -6,11 +6,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
-from service.errors import BadOptions, ModelNotFound, PayloadTooLarge
-from service.routes.kie import _read_json
-from service.routes.ocr import pick_model
+from service.errors import BadOptions, PayloadTooLarge
+from service.model_choice import required_model
 from service.schemas import ErrorResponse, NerResponse
 from service.state import State
+from service.uploads import read_json_object
 
 router = APIRouter()
 MAX_TEXTS = 256          # the handler's own limit too (handlers/families/ner_model.py)
@@ -34,15 +34,6 @@ def check_texts(texts: object) -> list[str]:
     return texts
 
 
-def ner_model(state, requested: str | None) -> str:
-    """The named NER model; NER has no zoo default, so a request must name one."""
-    name = pick_model(state, "ner", requested, state.zoo.defaults.get("ner"))
-    if name is None:
-        known = ", ".join(state.zoo.names("ner")) or "none (archive one: ocrserve archive --arch bert_softmax_cluener)"
-        raise ModelNotFound(f"name an NER model (?model=...); available: {known}")
-    return name
-
-
 @router.post("/ner", response_model=NerResponse, openapi_extra=_NER_DOC,
              responses={c: {"model": ErrorResponse} for c in (400, 404, 413, 422, 503, 504)})
 async def ner(request: Request, state: State,
@@ -51,12 +42,12 @@ async def ner(request: Request, state: State,
     start = time.perf_counter()
     if not request.headers.get("content-type", "").lower().startswith("application/json"):
         raise BadOptions("send JSON: {\"texts\": [\"...\", ...]}")
-    body = await _read_json(request, MAX_BODY)
+    body = await read_json_object(request, MAX_BODY, "{\"texts\": [\"...\", ...]}")
     texts = check_texts(body.get("texts"))
     field_model = body.get("model")
     if field_model is not None and not isinstance(field_model, str):
         raise BadOptions("model must be a string")
-    name = ner_model(state, model or field_model)
+    name = required_model(state, "ner", model or field_model)
     entities = await state.backend.ner(name, texts) if texts else []
     timings = {"ner": round((time.perf_counter() - start) * 1000, 2)}
     state.metrics.observe_stages(timings)

@@ -6,9 +6,10 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from service.errors import BadOptions, ModelNotFound
+from service.errors import BadOptions
 from service.document_pipeline import DEFAULT_DPI, DocumentOptions, ocr_document
 from service.formats.response import formatted_response
+from service.model_choice import pick_model
 from service.pipeline import OcrRequest
 from service.schemas import ErrorResponse, OcrResponse
 from service.state import State
@@ -46,18 +47,6 @@ class OcrOptions(BaseModel):
                           "multi-page TIFFs, none for single images. Boxes are in the turned page's pixels")
     format: Literal["json", "text", "hocr", "alto", "pdf"] = Field(
         "json", description="answer as JSON, plain text, hOCR, ALTO XML or a searchable PDF")
-
-
-def pick_model(state, task: str, requested: str | None, default: str | None) -> str | None:
-    if requested is not None and requested.lower() == "none":
-        return None
-    name = requested or default
-    if name is None:
-        return None
-    if name not in state.zoo.models or state.zoo.models[name].task != task:
-        known = ", ".join(state.zoo.names(task))
-        raise ModelNotFound(f"unknown {task} model {name!r}; available: {known}")
-    return name
 
 
 def build_request(state, options: OcrOptions) -> OcrRequest:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,19 +15,10 @@ import pytest
 
 from service.zoo import load_zoo
 from tests.deploy.conftest import DEPLOY, REPO, clean_env
+from tests.integration.servers import free_ports
 
 pytestmark = pytest.mark.skipif(os.environ.get("OCRSERVE_DEPLOY_E2E") != "1",
                                 reason="opt-in: OCRSERVE_DEPLOY_E2E=1 (starts TorchServe and the gateway, about 15 s)")
-
-
-def free_ports(n: int) -> list[int]:
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
 
 
 def start(script: str, log, **env: str) -> subprocess.Popen:

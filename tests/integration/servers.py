@@ -18,10 +18,20 @@ from service.torchserve_process import TorchServe, TorchServeConfig
 from service.zoo import REPO_ROOT
 
 
+def free_ports(n: int) -> list[int]:
+    """`n` distinct free loopback ports (all held open until every one is chosen)."""
+    socks = [socket.socket() for _ in range(n)]
+    try:
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return free_ports(1)[0]
 
 
 def torchserve_config(run_dir: Path, models: list[str], **kwargs) -> TorchServeConfig:
@@ -30,21 +40,31 @@ def torchserve_config(run_dir: Path, models: list[str], **kwargs) -> TorchServeC
 
 def torch_serve_config_for_store(run_dir: Path, store: Path, models: list[str], **kwargs) -> TorchServeConfig:
     """A TorchServe on free loopback ports serving `models` from `store`."""
+    inference, management, metrics, grpc_inference, grpc_management = free_ports(5)
     return TorchServeConfig(model_store=store, run_dir=run_dir, models=models,
-                            inference_port=free_port(), management_port=free_port(),
-                            metrics_port=free_port(), grpc_inference_port=free_port(),
-                            grpc_management_port=free_port(), **kwargs)
+                            inference_port=inference, management_port=management, metrics_port=metrics,
+                            grpc_inference_port=grpc_inference, grpc_management_port=grpc_management, **kwargs)
+
+
+@contextmanager
+def running_torchserves(*configs: TorchServeConfig) -> Iterator[list[TorchServe]]:
+    """Start every TorchServe, then wait for all (they load in parallel); stop all on the way out."""
+    servers = [TorchServe(config) for config in configs]
+    try:
+        for server in servers:
+            server.start()
+        for server in servers:
+            server.wait_ready(timeout=240)
+        yield servers
+    finally:
+        for server in servers:
+            server.stop()
 
 
 @contextmanager
 def running_torchserve(config: TorchServeConfig) -> Iterator[TorchServe]:
-    server = TorchServe(config)
-    server.start()
-    try:
-        server.wait_ready(timeout=240)
+    with running_torchserves(config) as (server,):
         yield server
-    finally:
-        server.stop()
 
 
 def gateway_settings(config: TorchServeConfig, **overrides) -> Settings:

@@ -20,7 +20,7 @@ from service.supervisor import Supervisor
 from service.torchserve_process import TorchServe
 from tests.conftest import data_path
 from tests.integration.conftest import ADMIN_KEY
-from tests.integration.servers import gateway_settings, running_gateway, torchserve_config
+from tests.integration.servers import gateway_settings, running_gateway, running_torchserve, torchserve_config
 
 FAULT_MODELS = ["ppocrv6-tiny-det", "ppocrv6-tiny-rec"]
 FAULT_QUERY = {"det": FAULT_MODELS[0], "rec": FAULT_MODELS[1]}
@@ -76,16 +76,14 @@ def test_short_soak_leaks_nothing(torchserve, gateway):
 def supervised(tmp_path_factory, archives_ready):
     """A TorchServe of its own (token auth on, as `ocrserve run` has it), supervised, and a gateway."""
     config = torchserve_config(tmp_path_factory.mktemp("ts-faults"), FAULT_MODELS, token_auth=True)
-    server = TorchServe(config)
-    supervisor = Supervisor(server, poll_s=0.2)
-    server.start()
-    try:
-        server.wait_ready(timeout=240)
+    with running_torchserve(config) as server:
+        supervisor = Supervisor(server, poll_s=0.2)
         supervisor.start()
-        with running_gateway(gateway_settings(config)) as url:
-            yield server, supervisor, url
-    finally:
-        supervisor.stop()
+        try:
+            with running_gateway(gateway_settings(config)) as url:
+                yield server, supervisor, url
+        finally:
+            supervisor.stop()
 
 
 def _describe(server: TorchServe, model: str) -> list[dict]:

@@ -14,8 +14,7 @@ import pytest
 from service.settings import Settings
 from tests.conftest import data_path
 from service.torchserve_client import read_keys
-from service.torchserve_process import TorchServe
-from tests.integration.servers import running_gateway, torchserve_config
+from tests.integration.servers import running_gateway, running_torchserves, torchserve_config
 
 MODELS = ["ppocrv6-tiny-det", "ppocrv6-tiny-rec"]
 QUERY = {"det": "ppocrv6-tiny-det", "rec": "ppocrv6-tiny-rec"}
@@ -25,13 +24,8 @@ ADMIN = "replica-test-admin-key-0123"
 @pytest.fixture(scope="module")
 def replicas(tmp_path_factory, archives_ready):
     with ExitStack() as stack:
-        servers = [TorchServe(torchserve_config(tmp_path_factory.mktemp(f"r{i}"), MODELS, token_auth=True))
-                   for i in range(2)]
-        for server in servers:  # start both, then wait: they load in parallel
-            stack.callback(server.stop)
-            server.start()
-        for server in servers:
-            server.wait_ready(timeout=240)
+        servers = stack.enter_context(running_torchserves(
+            *(torchserve_config(tmp_path_factory.mktemp(f"r{i}"), MODELS, token_auth=True) for i in range(2))))
         settings = Settings(inference_url=",".join(s.config.inference_url for s in servers),
                             management_url=",".join(s.config.management_url for s in servers),
                             torchserve_key_file=",".join(str(s.config.key_file) for s in servers),

@@ -8,8 +8,9 @@ import pytest
 
 from service.dataset_convert import convert, textdet_json
 from service.det_formats import DET_READERS
+from service.ner_training.data import parse_cluener, read_cluener
 from service.rec_formats import REC_READERS, read_lmdb
-from service.text_formats import class_list_for, ner_prf, parse_cluener, read_cluener, read_wildreceipt
+from service.text_formats import class_list_for, ner_prf, read_wildreceipt
 from tests.conftest import data_path
 
 DET_SOURCES = {
@@ -168,6 +169,9 @@ def test_cluener_reader_and_entity_metric(tmp_path):
     assert ("name", 9, 11) in samples[0].entities
     with pytest.raises(ValueError, match="not '叶老'"):
         parse_cluener({"text": "叶老桂", "label": {"name": {"叶老": [[0, 2]]}}})
+    # evaluation reads the spans training reads: one parser, entities are its spans as a set
+    assert samples[0].entities == frozenset(samples[0].spans()) == {("name", 9, 11), ("company", 0, 3)}
+    assert samples[0].label == CLUENER_LINES[0]["label"]
     gts = [s.entities for s in samples]
     assert ner_prf(gts, gts)["f1"] == 1.0
     # one right, one with the wrong type, one missed, one invented

@@ -3,7 +3,7 @@
 Also used by NRTR (1by16-1by8 variant) and RobustScanner."""
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import List, Optional, Sequence
 
 import torch
 from torch import nn
@@ -89,12 +89,18 @@ class ResNet31OCR(nn.Module):
         return nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.stages(x)[-1]
+
+    def stages(self, x: torch.Tensor) -> List[torch.Tensor]:
+        """The output of each of the four stages (SegOCR's FPN reads them all)."""
         x = self.relu1_1(self.bn1_1(self.conv1_1(x)))
         x = self.relu1_2(self.bn1_2(self.conv1_2(x)))
+        outs = []
         for k in range(2, 6):
             pool = getattr(self, f"pool{k}")
             if pool is not None:
                 x = pool(x)
             x = getattr(self, f"block{k}")(x)
             x = getattr(self, f"relu{k}")(getattr(self, f"bn{k}")(getattr(self, f"conv{k}")(x)))
-        return x
+            outs.append(x)
+        return outs

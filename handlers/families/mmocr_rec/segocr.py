@@ -48,17 +48,7 @@ class ResNet31Stages(ResNet31OCR):
     """ResNet31OCR returning the output of each of its four stages (0.x ``out_indices``)."""
 
     def forward(self, x: torch.Tensor) -> List[torch.Tensor]:
-        x = self.relu1_1(self.bn1_1(self.conv1_1(x)))
-        x = self.relu1_2(self.bn1_2(self.conv1_2(x)))
-        outs = []
-        for k in range(2, 6):
-            pool = getattr(self, f"pool{k}")
-            if pool is not None:
-                x = pool(x)
-            x = getattr(self, f"block{k}")(x)
-            x = getattr(self, f"relu{k}")(getattr(self, f"bn{k}")(getattr(self, f"conv{k}")(x)))
-            outs.append(x)
-        return outs
+        return self.stages(x)
 
 
 class FPNOCR(nn.Module):

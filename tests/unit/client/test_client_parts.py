@@ -1,6 +1,7 @@
 """Pure parts of the client: line merging, MMOCR names, inputs, errors, retry waits, CLI helpers."""
 from __future__ import annotations
 
+import inspect
 import io
 import json
 import subprocess
@@ -16,7 +17,7 @@ from ocrserve.errors import RequestRejected, ServerError, error_for
 from ocrserve.inputs import to_upload
 from ocrserve.line_merge import merge_lines
 from ocrserve.mmocr_names import MMOCR_ARCHS, UnknownModel, resolve
-from ocrserve.progress import Progress
+from ocrserve.progress import Progress, track
 
 
 def _word(x0, y0, x1, y1, text):
@@ -110,6 +111,22 @@ def test_progress_prints_plain_lines_when_piped():
         progress.done("a.jpg", note="3 lines")
         progress.done("b.jpg", ok=False, note="400 BadImage: not an image")
     assert out.getvalue().splitlines() == ["ocr: ok a.jpg: 3 lines", "ocr: FAILED b.jpg: 400 BadImage: not an image"]
+
+
+def test_track_is_silent_when_piped_for_evaluation_and_one_line_per_item_otherwise():
+    out = io.StringIO()
+    assert list(track([1, 2, 3], "det", unit="img", lines=False, stream=out)) == [1, 2, 3]
+    assert out.getvalue() == ""  # evaluation prints its report only
+    assert list(track(["a", "b"], "ocr", stream=out)) == ["a", "b"]
+    assert out.getvalue().splitlines() == ["ocr: ok a", "ocr: ok b"]
+
+
+def test_evaluation_uses_the_one_progress_helper():
+    import service.dataset_eval
+    import service.evaluation
+
+    for module in (service.evaluation, service.dataset_eval):
+        assert module.track is track and "tqdm" not in inspect.getsource(module)
 
 
 def test_client_imports_no_server_stack():

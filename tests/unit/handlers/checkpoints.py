@@ -39,7 +39,11 @@ def private_zoo(tmp_path: Path) -> Path:
 def served(name: str, arch: str, checkpoint: Path, tmp_path: Path) -> OcrServeEntry:
     """Archive a checkpoint, unpack the .mar as TorchServe does, and initialise its handler."""
     mar = build_checkpoint_archive(name, arch, checkpoint, store=tmp_path / "store", zoo_path=private_zoo(tmp_path))
-    model_dir = tmp_path / f"unpacked-{name}"
+    return unpacked_handler(mar, tmp_path / f"unpacked-{name}")
+
+
+def unpacked_handler(mar: Path, model_dir: Path) -> OcrServeEntry:
+    """Unpack a .mar into `model_dir` as TorchServe does and initialise its handler there."""
     with zipfile.ZipFile(mar) as archive:
         archive.extractall(model_dir)
     handler = OcrServeEntry()

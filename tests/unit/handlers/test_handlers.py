@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import base64
-import json
 import os
 
 import cv2
@@ -11,7 +10,7 @@ import pytest
 
 from handlers.ts_entry import OcrServeEntry
 from service.archive import stage_model_files
-from tests.conftest import FakeContext, data_path
+from tests.conftest import FakeContext, data_path, handle_rows
 
 
 def _model_dir(tmp_path_factory, zoo, name):
@@ -36,16 +35,9 @@ def rec(tmp_path_factory, zoo, weights_ready):
     return entry
 
 
-def _call(handler, rows):
-    ctx = FakeContext(".")
-    out = handler.handle(rows, ctx)
-    assert len(out) == len(rows)
-    return [json.loads(o) for o in out], ctx
-
-
 def test_detection_finds_the_words_of_a_scene_photo(det):
     image = data_path("mmocr", "0.x", "toy_dataset", "imgs", "test", "img_10.jpg").read_bytes()
-    [body], ctx = _call(det, [{"body": bytearray(image)}])
+    [body], ctx = handle_rows(det, [{"body": bytearray(image)}])
     assert ctx.status == {}
     boxes = body["boundary_result"]
     assert len(boxes) >= 3
@@ -60,17 +52,17 @@ def test_detection_finds_the_words_of_a_scene_photo(det):
 
 def test_bad_row_fails_alone_and_worker_keeps_serving(det):
     good = data_path("mmocr", "0.x", "toy_dataset", "imgs", "test", "img_1.jpg").read_bytes()
-    results, ctx = _call(det, [{"body": b"not an image"}, {"body": good}, {"body": good, "mask_thr": "2"}])
+    results, ctx = handle_rows(det, [{"body": b"not an image"}, {"body": good}, {"body": good, "mask_thr": "2"}])
     assert ctx.status[0][0] == 400 and "decode" in results[0]["message"]
     assert 1 not in ctx.status and "boundary_result" in results[1]
     assert ctx.status[2][0] == 422 and "mask_thr" in results[2]["message"]
-    again, ctx = _call(det, [{"body": good}])
+    again, ctx = handle_rows(det, [{"body": good}])
     assert again[0]["boundary_result"] == results[1]["boundary_result"]
 
 
 def test_blank_image_has_no_boxes(det):
     ok, png = cv2.imencode(".png", np.full((300, 400, 3), 255, np.uint8))
-    [body], ctx = _call(det, [{"body": png.tobytes()}])
+    [body], ctx = handle_rows(det, [{"body": png.tobytes()}])
     assert body == {"boundary_result": []}
 
 
@@ -78,10 +70,10 @@ def test_recognition_reads_word_crops_single_and_batched(rec):
     root = data_path("mmocr", "0.x", "ocr_toy_dataset")
     labels = [line.split(" ", 1) for line in (root / "label.txt").read_text().splitlines()]
     crops = [(root / "imgs" / name).read_bytes() for name, _ in labels]
-    single, _ = _call(rec, [{"body": crops[0]}])
+    single, _ = handle_rows(rec, [{"body": crops[0]}])
     assert set(single[0]) == {"text", "score"}
     batch = {"images": [base64.b64encode(c).decode() for c in crops]}
-    [listed], ctx = _call(rec, [{"body": batch}])
+    [listed], ctx = handle_rows(rec, [{"body": batch}])
     assert ctx.status == {} and len(listed) == len(crops)
     assert listed[0] == single[0]
     correct = sum(r["text"].lower() == text.lower() for r, (_, text) in zip(listed, labels))
@@ -90,7 +82,7 @@ def test_recognition_reads_word_crops_single_and_batched(rec):
 
 def test_recognition_positions_are_ordered_fractions(rec):
     crop = data_path("mmocr", "0.x", "ocr_toy_dataset", "imgs", "1223729.jpg").read_bytes()
-    [body], _ = _call(rec, [{"body": crop, "positions": "true"}])
+    [body], _ = handle_rows(rec, [{"body": crop, "positions": "true"}])
     chars = body["chars"]
     assert "".join(c[0] for c in chars) == body["text"]
     starts = [c[1] for c in chars]
@@ -100,7 +92,7 @@ def test_recognition_positions_are_ordered_fractions(rec):
 def test_recognition_batch_equals_one_by_one_across_rows(rec):
     root = data_path("mmocr", "0.x", "ocr_toy_dataset", "imgs")
     crops = [p.read_bytes() for p in sorted(root.glob("*.jpg"))]
-    together, _ = _call(rec, [{"body": c} for c in crops])
-    alone = [_call(rec, [{"body": c}])[0][0] for c in crops]
+    together, _ = handle_rows(rec, [{"body": c} for c in crops])
+    alone = [handle_rows(rec, [{"body": c}])[0][0] for c in crops]
     assert [r["text"] for r in together] == [r["text"] for r in alone]
     assert np.allclose([r["score"] for r in together], [r["score"] for r in alone], atol=1e-4)

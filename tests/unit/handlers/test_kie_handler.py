@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -15,8 +14,8 @@ from handlers.families.kie_model import key_value_fields, link_pairs, read_class
 from handlers.ts_entry import OcrServeEntry
 from service.archive import build_checkpoint_archive
 from service.cli import main as cli_main
-from tests.conftest import FakeContext, data_path
-from tests.unit.handlers.checkpoints import ORACLE, oracle_checkpoint, private_zoo
+from tests.conftest import data_path, handle_rows
+from tests.unit.handlers.checkpoints import ORACLE, oracle_checkpoint, private_zoo, unpacked_handler
 
 NOVISUAL = "sdmgr_novisual_60e_wildreceipt"
 VISUAL = "sdmgr_unet16_60e_wildreceipt"
@@ -51,12 +50,7 @@ def receipt(index: int = 0) -> tuple[bytes, list[dict]]:
 
 
 def _served(mar: Path, root: Path) -> OcrServeEntry:
-    model_dir = root / f"unpacked-{mar.stem}"
-    with zipfile.ZipFile(mar) as archive:
-        archive.extractall(model_dir)
-    handler = OcrServeEntry()
-    handler.initialize(FakeContext(model_dir))
-    return handler
+    return unpacked_handler(mar, root / f"unpacked-{mar.stem}")
 
 
 @pytest.fixture(scope="module")
@@ -73,13 +67,6 @@ def visual(tmp_path_factory):
     return _served(kie_archive("kie-v", VISUAL, root)[0], root)
 
 
-def _call(handler, rows):
-    ctx = FakeContext(".")
-    out = handler.handle(rows, ctx)
-    assert len(out) == len(rows)
-    return [json.loads(o) for o in out], ctx
-
-
 def _instances(boxes, texts):
     return [{"box": b, "text": t} for b, t in zip(boxes, texts)]
 
@@ -88,7 +75,7 @@ def test_novisual_matches_the_oracle_through_the_handler(novisual):
     # a 512 x 512 document is not resized by Resize(1024, 512), so the boxes reach the net as in the oracle
     oracle = torch.load(ORACLE / "models" / f"{NOVISUAL}.outputs.pt")["pred"]
     row = {"body": {"instances": _instances(ORACLE_BOXES, ORACLE_TEXTS), "width": 512, "height": 512}}
-    [body], ctx = _call(novisual, [row])
+    [body], ctx = handle_rows(novisual, [row])
     assert ctx.status == {}
     assert [i["label_id"] for i in body["instances"]] == [int(v) for v in oracle["labels"]] == [4, 4, 4, 21, 14]
     assert body["instances"][0]["label"] == "Store_addr_key" and body["instances"][3]["label"] == "Tips_value"
@@ -101,18 +88,18 @@ def test_visual_model_labels_every_box_of_a_real_receipt(visual):
     classes = read_class_list(kie_files()["class_list"])
     row = {"body": {"image": base64.b64encode(image).decode(), "instances": _instances(
         [a["box"] for a in annotations], [a["text"] for a in annotations])}}
-    [body], ctx = _call(visual, [row])
+    [body], ctx = handle_rows(visual, [row])
     assert ctx.status == {}
     assert len(body["instances"]) == len(annotations) == 60
     for item in body["instances"]:
         assert classes[item["label_id"]] == item["label"] and 0 < item["label_score"] <= 1
     multipart = {"image": bytearray(image), "instances": json.dumps(row["body"]["instances"]).encode()}
-    [again], _ = _call(visual, [multipart])
+    [again], _ = handle_rows(visual, [multipart])
     assert again == body
 
 
 def test_visual_model_without_image_is_a_400(visual):
-    [body], ctx = _call(visual, [{"body": {"instances": _instances(ORACLE_BOXES, ORACLE_TEXTS)}}])
+    [body], ctx = handle_rows(visual, [{"body": {"instances": _instances(ORACLE_BOXES, ORACLE_TEXTS)}}])
     assert ctx.status[0][0] == 400 and "image" in body["message"]
 
 
@@ -128,14 +115,14 @@ def test_visual_model_without_image_is_a_400(visual):
 ])
 def test_bad_rows_fail_alone(novisual, body, status, words):
     good = {"body": {"instances": _instances(ORACLE_BOXES, ORACLE_TEXTS), "width": 512, "height": 512}}
-    results, ctx = _call(novisual, [good, {"body": body}, good])
+    results, ctx = handle_rows(novisual, [good, {"body": body}, good])
     assert ctx.status[1][0] == status and words in results[1]["message"], results[1]
     assert 0 not in ctx.status and 2 not in ctx.status
     assert results[0] == results[2] and len(results[0]["instances"]) == 5
 
 
 def test_zero_boxes_is_an_empty_result(novisual):
-    [body], ctx = _call(novisual, [{"body": {"instances": []}}])
+    [body], ctx = handle_rows(novisual, [{"body": {"instances": []}}])
     assert ctx.status == {} and body == {"instances": [], "pairs": []}
 
 
@@ -146,7 +133,7 @@ def test_characters_outside_the_dict_are_dropped(novisual):
     nothing_known = ["ü ö", "$12.50", "Store", "2023", "Thank"]
     rows = [{"body": {"instances": _instances(ORACLE_BOXES, t), "width": 512, "height": 512}}
             for t in (spaced, kept, nothing_known)]
-    (a, b, c), ctx = _call(novisual, rows)
+    (a, b, c), ctx = handle_rows(novisual, rows)
     assert ctx.status == {}
     assert a == b
     assert len(c["instances"]) == 5  # a box with no known character still gets a label
@@ -156,7 +143,7 @@ def test_polygons_are_read_as_their_bounding_boxes(novisual):
     quads = [[x1, y2, x2, y2, x2, y1, x1, y1] for x1, y1, x2, y2 in ORACLE_BOXES]
     rows = [{"body": {"instances": _instances(boxes, ORACLE_TEXTS), "width": 512, "height": 512}}
             for boxes in (ORACLE_BOXES, quads)]
-    (a, b), _ = _call(novisual, rows)
+    (a, b), _ = handle_rows(novisual, rows)
     assert a == b
 
 

@@ -1,7 +1,6 @@
 """Tesseract as detector and recogniser: pure helpers, and the handlers on Tesseract's own test pages."""
 from __future__ import annotations
 
-import json
 import os
 
 import cv2
@@ -10,7 +9,7 @@ import pytest
 
 from handlers.errors import RequestError
 from handlers.families.tesseract import TesseractConfig, check_language, installed_languages, line_read
-from tests.conftest import FakeContext, data_path
+from tests.conftest import FakeContext, data_path, handle_rows
 
 
 def test_check_language_accepts_installed_combinations_and_lists_them_otherwise():
@@ -84,14 +83,9 @@ def rec(tmp_path_factory, tesseract_zoo):
     return _entry(tmp_path_factory, tesseract_zoo, "tesseract-rec")
 
 
-def _call(handler, rows):
-    ctx = FakeContext(".")
-    return [json.loads(o) for o in handler.handle(rows, ctx)], ctx
-
-
 def test_detector_finds_the_eight_lines_of_phototest(det):
     page = data_path("tesseract", "testing", "phototest.tif").read_bytes()
-    [body], ctx = _call(det, [{"body": bytearray(page)}])
+    [body], ctx = handle_rows(det, [{"body": bytearray(page)}])
     assert ctx.status == {}
     lines = body["boundary_result"]
     truth = [t for t in data_path("tesseract", "testing", "phototest.txt").read_text().splitlines() if t.strip()]
@@ -100,13 +94,13 @@ def test_detector_finds_the_eight_lines_of_phototest(det):
     assert tops == sorted(tops)  # top to bottom, one box per line, not overlapping
     assert all(b[1] > a[5] - 2 for a, b in zip(lines, lines[1:]))
     assert all(0.8 < row[-1] <= 1 for row in lines)
-    [words], _ = _call(det, [{"body": bytearray(page), "level": "word"}])
+    [words], _ = handle_rows(det, [{"body": bytearray(page), "level": "word"}])
     assert sum(len(t.split()) for t in truth) - 2 <= len(words["boundary_result"]) <= sum(len(t.split()) for t in truth) + 2
 
 
 def test_detector_refuses_a_missing_language_and_a_bad_level(det):
     page = data_path("tesseract", "testing", "HelloGoogle.tif").read_bytes()
-    out, ctx = _call(det, [{"body": bytearray(page), "lang": "klingon"}, {"body": bytearray(page), "level": "page"},
+    out, ctx = handle_rows(det, [{"body": bytearray(page), "lang": "klingon"}, {"body": bytearray(page), "level": "page"},
                            {"body": bytearray(page)}])
     assert ctx.status[0][0] == 422 and "installed: eng" in out[0]["message"]
     assert ctx.status[1][0] == 422 and "level" in out[1]["message"]
@@ -115,7 +109,7 @@ def test_detector_refuses_a_missing_language_and_a_bad_level(det):
 
 def test_recogniser_reads_hello_google_with_char_spans(rec):
     crop = data_path("tesseract", "testing", "HelloGoogle.tif").read_bytes()
-    [body], ctx = _call(rec, [{"body": bytearray(crop), "positions": "true"}])
+    [body], ctx = handle_rows(rec, [{"body": bytearray(crop), "positions": "true"}])
     assert ctx.status == {}
     assert body["text"] == "Hello Google" and body["score"] > 0.8
     spans = [c for c in body["chars"] if c[0] != " "]
@@ -125,14 +119,14 @@ def test_recogniser_reads_hello_google_with_char_spans(rec):
 
 def test_recogniser_lang_option_and_batch(rec):
     crop = cv2.imencode(".png", cv2.imread(str(data_path("tesseract", "testing", "HelloGoogle.tif"))))[1].tobytes()
-    out, ctx = _call(rec, [{"body": bytearray(crop), "lang": "eng"}, {"body": bytearray(crop), "lang": "xx"},
+    out, ctx = handle_rows(rec, [{"body": bytearray(crop), "lang": "eng"}, {"body": bytearray(crop), "lang": "xx"},
                            {"body": bytearray(crop)}])
     assert out[0]["text"] == out[2]["text"] == "Hello Google"
     assert ctx.status[1][0] == 422 and "installed: eng" in out[1]["message"]
     # a blank crop reads as nothing (Tesseract alone "reads" 'Oo' there with 0.84 confidence)
     blank = np.full((30, 80, 3), 255, np.uint8)
     blank[10:12, 10:12] = 250  # a little noise, under the contrast floor
-    [empty], ctx = _call(rec, [{"body": bytearray(cv2.imencode(".png", blank)[1].tobytes())}])
+    [empty], ctx = handle_rows(rec, [{"body": bytearray(cv2.imencode(".png", blank)[1].tobytes())}])
     assert ctx.status == {} and empty == {"text": "", "score": 0.0}
 
 
@@ -144,5 +138,5 @@ def test_recogniser_survives_elements_without_text(rec):
     image = cv2.imread(str(data_path("sroie2019_train", "img", "045.jpg")))
     quad = quad_for_polygon(np.asarray([[338, 543], [656, 543], [656, 572], [338, 572]], np.float32))
     crop = crop_quad(image, quad).image
-    [body], ctx = _call(rec, [{"body": bytearray(cv2.imencode(".png", crop)[1].tobytes())}])
+    [body], ctx = handle_rows(rec, [{"body": bytearray(cv2.imencode(".png", crop)[1].tobytes())}])
     assert ctx.status == {} and body == {"text": "", "score": 0.0}, body

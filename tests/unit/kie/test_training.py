@@ -51,12 +51,7 @@ def _write_ann(path, docs):
     (path.parent / "class_list.txt").write_text("".join(f"{i} {n}\t\n" for i, n in enumerate(CLASSES)))
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def test_loss_is_mmocr_cross_entropies():

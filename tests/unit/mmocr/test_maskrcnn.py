@@ -179,23 +179,16 @@ def test_box_head_stage_by_formula(detector):
 
 
 def test_cli_archive_builds_a_served_model(checkpoint, tmp_path):
-    import zipfile
-
-    from handlers.ts_entry import OcrServeEntry
     from service.cli import main
     from service.zoo import load_zoo
-    from tests.conftest import FakeContext
-    from tests.unit.handlers.checkpoints import private_zoo
+    from tests.unit.handlers.checkpoints import private_zoo, unpacked_handler
 
     zoo = private_zoo(tmp_path)
     assert main(["--zoo", str(zoo), "archive", "--arch", ARCH, "--checkpoint", str(checkpoint),
                  "--name", "mymask", "--store", str(tmp_path / "store")]) == 0
     entry = load_zoo(zoo).get("mymask")
     assert (entry.task, entry.runtime, entry.config["arch"]) == ("det", "torch", ARCH)
-    with zipfile.ZipFile(tmp_path / "store" / "mymask.mar") as archive:
-        archive.extractall(tmp_path / "unpacked")
-    handler = OcrServeEntry()
-    handler.initialize(FakeContext(tmp_path / "unpacked"))
+    handler = unpacked_handler(tmp_path / "store" / "mymask.mar", tmp_path / "unpacked")
     module = handler.handler.model.runner.module  # the Mask R-CNN, checkpoint loaded strictly
     assert type(module).__name__ == "MaskRCNN"
     reference = torch.load(checkpoint, weights_only=True)["state_dict"]

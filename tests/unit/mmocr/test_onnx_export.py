@@ -26,12 +26,7 @@ SIZES = ((1, 96, 160), (2, 128, 96))
 RTOL = 1e-4  # max abs error / max(1, max |torch value|), float32
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def _session(path) -> ort.InferenceSession:

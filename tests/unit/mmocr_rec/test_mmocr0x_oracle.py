@@ -13,6 +13,7 @@ import torch
 
 from handlers.families.mmocr_rec import build_model, config_of
 from handlers.families.mmocr_recognizer import preprocess
+from tests.conftest import one_torch_thread
 from tests.unit.mmocr._oracle import RTOL, rel_err
 
 from . import keys
@@ -36,13 +37,8 @@ def outputs0x(name: str) -> dict:
 
 
 def one_thread(fn, *args):
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with torch.no_grad():
-            return fn(*args)
-    finally:
-        torch.set_num_threads(threads)
+    with one_torch_thread(), torch.no_grad():
+        return fn(*args)
 
 
 @pytest.fixture(scope="module")

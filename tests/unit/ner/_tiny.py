@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tests.conftest import one_torch_thread
+
 CATEGORIES = ("address", "company", "name", "position")
 
 
@@ -25,9 +27,7 @@ def train_tiny(out: Path, n_train: int = 300) -> tuple[Path, Path, dict]:
     from service.ner_training.synthetic import corpus
     from service.ner_training.train import evaluate, new_model, save_checkpoint, train
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with one_torch_thread():
         opts = tiny_options()
         train_set, held_out = corpus(n_train, seed=0), corpus(100, seed=1)
         vocab_file = build_vocab(train_set + held_out, out / "vocab.txt")
@@ -41,5 +41,3 @@ def train_tiny(out: Path, n_train: int = 300) -> tuple[Path, Path, dict]:
         report = {"f1": evaluate(model, held_out, vocab, opts).f1, "untrained_f1": untrained,
                   "seconds": seconds}
         return save_checkpoint(model, opts, out / "ner.pth"), vocab_file, report
-    finally:
-        torch.set_num_threads(threads)

@@ -8,6 +8,7 @@ import torch
 
 from handlers.families.ner.bert import build_ner
 from handlers.families.ner.convertor import NerLabels, NerTextError, read_vocab, tags_to_entities, text_to_ids
+from tests.conftest import one_torch_thread
 from tests.unit.mmocr._oracle import RTOL, rel_err
 
 from ._oracle import ner_outputs, ner_state_dict, vocab_path
@@ -45,13 +46,8 @@ def vocab():
 
 
 def run(model, ids, masks):
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with torch.no_grad():
-            return model(torch.tensor(ids), torch.tensor(masks))
-    finally:
-        torch.set_num_threads(threads)
+    with one_torch_thread(), torch.no_grad():
+        return model(torch.tensor(ids), torch.tensor(masks))
 
 
 def test_keys_are_the_0x_checkpoint_keys(sd):

@@ -50,7 +50,7 @@ def test_ner_finds_typed_spans(client):
 
 
 @pytest.mark.parametrize("kwargs, status, words", [
-    ({"json": {"texts": ["x"]}}, 404, "name an NER model"),
+    ({"json": {"texts": ["x"]}}, 404, "name a ner model"),
     ({"params": {"model": "nope"}, "json": {"texts": ["x"]}}, 404, "unknown ner model"),
     ({"params": {"model": "ppocrv6-small-rec"}, "json": {"texts": ["x"]}}, 404, "unknown ner model"),
     ({"params": {"model": "myner"}, "json": {"texts": "x"}}, 422, "list of strings"),

@@ -2,31 +2,21 @@
 unpacked as TorchServe does and driven through the handler with a fake context."""
 from __future__ import annotations
 
-import json
-import zipfile
-
 import pytest
 
-from handlers.ts_entry import OcrServeEntry
 from service.archive import build_checkpoint_archive
-from tests.conftest import REPO, FakeContext
+from tests.conftest import handle_rows
+from tests.unit.handlers.checkpoints import private_zoo, unpacked_handler
 from tests.unit.ner._tiny import CATEGORIES
 
 
 @pytest.fixture(scope="module")
 def handler(tiny_ner, tmp_path_factory):
-    import shutil
-
     checkpoint, vocab, _ = tiny_ner
     tmp = tmp_path_factory.mktemp("ner-archive")
-    zoo = tmp / "zoo.yaml"
-    shutil.copy(REPO / "model_store" / "zoo.yaml", zoo)
     mar = build_checkpoint_archive("myner", "bert_softmax_cluener", checkpoint, store=tmp / "store",
-                                   zoo_path=zoo, files={"vocab": vocab})
-    with zipfile.ZipFile(mar) as archive:
-        archive.extractall(tmp / "unpacked")
-    entry = OcrServeEntry()
-    entry.initialize(FakeContext(tmp / "unpacked"))
+                                   zoo_path=private_zoo(tmp), files={"vocab": vocab})
+    entry = unpacked_handler(mar, tmp / "unpacked")
     entry.model_dir = tmp / "unpacked"
     return entry
 
@@ -35,8 +25,8 @@ TEXTS = ["张伟在北京的华为技术担任工程师。", "今年李娜离开
 
 
 def call(handler, rows):
-    ctx = FakeContext(handler.model_dir)
-    return [json.loads(o) for o in handler.handle(rows, ctx)], ctx.status
+    out, ctx = handle_rows(handler, rows, handler.model_dir)
+    return out, ctx.status
 
 
 def test_texts_in_entities_out(handler):
@@ -76,9 +66,6 @@ def test_bad_rows_fail_alone(handler, body, code, words):
 
 
 def test_archive_needs_the_vocab(tiny_ner, tmp_path):
-    import shutil
-
-    zoo = tmp_path / "zoo.yaml"
-    shutil.copy(REPO / "model_store" / "zoo.yaml", zoo)
     with pytest.raises(ValueError, match="--vocab"):
-        build_checkpoint_archive("x", "bert_softmax_cluener", tiny_ner[0], store=tmp_path, zoo_path=zoo)
+        build_checkpoint_archive("x", "bert_softmax_cluener", tiny_ner[0], store=tmp_path,
+                                 zoo_path=private_zoo(tmp_path))

@@ -33,7 +33,7 @@ def test_cluener_round_trip_and_bad_lines(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"text": "北京欢迎你", "label": {"address": {"北京": [[1, 2]]}}},
                               ensure_ascii=False) + "\n", encoding="utf-8")
-    with pytest.raises(ValueError, match="bad.json:1: .*not text\\[1:3\\]"):
+    with pytest.raises(ValueError, match="bad.json:1: .*text\\[1:3\\] is '京欢', not '北京'"):
         read_cluener(bad)
     assert NerSample("x").spans() == []
 

@@ -15,12 +15,7 @@ from tests.conftest import DATA, REPO, data_path
 DB = "dbnet_resnet18_fpnc_1200e_icdar2015"
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 @pytest.fixture(scope="module")

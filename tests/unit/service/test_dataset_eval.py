@@ -6,20 +6,13 @@ import json
 import pytest
 
 from service.cli import main
-from tests.conftest import data_path
-
-
-def _eval(capsys, *argv) -> dict:
-    code = main(["eval", "--json", *argv])
-    out = capsys.readouterr()
-    assert code == 0, out.err
-    return json.loads(out.out)
+from tests.conftest import data_path, eval_json
 
 
 def test_det_reports_agree_across_formats_and_sweep_thresholds(capsys, weights_ready):
     toy = data_path("mmocr", "0.x", "toy_dataset")
-    icdar = _eval(capsys, "--data", str(toy), "--format", "icdar", "--task", "det", "--limit", "2")
-    coco = _eval(capsys, "--data", str(toy / "instances_test.json"), "--format", "coco", "--task", "det",
+    icdar = eval_json(capsys, "--data", str(toy), "--format", "icdar", "--task", "det", "--limit", "2")
+    coco = eval_json(capsys, "--data", str(toy / "instances_test.json"), "--format", "coco", "--task", "det",
                  "--limit", "2")
     assert icdar["det"] == coco["det"] and icdar["per_thr"] == coco["per_thr"] and icdar["images"] == 2
     assert [round(r["thr"], 1) for r in icdar["per_thr"]] == [0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]
@@ -29,9 +22,9 @@ def test_det_reports_agree_across_formats_and_sweep_thresholds(capsys, weights_r
 
 
 def test_rec_reports_agree_between_lmdb_and_label_txt(capsys, weights_ready, tmp_path):
-    lmdb = _eval(capsys, "--data", str(data_path("mmocr", "main", "rec_toy_dataset", "imgs.lmdb")),
+    lmdb = eval_json(capsys, "--data", str(data_path("mmocr", "main", "rec_toy_dataset", "imgs.lmdb")),
                  "--format", "lmdb", "--task", "rec", "--report", str(tmp_path / "r.json"))
-    txt = _eval(capsys, "--data", str(data_path("mmocr", "0.x", "ocr_toy_dataset", "label.txt")),
+    txt = eval_json(capsys, "--data", str(data_path("mmocr", "0.x", "ocr_toy_dataset", "label.txt")),
                 "--format", "label-txt", "--task", "rec")
     metrics = ("word_acc", "word_acc_ignore_case", "word_acc_ignore_case_symbol", "char_recall",
                "char_precision", "1-N.E.D")
@@ -42,14 +35,14 @@ def test_rec_reports_agree_between_lmdb_and_label_txt(capsys, weights_ready, tmp
 
 
 def test_e2e_on_the_real_icdar_training_set(capsys, weights_ready):
-    report = _eval(capsys, "--data", str(data_path("icdar2015_train")), "--format", "icdar", "--task", "e2e",
+    report = eval_json(capsys, "--data", str(data_path("icdar2015_train")), "--format", "icdar", "--task", "e2e",
                    "--limit", "2")
     assert report["images"] == 2 and report["e2e"]["gt_num"] > 0
     assert 0 < report["det_word"]["hmean"] <= 1 and 0 <= report["e2e"]["hmean"] <= report["det_word"]["hmean"]
 
 
 def test_kie_macro_f1_on_real_receipts(capsys, weights_ready):
-    report = _eval(capsys, "--data", str(data_path("wildreceipt_subset", "annotations.txt")),
+    report = eval_json(capsys, "--data", str(data_path("wildreceipt_subset", "annotations.txt")),
                    "--format", "wildreceipt", "--task", "kie", "--limit", "3")
     assert report["receipts"] == 3 and report["boxes"] > 30
     assert "Store_name_key" in report["ignored_classes"] and "Total_value" not in report["ignored_classes"]

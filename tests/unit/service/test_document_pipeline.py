@@ -6,6 +6,7 @@ import asyncio
 import numpy as np
 import pytest
 
+from handlers.ops.image_io import DEFAULT_MAX_PIXELS
 from service.local_backend import LocalBackend
 from service.document_pipeline import DocumentOptions, ocr_document
 from service.pipeline import OcrRequest, run_ocr
@@ -56,7 +57,7 @@ def test_pages_of_one_document_are_in_flight_together_up_to_the_setting(backend,
 
 def test_a_photo_reads_as_before_documents(backend, request_):
     data = data_path("mmocr", "0.x", "toy_dataset", "imgs", "test", "img_10.jpg").read_bytes()
-    before = asyncio.run(run_ocr(backend, data, OcrRequest(det=request_.det, rec=request_.rec), 40_000_000))
+    before = asyncio.run(run_ocr(backend, data, OcrRequest(det=request_.det, rec=request_.rec), DEFAULT_MAX_PIXELS))
     now = asyncio.run(ocr_document(data, "image/jpeg", DocumentOptions(), request_, backend, Settings()))
     page = now.response["pages"][0]
     assert page["rotation"] == 0 and page["text_source"] == "ocr" and "orientation" not in now.response["models"]

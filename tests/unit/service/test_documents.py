@@ -4,13 +4,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from handlers.ops.image_io import DEFAULT_MAX_PIXELS as MAX_PIXELS
 from service.documents import PDF, TIFF, IMAGE, check_page_count, open_document, parse_pages, sniff
 from service.errors import BadDocument, BadOptions, EncryptedDocument, PayloadTooLarge
 from handlers.api.results import Orientation
 from service.orientation import is_sideways, pieces, turn, turn_rows, upside_down, vote_rows
 from tests.document_files import empty_pages_pdf, encrypted_pdf, image_pdf, nested_pdf, text_pdf, tiff
 
-MAX_PIXELS = 40_000_000
 LINES = ["Invoice number 4711 dated", "Total due 12.50 EUR"]
 
 

@@ -7,10 +7,8 @@ import random
 import pytest
 from rapidfuzz.distance import Levenshtein
 
-from handlers.api.results import Detection
-from service.layout import LayoutConfig, analyse_page, reading_order
+from service.layout import LayoutConfig, analyse_page, reading_order, row_sort
 from service.page_synth import make_page
-from service.pipeline import reading_order as row_sort
 from tests.conftest import data_path
 
 
@@ -47,8 +45,22 @@ def test_the_old_row_sort_interleaves_the_columns():
     """What the layout replaces: the 10 px row sort reads across the gutter."""
     page = make_page(0, 2)
     lines = _truth_lines(page, 0)
-    rows = row_sort([Detection.from_json(ln["box"] + [i]) for i, ln in enumerate(lines)])  # score: the index
-    assert _cer(" ".join(lines[int(r.score)]["text"] for r in rows), page.text) > 0.3
+    by_box = {tuple(ln["box"]): ln["text"] for ln in lines}
+    rows = row_sort([ln["box"] + [1.0] for ln in lines])
+    assert _cer(" ".join(by_box[tuple(r[:-1])] for r in rows), page.text) > 0.3
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_layout_order_does_not_depend_on_the_input_order(seed):
+    """Why the pipeline hands the detector's rows to analyse_page unsorted: sorting them first
+    (the old row sort) gives the same `result` and `text` (checked on all 563 SROIE receipts and
+    16 generated pages once; a sample here)."""
+    cases = [_truth_lines(make_page(seed, 2 + seed % 2), seed)]
+    cases += [_sroie(name) for name in _receipts()[seed::40]]
+    for lines in cases:
+        presorted = [lines[int(r[-1])] for r in row_sort([ln["box"] + [i] for i, ln in enumerate(lines)])]
+        a, b = analyse_page(lines), analyse_page(presorted)
+        assert [id(x) for x in a["result"]] == [id(x) for x in b["result"]] and a["text"] == b["text"]
 
 
 def test_paragraphs_headings_and_blank_lines():
@@ -97,10 +109,11 @@ def _receipt_cer(names, cfg=None) -> tuple[float, float]:
         shuffled = list(truth)
         random.Random(0).shuffle(shuffled)
         order = reading_order([ln["box"] for ln in shuffled], cfg)
-        rows = row_sort([Detection.from_json(ln["box"] + [i]) for i, ln in enumerate(shuffled)])
+        rows = row_sort([ln["box"] + [1.0] for ln in shuffled])
+        by_box = {tuple(ln["box"]): ln["text"] for ln in shuffled}
         target = _norm(" ".join(ln["text"] for ln in truth))
         errors[0] += Levenshtein.distance(_norm(" ".join(shuffled[i]["text"] for i in order)), target)
-        errors[1] += Levenshtein.distance(_norm(" ".join(shuffled[int(r.score)]["text"] for r in rows)), target)
+        errors[1] += Levenshtein.distance(_norm(" ".join(by_box[tuple(r[:-1])] for r in rows)), target)
         errors[2] += len(target)
     return errors[0] / errors[2], errors[1] / errors[2]
 

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from handlers.api.results import Detection, Recognition
+from handlers.api.results import Recognition
 from handlers.ops.crop import Crop
-from service.pipeline import reading_order
+from service.layout import row_sort
 from service.words import line_words
 
 
@@ -41,9 +41,9 @@ def test_no_positions_means_no_words():
     assert line_words(_crop([[0, 0], [1, 0], [1, 1], [0, 1]]), Recognition("x", 1.0)) == []
 
 
-def test_reading_order_top_to_bottom_then_left_to_right():
+def test_row_sort_baseline_top_to_bottom_then_left_to_right():
     def box(x, y):
-        return Detection.from_json([x, y, x + 10, y, x + 10, y + 5, x, y + 5, 0.9])
+        return [x, y, x + 10, y, x + 10, y + 5, x, y + 5, 0.9]
 
     rows = [box(50, 100), box(0, 103), box(0, 0), box(80, 2)]
-    assert [r.flat()[:2] for r in reading_order(rows)] == [[0, 0], [80, 2], [0, 103], [50, 100]]
+    assert [r[:2] for r in row_sort(rows)] == [[0, 0], [80, 2], [0, 103], [50, 100]]
