@@ -152,5 +152,5 @@ def test_default_ocr_then_kie_equals_the_in_process_backend(zoo, gateway):
     page = response.json()["pages"][0]
     lines = [{"box": line["box"], "text": line["text"]} for line in page["result"]]
     local = asyncio.run(LocalBackend(zoo).kie(name, image, None, {"instances": lines}))
-    assert [line["label"] for line in page["result"]] == [i["label"] for i in local["instances"]]
-    assert page["pairs"] == local["pairs"]
+    assert [line["label"] for line in page["result"]] == [label.label for label in local.labels]
+    assert page["pairs"] == local.to_json()["pairs"]
