@@ -10,6 +10,7 @@ configs, not calls. Each call is either
   * NOT_RUN: cannot run in the suite, with the reason.
 tests/unit/test_documented_calls.py fails for a README call that is in none of these (and for an entry
 here that the README no longer has), so a new call in the README comes with a way to run it.
+docs/*.md calls are held to the same rule through DOCS_NOT_RUN (one reason per kind of call).
 """
 from __future__ import annotations
 
@@ -68,6 +69,29 @@ NOT_RUN = {
     ".venv/bin/python -m bench.reliability --soak-s 240 --overload-s 45": "a benchmark (8+ minutes)",
     ".venv/bin/python -m bench.reliability --parts corpus access": "a benchmark (minutes)",
 }
+
+_DATA = "reads a dataset from data/ (the reader's download; ../shared/data holds other subsets), minutes"
+#: docs/*.md: every call there matches one of these (doc, pattern, reason); none is cheap enough for the suite
+#: (each needs a checkpoint or dataset of the reader's, trains, or serves the model such a call made).
+DOCS_NOT_RUN = (
+    ("datasets.md", r"^\.venv/bin/ocrserve (eval|dataset convert) ", _DATA),
+    ("detectors.md", r"^\.venv/bin/ocrserve archive .*--checkpoint (panet|mask)\.pth", _NEEDS_CHECKPOINT),
+    ("detectors.md", r"^curl .*mypan", "needs mypan, archived from the reader's checkpoint above"),
+    ("kie-training.md", r"^\.venv/bin/ocrserve train kie", "trains or evaluates on the reader's receipts (minutes)"),
+    ("kie.md", r"^\.venv/bin/ocrserve (archive|run) ", "archives the reader's SDMG-R checkpoint and serves it on "
+                                                       "the fixed ports"),
+    ("kie.md", r"^curl .*mykie", "needs mykie, archived and served above"),
+    ("ner.md", r"^\.venv/bin/ocrserve (archive|train) ", "archives a checkpoint of the reader's, or trains (minutes)"),
+    ("ner.md", r"^curl .*(models/ner|model=ner|ner=ner)", "needs the ner model archived above"),
+    ("onnx-export-rec.md", r"^(\.venv/bin/ocrserve (export-onnx|archive) |from pathlib import Path)",
+     _NEEDS_CHECKPOINT + " (a recogniser's); tests/unit/test_documented_calls.py checks the snippet's names"),
+    ("onnx-export.md", r"^\.venv/bin/ocrserve (export-onnx|archive) ", _NEEDS_CHECKPOINT),
+)
+
+
+def docs_reason(doc: str, call: str) -> str | None:
+    """Why a docs/ call is not run in the suite, or None when no rule covers it."""
+    return next((why for name, pattern, why in DOCS_NOT_RUN if name == doc and re.search(pattern, call)), None)
 
 
 @dataclass(frozen=True)
