@@ -26,10 +26,13 @@ from PIL import Image
 
 from tests import document_files
 from tests.conftest import data_path
-from tests.doc_calls import PYTHON_PLACEHOLDERS, REPO, WORKSPACE, blocks, excused
+from tests.doc_calls import PYTHON_PLACEHOLDERS, REPO, WORKSPACE, Block, blocks, docs_run, excused
 from tests.integration.conftest import ADMIN_KEY
 
 RUN = [b for b in blocks() if any(not excused(c) for c in b.calls)]
+# docs/*.md: only the calls DOCS_RUN names (the others need a reader's checkpoint or dataset: DOCS_NOT_RUN)
+RUN += [Block(b.doc, b.line, b.lang, tuple(c for c in b.calls if docs_run(b.doc, c)))
+        for doc in sorted((REPO / "docs").glob("*.md")) for b in blocks(doc) if any(docs_run(b.doc, c) for c in b.calls)]
 JOB_ID = "Fh0x..."
 
 
@@ -72,6 +75,9 @@ def workspace(tmp_path_factory):
     (root / "scan.pdf").write_bytes(document_files.image_pdf(pages, dpi=72))
     (root / "report.pdf").write_bytes(document_files.text_pdf([["Quarterly report", "Sales rose by 4 percent."]]))
     (root / "fax.tif").write_bytes(document_files.tiff([_bgr(crops[0]), _bgr(crops[1])]))
+    (root / "wildreceipt").mkdir()  # docs/datasets.md: MMOCR's WildReceipt close-set annotations
+    shutil.copy(data_path("mmocr", "main", "kie_toy_dataset", "wildreceipt", "data.txt"),
+                root / "wildreceipt" / "train.txt")
     assert all((root / name).exists() for name in WORKSPACE)
     return root
 
