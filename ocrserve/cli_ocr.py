@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -97,9 +96,9 @@ def _reader(args: argparse.Namespace) -> tuple[Callable[[bytes], dict], Callable
             return OcrResponse.model_validate(answer).model_dump(mode="json", by_alias=True, exclude_none=True)
 
         return read_local, None
-    from ocrserve.client import DEFAULT_URL, OcrClient
+    from ocrserve.client import OcrClient
 
-    client = OcrClient(args.url or os.environ.get("OCRSERVE_URL") or DEFAULT_URL)
+    client = OcrClient(args.url)  # None: $OCRSERVE_URL or the default
 
     def read(data: bytes) -> dict:
         return client.ocr(data, **options).model_dump(mode="json", by_alias=True, exclude_none=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Any, Iterable
@@ -23,6 +24,11 @@ from ocrserve.inputs import ImageLike, to_upload
 from service.schemas import JobStatus, KieResponse, ModelList, OcrResponse
 
 DEFAULT_URL = "http://127.0.0.1:8000"
+
+
+def default_url() -> str:
+    """The gateway a client talks to when not told: $OCRSERVE_URL, else DEFAULT_URL (as `ocrserve ocr` does)."""
+    return os.environ.get("OCRSERVE_URL") or DEFAULT_URL
 RETRY_STATUSES = frozenset({503})
 
 
@@ -133,8 +139,8 @@ def parse(call: Call, response: httpx.Response) -> Any:
 
 
 class _Common:
-    def __init__(self, url: str, timeout: float, retry: Retry | None, admin_key: str | None):
-        self.url = url.rstrip("/")
+    def __init__(self, url: str | None, timeout: float, retry: Retry | None, admin_key: str | None):
+        self.url = (url or default_url()).rstrip("/")
         self.retry = retry or Retry()
         self._headers = {"authorization": f"Bearer {admin_key}"} if admin_key else {}
         self._timeout = httpx.Timeout(timeout, connect=min(timeout, 10.0))
@@ -146,7 +152,7 @@ class _Common:
 class OcrClient(_Common):
     """Synchronous client: `OcrClient("http://127.0.0.1:8000").ocr("photo.jpg").pages[0].result`."""
 
-    def __init__(self, url: str = DEFAULT_URL, timeout: float = 120.0, retry: Retry | None = None,
+    def __init__(self, url: str | None = None, timeout: float = 120.0, retry: Retry | None = None,
                  admin_key: str | None = None):
         super().__init__(url, timeout, retry, admin_key)
         self._http = httpx.Client(base_url=self.url, timeout=self._timeout, headers=self._headers)
@@ -215,7 +221,7 @@ class OcrClient(_Common):
 class AsyncOcrClient(_Common):
     """Asynchronous client with the same methods, awaited: `await client.ocr(image)`."""
 
-    def __init__(self, url: str = DEFAULT_URL, timeout: float = 120.0, retry: Retry | None = None,
+    def __init__(self, url: str | None = None, timeout: float = 120.0, retry: Retry | None = None,
                  admin_key: str | None = None):
         super().__init__(url, timeout, retry, admin_key)
         self._http = httpx.AsyncClient(base_url=self.url, timeout=self._timeout, headers=self._headers)

@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from ocrserve.client import DEFAULT_URL, OcrClient
+from ocrserve.client import OcrClient
 from ocrserve.line_merge import merge_lines
 from ocrserve.mmocr_names import resolve
 
@@ -35,7 +35,7 @@ class MMOCR:
     """`MMOCR(det='DB_r18', recog='CRNN', kie='SDMGR', url=...)`; None switches a stage off."""
 
     def __init__(self, det: str | None = DEFAULT, recog: str | None = DEFAULT, kie: str | None = "",
-                 url: str = DEFAULT_URL, zoo_path: Path | None = None, client: OcrClient | None = None,
+                 url: str | None = None, zoo_path: Path | None = None, client: OcrClient | None = None,
                  **ignored: Any):
         # MMOCR's det_config/det_ckpt/config_dir/device are for local models: checkpoints are
         # served with `ocrserve archive --arch ... --checkpoint ...` instead.

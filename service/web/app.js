@@ -8,7 +8,8 @@ const MODEL_PARAMS = new Set(["det", "rec", "kie", "format"]);
 // Download formats: json is the answer the page already holds, png comes from POST /visualize; any
 // `format` values /ocr declares in its OpenAPI schema (text, hocr, ...) are added at start-up.
 const FORMAT_EXT = { json: "json", png: "png", text: "txt", txt: "txt", hocr: "hocr.html", alto: "alto.xml", pdf: "pdf" };
-const state = { file: null, url: null, isImage: false, result: null, page: 0, selected: null, query: null };
+const state = { file: null, url: null, isImage: false, result: null, page: 0, selected: null, query: null,
+  pageImages: new Map(), drawing: 0 }; // pageImages: page number -> Promise of a blob: URL of its picture
 const $ = (sel) => document.querySelector(sel);
 
 // --- talking to the API -------------------------------------------------------------------------
@@ -126,6 +127,7 @@ async function run(event) {
   body.append("file", state.file);
   try {
     const result = await (await call(`/ocr?${state.query}`, { method: "POST", body })).json();
+    forgetPageImages();
     state.result = result;
     state.page = 0;
     const lines = result.pages.reduce((n, p) => n + p.result.length, 0);
@@ -191,15 +193,62 @@ function clearDrawing() {
   $("#prev").disabled = $("#next").disabled = true;
 }
 
-function drawBackground(width, height) {
+function drawBackground(page) {
+  const { width, height } = page;
+  const drawing = ++state.drawing; // a picture that arrives after the next render() is dropped
   const layer = $("#layer-image");
   layer.replaceChildren();
   $("#canvas").setAttribute("viewBox", `0 0 ${width} ${height}`);
+  el("rect", { x: 0, y: 0, width, height, fill: "#fff" }, layer);
   if (state.isImage && state.url) {
     el("image", { href: state.url, x: 0, y: 0, width, height, preserveAspectRatio: "none" }, layer);
   } else {
-    el("rect", { x: 0, y: 0, width, height, fill: "#fff" }, layer);
+    drawPageImage(page, drawing);
   }
+}
+
+// A PDF page or TIFF frame: the browser cannot draw it itself, so the gateway renders it (POST /visualize with
+// draw=false, at the dpi of the /ocr call, no OCR). /ocr's boxes are in the pixels of the page turned upright by
+// `rotation` degrees clockwise: the picture is turned the same way here.
+async function drawPageImage(page, drawing) {
+  let url;
+  try {
+    url = await pageImage(page.page);
+  } catch (error) {
+    if (state.drawing === drawing) {
+      for (const line of page.result) if (line.text) drawGhostText(line); // no picture: write the text instead
+      $("#status").textContent += ` (page picture unavailable: ${error.message})`;
+    }
+    return;
+  }
+  if (state.drawing !== drawing) return; // another page (or another answer) is shown by now
+  const rotation = ((page.rotation || 0) % 360 + 360) % 360;
+  const [w, h] = rotation % 180 ? [page.height, page.width] : [page.width, page.height];
+  const transform = { 0: "", 90: `translate(${h},0) rotate(90)`, 180: `translate(${w},${h}) rotate(180)`,
+    270: `translate(0,${w}) rotate(270)` }[rotation];
+  const image = el("image", { href: url, x: 0, y: 0, width: w, height: h, preserveAspectRatio: "none",
+    transform, "data-page": page.page }, $("#layer-image"));
+  image.addEventListener("load", () => { image.dataset.loaded = "1"; });
+}
+
+function pageImage(number) {
+  if (!state.pageImages.has(number)) {
+    const query = new URLSearchParams({ page: number, draw: "false" });
+    if (state.query && state.query.get("dpi")) query.set("dpi", state.query.get("dpi"));
+    const body = new FormData();
+    body.append("file", state.file);
+    const made = call(`/visualize?${query}`, { method: "POST", body })
+      .then((response) => response.blob())
+      .then((blob) => URL.createObjectURL(blob));
+    made.catch(() => state.pageImages.delete(number)); // try again when the page is shown again
+    state.pageImages.set(number, made);
+  }
+  return state.pageImages.get(number);
+}
+
+function forgetPageImages() {
+  for (const made of state.pageImages.values()) made.then(URL.revokeObjectURL, () => {});
+  state.pageImages.clear();
 }
 
 function render() {
@@ -209,7 +258,7 @@ function render() {
   $("#page-label").textContent = `Page ${state.page + 1} / ${pages.length}`;
   $("#prev").disabled = state.page === 0;
   $("#next").disabled = state.page >= pages.length - 1;
-  drawBackground(page.width, page.height);
+  drawBackground(page);
   const fontSize = Math.max(10, Math.round(Math.max(page.width, page.height) / 80));
   page.result.forEach((line, index) => drawLine(line, index, fontSize));
   drawKie(page);
@@ -224,7 +273,6 @@ function drawLine(line, index, fontSize) {
   polygon.addEventListener("mouseenter", () => showInfo(line));
   polygon.addEventListener("click", () => select(index));
   for (const word of line.words || []) el("polygon", { class: "word", points: points(word.box) }, $("#layer-words"));
-  if (!state.isImage && line.text) drawGhostText(line); // no picture to show (PDF, TIFF): write the text instead
   if (line.label) {
     const xs = line.box.filter((_, i) => i % 2 === 0), ys = line.box.filter((_, i) => i % 2 === 1);
     const tag = el("text", { class: "tag", x: Math.min(...xs), y: Math.min(...ys) - 2, fill: colour, "font-size": fontSize },
@@ -324,6 +372,7 @@ async function download() {
   const query = new URLSearchParams(state.query);
   let path = "/visualize";
   if (format !== "png") { query.set("format", format); path = "/ocr"; }
+  else { query.delete("pages"); query.set("page", state.result.pages[state.page].page); } // the page shown
   try {
     save(await (await call(`${path}?${query}`, { method: "POST", body })).blob(), name);
   } catch (error) {
@@ -335,6 +384,7 @@ async function download() {
 function useFile(file) {
   if (!file) return;
   if (state.url) URL.revokeObjectURL(state.url);
+  forgetPageImages();
   state.file = file;
   state.url = URL.createObjectURL(file);
   state.isImage = file.type.startsWith("image/") && file.type !== "image/tiff"; // browsers cannot show TIFF

@@ -8,6 +8,7 @@ import numpy as np
 from PIL import Image
 
 from service.visualize import LINE_RGB
+from tests import document_files
 from tests.conftest import data_path
 
 
@@ -54,3 +55,50 @@ def test_visualize_refuses_unknown_drawing_options(gateway):
     response = _post(gateway, "/visualize", data, text="sideways")
     assert response.status_code == 422
     assert "text" in response.json()["message"]
+
+
+def _two_pages() -> tuple[np.ndarray, np.ndarray]:
+    """Two real photos (BGR) as the pages of the documents below: page 2 is the larger one."""
+    first = np.asarray(Image.open(data_path("mmocr", "demo", "demo_text_recog.jpg")).convert("RGB"))[:, :, ::-1]
+    second = np.asarray(Image.open(data_path("mmocr", "demo", "demo_text_ocr.jpg")).convert("RGB"))[:, :, ::-1]
+    return first, second
+
+
+def _png(response) -> np.ndarray:
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "image/png"
+    return np.asarray(Image.open(io.BytesIO(response.content)).convert("RGB"))
+
+
+def test_visualize_draws_the_chosen_page_of_a_pdf(gateway):
+    pdf = document_files.image_pdf(_two_pages(), dpi=200)
+    page2 = document_files.render(pdf, 2, dpi=100)[:, :, ::-1]  # RGB, as the gateway renders it at dpi=100
+    plain = _png(_post(gateway, "/visualize", pdf, page=2, dpi=100, draw="false"))
+    assert np.array_equal(plain, page2)  # the page itself, no OCR drawn on it
+    drawn = _png(_post(gateway, "/visualize", pdf, page=2, dpi=100, text="none", orientation="none"))
+    assert drawn.shape == page2.shape
+    lines = _post(gateway, "/ocr", pdf, pages="2", dpi=100, orientation="none").json()["pages"][0]["result"]
+    assert len(lines) >= 3
+    for line in lines:
+        x, y = round(line["box"][0]), round(line["box"][1])
+        patch = drawn[max(0, y - 1):y + 2, max(0, x - 1):x + 2].reshape(-1, 3)
+        assert (patch == LINE_RGB).all(axis=1).any(), (line["text"], patch)
+
+
+def test_visualize_picks_a_frame_of_a_multi_page_tiff(gateway):
+    first, second = _two_pages()
+    tiff = document_files.tiff([first, second])
+    assert np.array_equal(_png(_post(gateway, "/visualize", tiff, page=2, draw="false")), second[:, :, ::-1])
+    assert np.array_equal(_png(_post(gateway, "/visualize", tiff, draw="false")), first[:, :, ::-1])  # default 1
+
+
+def test_visualize_page_out_of_range_names_the_page_count(gateway):
+    pdf = document_files.image_pdf(_two_pages(), dpi=200)
+    for draw in ("true", "false"):
+        response = _post(gateway, "/visualize", pdf, page=3, draw=draw)
+        assert response.status_code == 422, response.text
+        assert "the document has 2 page(s)" in response.json()["message"]
+    assert _post(gateway, "/visualize", pdf, page=0).status_code == 422
+    image = data_path("mmocr", "demo", "demo_text_recog.jpg").read_bytes()
+    response = _post(gateway, "/visualize", image, page=2)
+    assert response.status_code == 422 and "1 page(s)" in response.json()["message"]

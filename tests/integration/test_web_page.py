@@ -170,46 +170,63 @@ def test_json_download_is_the_answer(page):
     assert (drawn.format, drawn.size) == ("PNG", (2 * body["pages"][0]["width"], body["pages"][0]["height"]))
 
 
-def _answer(gateway, path) -> dict:
-    response = gateway.post("/ocr", files={"file": (path.name, path.read_bytes(), "application/octet-stream")})
-    assert response.status_code == 200, response.text
-    return response.json()
+# The picture the page drew under the boxes of page `n`, as drawn (through its SVG transform) on a canvas of
+# the page's size: the canvas as PNG and, per line box, the share of its pixels that are not white (the
+# placeholder before the picture arrives is pure white).
+_PICTURE = """async (n) => {
+  const shown = document.querySelector(`#layer-image image[data-page="${n}"][data-loaded="1"]`);
+  const picture = new Image();
+  picture.src = shown.getAttribute("href");
+  await picture.decode();
+  const page = state.result.pages[state.page];
+  const canvas = document.createElement("canvas");
+  canvas.width = page.width;
+  canvas.height = page.height;
+  const g = canvas.getContext("2d");
+  const m = shown.transform.baseVal.consolidate();
+  if (m) g.setTransform(m.matrix.a, m.matrix.b, m.matrix.c, m.matrix.d, m.matrix.e, m.matrix.f);
+  g.drawImage(picture, 0, 0, Number(shown.getAttribute("width")), Number(shown.getAttribute("height")));
+  g.resetTransform();
+  const inked = page.result.map((line) => {
+    const xs = line.box.filter((_, i) => i % 2 === 0), ys = line.box.filter((_, i) => i % 2 === 1);
+    const x0 = Math.max(0, Math.floor(Math.min(...xs))), y0 = Math.max(0, Math.floor(Math.min(...ys)));
+    const w = Math.max(1, Math.ceil(Math.max(...xs)) - x0), h = Math.max(1, Math.ceil(Math.max(...ys)) - y0);
+    const px = g.getImageData(x0, y0, w, h).data;
+    let ink = 0;
+    for (let i = 0; i < px.length; i += 4) if (Math.min(px[i], px[i + 1], px[i + 2]) < 200) ink += 1;
+    return ink / (px.length / 4);
+  });
+  return { natural: [picture.naturalWidth, picture.naturalHeight], inked, png: canvas.toDataURL("image/png") };
+}"""
 
 
-def _assert_pages(page, pages: list[dict]) -> None:
-    """Walk forward through every page and back, checking the drawing follows the page shown."""
-    for number, shown in enumerate(pages, start=1):
-        if number > 1:
-            page.click("#next")
-        assert page.inner_text("#page-label") == f"Page {number} / {len(pages)}"
-        assert page.locator("#canvas polygon.line").count() == len(shown["result"])
-        assert page.locator("#lines li").all_inner_texts() == [line["text"] for line in shown["result"]]
-        viewbox = page.get_attribute("#canvas", "viewBox")
-        assert viewbox == f"0 0 {shown['width']} {shown['height']}"
-    assert page.is_disabled("#next") and not page.is_disabled("#prev")
-    for _ in pages[1:]:
-        page.click("#prev")
-    assert page.inner_text("#page-label") == f"Page 1 / {len(pages)}" and page.is_disabled("#prev")
+def _assert_picture(page, shown: dict, expected) -> None:
+    """Page `shown` is drawn over its own picture: as drawn, it equals `expected` (RGB, the page turned as /ocr
+    turned it), and every line box has ink under it."""
+    import base64
+    import io
 
-
-def test_pages_of_a_multi_page_answer_are_navigated(page, gateway):
-    """The `pages[]` shape with two real answers' pages, given to the page in place of its /ocr call.
-
-    Multi-page input (PDF) belongs to the documents issue; until the gateway reads PDFs this is how the page's
-    navigation meets a multi-page answer. test_a_pdf_is_read_page_by_page runs it for real once it does.
-    """
-    first = _answer(gateway, data_path("mmocr", "demo", "demo_text_recog.jpg"))["pages"][0]
-    second = _answer(gateway, data_path("mmocr", "demo", "demo_text_ocr.jpg"))["pages"][0]
-    body = {"pages": [first, {**second, "page": 2}], "models": {"det": "dbnet", "rec": "ppocrv6-small-rec"},
-            "timings_ms": {"total": 1.0}}
-    page.route("**/ocr?*", lambda route: route.fulfill(json=body))
-    _open(page)
-    _run(page, data_path("mmocr", "demo", "demo_text_recog.jpg"))
-    _assert_pages(page, body["pages"])
-
-
-def test_a_pdf_is_read_page_by_page(page, tmp_path):
+    import numpy as np
     from PIL import Image
+
+    number = shown["page"]
+    page.wait_for_selector(f"#layer-image image[data-page='{number}'][data-loaded='1']", state="attached",
+                           timeout=RESULT_TIMEOUT_MS)
+    assert page.locator("#layer-image image").count() == 1  # only the page shown
+    picture = page.evaluate(_PICTURE, number)
+    turned = shown.get("rotation", 0) % 180 == 90
+    assert tuple(picture["natural"]) == ((shown["height"], shown["width"]) if turned else (shown["width"], shown["height"]))
+    drawn = np.asarray(Image.open(io.BytesIO(base64.b64decode(picture["png"].split(",", 1)[1]))).convert("RGB"))
+    assert drawn.shape == expected.shape
+    assert np.abs(drawn.astype(int) - expected).mean() < 3  # the same pixels, where they belong
+    assert picture["inked"] and min(picture["inked"]) > 0.05, picture["inked"]
+
+
+def test_a_pdf_is_drawn_page_by_page_over_its_own_pictures(page, tmp_path, screenshot_path):
+    import numpy as np
+    from PIL import Image
+
+    from tests.document_files import render
 
     images = [Image.open(data_path("mmocr", "demo", name)).convert("RGB")
               for name in ("demo_text_recog.jpg", "demo_text_ocr.jpg")]
@@ -217,10 +234,43 @@ def test_a_pdf_is_read_page_by_page(page, tmp_path):
     images[0].save(pdf, save_all=True, append_images=images[1:], resolution=72)
     _open(page)
     body = _run(page, pdf)
-    if "pages" not in body and body.get("status") in (400, 415):
-        pytest.skip(f"this gateway does not read PDFs yet: {body['message']}")
-    assert len(body["pages"]) == 2
-    _assert_pages(page, body["pages"])
+    pages = body["pages"]
+    assert [p["page"] for p in pages] == [1, 2] and all(p["result"] for p in pages)
+    # each page's picture as /ocr saw it: rendered at the request's dpi, turned upright by `rotation` clockwise
+    # (orientation=auto is the PDF default; it may judge the one-word page 1 sideways)
+    rendered = [np.rot90(render(pdf.read_bytes(), p["page"], dpi=body["document"]["dpi"])[:, :, ::-1],
+                         k=-p["rotation"] // 90) for p in pages]
+    _assert_picture(page, pages[0], rendered[0])
+    page.click("#next")
+    assert page.inner_text("#page-label") == "Page 2 / 2"
+    assert page.locator("#canvas polygon.line").count() == len(pages[1]["result"])
+    assert page.locator("#lines li").all_inner_texts() == [line["text"] for line in pages[1]["result"]]
+    assert page.get_attribute("#canvas", "viewBox") == f"0 0 {pages[1]['width']} {pages[1]['height']}"
+    _assert_picture(page, pages[1], rendered[1])
+    assert page.is_disabled("#next")
+    page.screenshot(path=str(screenshot_path.with_name("pdf-page-2.png")), full_page=True)
+    page.click("#prev")
+    assert page.inner_text("#page-label") == "Page 1 / 2" and page.is_disabled("#prev")
+    _assert_picture(page, pages[0], rendered[0])
+
+
+def test_turned_tiff_frames_are_drawn_turned_under_their_boxes(page, tmp_path):
+    """Sideways scans: /ocr's boxes are in the upright page, so the page's picture is turned the same way."""
+    import cv2
+
+    from tests.document_files import tiff
+
+    names = ("phototest-rotated-L.png", "phototest-rotated-R.png")
+    frames = [cv2.imread(str(data_path("tesseract", "testing", name)), cv2.IMREAD_COLOR) for name in names]
+    path = tmp_path / "turned.tif"
+    path.write_bytes(tiff(frames))
+    _open(page)
+    pages = _run(page, path)["pages"]
+    assert [p["rotation"] for p in pages] == [90, 270]  # as tests/integration/test_documents.py reads them
+    turns = {90: cv2.ROTATE_90_CLOCKWISE, 270: cv2.ROTATE_90_COUNTERCLOCKWISE}
+    _assert_picture(page, pages[0], cv2.rotate(frames[0], turns[90])[:, :, ::-1])
+    page.click("#next")
+    _assert_picture(page, pages[1], cv2.rotate(frames[1], turns[270])[:, :, ::-1])
 
 
 @pytest.mark.parametrize("path, ready", [("/docs", ".swagger-ui .info .title"), ("/redoc", "h1")])

@@ -8,6 +8,8 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import REPO
 
 DOCS = sorted((REPO / "docs").glob("*.md")) + [REPO / "README.md"]
@@ -64,3 +66,75 @@ def test_export_onnx_without_the_checkpoint_says_so(tmp_path):
                          capture_output=True, text=True, cwd=REPO, timeout=300)
     assert run.returncode == 1 and "Traceback" not in run.stderr
     assert run.stderr.strip() == f"ocrserve export-onnx: checkpoint {missing} does not exist"
+
+
+def test_every_readme_call_is_run_by_a_test_or_excused_with_a_reason():
+    """A call added to README.md fails here until tests/integration/test_readme_calls.py can run it as
+    written (curl or `ocrserve ocr` against the test servers, on files its workspace has, or a Python block
+    with known placeholders), another test runs it (RUN_BY), or NOT_RUN says why the suite cannot."""
+    from tests.doc_calls import (HOSTS, NOT_RUN, PYTHON_PLACEHOLDERS, RUN_BY, RUNNABLE, WORKSPACE, blocks,
+                                 excused, inputs, python_strings)
+
+    found = [(block, call) for block in blocks() for call in block.calls]
+    assert len(found) > 30  # the extraction sees the README's calls (a broken regex finds none)
+    problems = []
+    for block, call in found:
+        if excused(call):
+            continue
+        where = f"{block.id}: {call.splitlines()[0][:100]}"
+        if block.lang == "python":
+            tree = ast.parse(call)
+            stored = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+            stored |= {(a.asname or a.name).split(".")[0] for n in ast.walk(tree)
+                       if isinstance(n, (ast.Import, ast.ImportFrom)) for a in n.names}
+            stored |= {n.optional_vars.id for n in ast.walk(tree) if isinstance(n, ast.withitem)
+                       and isinstance(n.optional_vars, ast.Name)}
+            loaded = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+            unknown = loaded - stored - set(dir(builtins)) - set(PYTHON_PLACEHOLDERS)
+            if unknown:
+                problems.append(f"{where}: names the test cannot fill in: {sorted(unknown)}")
+            paths = python_strings(call)
+        else:
+            if not RUNNABLE.match(call):
+                problems.append(f"{where}: not a curl or `ocrserve ocr` call")
+            paths = inputs(call)
+        urls = re.findall(r"(?:https?://)?(?:127\.0\.0\.1|localhost|\[::1\]):\d+", call)
+        problems += [f"{where}: {u} is no test server" for u in urls if not any(u in h or h in u for h in HOSTS)]
+        problems += [f"{where}: the workspace has no {p}" for p in paths if p not in WORKSPACE
+                     and not p.startswith(("out/", "results/"))]
+    assert not problems, ("README calls neither run by tests/integration/test_readme_calls.py nor excused "
+                          "in tests/doc_calls.py (NOT_RUN with the reason, or RUN_BY naming the test):\n"
+                          + "\n".join(problems))
+    calls = {call for _, call in found}
+    assert not (set(NOT_RUN) | set(RUN_BY)) - calls, "entries of tests/doc_calls.py no longer in the README"
+    for node in RUN_BY.values():
+        path, _, name = node.partition("::")
+        assert f"def {name}(" in (REPO / path).read_text(), node
+
+
+def test_the_readme_call_check_sees_a_new_call(tmp_path, monkeypatch):
+    """The check above fails for a call that the runner cannot run and nobody excused."""
+    import tests.doc_calls as doc_calls
+
+    readme = tmp_path / "README.md"
+    readme.write_text(doc_calls.README.read_text() + "\n```sh\n.venv/bin/ocrserve eval --data x  # new\n```\n")
+    monkeypatch.setattr(doc_calls, "README", readme)
+    monkeypatch.setattr(doc_calls.blocks, "__defaults__", (readme,))
+    with pytest.raises(AssertionError, match="ocrserve eval --data x: not a curl"):
+        test_every_readme_call_is_run_by_a_test_or_excused_with_a_reason()
+
+
+def test_every_docs_call_has_a_reason_to_stay_out_of_the_suite():
+    from tests.doc_calls import DOCS_NOT_RUN, DOCS_RUN, blocks, docs_reason, docs_run
+
+    found = [(block, call) for doc in sorted((REPO / "docs").glob("*.md")) for block in blocks(doc)
+             for call in block.calls]
+    assert len(found) > 30
+    uncovered = [f"{block.id}: {call.splitlines()[0][:100]}" for block, call in found
+                 if not docs_reason(block.doc, call) and not docs_run(block.doc, call)]
+    assert not uncovered, "docs/ calls neither run by a test nor covered by DOCS_NOT_RUN:\n" + "\n".join(uncovered)
+    used = {(name, pattern) for name, pattern, _ in DOCS_NOT_RUN
+            if any(block.doc == name and re.search(pattern, call) for block, call in found)}
+    assert used == {(name, pattern) for name, pattern, _ in DOCS_NOT_RUN}, "DOCS_NOT_RUN rules that match nothing"
+    run = [(block, call) for block, call in found if docs_run(block.doc, call)]
+    assert len(run) == len(DOCS_RUN) and not any(docs_reason(block.doc, call) for block, call in run)

@@ -145,3 +145,14 @@ def test_progress_bar_on_a_terminal_still_reports_failures(capsys):
     text = out.getvalue()
     assert "2/2" in text and "ocr: FAILED b.jpg: 415 UnsupportedMediaType" in text and "ok a.jpg" not in text
     assert capsys.readouterr().out == "archive: x -> y\n"
+
+
+def test_clients_without_a_url_use_ocrserve_url_like_the_cli(monkeypatch):
+    from ocrserve import MMOCR
+    from ocrserve.client import DEFAULT_URL, AsyncOcrClient, OcrClient
+
+    monkeypatch.delenv("OCRSERVE_URL", raising=False)
+    assert OcrClient().url == DEFAULT_URL
+    monkeypatch.setenv("OCRSERVE_URL", "http://127.0.0.1:9/")
+    assert OcrClient().url == AsyncOcrClient().url == MMOCR().client.url == "http://127.0.0.1:9"
+    assert OcrClient("http://[::1]:8000").url == "http://[::1]:8000"  # an explicit URL wins
