@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from handlers.base import OcrHandler
-from handlers.errors import RequestError
+from handlers.api.errors import BadOptions, BadRequest
 from handlers.families.db import OPTION_BOUNDS, parse_options
 from handlers.families.tesseract import OPTION_NAMES as TESSERACT_OPTIONS
 from handlers.ops.vertex_order import clockwise_from_top_left
@@ -32,10 +32,10 @@ class DetectionHandler(OcrHandler):
         results = []
         for payload in payloads:
             if payload.is_list:
-                raise RequestError(400, "the detector takes one image per request")
+                raise BadRequest("the detector takes one image per request")
             try:
                 options = options_parser(self.model)(payload.options)
             except ValueError as exc:
-                raise RequestError(422, str(exc)) from None
+                raise BadOptions(str(exc)) from None
             results.append(boundary_result(self.model(payload.images[0], options)))
         return results

@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 from handlers.base import OcrHandler
-from handlers.errors import RequestError, as_request_error
+from handlers.api.errors import BadOptions, BadRequest, PayloadTooLarge, as_error
 from handlers.families.ner.convertor import NerTextError
 
 
@@ -20,29 +20,29 @@ def _body(row: dict[str, Any]) -> Any:
         try:
             text = bytes(body).decode("utf-8")
         except UnicodeDecodeError:
-            raise RequestError(400, "the text body is not valid UTF-8") from None
+            raise BadRequest("the text body is not valid UTF-8") from None
         if text[:1] in ("{", "["):
             try:
                 return json.loads(text)
             except ValueError:
-                raise RequestError(400, "the JSON body is not valid JSON") from None
+                raise BadRequest("the JSON body is not valid JSON") from None
         return {"texts": [text]}
     return body
 
 
 def parse_texts(row: dict[str, Any], max_texts: int) -> list[str]:
-    """The texts of one row; RequestError (400 / 413) naming what is wrong."""
+    """The texts of one row; BadRequest (400) / PayloadTooLarge (413) naming what is wrong."""
     body = _body(row)
     if isinstance(body, dict) and isinstance(body.get("text"), str) and "texts" not in body:
         body = {"texts": [body["text"]]}
     texts = body.get("texts") if isinstance(body, dict) else body
     if not isinstance(texts, list):
-        raise RequestError(400, "an NER request is {\"texts\": [\"...\", ...]} (or a text body)")
+        raise BadRequest("an NER request is {\"texts\": [\"...\", ...]} (or a text body)")
     if len(texts) > max_texts:
-        raise RequestError(413, f"{len(texts)} texts in one request, over the limit of {max_texts}")
+        raise PayloadTooLarge(f"{len(texts)} texts in one request, over the limit of {max_texts}")
     bad = next((i for i, t in enumerate(texts) if not isinstance(t, str)), None)
     if bad is not None:
-        raise RequestError(400, f"text {bad} is a {type(texts[bad]).__name__}, not a string")
+        raise BadRequest(f"text {bad} is a {type(texts[bad]).__name__}, not a string")
     return texts
 
 
@@ -59,9 +59,9 @@ class NERHandler(OcrHandler):
                 self.model.encode(texts)  # too-long texts fail their own row, before batching
                 parsed.append((idx, texts))
             except NerTextError as exc:
-                results[idx] = RequestError(422, str(exc))
+                results[idx] = BadOptions(str(exc))
             except Exception as exc:  # noqa: BLE001 - every failure becomes this row's error
-                results[idx] = as_request_error(exc)
+                results[idx] = as_error(exc)
         for idx, result in self._infer_isolated(parsed):
             results[idx] = result
         return results

@@ -8,7 +8,7 @@ frame as a fraction of the crop width; the gateway turns them into word boxes.
 from __future__ import annotations
 
 from handlers.base import OcrHandler
-from handlers.errors import RequestError
+from handlers.api.errors import BadOptions
 from handlers.requests import Payload
 
 
@@ -49,5 +49,5 @@ class RecognitionHandler(OcrHandler):
 def read_with_lang(model, groups: list) -> list:
     """Read (crops, lang) groups in order; 422 if the model has no languages (only Tesseract does)."""
     if "lang" not in getattr(model, "option_names", ()):
-        raise RequestError(422, "this recogniser takes no lang option (Tesseract models do)")
+        raise BadOptions("this recogniser takes no lang option (Tesseract models do)")
     return [read for crops, lang in groups for read in model(crops, lang=lang)]

@@ -11,7 +11,7 @@ import numpy as np
 from handlers.base import OcrHandler
 from handlers.classification import orientation_result
 from handlers.detection import boundary_result, options_parser
-from handlers.errors import RequestError, as_request_error
+from handlers.api.errors import as_error
 from handlers.families import ModelSpec
 from handlers.kie import document
 from handlers.ops.image_io import decode_image, encode_png
@@ -113,7 +113,9 @@ class LocalBackend:
         handler = self.handler(model)
         try:
             parsed = options_parser(handler.model)(options)
-        except (ValueError, RequestError) as exc:
+        except BadOptions:
+            raise
+        except ValueError as exc:
             raise BadOptions(str(exc)) from None
         detections = await asyncio.to_thread(_guarded, handler.model, image, parsed)
         return boundary_result(detections)["boundary_result"]
@@ -147,7 +149,7 @@ class LocalBackend:
 
         def run() -> list[list[dict]]:
             result = handler.run_rows([{"body": {"texts": list(texts)}}])[0]
-            if isinstance(result, RequestError):
+            if isinstance(result, OcrServeError):
                 raise result
             return result["entities"]
 
@@ -155,9 +157,12 @@ class LocalBackend:
 
 
 def _guarded(fn: Any, *args: Any) -> Any:
-    """Run model code, translating handler errors into gateway errors."""
+    """Run model code; a handler's error is already the gateway's (one hierarchy), anything
+    else becomes an InternalError."""
     try:
         return fn(*args)
     except Exception as exc:  # noqa: BLE001
-        error: RequestError = as_request_error(exc)
-        raise OcrServeError(error.message, status=error.status) from exc
+        error = as_error(exc)
+        if error is exc:
+            raise
+        raise error from exc
