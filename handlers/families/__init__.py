@@ -9,7 +9,8 @@ from typing import Any, Callable
 from handlers.families.angle import AngleClassifier, AngleConfig
 from handlers.families.ctc import CTCConfig, CTCRecognizer
 from handlers.families.db import DBConfig, DBDetector
-from handlers.families.kie_model import SDMGRConfig, SDMGRExtractor, read_class_list, load_torch_runner as load_sdmgr
+from handlers.api.class_list import read_class_list
+from handlers.families.kie_model import SDMGRConfig, SDMGRExtractor, load_torch_runner as load_sdmgr
 from handlers.families.mmocr_det import MMOCRDetConfig, MMOCRDetector, load_torch_runner as load_mmocr_det
 from handlers.families.mmocr_recognizer import MMOCRRecConfig, MMOCRRecognizer, load_torch_runner as load_mmocr_rec
 from handlers.families.tesseract import TesseractConfig, TesseractDetector, TesseractRecognizer, load_engine

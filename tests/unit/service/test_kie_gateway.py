@@ -8,7 +8,7 @@ import pytest
 import torch
 from fastapi.testclient import TestClient
 
-from handlers.families.kie_model import read_class_list
+from handlers.api.class_list import read_class_list
 from service.backends import LocalBackend
 from service.main import create_app
 from service.settings import Settings
