@@ -3,15 +3,15 @@ from __future__ import annotations
 
 from handlers.base import OcrHandler
 from handlers.api.errors import BadOptions, BadRequest
-from handlers.families.db import OPTION_BOUNDS, parse_options
+from handlers.api.det_options import DET_OPTION_BOUNDS, parse_det_options
 from handlers.families.tesseract import OPTION_NAMES as TESSERACT_OPTIONS
 from handlers.ops.vertex_order import clockwise_from_top_left
 from handlers.requests import Payload
 
 
 def options_parser(model):
-    """The model's own option parser (Tesseract: lang, level), else DB's bounds."""
-    return getattr(model, "parse_options", parse_options)
+    """The model's own option parser (Tesseract: lang, level), else the detector bounds of handlers/api."""
+    return getattr(model, "parse_options", parse_det_options)
 
 
 def boundary_result(detections) -> dict:
@@ -26,7 +26,7 @@ def boundary_result(detections) -> dict:
 
 class DetectionHandler(OcrHandler):
     task = "det"
-    option_names = frozenset(OPTION_BOUNDS) | TESSERACT_OPTIONS
+    option_names = frozenset(DET_OPTION_BOUNDS) | TESSERACT_OPTIONS
 
     def infer(self, payloads: list[Payload]) -> list[dict]:
         results = []
