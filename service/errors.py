@@ -5,5 +5,5 @@ from __future__ import annotations
 from handlers.api.errors import (BadDocument, BadImage, BadOptions, BadRequest, EncryptedDocument,  # noqa: F401
                                  InternalError, JobFailed, JobNotFound, JobNotReady, JobsUnavailable,
                                  JobStorageFull, ManagementDisabled, ModelNotFound, ModelUnavailable,
-                                 OcrServeError, PayloadTooLarge, Unauthorized, UnsupportedMediaType,
+                                 OcrServeError, Overloaded, PayloadTooLarge, Unauthorized, UnsupportedMediaType,
                                  UpstreamError, UpstreamTimeout)

@@ -107,6 +107,12 @@ class ModelUnavailable(OcrServeError):
     status = 503
 
 
+class Overloaded(OcrServeError):
+    """The gateway is at capacity (admission control); retry after the Retry-After header."""
+
+    status = 503
+
+
 class JobStorageFull(OcrServeError):
     """Too many waiting jobs, or the job storage bound is reached: retry later."""
 
