@@ -24,6 +24,8 @@ mkdir -p "$run_dir/logs" "$run_dir/tmp"
 config=$run_dir/config.properties
 
 "$PYTHON" "$here/render_config.py" --out "$config"
+# The workers' settings (max_pixels, threads) from the same gateway settings, env file included.
+workers_env=$("$PYTHON" "$here/render_config.py" --workers-env)
 store=$(sed -n 's/^model_store=//p' "$config")
 if ! "$PYTHON" "$here/render_config.py" --check-store >/dev/null; then
     if [ "$dry_run" = 1 ]; then
@@ -37,6 +39,8 @@ cmd=(torchserve --start --foreground --ncs --ts-config "$config" --model-store "
 if [ "$dry_run" = 1 ]; then
     echo "entrypoint: dry run; config $config:"
     cat "$config"
+    echo "entrypoint: workers' environment:"
+    echo "$workers_env"
     echo "entrypoint: would run in $run_dir: ${cmd[*]}"
     if [ -n "${OCRSERVE_KEYS_SECRET:-}" ]; then
         echo "entrypoint: would publish $run_dir/key_file.json to Secret $OCRSERVE_KEYS_SECRET item ${OCRSERVE_KEYS_ITEM:-key_file.json}"
@@ -46,7 +50,10 @@ fi
 
 # TMPDIR/TEMP: TorchServe puts its worker sockets in TEMP; one per instance (see torchserve_process.py).
 export TMPDIR=$run_dir/tmp TEMP=$run_dir/tmp LOG_LOCATION=$run_dir/logs METRICS_LOCATION=$run_dir/logs
-export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} OCRSERVE_THREADS=${OCRSERVE_THREADS:-1}
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
+while IFS= read -r assignment; do
+    [ -n "$assignment" ] && export "$assignment"
+done <<< "$workers_env"
 unset TS_CONFIG_FILE
 cd "$run_dir"   # TorchServe writes key_file.json into its working directory
 rm -f key_file.json

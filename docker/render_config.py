@@ -19,8 +19,11 @@ this script only adds what differs in a container:
 * OCRSERVE_TS_LOG_CONFIG: a log4j2.xml (deploy/log4j2.xml) passed to the frontend's JVM;
 * OCRSERVE_TS_VMARGS, OCRSERVE_TS_RESPONSE_TIMEOUT_S, OCRSERVE_TS_NUMBER_OF_GPU: passed through.
 Per-model workers, batch size and timeouts come from each archive's model-config (model_store/zoo.yaml).
+The gateway settings come from the environment and the file OCRSERVE_ENV_FILE names (as for the
+gateway); `--workers-env` prints what the workers must find in their environment (OCRSERVE_MAX_PIXELS,
+OCRSERVE_THREADS), which the entrypoint exports. The process environment is only read, never changed.
 
-Usage: render_config.py [--out FILE] [--check-store]   (prints to stdout without --out)
+Usage: render_config.py [--out FILE] [--check-store] [--workers-env]   (prints to stdout without --out)
 """
 from __future__ import annotations
 
@@ -29,14 +32,15 @@ import ipaddress
 import os
 import socket
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from service.runner import torchserve_config  # noqa: E402  (after the sys.path line)
-from service.settings import Settings  # noqa: E402
+from service.runner import torchserve_config, workers_env  # noqa: E402  (after the sys.path line)
+from service.settings import Settings, settings_from  # noqa: E402  (Settings: the return type)
 from service.zoo import load_zoo  # noqa: E402
 
 PROFILES = ("dev", "prod")
@@ -46,11 +50,11 @@ class ConfigError(ValueError):
     """A setting that must not go into a deployed TorchServe."""
 
 
-def _host(value: str, what: str) -> str:
+def _host(value: str, what: str, environ: Mapping[str, str]) -> str:
     """127.0.0.1, a concrete address, or `pod-ip`; never a wildcard."""
     value = value.strip()
     if value == "pod-ip":
-        value = os.environ.get("POD_IP") or socket.gethostbyname(socket.gethostname())
+        value = environ.get("POD_IP") or socket.gethostbyname(socket.gethostname())
     try:
         address = ipaddress.ip_address(value.strip("[]"))
     except ValueError:
@@ -60,8 +64,8 @@ def _host(value: str, what: str) -> str:
     return f"[{address}]" if address.version == 6 else str(address)
 
 
-def _bool(name: str, default: bool) -> bool:
-    raw = os.environ.get(name)
+def _bool(environ: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = environ.get(name)
     if raw is None or raw == "":
         return default
     if raw.lower() in ("1", "true", "yes", "on"):
@@ -71,54 +75,55 @@ def _bool(name: str, default: bool) -> bool:
     raise ConfigError(f"{name}={raw!r} is not a boolean")
 
 
-def render(environ: dict[str, str] | None = None) -> str:
-    """config.properties text for the environment `environ` (default: os.environ)."""
-    if environ is not None:
-        saved = dict(os.environ)
-        os.environ.clear()
-        os.environ.update(environ)
-    try:
-        return _render()
-    finally:
-        if environ is not None:
-            os.environ.clear()
-            os.environ.update(saved)
-
-
-def _render() -> str:
-    profile = os.environ.get("OCRSERVE_PROFILE", "prod")
+def deployed_settings(environ: Mapping[str, str]) -> Settings:
+    """The gateway settings `environ` (and the OCRSERVE_ENV_FILE it names) describe, with the
+    profile's token-auth rule applied."""
+    profile = environ.get("OCRSERVE_PROFILE", "prod")
     if profile not in PROFILES:
         raise ConfigError(f"OCRSERVE_PROFILE={profile!r}: use one of {', '.join(PROFILES)}")
-    token_auth = _bool("OCRSERVE_TS_TOKEN_AUTH", profile == "prod")
+    token_auth = _bool(environ, "OCRSERVE_TS_TOKEN_AUTH", profile == "prod")
     if profile == "prod" and not token_auth:
         raise ConfigError("OCRSERVE_PROFILE=prod needs TorchServe token auth: unset OCRSERVE_TS_TOKEN_AUTH")
-    settings = Settings().model_copy(update={"ts_token_auth": token_auth})
-    names = [m.strip() for m in os.environ.get("OCRSERVE_TS_MODELS", "").split(",") if m.strip()]
+    return settings_from(environ).model_copy(update={"ts_token_auth": token_auth})
+
+
+def render_workers_env(environ: Mapping[str, str] | None = None) -> str:
+    """KEY=VALUE lines the entrypoint exports for the workers (handlers/api/settings.py reads them)."""
+    settings = deployed_settings(os.environ if environ is None else environ)
+    return "".join(f"{key}={value}\n" for key, value in workers_env(settings).items())
+
+
+def render(environ: Mapping[str, str] | None = None) -> str:
+    """config.properties text for the environment `environ` (default: os.environ, only read)."""
+    environ = os.environ if environ is None else environ
+    profile = environ.get("OCRSERVE_PROFILE", "prod")
+    settings = deployed_settings(environ)
+    names = [m.strip() for m in environ.get("OCRSERVE_TS_MODELS", "").split(",") if m.strip()]
     zoo = load_zoo(settings.zoo_path)
     names = names or zoo.default_names()
     for name in names:
         zoo.get(name)
 
     config = torchserve_config(settings, names)
-    config.host = os.environ.get("OCRSERVE_TS_INFERENCE_HOST", "0.0.0.0").strip()
+    config.host = environ.get("OCRSERVE_TS_INFERENCE_HOST", "0.0.0.0").strip()
     if config.host != "0.0.0.0":
-        config.host = _host(config.host, "OCRSERVE_TS_INFERENCE_HOST")
+        config.host = _host(config.host, "OCRSERVE_TS_INFERENCE_HOST", environ)
     text = config.properties()
 
-    management = _host(os.environ.get("OCRSERVE_TS_MANAGEMENT_HOST", "127.0.0.1"), "OCRSERVE_TS_MANAGEMENT_HOST")
-    metrics = _host(os.environ.get("OCRSERVE_TS_METRICS_HOST", "127.0.0.1"), "OCRSERVE_TS_METRICS_HOST")
+    management = _host(environ.get("OCRSERVE_TS_MANAGEMENT_HOST", "127.0.0.1"), "OCRSERVE_TS_MANAGEMENT_HOST", environ)
+    metrics = _host(environ.get("OCRSERVE_TS_METRICS_HOST", "127.0.0.1"), "OCRSERVE_TS_METRICS_HOST", environ)
     overrides = {
         "management_address": f"http://{management}:{config.management_port}",
         "metrics_address": f"http://{metrics}:{config.metrics_port}",
     }
-    vmargs = os.environ.get("OCRSERVE_TS_VMARGS") or parse(text).get("vmargs", "")
-    if log_config := os.environ.get("OCRSERVE_TS_LOG_CONFIG"):
+    vmargs = environ.get("OCRSERVE_TS_VMARGS") or parse(text).get("vmargs", "")
+    if log_config := environ.get("OCRSERVE_TS_LOG_CONFIG"):
         vmargs = f"{vmargs} -Dlog4j.configurationFile=file://{Path(log_config).resolve()}".strip()
-    overrides["enable_model_api"] = str(_bool("OCRSERVE_TS_ENABLE_MODEL_API", True)).lower()
+    overrides["enable_model_api"] = str(_bool(environ, "OCRSERVE_TS_ENABLE_MODEL_API", True)).lower()
     extra = {
-        "default_response_timeout": os.environ.get("OCRSERVE_TS_RESPONSE_TIMEOUT_S"),
+        "default_response_timeout": environ.get("OCRSERVE_TS_RESPONSE_TIMEOUT_S"),
         "vmargs": vmargs,
-        "number_of_gpu": os.environ.get("OCRSERVE_TS_NUMBER_OF_GPU"),
+        "number_of_gpu": environ.get("OCRSERVE_TS_NUMBER_OF_GPU"),
     }
     overrides.update({k: v for k, v in extra.items() if v})
     lines, seen = [], set()
@@ -153,13 +158,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, help="write here instead of stdout")
     parser.add_argument("--check-store", action="store_true", help="fail when an archive to load is missing")
+    parser.add_argument("--workers-env", action="store_true",
+                        help="print the workers' environment (KEY=VALUE lines) instead of the config")
     args = parser.parse_args(argv)
     try:
-        text = render()
+        text = render_workers_env() if args.workers_env else render()
     except (ConfigError, ValueError, KeyError) as exc:  # pydantic's ValidationError is a ValueError
         print(f"render_config: {exc}", file=sys.stderr)
         return 2
-    if args.check_store and (missing := missing_archives(text)):
+    if args.check_store and not args.workers_env and (missing := missing_archives(text)):
         print(f"render_config: not in the model store: {', '.join(missing)} "
               "(build them with `ocrserve archive --all` or mount the store)", file=sys.stderr)
         return 3

@@ -3,13 +3,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
-from handlers.errors import RequestError, as_request_error
+from handlers.api.errors import OcrServeError, as_error
+from handlers.api.settings import DEFAULT_MAX_PIXELS, worker_settings
 from handlers.api.spec import ModelSpec
-from handlers.ops.image_io import DEFAULT_MAX_PIXELS
 from handlers.registry import build_model
 from handlers.requests import Payload, parse_row
 from handlers.runtime import Device
@@ -39,8 +38,8 @@ class OcrHandler:
         if spec.task != self.task:
             raise ValueError(f"archive {spec.name} is a {spec.task} model, this handler serves {self.task}")
         device = Device.from_gpu_id(props.get("gpu_id"))
-        threads = int(os.environ.get("OCRSERVE_THREADS", "1"))
-        self.max_pixels = int(os.environ.get("OCRSERVE_MAX_PIXELS", DEFAULT_MAX_PIXELS))
+        settings = worker_settings()
+        threads, self.max_pixels = settings.threads, settings.max_pixels
         self.load(spec, device, threads)
         log.info("loaded %s (%s/%s) on %s with %d thread(s)", spec.name, spec.family, spec.runtime, device, threads)
 
@@ -57,7 +56,7 @@ class OcrHandler:
         results = self.run_rows(data)
         out = []
         for idx, result in enumerate(results):
-            if isinstance(result, RequestError):
+            if isinstance(result, OcrServeError):
                 context.set_response_status(result.status, result.message, idx)
                 result = result.to_json()
             context.set_response_content_type(idx, "application/json")
@@ -70,14 +69,14 @@ class OcrHandler:
         return parse_row(row, self.max_pixels, self.option_names)
 
     def run_rows(self, rows: list[dict]) -> list[Any]:
-        """Parse and infer every row; errors come back in place as RequestError."""
+        """Parse and infer every row; errors come back in place as OcrServeError."""
         results: list[Any] = [None] * len(rows)
         parsed: list[tuple[int, Any]] = []
         for idx, row in enumerate(rows):
             try:
                 parsed.append((idx, self.parse(row or {})))
             except Exception as exc:  # noqa: BLE001 - every failure becomes this row's error
-                results[idx] = as_request_error(exc)
+                results[idx] = as_error(exc)
         for idx, result in self._infer_isolated(parsed):
             results[idx] = result
         return results
@@ -90,7 +89,7 @@ class OcrHandler:
             return list(zip([i for i, _ in parsed], self.infer([p for _, p in parsed])))
         except Exception as exc:  # noqa: BLE001
             if len(parsed) == 1:
-                if not isinstance(exc, RequestError):
+                if not isinstance(exc, OcrServeError):
                     log.exception("inference failed")
-                return [(parsed[0][0], as_request_error(exc))]
+                return [(parsed[0][0], as_error(exc))]
         return [pair for item in parsed for pair in self._infer_isolated([item])]

@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 
 from handlers.base import OcrHandler
+from handlers.api.errors import BadImage, BadRequest, PayloadTooLarge
 from handlers.api.results import KIEResult
-from handlers.errors import RequestError
 from handlers.families.kie_model import KIEDocument
 from handlers.ops.image_io import decode_image, image_from_base64
 
@@ -31,30 +31,30 @@ def _box(raw: Any, index: int) -> list[float]:
     ok = isinstance(raw, list) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in raw)
     if not ok or not (len(raw) == 4 or (len(raw) >= 6 and len(raw) % 2 == 0)):
         got = f"{len(raw)} numbers" if isinstance(raw, list) else type(raw).__name__
-        raise RequestError(400, f"instance {index}: box must be 4 numbers [x1, y1, x2, y2] or a polygon "
+        raise BadRequest(f"instance {index}: box must be 4 numbers [x1, y1, x2, y2] or a polygon "
                                 f"[x1, y1, ..., xn, yn] of at least 3 points, got {got}")
     if not all(math.isfinite(v) and abs(v) <= MAX_COORDINATE for v in raw):
-        raise RequestError(400, f"instance {index}: box holds a non-finite number or one beyond "
+        raise BadRequest(f"instance {index}: box holds a non-finite number or one beyond "
                                 f"±{MAX_COORDINATE:g} pixels")
     xs, ys = raw[0::2], raw[1::2]
     return [min(xs), min(ys), max(xs), max(ys)]
 
 
 def parse_instances(items: Any, max_instances: int) -> tuple[np.ndarray, list[str]]:
-    """(boxes (N, 4) float32, texts) of an `instances` list; RequestError naming the bad entry."""
+    """(boxes (N, 4) float32, texts) of an `instances` list; BadRequest naming the bad entry."""
     if not isinstance(items, list):
-        raise RequestError(400, "instances must be a list of {\"box\": [...], \"text\": \"...\"}")
+        raise BadRequest("instances must be a list of {\"box\": [...], \"text\": \"...\"}")
     if len(items) > max_instances:
-        raise RequestError(413, f"{len(items)} instances in one document, over the limit of {max_instances} "
+        raise PayloadTooLarge(f"{len(items)} instances in one document, over the limit of {max_instances} "
                                 "(SDMG-R compares every pair of boxes)")
     boxes, texts = [], []
     for index, item in enumerate(items):
         if not isinstance(item, dict) or "box" not in item:
-            raise RequestError(400, f"instance {index} has no box")
+            raise BadRequest(f"instance {index} has no box")
         if not isinstance(item.get("text"), str):
-            raise RequestError(400, f"instance {index} has no text (a string)")
+            raise BadRequest(f"instance {index} has no text (a string)")
         if len(item["text"]) > MAX_TEXT_CHARS:
-            raise RequestError(413, f"instance {index}: text of {len(item['text'])} characters, over the "
+            raise PayloadTooLarge(f"instance {index}: text of {len(item['text'])} characters, over the "
                                     f"limit of {MAX_TEXT_CHARS}")
         boxes.append(_box(item["box"], index))
         texts.append(item["text"])
@@ -66,14 +66,14 @@ def _size(body: dict) -> tuple[int, int] | None:
     if width is None and height is None:
         return None
     if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in (width, height)):
-        raise RequestError(400, "width and height must both be positive integers")
+        raise BadRequest("width and height must both be positive integers")
     return height, width
 
 
 def document(image: np.ndarray | None, body: dict, max_instances: int, needs_image: bool) -> KIEDocument:
     """A KIE document from a decoded image (or None) and the JSON fields of the request."""
     if needs_image and image is None:
-        raise RequestError(400, "this KIE model reads the image: send it with the instances")
+        raise BadRequest("this KIE model reads the image: send it with the instances")
     boxes, texts = parse_instances(body.get("instances"), max_instances)
     return KIEDocument(image, boxes, texts, _size(body))
 
@@ -85,7 +85,7 @@ def _json_part(value: Any, name: str) -> Any:
         try:
             return json.loads(value)
         except ValueError:
-            raise RequestError(400, f"the {name} part is not valid JSON") from None
+            raise BadRequest(f"the {name} part is not valid JSON") from None
     return value
 
 
@@ -97,11 +97,11 @@ def parse_kie_row(row: dict[str, Any], max_pixels: int, max_instances: int, need
     if isinstance(body, dict):
         image = body.get("image")
         if image is not None and not isinstance(image, str):
-            raise RequestError(400, "image must be a base64 string")
+            raise BadImage("image must be a base64 string")
         decoded = image_from_base64(image, max_pixels) if image else None
         return document(decoded, body, max_instances, needs_image)
     if "instances" not in row:
-        raise RequestError(400, "a KIE request needs instances: a JSON body {\"image\": <base64>, "
+        raise BadRequest("a KIE request needs instances: a JSON body {\"image\": <base64>, "
                                 "\"instances\": [...]} or multipart with an 'instances' part")
     fields = {k: _json_part(row[k], k) for k in ("instances", "width", "height") if k in row}
     part = next((row[k] for k in _IMAGE_KEYS if isinstance(row.get(k), (bytes, bytearray))), None)

@@ -11,7 +11,7 @@ from typing import Any
 
 from handlers.api.results import Entity, entities_json
 from handlers.base import OcrHandler
-from handlers.errors import RequestError
+from handlers.api.errors import BadOptions, BadRequest, PayloadTooLarge
 from handlers.families.ner.convertor import NerTextError
 
 
@@ -21,33 +21,33 @@ def _body(row: dict[str, Any]) -> Any:
         try:
             text = bytes(body).decode("utf-8")
         except UnicodeDecodeError:
-            raise RequestError(400, "the text body is not valid UTF-8") from None
+            raise BadRequest("the text body is not valid UTF-8") from None
         if text[:1] in ("{", "["):
             try:
                 return json.loads(text)
             except ValueError:
-                raise RequestError(400, "the JSON body is not valid JSON") from None
+                raise BadRequest("the JSON body is not valid JSON") from None
         return {"texts": [text]}
     return body
 
 
 def _check_count(texts: list, max_texts: int) -> None:
     if len(texts) > max_texts:
-        raise RequestError(413, f"{len(texts)} texts in one request, over the limit of {max_texts}")
+        raise PayloadTooLarge(f"{len(texts)} texts in one request, over the limit of {max_texts}")
 
 
 def parse_texts(row: dict[str, Any], max_texts: int) -> list[str]:
-    """The texts of one row; RequestError (400 / 413) naming what is wrong."""
+    """The texts of one row; BadRequest (400) / PayloadTooLarge (413) naming what is wrong."""
     body = _body(row)
     if isinstance(body, dict) and isinstance(body.get("text"), str) and "texts" not in body:
         body = {"texts": [body["text"]]}
     texts = body.get("texts") if isinstance(body, dict) else body
     if not isinstance(texts, list):
-        raise RequestError(400, "an NER request is {\"texts\": [\"...\", ...]} (or a text body)")
+        raise BadRequest("an NER request is {\"texts\": [\"...\", ...]} (or a text body)")
     _check_count(texts, max_texts)
     bad = next((i for i, t in enumerate(texts) if not isinstance(t, str)), None)
     if bad is not None:
-        raise RequestError(400, f"text {bad} is a {type(texts[bad]).__name__}, not a string")
+        raise BadRequest(f"text {bad} is a {type(texts[bad]).__name__}, not a string")
     return texts
 
 
@@ -66,7 +66,7 @@ class NERHandler(OcrHandler):
         try:
             self.model.encode(texts)
         except NerTextError as exc:
-            raise RequestError(422, str(exc)) from None
+            raise BadOptions(str(exc)) from None
 
     def tag(self, texts: list[str]) -> list[list[Entity]]:
         """Entities of every text, in order (checked first, then one forward pass)."""

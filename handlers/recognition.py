@@ -13,7 +13,7 @@ import numpy as np
 
 from handlers.api.results import Recognition
 from handlers.base import OcrHandler
-from handlers.errors import RequestError
+from handlers.api.errors import BadOptions
 from handlers.requests import Payload
 
 
@@ -33,7 +33,7 @@ class RecognitionHandler(OcrHandler):
         if not any(lang for _, lang in groups):
             reads = self.model([image for crops, _ in groups for image in crops])
         elif "lang" not in getattr(self.model, "option_names", ()):
-            raise RequestError(422, "this recogniser takes no lang option (Tesseract models do)")
+            raise BadOptions("this recogniser takes no lang option (Tesseract models do)")
         else:
             reads = [read for crops, lang in groups for read in self.model(list(crops), lang=lang)]
         return [read.rounded() for read in reads]

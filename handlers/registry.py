@@ -16,7 +16,8 @@ from handlers.families.angle import AngleClassifier, AngleConfig
 from handlers.families.ctc import CTCConfig, CTCRecognizer
 from handlers.families.db import DBConfig, DBDetector
 from handlers.families.kie.sdmgr import DEFAULT_CFGS as SDMGR_CFGS
-from handlers.families.kie_model import SDMGRConfig, SDMGRExtractor, read_class_list
+from handlers.api.class_list import read_class_list
+from handlers.families.kie_model import SDMGRConfig, SDMGRExtractor
 from handlers.families.kie_model import load_torch_runner as load_sdmgr
 from handlers.families.mmocr_det import MMOCRDetConfig, MMOCRDetector, supported_configs as mmocr_det_configs
 from handlers.families.mmocr_det import load_torch_runner as load_mmocr_det

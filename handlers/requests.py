@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from handlers.errors import RequestError
+from handlers.api.errors import BadImage, BadOptions, BadRequest, PayloadTooLarge
 from handlers.ops.image_io import decode_image, image_from_base64
 
 _BODY_KEYS = ("body", "data", "file", "image")
@@ -43,14 +43,14 @@ def _from_json(body: Any, max_pixels: int) -> Payload:
     elif isinstance(body, dict) and isinstance(body.get("image"), str):
         items, is_list, options = [body["image"]], False, body.get("options") or {}
     else:
-        raise RequestError(400, "JSON body must be {\"image\": <base64>}, {\"images\": [<base64>, ...]} "
+        raise BadRequest("JSON body must be {\"image\": <base64>}, {\"images\": [<base64>, ...]} "
                                 "or a list of base64 strings")
     if not isinstance(options, dict):
-        raise RequestError(422, "options must be a JSON object")
+        raise BadOptions("options must be a JSON object")
     if len(items) > MAX_IMAGES_PER_REQUEST:
-        raise RequestError(413, f"{len(items)} images in one request, over the limit of {MAX_IMAGES_PER_REQUEST}")
+        raise PayloadTooLarge(f"{len(items)} images in one request, over the limit of {MAX_IMAGES_PER_REQUEST}")
     if not all(isinstance(item, str) for item in items):
-        raise RequestError(400, "every image in a JSON body must be a base64 string")
+        raise BadImage("every image in a JSON body must be a base64 string")
     return Payload([image_from_base64(item, max_pixels) for item in items], is_list, options)
 
 
@@ -65,8 +65,8 @@ def parse_row(row: dict[str, Any], max_pixels: int, option_names: frozenset[str]
         return payload
     binary = [v for _, v in parts if isinstance(v, (bytes, bytearray))]
     if not binary:
-        raise RequestError(400, "the request carries no image (send the image as the body or as a form part)")
+        raise BadRequest("the request carries no image (send the image as the body or as a form part)")
     if len(binary) > MAX_IMAGES_PER_REQUEST:
-        raise RequestError(413, f"{len(binary)} images in one request, over the limit of {MAX_IMAGES_PER_REQUEST}")
+        raise PayloadTooLarge(f"{len(binary)} images in one request, over the limit of {MAX_IMAGES_PER_REQUEST}")
     images = [decode_image(bytes(v), max_pixels) for v in binary]
     return Payload(images, len(binary) > 1, options)

@@ -100,7 +100,8 @@ def _evaluate(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace) -> int:
     from handlers.families.kie.text_encoding import KIEDictionary
     from service.kie_training.checkpoint import arch_of, save_checkpoint
-    from service.kie_training.dataset import read_annotations, read_class_list
+    from handlers.api.class_list import read_class_list
+    from service.kie_training.dataset import read_annotations
     from service.kie_training.train import TrainOptions, new_model, options_meta, train
 
     try:

@@ -14,6 +14,8 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from handlers.api.errors import InternalError, Overloaded
+
 log = logging.getLogger("ocrserve.guards")
 Scope = dict
 Receive = Callable[[], Awaitable[dict]]
@@ -85,9 +87,8 @@ def admission_middleware(app: ASGIApp, admission: Admission) -> ASGIApp:
             return
         if not await admission.acquire():
             admission.shed += 1
-            await send_json(send, 503, {"error": "Overloaded", "status": 503,
-                                        "message": "the service is at capacity; retry later"},
-                            {"Retry-After": str(admission.retry_after_s())})
+            shed = Overloaded("the service is at capacity; retry later")
+            await send_json(send, shed.status, shed.to_json(), {"Retry-After": str(admission.retry_after_s())})
             return
         try:
             await app(scope, receive, send)
@@ -118,9 +119,8 @@ def error_net(app: ASGIApp) -> ASGIApp:
             log.exception("unhandled error after %.0f ms", (time.perf_counter() - start) * 1000)
             if started:
                 raise
-            await send_json(send, 500, {"error": "InternalError", "status": 500,
-                                        "message": "internal error; the request id in X-Request-Id finds it "
-                                                   "in the logs"})
+            error = InternalError("internal error; the request id in X-Request-Id finds it in the logs")
+            await send_json(send, error.status, error.to_json())
 
     return guarded
 

@@ -14,9 +14,9 @@ import numpy as np
 
 from handlers.api.results import Detection, Entity, KIEResult, Orientation, Recognition
 from handlers.api.spec import ModelSpec
-from handlers.errors import RequestError, as_request_error
+from handlers.api.errors import as_error
 from handlers.ops.image_io import decode_image
-from service.errors import BadOptions, ModelNotFound, OcrServeError
+from service.errors import ModelNotFound
 from service.weights import DEFAULT_CACHE, verified_file, weight_path
 from service.zoo import Zoo
 
@@ -47,7 +47,7 @@ class LocalBackend:
         return self._handlers[name]
 
     async def detect(self, model: str, data: bytes, image: np.ndarray, options: dict) -> list[Detection]:
-        return await _run(self.handler(model).detect, image, options, options_error=True)
+        return await _run(self.handler(model).detect, image, options)
 
     async def recognize(self, model: str, crops: Sequence[np.ndarray], lang: str | None = None) -> list[Recognition]:
         return await _run(self.handler(model).recognize, [(list(crops), lang)])
@@ -68,16 +68,16 @@ class LocalBackend:
         return await _run(self.handler(model).tag, list(texts))
 
 
-async def _run(fn: Any, *args: Any, options_error: bool = False) -> Any:
-    """Run handler code off the event loop; its row errors become the gateway's errors (with
-    `options_error`, a 422 is the caller's options: BadOptions)."""
+async def _run(fn: Any, *args: Any) -> Any:
+    """Run handler code off the event loop; a handler's error is already the gateway's (one
+    hierarchy, handlers/api/errors.py), anything else becomes an InternalError."""
     def guarded() -> Any:
         try:
             return fn(*args)
         except Exception as exc:  # noqa: BLE001
-            error: RequestError = as_request_error(exc)
-            if options_error and error.status == 422:
-                raise BadOptions(error.message) from exc
-            raise OcrServeError(error.message, status=error.status) from exc
+            error = as_error(exc)
+            if error is exc:
+                raise
+            raise error from exc
 
     return await asyncio.to_thread(guarded)

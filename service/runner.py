@@ -6,6 +6,7 @@ import sys
 
 import uvicorn
 
+from handlers.api.settings import WorkerSettings
 from service.accel import number_of_gpu
 from service.http_protocol import protocol_with_header_timeout
 from service.main import create_app
@@ -20,6 +21,11 @@ def _interrupt(signum, frame):  # noqa: ARG001 - signal handler signature
     raise KeyboardInterrupt
 
 
+def workers_env(settings: Settings) -> dict[str, str]:
+    """The workers' environment for these gateway settings (read back by handlers/api/settings.py)."""
+    return WorkerSettings(max_pixels=settings.max_pixels, threads=settings.threads).to_env()
+
+
 def torchserve_config(settings: Settings, models: list[str]) -> TorchServeConfig:
     """TorchServe's configuration as `ocrserve run` (see run_settings) and the container
     renderer derive it from the settings; the workers get the gateway's image limit."""
@@ -29,7 +35,7 @@ def torchserve_config(settings: Settings, models: list[str]) -> TorchServeConfig
         metrics_port=settings.ts_metrics_port, grpc_inference_port=settings.ts_grpc_inference_port,
         grpc_management_port=settings.ts_grpc_management_port, token_auth=settings.ts_token_auth,
         token_expiration_min=settings.ts_token_expiration_min,
-        workers_env={"OCRSERVE_MAX_PIXELS": str(settings.max_pixels)},
+        workers_env=workers_env(settings),
         max_request_mb=max_request_mb(settings.max_upload_bytes),
         number_of_gpu=number_of_gpu(settings.device))
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -37,6 +38,8 @@ class Settings(BaseSettings):
 
     max_upload_bytes: int = Field(20 * 1024 * 1024, ge=1024)
     max_pixels: int = Field(DEFAULT_MAX_PIXELS, ge=10_000)
+    # Threads each TorchServe worker gives its runtime (handed to the workers by the launcher).
+    threads: int = Field(1, ge=1, le=64)
     max_lines: int = Field(1000, ge=1)  # text regions per page (413 above): each costs a crop and a read
     upstream_timeout_s: float = Field(120.0, gt=0)
     connect_timeout_s: float = Field(5.0, gt=0)
@@ -121,12 +124,28 @@ class Settings(BaseSettings):
 def load_settings() -> Settings:
     """Settings from the environment, plus the file named by OCRSERVE_ENV_FILE if set
     (environment variables win over the file)."""
-    env_file = os.environ.get("OCRSERVE_ENV_FILE")
-    if not env_file:
-        return Settings()
-    if not Path(env_file).is_file():
+    return settings_from(os.environ)
+
+
+class _FromMapping(Settings):
+    """Settings read from the values given (and an env file), never from os.environ."""
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,
+                                   file_secret_settings):
+        return init_settings, dotenv_settings
+
+
+def settings_from(environ: Mapping[str, str]) -> Settings:
+    """Settings from the OCRSERVE_* variables of `environ` plus the file its OCRSERVE_ENV_FILE
+    names (the variables win over the file); this process's own environment is not read."""
+    prefix = "OCRSERVE_"
+    values = {key[len(prefix):].lower(): value for key, value in environ.items()
+              if key.upper().startswith(prefix) and key[len(prefix):].lower() in Settings.model_fields}
+    env_file = environ.get("OCRSERVE_ENV_FILE")
+    if env_file and not Path(env_file).is_file():
         raise ValueError(f"OCRSERVE_ENV_FILE={env_file} does not exist")
-    return Settings(_env_file=env_file)
+    return _FromMapping(_env_file=env_file or None, **values)
 
 
 @lru_cache

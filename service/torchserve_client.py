@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 
+from handlers.api.errors import from_json
 from service.errors import (ModelNotFound, ModelUnavailable, OcrServeError, UpstreamError,
                             UpstreamTimeout)
 from service.observability import REQUEST_ID_HEADER, request_id
@@ -214,7 +215,7 @@ def _is_auth_failure(response: httpx.Response) -> bool:
 
 
 def _json_or_raise(response: httpx.Response, what: str) -> Any:
-    """Map TorchServe statuses onto our errors; per-row handler errors keep their status."""
+    """Map TorchServe statuses onto our errors; a handler's error body comes back as its own class."""
     try:
         body = response.json()
     except ValueError:
@@ -224,6 +225,10 @@ def _json_or_raise(response: httpx.Response, what: str) -> Any:
             raise UpstreamError(f"TorchServe returned a non-JSON body for {what}")
         return body
     message = _message(body, response)
+    if 400 <= response.status_code < 500 and response.status_code not in (404, 408):
+        error = from_json(body, response.status_code)
+        if error is not None:  # a worker's own error: the same class, status and message
+            raise error
     if response.status_code == 404:
         raise ModelNotFound(f"TorchServe has no model {what!r}: {message}")
     if response.status_code in (503, 507):

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import httpx
 
+from handlers.api.settings import WorkerSettings
+
 _MB = 1024 * 1024
 # The process group of the TorchServe this run directory belongs to, while it runs.
 PGID_FILE = "torchserve.pgid"
@@ -44,6 +46,8 @@ class TorchServeConfig:
     token_expiration_min: float = 60
     max_request_mb: int = 64
     number_of_gpu: int = 0  # always written: TorchServe's own default is every GPU it finds
+    # The workers' settings (handlers/api/settings.py) as environment variables; unset ones get
+    # WorkerSettings' defaults, never whatever this process's environment holds.
     workers_env: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -115,7 +119,7 @@ class TorchServe:
         logs = str(self.config.run_dir / "logs")
         env = {**os.environ, "TMPDIR": str(tmp), "TEMP": str(self._socket_dir(tmp)), "LOG_LOCATION": logs,
                "METRICS_LOCATION": logs, "OMP_NUM_THREADS": "1",
-               "OCRSERVE_THREADS": "1", "PATH": f"{bin_dir}:{os.environ.get('PATH', '')}"}
+               **WorkerSettings().to_env(), "PATH": f"{bin_dir}:{os.environ.get('PATH', '')}"}
         env.pop("TS_CONFIG_FILE", None)
         return {**env, **self.config.workers_env}
 

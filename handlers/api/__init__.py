@@ -1,5 +1,6 @@
-"""The contract between the TorchServe workers and the gateway: typed results and their JSON form.
+"""The contract shared by the TorchServe workers, the gateway and the client: typed results and
+their JSON form, the archive spec, errors, codecs, option bounds, limits and worker settings.
 
-Anyone may import this package (workers, gateway, tooling, the client); it imports only the
-standard library and numpy, never torch or onnxruntime.
+Anyone may import this package; it imports only the standard library and numpy, never torch or
+onnxruntime.
 """

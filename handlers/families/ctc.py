@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 
 from handlers.api.results import Recognition
-from handlers.ops.ctc_decode import ctc_greedy_decode
+from handlers.ops.ctc_decode import DecodedText, char_positions, ctc_greedy_decode
 from handlers.runtime import Runner
 
 
@@ -96,12 +96,11 @@ class CTCRecognizer:
             probs = self.runner(tensor)
             frame_px = tensor.shape[3] / probs.shape[1]
             for row, decoded in zip(batch, ctc_greedy_decode(probs, self.classes)):
-                results[row] = _with_positions(decoded, frame_px, widths[row])
+                results[row] = with_positions(decoded, frame_px / widths[row])
         return results  # type: ignore[return-value]
 
 
-def _with_positions(decoded, frame_px: float, content_width: int) -> Recognition:
-    """Turn CTC frame spans into fractions of the crop's width."""
-    frame = frame_px / content_width
-    chars = [(c.char, min(1.0, c.start * frame), min(1.0, c.end * frame), float(c.prob)) for c in decoded.chars]
-    return Recognition(decoded.text, float(decoded.score), chars, frame)
+def with_positions(decoded: DecodedText, frame: float) -> Recognition:
+    """A CTC read in the recognition shape: frame spans become fractions of the crop's width
+    (`frame`: the width of one frame as such a fraction). Every CTC family uses this."""
+    return Recognition(decoded.text, float(decoded.score), char_positions(decoded, frame), frame)

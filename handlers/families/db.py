@@ -12,16 +12,6 @@ from handlers.api.results import Detection
 from handlers.ops.db_postprocess import DBParams, db_postprocess
 from handlers.runtime import Runner
 
-#: Options a request may override, with the bounds that keep them meaningful.
-OPTION_BOUNDS: dict[str, tuple[float, float]] = {
-    "mask_thr": (0.0, 1.0),
-    "min_text_score": (0.0, 1.0),
-    "unclip_ratio": (0.5, 5.0),
-    "limit_side_len": (32, 4096),
-    "max_side_len": (32, 8192),
-}
-
-
 @dataclass(frozen=True)
 class DBConfig:
     """Input conventions and post-processing thresholds of one DB detector."""
@@ -51,25 +41,8 @@ class DBConfig:
         return cfg
 
     def with_options(self, options: dict[str, float]) -> "DBConfig":
-        """A copy with per-request overrides applied (already validated by `parse_options`)."""
+        """A copy with per-request overrides applied (already validated by handlers/api/det_options.py)."""
         return dataclasses.replace(self, **options) if options else self
-
-
-def parse_options(raw: dict[str, Any]) -> dict[str, float]:
-    """Validate request options; ValueError names the bad one."""
-    options: dict[str, float] = {}
-    for key, value in raw.items():
-        if key not in OPTION_BOUNDS:
-            continue
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            raise ValueError(f"option {key} must be a number, got {value!r}") from None
-        low, high = OPTION_BOUNDS[key]
-        if not low <= number <= high:
-            raise ValueError(f"option {key}={number} is outside [{low}, {high}]")
-        options[key] = int(number) if key.endswith("side_len") else number
-    return options
 
 
 def target_size(height: int, width: int, cfg: DBConfig) -> tuple[int, int]:

@@ -14,8 +14,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from handlers.api.spec import UnknownName
+from handlers.api.class_list import read_class_list
 from handlers.api.results import KIELabel, KIEPair, KIEResult
+from handlers.api.spec import UnknownName
 from handlers.runtime import Device, TorchRunner, load_checkpoint_runner
 
 #: SDMG-R attends over every ordered pair of boxes: time and memory grow with N^2 (measured on
@@ -52,21 +53,6 @@ class SDMGRConfig:
         cfg = DEFAULT_CFGS[arch]
         return cls(arch, tuple(cfg["test_resize"]["scale"]), cfg["backbone"] is not None,
                    max_instances, threshold)
-
-
-def read_class_list(path: str | Path) -> list[str]:
-    """Class names of an MMOCR class_list.txt ("<id> <name>" per line, ids 0..n-1 in any order)."""
-    names: dict[int, str] = {}
-    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        parts = line.strip().split(maxsplit=1)
-        if len(parts) != 2 or not parts[0].isdigit():
-            raise ValueError(f"{path}:{number}: expected '<id> <name>', got {line!r}")
-        names[int(parts[0])] = parts[1].strip()
-    if sorted(names) != list(range(len(names))):
-        raise ValueError(f"{path}: class ids must be 0..{len(names) - 1} without gaps")
-    return [names[i] for i in range(len(names))]
 
 
 def key_value_fields(class_names: Sequence[str]) -> dict[int, tuple[str, str]]:

@@ -19,6 +19,8 @@ import cv2
 import numpy as np
 
 from handlers.api.results import Recognition
+from handlers.families.ctc import with_positions
+from handlers.ops.ctc_decode import DecodedText
 from handlers.runtime import Device, OnnxRunner, TorchRunner, load_checkpoint_runner
 
 
@@ -126,15 +128,13 @@ class OrtProbs:
         return self.session.run(None, feed)[0]
 
 
-def with_positions(read: Any, valid_ratio: float) -> Recognition:
-    """A decoded crop in the recognition shape; CTC frame spans become fractions of the crop
-    width (the valid part of the input is the crop). Attention results have no positions."""
-    if not getattr(read, "steps", 0):
+def as_recognition(read: Any, valid_ratio: float) -> Recognition:
+    """A decoded crop in the recognition shape. CTC reads go through the one position adapter
+    (the valid part of the input is the crop: one frame is 1 / (T * valid_ratio) of it);
+    attention results have no positions."""
+    if not (isinstance(read, DecodedText) and read.frames):
         return Recognition(read.text, read.score, [], 0.0)
-    frame = 1.0 / (read.steps * valid_ratio)
-    chars = [(token, min(1.0, start * frame), min(1.0, end * frame), prob)
-             for (token, start, end), prob in zip(read.spans, read.char_scores)]
-    return Recognition(read.text, read.score, chars, frame)
+    return with_positions(read, 1.0 / (read.frames * valid_ratio))
 
 
 class MMOCRRecognizer:
@@ -166,5 +166,5 @@ class MMOCRRecognizer:
             ratios = [prepared[i][1] for i in indexes]
             reads = self._read(np.stack([prepared[i][0] for i in indexes]), ratios)
             for index, read, ratio in zip(indexes, reads, ratios):
-                results[index] = with_positions(read, ratio)
+                results[index] = as_recognition(read, ratio)
         return results  # type: ignore[return-value]

@@ -21,7 +21,7 @@ from typing import Any, Sequence
 import cv2
 import numpy as np
 
-from handlers.errors import RequestError
+from handlers.api.errors import BadOptions
 from handlers.api.results import Detection, Recognition  # Tesseract reads: exact boxes, frame 0
 
 DEBIAN_TESSDATA = Path("/usr/share/tesseract-ocr/5/tessdata")
@@ -47,12 +47,12 @@ def installed_languages(tessdata: Path) -> list[str]:
 
 
 def check_language(lang: Any, installed: Sequence[str]) -> str:
-    """The validated `lang` ('eng' or 'eng+deu'); RequestError 422 naming the installed ones."""
+    """The validated `lang` ('eng' or 'eng+deu'); BadOptions (422) naming the installed ones."""
     if not isinstance(lang, str) or not _LANG_RE.match(lang):
-        raise RequestError(422, f"lang must be language codes joined by '+', got {lang!r}")
+        raise BadOptions(f"lang must be language codes joined by '+', got {lang!r}")
     missing = [part for part in lang.split("+") if part not in installed]
     if missing:
-        raise RequestError(422, f"Tesseract language {', '.join(missing)} is not installed; installed: "
+        raise BadOptions(f"Tesseract language {', '.join(missing)} is not installed; installed: "
                                 f"{', '.join(installed) or 'none'}")
     return lang
 
@@ -170,11 +170,11 @@ class TesseractDetector:
         self.engine = engine
 
     def parse_options(self, raw: dict[str, Any]) -> dict[str, str]:
-        """Validate `lang` / `level`; RequestError 422 on bad values."""
+        """Validate `lang` / `level`; BadOptions (422) on bad values."""
         options = {"lang": check_language(raw.get("lang") or self.engine.cfg.lang, self.engine.languages),
                    "level": raw.get("level") or self.engine.cfg.level}
         if options["level"] not in LEVELS:
-            raise RequestError(422, f"level must be one of {', '.join(LEVELS)}, got {options['level']!r}")
+            raise BadOptions(f"level must be one of {', '.join(LEVELS)}, got {options['level']!r}")
         return options
 
     def __call__(self, image: np.ndarray, options: dict[str, str] | None = None) -> list[Detection]:

@@ -12,8 +12,6 @@ Pillow always parses the header first (format allow-list, pixel limit, EXIF orie
 
 from __future__ import annotations
 
-import base64
-import binascii
 import io
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,12 +21,14 @@ import cv2
 import numpy as np
 from PIL import ExifTags, Image, ImageOps
 
+from handlers.api.codecs import decode_base64
+from handlers.api.errors import BadImage, OcrServeError, PayloadTooLarge
+from handlers.api.settings import DEFAULT_MAX_PIXELS
+
 __all__ = [
     "DEFAULT_MAX_PIXELS", "ImageDecodeError", "ImageError", "ImageInfo", "ImageTooLargeError",
     "decode_frame", "decode_image", "encode_png", "image_from_base64", "probe_image",
 ]
-
-DEFAULT_MAX_PIXELS = 40_000_000
 
 # Only the formats we serve: every other Pillow plugin is attack surface for untrusted
 # uploads (EPS even shells out to Ghostscript).
@@ -39,7 +39,6 @@ _SOI, _EOI = b"\xff\xd8\xff", b"\xff\xd9"
 # Pillow's 32-bit "I" mode carries 16-bit samples (e.g. 16-bit PGM and some TIFFs).
 _HIGH_DEPTH_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
 _ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
-_URLSAFE_TO_STD = str.maketrans("-_", "+/")
 # Cost limits (_check_cost): images up to this size are never refused for their file size.
 _COST_FREE_PIXELS = 4_000_000
 _MAX_PIXELS_PER_BYTE = 5_000
@@ -57,16 +56,16 @@ _UPRIGHT = {
 }
 
 
-class ImageError(ValueError):
+class ImageError(OcrServeError, ValueError):
     """The uploaded bytes are not a usable image."""
 
 
-class ImageDecodeError(ImageError):
-    """Not an image, corrupt, or an unsupported format."""
+class ImageDecodeError(ImageError, BadImage):
+    """Not an image, corrupt, or an unsupported format (a 400 BadImage on the wire)."""
 
 
-class ImageTooLargeError(ImageError):
-    """The image header claims more pixels than allowed."""
+class ImageTooLargeError(ImageError, PayloadTooLarge):
+    """The image header claims more pixels than allowed (a 413 PayloadTooLarge on the wire)."""
 
 
 class ImageInfo(NamedTuple):
@@ -138,21 +137,11 @@ def image_from_base64(s: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarra
 
 
 def _b64decode(s: str) -> bytes:
-    """Base64-decode leniently (line breaks, URL-safe alphabet, missing padding)."""
-    text = s.strip()
-    if text[:5].lower() == "data:":
-        header, comma, text = text.partition(",")
-        if not comma or not header.lower().endswith(";base64"):
-            raise ImageDecodeError(
-                "could not decode image: a data URL must look like 'data:image/png;base64,<data>'"
-            )
-    # JSON clients wrap lines, and some send the URL-safe alphabet without padding.
-    text = "".join(text.split()).translate(_URLSAFE_TO_STD)
-    text += "=" * (-len(text) % 4)
+    """Base64 as handlers/api/codecs.py reads it (the gateway uses the same function)."""
     try:
-        return base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError) as e:
-        raise ImageDecodeError(f"could not decode image: invalid base64 ({e})") from e
+        return decode_base64(s)
+    except BadImage as exc:
+        raise ImageDecodeError(f"could not decode image: {exc.message}") from None
 
 
 @contextmanager

@@ -15,7 +15,7 @@ import torch
 
 from handlers.families.kie.sdmgr import DEFAULT_CFGS, SDMGR
 from handlers.families.kie.text_encoding import KIEDictionary
-from service.kie_training.dataset import read_class_list
+from handlers.api.class_list import read_class_list
 
 VARIANTS = {"novisual": "sdmgr_novisual_60e_wildreceipt", "unet16": "sdmgr_unet16_60e_wildreceipt"}
 CLASS_LIST_NAME = "class_list.txt"

@@ -36,23 +36,6 @@ class KIEDocument:
     edge_ids: np.ndarray  # (N,) int64
 
 
-def read_class_list(path: str | Path) -> list[str]:
-    """Class names of a ``class_list.txt`` (``<index> <name>`` per line, indices 0..K-1 in order)."""
-    names: list[str] = []
-    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        parts = line.split()
-        if len(parts) != 2 or not parts[0].isdigit():
-            raise ValueError(f"{path}:{n}: expected '<index> <name>', got {line!r}")
-        if int(parts[0]) != len(names):
-            raise ValueError(f"{path}:{n}: class indices must be 0, 1, 2, ... in order")
-        names.append(parts[1])
-    if not names:
-        raise ValueError(f"{path}: no classes")
-    return names
-
-
 def quad_to_box(quad: Sequence[float]) -> list[int]:
     """8 corner coordinates -> int32 [x1, y1, x2, y2] (MMOCR truncates the float corners)."""
     if len(quad) != 8:

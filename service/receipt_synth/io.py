@@ -44,13 +44,3 @@ def read_annotations(path: str | Path) -> list[ReceiptRecord]:
     """All records of a WildReceipt-format annotation file (blank lines skipped)."""
     text = Path(path).read_text(encoding="utf-8")
     return [parse_line(line) for line in text.splitlines() if line.strip()]
-
-
-def read_class_list(path: str | Path) -> dict[int, str]:
-    """``id name`` lines of a class_list.txt (trailing whitespace, as in WildReceipt's, ignored)."""
-    out = {}
-    for line in Path(path).read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            idx, name = line.strip().split(maxsplit=1)
-            out[int(idx)] = name.strip()
-    return out

@@ -1,15 +1,14 @@
 """POST /kie: key information extraction over the caller's own boxes and texts (no OCR)."""
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
-from service.errors import BadImage, BadOptions
+from handlers.api.codecs import decode_base64
+from service.errors import BadOptions
 from service.kie_input import check_instances
 from service.model_choice import required_model
 from service.schemas import ErrorResponse, KieResponse
@@ -23,12 +22,7 @@ _JSON_SLACK = 64 * 1024  # room for the boxes and texts beside a base64 image
 def _image_bytes(value: Any) -> bytes | None:
     if value is None:
         return None
-    if not isinstance(value, str):
-        raise BadImage("image must be a base64 string")
-    try:
-        return base64.b64decode(value.split(",", 1)[-1] if value.startswith("data:") else value, validate=True)
-    except (binascii.Error, ValueError):
-        raise BadImage("image is not valid base64") from None
+    return decode_base64(value)
 
 
 async def read_kie_request(request: Request, limit: int) -> tuple[bytes | None, dict[str, Any], str | None]:

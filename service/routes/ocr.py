@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from handlers.api.det_options import DET_OPTION_BOUNDS
 from service.errors import BadOptions
 from service.document_pipeline import DEFAULT_DPI, DocumentOptions, ocr_document
 from service.formats.response import formatted_response
@@ -16,7 +17,13 @@ from service.state import State
 from service.uploads import read_upload
 
 router = APIRouter()
-DET_OPTIONS = ("mask_thr", "min_text_score", "unclip_ratio", "limit_side_len", "max_side_len")
+DET_OPTIONS = tuple(DET_OPTION_BOUNDS)
+
+
+def _det_option(name: str):
+    """A detector option's field, with the bounds the worker enforces (handlers/api/det_options.py)."""
+    bound = DET_OPTION_BOUNDS[name]
+    return Field(None, ge=bound.low, le=bound.high, description=bound.description)
 
 
 class OcrOptions(BaseModel):
@@ -27,11 +34,11 @@ class OcrOptions(BaseModel):
     det: str | None = Field(None, description="detector name, or 'none' (whole image is one line)")
     rec: str | None = Field(None, description="recogniser name, or 'none' (detection only)")
     cls: bool | None = Field(None, description="classify text direction (0/180) before reading")
-    mask_thr: float | None = Field(None, ge=0, le=1, description="DB binarisation threshold")
-    min_text_score: float | None = Field(None, ge=0, le=1, description="DB minimum box score")
-    unclip_ratio: float | None = Field(None, ge=0.5, le=5, description="DB box expansion")
-    limit_side_len: int | None = Field(None, ge=32, le=4096, description="detector resize limit (px)")
-    max_side_len: int | None = Field(None, ge=32, le=8192, description="cap on the resized long side (px)")
+    mask_thr: float | None = _det_option("mask_thr")
+    min_text_score: float | None = _det_option("min_text_score")
+    unclip_ratio: float | None = _det_option("unclip_ratio")
+    limit_side_len: int | None = _det_option("limit_side_len")
+    max_side_len: int | None = _det_option("max_side_len")
     rec_min_score: float = Field(0.0, ge=0, le=1, description="drop lines read with a lower text score")
     kie: str | None = Field(None, description="KIE model labelling the read lines (e.g. sdmgr); off by default")
     lang: str | None = Field(None, max_length=100,

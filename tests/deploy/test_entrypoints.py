@@ -3,6 +3,7 @@ the health probe against a fake TorchServe, the key publisher in dry-run mode.""
 from __future__ import annotations
 
 import json
+import os
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -183,3 +184,23 @@ def test_publish_keys_patch_body(tmp_path):
     key_file.write_text('{"API": ')  # half-written: refused, not published
     with pytest.raises(ValueError):
         publish_keys.patch_body(key_file)
+
+
+def test_torchserve_entrypoint_hands_the_settings_to_the_workers(tmp_path, store):
+    """OCRSERVE_MAX_PIXELS set only in the env file reaches the environment TorchServe (and so its
+    workers) starts with; `torchserve` here is a script recording that environment."""
+    env_file = tmp_path / "ocrserve.env"
+    env_file.write_text("OCRSERVE_MAX_PIXELS=2000000\n")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    recorder = bin_dir / "torchserve"
+    recorder.write_text(f"#!/bin/sh\nenv > {tmp_path / 'seen.env'}\n")
+    recorder.chmod(0o755)
+    common = {"OCRSERVE_RUN_DIR": str(tmp_path / "run"), "OCRSERVE_MODEL_STORE": str(store),
+              "OCRSERVE_ENV_FILE": str(env_file)}
+    dry = run(["bash", "docker/entrypoint-torchserve.sh", "--dry-run"], **common)
+    assert dry.returncode == 0 and "OCRSERVE_MAX_PIXELS=2000000" in dry.stdout, dry.stderr
+    real = run(["bash", "docker/entrypoint-torchserve.sh"], PATH=f"{bin_dir}:{Path(sys.executable).parent}:{os.environ['PATH']}", **common)
+    assert real.returncode == 0, real.stderr
+    seen = dict(line.split("=", 1) for line in (tmp_path / "seen.env").read_text().splitlines() if "=" in line)
+    assert seen["OCRSERVE_MAX_PIXELS"] == "2000000" and seen["OCRSERVE_THREADS"] == "1"

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 
 import pytest
@@ -122,3 +123,17 @@ def test_cli_writes_the_file_and_exits_2_on_a_bad_setting(tmp_path):
     assert "disable_token_authorization=false" in out.read_text()
     bad = run([sys.executable, "docker/render_config.py"], OCRSERVE_TS_MANAGEMENT_HOST="0.0.0.0")
     assert bad.returncode == 2 and "0.0.0.0" in bad.stderr
+
+
+def test_the_workers_get_the_gateway_settings_env_file_included(tmp_path, monkeypatch):
+    env_file = tmp_path / "ocrserve.env"
+    env_file.write_text("OCRSERVE_MAX_PIXELS=2000000\nOCRSERVE_THREADS=3\n")
+    monkeypatch.setenv("OCRSERVE_MAX_PIXELS", "999999")  # this process's own: must not leak in
+    before = dict(os.environ)
+    lines = render_config.render_workers_env(clean_env(OCRSERVE_ENV_FILE=str(env_file), OCRSERVE_THREADS="2"))
+    assert lines.splitlines() == ["OCRSERVE_MAX_PIXELS=2000000", "OCRSERVE_THREADS=2"]  # variables win
+    props(OCRSERVE_ENV_FILE=str(env_file))
+    assert dict(os.environ) == before  # rendered from the mapping given, os.environ never swapped
+    cli = run([sys.executable, "docker/render_config.py", "--workers-env"], OCRSERVE_PROFILE="dev",
+              OCRSERVE_ENV_FILE=str(env_file))
+    assert cli.returncode == 0 and cli.stdout.splitlines() == ["OCRSERVE_MAX_PIXELS=2000000", "OCRSERVE_THREADS=3"]

@@ -9,7 +9,7 @@ import shutil
 import httpx
 import pytest
 
-from handlers.families.kie_model import read_class_list
+from handlers.api.class_list import read_class_list
 from service.settings import Settings
 from tests.conftest import REPO, data_path
 from tests.integration.servers import running_gateway, running_torchserve, torch_serve_config_for_store

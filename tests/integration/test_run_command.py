@@ -1,6 +1,7 @@
 """`ocrserve run` in a subprocess: serves, then SIGTERM / SIGINT stop everything it started."""
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -37,9 +38,15 @@ def _descendants(pid: int) -> set[int]:
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_run_serves_then_stops_cleanly(tmp_path, archives_ready, sig):
     port = free_port()
+    # A setting only in the env file must limit the workers too, not only the gateway: img_10
+    # (0.92 MP) passes, a 1.65 MP receipt is refused by the worker itself.
+    env_file = tmp_path / "ocrserve.env"
+    env_file.write_text("OCRSERVE_MAX_PIXELS=1000000\n")
+    ts_port = free_port()
     env = {**os.environ, "OCRSERVE_GATEWAY_PORT": str(port), "OCRSERVE_RUN_DIR": str(tmp_path),
+           "OCRSERVE_ENV_FILE": str(env_file), "OCRSERVE_TS_INFERENCE_PORT": str(ts_port),
            **{f"OCRSERVE_TS_{k}_PORT": str(free_port())
-              for k in ("INFERENCE", "MANAGEMENT", "METRICS", "GRPC_INFERENCE", "GRPC_MANAGEMENT")}}
+              for k in ("MANAGEMENT", "METRICS", "GRPC_INFERENCE", "GRPC_MANAGEMENT")}}
     cmd = [sys.executable, "-m", "service.cli", "run", "--models", *MODELS]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     def alive() -> None:
@@ -51,6 +58,12 @@ def test_run_serves_then_stops_cleanly(tmp_path, archives_ready, sig):
         response = httpx.post(f"http://127.0.0.1:{port}/ocr", params={"det": MODELS[0], "rec": MODELS[1]},
                               files={"file": ("a", image)}, timeout=60)
         assert response.status_code == 200
+        large = data_path("sroie2019_train", "img", "045.jpg").read_bytes()
+        key = json.loads((tmp_path / "torchserve" / "key_file.json").read_text())["inference"]["key"]
+        refused = httpx.post(f"http://127.0.0.1:{ts_port}/predictions/{MODELS[0]}", content=large,
+                             headers={"Authorization": f"Bearer {key}"}, timeout=60)
+        assert refused.status_code == 413 and refused.json()["error"] == "PayloadTooLarge", refused.text
+        assert "over the limit of 1.0 megapixels" in refused.json()["message"], refused.text  # not the 40 MP default
         # ready once the models it was asked for are: not waiting for the zoo defaults it never loads
         ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=30)
         assert ready.status_code == 200 and sorted(ready.json()["models"]) == sorted(MODELS), ready.text

@@ -7,6 +7,8 @@ import torch
 from torch import nn
 
 from .charsets import CHARSETS
+from handlers.ops.ctc_decode import DecodedText
+
 from .decoding import RecResult, attention_decode, ctc_decode
 from .dictionary import Dictionary
 
@@ -74,7 +76,7 @@ class CTCRecognizerBase(nn.Module):
         self.ignore_chars = list(cfg["postprocessor"]["ignore_chars"])
 
     def postprocess(self, probs: torch.Tensor, valid_ratios: List[float] | None = None
-                    ) -> List[RecResult]:
+                    ) -> List[DecodedText]:
         if valid_ratios is None:
             valid_ratios = [1.0] * probs.size(0)
         return [ctc_decode(p, self.dictionary, vr, self.ignore_chars)
@@ -82,5 +84,5 @@ class CTCRecognizerBase(nn.Module):
 
     @torch.no_grad()
     def predict(self, x: torch.Tensor, valid_ratios: List[float] | None = None
-                ) -> List[RecResult]:
+                ) -> List[DecodedText]:
         return self.postprocess(self.forward(x), valid_ratios)

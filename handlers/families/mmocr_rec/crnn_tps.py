@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .crnn import CRNN
-from .decoding import RecResult
+from handlers.ops.ctc_decode import DecodedText
 
 DEFAULT_CFGS: Dict[str, Dict[str, Any]] = {
     "crnn_tps_academic_dataset": {
@@ -158,7 +158,7 @@ class CRNNTPS(CRNN):
         return self.decoder(self.backbone(self.preprocessor(x)))
 
     def postprocess(self, probs: torch.Tensor, valid_ratios: List[float] | None = None
-                    ) -> List[RecResult]:
+                    ) -> List[DecodedText]:
         return super().postprocess(blank_last(probs), valid_ratios)
 
 

@@ -1,27 +1,28 @@
 """MMOCR 1.x recognition postprocessors (greedy) on per-step probabilities, in numpy.
 
-Both take one crop's (T, C) probabilities as a numpy array or a CPU torch tensor, so the torch
-runtime and the ONNX runtime decode with the same code.
+CTC decoding is the project's one CTC decoder (handlers/ops/ctc_decode.py) with MMOCR's class
+layout; attention decoding is here. Both take one crop's (T, C) probabilities as a numpy array
+or a CPU torch tensor, so the torch runtime and the ONNX runtime decode with the same code.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, List, Sequence, Tuple
 
 import numpy as np
+
+from handlers.ops.ctc_decode import DecodedText, ctc_best_path
 
 from .dictionary import Dictionary
 
 
 @dataclass
 class RecResult:
+    """An attention or segmentation decoder's text (CTC decoders give DecodedText, with spans)."""
+
     text: str
     char_scores: List[float]
-    #: CTC only: per emitted token, (token, start, end): the frames [start, end) of its run
-    spans: List[Tuple[str, int, int]] = field(default_factory=list)
-    #: CTC only: the number of frames the spans count in (T of the probabilities)
-    steps: int = 0
 
     @property
     def score(self) -> float:
@@ -44,33 +45,17 @@ def _steps(probs: Any) -> Tuple[np.ndarray, np.ndarray]:
 
 
 def ctc_decode(probs: Any, dictionary: Dictionary, valid_ratio: float = 1.0,
-               ignore_chars: Sequence[str] = ("padding",)) -> RecResult:
-    """CTCPostProcessor: probs (T, C). Blank = padding index; a step is kept if its argmax
-    differs from the previous step's argmax and is not ignored; score = max prob.
-    The first ceil(T * valid_ratio) steps are read; each kept character's span runs to the
-    end of its run of equal argmaxes."""
-    max_value, max_idx = _steps(probs)
-    decode_len = min(len(max_idx), math.ceil(len(max_idx) * valid_ratio))
-    index: List[int] = []
-    score: List[float] = []
-    starts: List[int] = []
-    ends: List[int] = []
-    prev = dictionary.padding_idx
-    ignore = set(dictionary.ignore_indexes(ignore_chars))
-    for t in range(decode_len):
-        cur = int(max_idx[t])
-        if cur != prev:
-            if len(ends) < len(starts):
-                ends.append(t)
-            if cur not in ignore:
-                index.append(cur)
-                score.append(float(max_value[t]))
-                starts.append(t)
-        prev = cur
-    if len(ends) < len(starts):
-        ends.append(decode_len)
-    spans = [(dictionary.idx2str([i]), s, e) for i, s, e in zip(index, starts, ends)]
-    return RecResult(dictionary.idx2str(index), score, spans, len(max_idx))
+               ignore_chars: Sequence[str] = ("padding",)) -> DecodedText:
+    """CTCPostProcessor: probs (T, C), blank = padding index, through the one CTC decoder
+    (handlers/ops/ctc_decode.py): a run of equal argmaxes emits its token unless ignored, scored
+    by its first frame; the first ceil(T * valid_ratio) frames are read."""
+    if hasattr(probs, "detach"):
+        probs = probs.detach().cpu().numpy()
+    probs = np.asarray(probs)
+    if probs.ndim != 2:
+        raise ValueError(f"expected (T, C) probabilities, got {tuple(probs.shape)}")
+    length = math.ceil(len(probs) * valid_ratio)
+    return ctc_best_path(probs, dictionary.dict, dictionary.ignore_indexes(ignore_chars), length)
 
 
 def attention_decode(probs: Any, dictionary: Dictionary,

@@ -5,7 +5,9 @@ import numpy as np
 import pytest
 
 from handlers.families.ctc import CTCConfig, plan_batches, resized_width
-from handlers.families.db import DBConfig, parse_options, preprocess, target_size
+from handlers.api.det_options import parse_det_options as parse_options
+from handlers.api.errors import BadOptions
+from handlers.families.db import DBConfig, preprocess, target_size
 
 
 @pytest.mark.parametrize("hw, expected", [
@@ -41,7 +43,7 @@ def test_preprocess_normalises_and_reports_scale():
     ({"limit_side_len": 1}, "outside"),
 ])
 def test_parse_options_refuses_bad_values(raw, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(BadOptions, match=message):
         parse_options(raw)
 
 

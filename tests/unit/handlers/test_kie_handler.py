@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from handlers.families.kie_model import key_value_fields, link_pairs, read_class_list
+from handlers.api.class_list import read_class_list
+from handlers.families.kie_model import key_value_fields, link_pairs
 from handlers.ts_entry import OcrServeEntry
 from service.archive import build_checkpoint_archive
 from service.cli import main as cli_main

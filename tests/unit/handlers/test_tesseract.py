@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
-from handlers.errors import RequestError
+from handlers.api.errors import BadOptions
 from handlers.families.tesseract import TesseractConfig, check_language, installed_languages, line_read
 from tests.conftest import FakeContext, data_path, handle_rows
 
@@ -15,11 +15,11 @@ from tests.conftest import FakeContext, data_path, handle_rows
 def test_check_language_accepts_installed_combinations_and_lists_them_otherwise():
     assert check_language("eng", ["deu", "eng"]) == "eng"
     assert check_language("eng+deu", ["deu", "eng"]) == "eng+deu"
-    with pytest.raises(RequestError) as err:
+    with pytest.raises(BadOptions) as err:
         check_language("fra", ["deu", "eng"])
     assert err.value.status == 422 and "fra" in err.value.message and "installed: deu, eng" in err.value.message
     for bad in ("../eng", "eng+", "", 3):  # no path tricks reach Tesseract
-        with pytest.raises(RequestError):
+        with pytest.raises(BadOptions):
             check_language(bad, ["eng"])
 
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from service.kie_training.dataset import (edge_targets, make_batch, quad_to_box, read_annotations,
-                                          read_class_list)
+from handlers.api.class_list import read_class_list
+from service.kie_training.dataset import edge_targets, make_batch, quad_to_box, read_annotations
 from service.kie_training.evaluate import WILDRECEIPT_CLASSES
 
 WILDRECEIPT = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "mmocr" / "main" / "kie_toy_dataset" / "wildreceipt"
@@ -77,5 +77,5 @@ def test_bad_files_name_the_line(tmp_path):
         read_annotations(ann, num_classes=26)
     cls = tmp_path / "classes.txt"
     cls.write_text("0 A\n2 B\n")
-    with pytest.raises(ValueError, match="in order"):
+    with pytest.raises(ValueError, match="without gaps"):
         read_class_list(cls)

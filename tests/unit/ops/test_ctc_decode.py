@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from handlers.ops.ctc_decode import DecodedChar, DecodedText, ctc_greedy_decode, load_charset
+from handlers.ops.ctc_decode import (DecodedChar, DecodedText, char_positions, ctc_best_path, ctc_greedy_decode,
+                                     load_charset)
 
 CHARSET = ["a", "b", "c", " "]  # classes: 0 blank, 1 a, 2 b, 3 c, 4 space
 
@@ -100,3 +101,20 @@ def test_decode_with_loaded_charset(tmp_path):
     charset = load_charset(path)  # h, i, ' '
     out = ctc_greedy_decode(_probs([1, 0, 2, 3, 3, 1, 2], num_classes=4)[None], charset)[0]
     assert out.text == "hi hi"
+
+
+def test_best_path_with_mmocr_layout_ignores_several_classes_and_reads_a_prefix():
+    # MMOCR: blank = padding at the end, "<UKN>" ignored too; an ignored run still ends a run
+    symbols = ["a", "b", "<UKN>", "<PAD>"]
+    probs = _probs([0, 0, 2, 0, 3, 1, 1, 3, 0], num_classes=4)
+    out = ctc_best_path(probs, symbols, ignore={2, 3})
+    assert out.text == "aaba" and out.frames == 9
+    assert [(c.start, c.end) for c in out.chars] == [(0, 2), (3, 4), (5, 7), (8, 9)]
+    prefix = ctc_best_path(probs, symbols, ignore={2, 3}, length=6)  # valid_ratio cut: frames 0..5
+    assert prefix.text == "aab" and prefix.chars[-1].end == 6 and prefix.frames == 9
+    assert out.char_scores == [c.prob for c in out.chars]
+
+
+def test_positions_are_frame_spans_times_the_frame_width_capped_at_the_crop():
+    out = _decode_one([0, 1, 1, 0, 2, 2])
+    assert char_positions(out, 0.25) == [("a", 0.25, 0.75, pytest.approx(0.9)), ("b", 1.0, 1.0, pytest.approx(0.9))]

@@ -8,7 +8,8 @@ import cv2
 import pytest
 
 from service.receipt_synth import CLASS_NAMES, generate, read_annotations
-from service.receipt_synth.io import parse_line, read_class_list
+from handlers.api.class_list import read_class_list
+from service.receipt_synth.io import parse_line
 
 from tests.conftest import data_path
 
@@ -29,7 +30,7 @@ def test_generate_writes_images_annotations_and_class_list(dataset: Path):
         image = cv2.imread(str(out / r.file_name))
         assert image.shape[:2] == (r.height, r.width)
         assert len(r.texts) >= 8
-    assert read_class_list(out / "class_list.txt") == dict(enumerate(CLASS_NAMES))
+    assert read_class_list(out / "class_list.txt") == list(CLASS_NAMES)
 
 
 def test_same_seed_same_bytes_other_seed_other_receipts(dataset: Path, tmp_path: Path):

@@ -61,11 +61,12 @@ def test_a_good_kie_request_still_labels(client):
 
 
 def test_the_worker_refuses_the_same_inputs():
-    from handlers.errors import RequestError
+    from handlers.api.errors import BadRequest, PayloadTooLarge
     from handlers.kie import parse_instances
 
-    for box, text, status in (([1e308, 0, 1, 1], "x", 400), ([0, 0, 1, 1], "a" * 1001, 413)):
-        with pytest.raises(RequestError) as caught:
+    for box, text, status, error in (([1e308, 0, 1, 1], "x", 400, BadRequest),
+                                     ([0, 0, 1, 1], "a" * 1001, 413, PayloadTooLarge)):
+        with pytest.raises(error) as caught:
             parse_instances([{"box": box, "text": text}], 300)
         assert caught.value.status == status
     assert parse_instances([{"box": [0, 0, 1e6, 1], "text": "a" * 1000}], 300)[1] == ["a" * 1000]
