@@ -7,7 +7,9 @@ TorchServe kept busy.
   PYTHONPATH=. .venv/bin/python bench/document_service.py --pid $(pgrep -f 'service.cli run' | head -1)
 
 --pid is the `ocrserve run` process: its CPU time and that of its children (TorchServe, its
-workers, the gateway) divided by the wall time is the "cores busy" column. With --run-dir (the
+workers, the gateway) divided by the wall time is the "cores busy" column; "cores wanted" adds
+the time their threads waited for a core (schedstat), so on a shared machine it still shows
+whether the service would keep both cores busy on its own. With --run-dir (the
 OCRSERVE_RUN_DIR of that `ocrserve run`) each row is followed by where those cores went: the
 gateway, TorchServe's frontend and each model's workers (worker pids from the management API).
 The pages are generated (service.page_synth, two columns, seeded) and "scanned" (blur, noise,
