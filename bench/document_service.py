@@ -7,8 +7,13 @@ TorchServe kept busy.
   PYTHONPATH=. .venv/bin/python bench/document_service.py --pid $(pgrep -f 'service.cli run' | head -1)
 
 --pid is the `ocrserve run` process: its CPU time and that of its children (TorchServe, its
-workers, the gateway) divided by the wall time is the "cores busy" column. The pages are
-generated (service.page_synth, two columns, seeded) and "scanned" (blur, noise, JPEG at 150 dpi).
+workers, the gateway) divided by the wall time is the "cores busy" column; "cores wanted" adds
+the time their threads waited for a core (schedstat), so on a shared machine it still shows
+whether the service would keep both cores busy on its own. With --run-dir (the
+OCRSERVE_RUN_DIR of that `ocrserve run`) each row is followed by where those cores went: the
+gateway, TorchServe's frontend and each model's workers (worker pids from the management API).
+The pages are generated (service.page_synth, two columns, seeded) and "scanned" (blur, noise,
+JPEG at 150 dpi).
 """
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ import argparse
 import asyncio
 import io
 import time
+from pathlib import Path
 
 import httpx
 import numpy as np
@@ -23,6 +29,7 @@ import psutil
 from PIL import Image, ImageFilter
 
 from service.page_synth import make_page
+from service.torchserve_client import read_keys
 
 
 def scanned_pdf(pages: int, seed: int = 0) -> bytes:
@@ -40,17 +47,54 @@ def scanned_pdf(pages: int, seed: int = 0) -> bytes:
 
 
 def cpu_seconds(pid: int | None) -> float:
+    return sum(cpu_by_process(pid, {}).values())
+
+
+def cpu_by_process(pid: int | None, names: dict[int, str]) -> dict[str, float]:
+    """CPU seconds of `pid` and its children, by role: `names` maps worker pids to model names."""
     if not pid:
-        return 0.0
-    total = 0.0
+        return {}
+    seconds: dict[str, float] = {}
     root = psutil.Process(pid)
     for proc in [root, *root.children(recursive=True)]:
         try:
             times = proc.cpu_times()
-            total += times.user + times.system + times.children_user + times.children_system
+            role = ("gateway" if proc.pid == pid else "TorchServe frontend" if proc.name() == "java"
+                    else names.get(proc.pid, "other"))
+            used = times.user + times.system + times.children_user + times.children_system
         except psutil.NoSuchProcess:
-            pass
-    return total
+            continue
+        seconds[role] = seconds.get(role, 0.0) + used
+    return seconds
+
+
+def cores_wanted(pid: int | None) -> float:
+    """Seconds that the threads of `pid` and its children spent running or runnable (waiting for a
+    core): per wall second, the cores the service would keep busy if it had the machine to itself.
+    On a shared machine "cores busy" is capped by the other tenants' share; this is not."""
+    if not pid:
+        return 0.0
+    root = psutil.Process(pid)
+    total = 0
+    for proc in [root, *root.children(recursive=True)]:
+        for task in Path(f"/proc/{proc.pid}/task").glob("*"):
+            try:
+                running_ns, waiting_ns, _ = (task / "schedstat").read_text().split()
+            except (OSError, ValueError):
+                continue
+            total += int(running_ns) + int(waiting_ns)
+    return total / 1e9
+
+
+def worker_models(run_dir: Path | None) -> dict[int, str]:
+    """Worker pid -> model name, from the management API of the `ocrserve run` in `run_dir`."""
+    if run_dir is None:
+        return {}
+    config = dict(line.split("=", 1) for line in (run_dir / "torchserve/config.properties").read_text().splitlines())
+    headers = {"Authorization": f"Bearer {read_keys(run_dir / 'torchserve/key_file.json').management}"}
+    with httpx.Client(base_url=config["management_address"], headers=headers, timeout=10) as client:
+        models = [m["modelName"] for m in client.get("/models").json()["models"]]
+        return {int(w["pid"]): name for name in models for w in client.get(f"/models/{name}").json()[0]["workers"]}
 
 
 async def through_ocr(client: httpx.AsyncClient, pdf: bytes) -> tuple[float, int]:
@@ -79,16 +123,22 @@ async def through_jobs(client: httpx.AsyncClient, pdf: bytes) -> tuple[float, in
     return first or time.perf_counter() - started, pages
 
 
-async def run(url: str, pdf: bytes, route, concurrency: int, pid: int | None) -> str:
+async def run(url: str, pdf: bytes, route, concurrency: int, pid: int | None, names: dict[int, str]) -> str:
     async with httpx.AsyncClient(base_url=url, timeout=3600) as client:
-        cpu, started = cpu_seconds(pid), time.perf_counter()
+        cpu, wanted, started = cpu_by_process(pid, names), cores_wanted(pid), time.perf_counter()
         results = await asyncio.gather(*(route(client, pdf) for _ in range(concurrency)))
         wall = time.perf_counter() - started
-        busy = (cpu_seconds(pid) - cpu) / wall if pid else float("nan")
+        used = {role: s - cpu.get(role, 0.0) for role, s in cpu_by_process(pid, names).items()}
+        wanted = cores_wanted(pid) - wanted
+    busy = sum(used.values()) / wall if pid else float("nan")
     pages = sum(p for _, p in results)
     first = min(f for f, _ in results)
-    return (f"| {route.__name__.replace('through_', '/')} | {concurrency} | {pages} | {wall:.1f} | "
-            f"{pages / wall:.3f} | {first:.1f} | {busy:.2f} |")
+    row = (f"| {route.__name__.replace('through_', '/')} | {concurrency} | {pages} | {wall:.1f} | "
+           f"{pages / wall:.3f} | {first:.1f} | {busy:.2f} | {wanted / wall:.2f} |")
+    if names:
+        row += "\n| | | | | | | cores busy by process: " + ", ".join(
+            f"{role} {s / wall:.2f}" for role, s in sorted(used.items(), key=lambda kv: -kv[1]) if s / wall >= 0.005) + " |"
+    return row
 
 
 def main() -> None:
@@ -96,15 +146,19 @@ def main() -> None:
     parser.add_argument("--url", default="http://127.0.0.1:8000")
     parser.add_argument("--pages", type=int, default=20)
     parser.add_argument("--concurrency", type=int, nargs="*", default=[1, 4])
+    parser.add_argument("--routes", nargs="*", choices=["ocr", "jobs"], default=["ocr", "jobs"])
     parser.add_argument("--pid", type=int, default=None, help="`ocrserve run`'s pid, for the cores-busy column")
+    parser.add_argument("--run-dir", type=Path, default=None,
+                        help="that `ocrserve run`'s OCRSERVE_RUN_DIR: cores busy per process (needs --pid)")
     args = parser.parse_args()
     pdf = scanned_pdf(args.pages)
+    names = worker_models(args.run_dir)
     print(f"{args.pages}-page scanned PDF, {len(pdf) / 1e6:.1f} MB; {psutil.cpu_count()} cores")
-    print("| route | documents at once | pages | wall s | pages/s | first page s | cores busy |")
-    print("|---|---|---|---|---|---|---|")
+    print("| route | documents at once | pages | wall s | pages/s | first page s | cores busy | cores wanted |")
+    print("|---|---|---|---|---|---|---|---|")
     for concurrency in args.concurrency:
-        for route in (through_ocr, through_jobs):
-            print(asyncio.run(run(args.url, pdf, route, concurrency, args.pid)), flush=True)
+        for route in (through_ocr if r == "ocr" else through_jobs for r in args.routes):
+            print(asyncio.run(run(args.url, pdf, route, concurrency, args.pid, names)), flush=True)
 
 
 if __name__ == "__main__":
