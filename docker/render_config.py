@@ -10,7 +10,9 @@ this script only adds what differs in a container:
 * the management and metrics APIs listen on OCRSERVE_TS_MANAGEMENT_HOST / OCRSERVE_TS_METRICS_HOST:
   127.0.0.1 (default), a pod or container address, or `pod-ip` (POD_IP from the Kubernetes
   downward API, else this host name's address). 0.0.0.0 and :: are refused;
-* OCRSERVE_PROFILE=prod turns token auth on and refuses OCRSERVE_TS_TOKEN_AUTH=false;
+* token auth is on in every profile (dev and prod) and OCRSERVE_TS_TOKEN_AUTH=false is refused:
+  TorchServe has one switch for both APIs, and its management API (which loads model code) must
+  never answer without a key, as under `ocrserve run` (service/runner.run_settings);
 * max_request_size / max_response_size follow the gateway's upload limit (OCRSERVE_MAX_UPLOAD_BYTES):
   twice the limit in whole MiB, because recognition requests carry the crops base64-encoded (4/3)
   inside multipart or JSON bodies; the detector request is the upload itself plus form fields;
@@ -97,10 +99,10 @@ def _render() -> str:
     profile = os.environ.get("OCRSERVE_PROFILE", "prod")
     if profile not in PROFILES:
         raise ConfigError(f"OCRSERVE_PROFILE={profile!r}: use one of {', '.join(PROFILES)}")
-    token_auth = _bool("OCRSERVE_TS_TOKEN_AUTH", profile == "prod")
-    if profile == "prod" and not token_auth:
-        raise ConfigError("OCRSERVE_PROFILE=prod needs TorchServe token auth: unset OCRSERVE_TS_TOKEN_AUTH")
-    settings = Settings().model_copy(update={"ts_token_auth": token_auth})
+    if not _bool("OCRSERVE_TS_TOKEN_AUTH", True):
+        raise ConfigError("TorchServe token auth cannot be turned off (its management API would answer "
+                          f"without a key; profile {profile}): unset OCRSERVE_TS_TOKEN_AUTH")
+    settings = Settings().model_copy(update={"ts_token_auth": True})
     names = [m.strip() for m in os.environ.get("OCRSERVE_TS_MODELS", "").split(",") if m.strip()]
     zoo = load_zoo(settings.zoo_path)
     names = names or zoo.default_names()
