@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Gateway container entrypoint: validate the OCRSERVE_* settings (service/settings.py) and the
-# zoo, then exec uvicorn on $OCRSERVE_GATEWAY_HOST:$OCRSERVE_GATEWAY_PORT (default 0.0.0.0:8000).
+# zoo, then exec the gateway's server (service/gateway_server.py: the same uvicorn settings as
+# `ocrserve run`, header and keep-alive timeouts included) on $OCRSERVE_GATEWAY_HOST:$OCRSERVE_GATEWAY_PORT
+# (default 0.0.0.0:8000). One process per container: scale with replicas.
 #
 #   OCRSERVE_INFERENCE_URL / OCRSERVE_MANAGEMENT_URL   where TorchServe is (required in a container)
 #   OCRSERVE_TORCHSERVE_KEY_FILE                       TorchServe's key_file.json (token auth; one per replica)
@@ -11,9 +13,12 @@ set -euo pipefail
 PYTHON=${PYTHON:-python3}
 dry_run=${OCRSERVE_DRY_RUN:-0}
 if [ "${1:-}" = "--dry-run" ]; then dry_run=1; shift; fi
-port=${OCRSERVE_GATEWAY_PORT:-8000}
-host=${OCRSERVE_GATEWAY_HOST:-0.0.0.0}  # 127.0.0.1 with host networking (docker/images.py)
-workers=${OCRSERVE_GATEWAY_WORKERS:-1}
+# the container's network is the boundary; 127.0.0.1 with host networking (docker/images.py)
+export OCRSERVE_GATEWAY_HOST=${OCRSERVE_GATEWAY_HOST:-0.0.0.0}
+if [ "${OCRSERVE_GATEWAY_WORKERS:-1}" != 1 ]; then
+    echo "entrypoint: OCRSERVE_GATEWAY_WORKERS=$OCRSERVE_GATEWAY_WORKERS: one gateway process per container (run more replicas)" >&2
+    exit 2
+fi
 
 "$PYTHON" - <<'EOF'
 import sys
@@ -34,10 +39,9 @@ print(f"entrypoint: TorchServe {s.inference_url} / {s.management_url}; "
       f"defaults {', '.join(zoo.default_names())}")
 EOF
 
-cmd=(uvicorn --factory service.main:app_from_env --host "$host" --port "$port" --workers "$workers"
-     --timeout-graceful-shutdown 10 --no-server-header)
+cmd=("$PYTHON" -m service.gateway_server)
 if [ "$dry_run" = 1 ]; then
     echo "entrypoint: dry run; would run: ${cmd[*]}"
-    exit 0
+    exec "${cmd[@]}" --dry-run
 fi
 exec "${cmd[@]}"

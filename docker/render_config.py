@@ -10,9 +10,12 @@ this script only adds what differs in a container:
 * the management and metrics APIs listen on OCRSERVE_TS_MANAGEMENT_HOST / OCRSERVE_TS_METRICS_HOST:
   127.0.0.1 (default), a pod or container address, or `pod-ip` (POD_IP from the Kubernetes
   downward API, else this host name's address). 0.0.0.0 and :: are refused;
-* OCRSERVE_PROFILE=prod turns token auth on and refuses OCRSERVE_TS_TOKEN_AUTH=false;
-* max_request_size / max_response_size follow the gateway's upload limit (OCRSERVE_MAX_UPLOAD_BYTES)
-  as for `ocrserve run` (service.torchserve_process.max_request_mb: twice the limit in whole MiB);
+* token auth is on in every profile (dev and prod) and OCRSERVE_TS_TOKEN_AUTH=false is refused:
+  TorchServe has one switch for both APIs, and its management API (which loads model code) must
+  never answer without a key, as under `ocrserve run` (service/runner.run_settings);
+* max_request_size / max_response_size follow the gateway's upload limit (OCRSERVE_MAX_UPLOAD_BYTES):
+  twice the limit in whole MiB, because recognition requests carry the crops base64-encoded (4/3)
+  inside multipart or JSON bodies; the detector request is the upload itself plus form fields;
 * OCRSERVE_TS_MODELS (comma-separated) picks the models loaded at start (default: the zoo's defaults);
 * OCRSERVE_TS_ENABLE_MODEL_API (default true: the gateway's /models routes register and unregister
   archives; false where nothing manages models, e.g. KServe);
@@ -81,10 +84,10 @@ def deployed_settings(environ: Mapping[str, str]) -> Settings:
     profile = environ.get("OCRSERVE_PROFILE", "prod")
     if profile not in PROFILES:
         raise ConfigError(f"OCRSERVE_PROFILE={profile!r}: use one of {', '.join(PROFILES)}")
-    token_auth = _bool(environ, "OCRSERVE_TS_TOKEN_AUTH", profile == "prod")
-    if profile == "prod" and not token_auth:
-        raise ConfigError("OCRSERVE_PROFILE=prod needs TorchServe token auth: unset OCRSERVE_TS_TOKEN_AUTH")
-    return settings_from(environ).model_copy(update={"ts_token_auth": token_auth})
+    if not _bool(environ, "OCRSERVE_TS_TOKEN_AUTH", True):
+        raise ConfigError("TorchServe token auth cannot be turned off (its management API would answer "
+                          f"without a key; profile {profile}): unset OCRSERVE_TS_TOKEN_AUTH")
+    return settings_from(environ).model_copy(update={"ts_token_auth": True})
 
 
 def render_workers_env(environ: Mapping[str, str] | None = None) -> str:

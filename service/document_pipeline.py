@@ -65,11 +65,14 @@ async def ocr_document(data: bytes, content_type: str, options: DocumentOptions,
             async with gate:
                 return await run_page(doc, number, options, request, backend, orient)
 
+        failure = None
         try:
             async with asyncio.TaskGroup() as group:  # the first failing page cancels the others
                 tasks = [group.create_task(one(n)) for n in numbers]
         except* Exception as failed:
-            raise _first(failed) from None
+            failure = _first(failed)
+        if failure is not None:  # raised outside except*: CPython < 3.11.4 (Debian 12's python3.11 3.11.2)
+            raise failure from None  # wraps an exception raised inside except* in an ExceptionGroup
     finally:
         await asyncio.to_thread(doc.close)
     done = [task.result() for task in tasks]

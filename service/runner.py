@@ -1,24 +1,15 @@
 """`ocrserve run`: TorchServe plus the gateway in the foreground; Ctrl-C or SIGTERM stops both."""
 from __future__ import annotations
 
-import signal
 import sys
-
-import uvicorn
 
 from handlers.api.settings import WorkerSettings
 from service.accel import number_of_gpu
-from service.http_protocol import protocol_with_header_timeout
-from service.main import create_app
-from service.observability import configure_json_logging
+from service.gateway_server import serve, stop_on_sigterm
 from service.settings import Settings, load_settings
 from service.supervisor import Supervisor
 from service.torchserve_process import TorchServe, TorchServeConfig, max_request_mb
 from service.zoo import load_zoo
-
-
-def _interrupt(signum, frame):  # noqa: ARG001 - signal handler signature
-    raise KeyboardInterrupt
 
 
 def workers_env(settings: Settings) -> dict[str, str]:
@@ -38,12 +29,6 @@ def torchserve_config(settings: Settings, models: list[str]) -> TorchServeConfig
         workers_env=workers_env(settings),
         max_request_mb=max_request_mb(settings.max_upload_bytes),
         number_of_gpu=number_of_gpu(settings.device))
-
-
-def uvicorn_config(app, settings: Settings, host: str, port: int, **kwargs) -> uvicorn.Config:
-    """The gateway's uvicorn settings: h11 with a header timeout, a keep-alive timeout."""
-    return uvicorn.Config(app, host=host, port=port, http=protocol_with_header_timeout(settings.header_timeout_s),
-                          timeout_keep_alive=settings.keep_alive_timeout_s, **kwargs)
 
 
 def _banner(settings: Settings, config: TorchServeConfig) -> str:
@@ -78,18 +63,14 @@ def run_service(token_auth: bool | None = None, models: list[str] | None = None)
         "torchserve_key_file": config.key_file if config.token_auth else None})
     torchserve = TorchServe(config)
     supervisor = Supervisor(torchserve)
-    signal.signal(signal.SIGTERM, _interrupt)
+    stop_on_sigterm()
     try:
         print(f"ocrserve: starting TorchServe with {', '.join(names)} ...", flush=True)
         torchserve.start()
         torchserve.wait_ready()
         supervisor.start()
         print(_banner(settings, config), flush=True)
-        configure_json_logging()
-        server = uvicorn.Server(uvicorn_config(create_app(settings), settings, settings.gateway_host,
-                                               settings.gateway_port, log_config=None, access_log=False,
-                                               timeout_graceful_shutdown=10))
-        server.run()
+        serve(settings)  # the same server settings as the gateway container
     except KeyboardInterrupt:
         pass
     except (RuntimeError, TimeoutError) as exc:

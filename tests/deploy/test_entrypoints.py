@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import socket
+import subprocess
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from service.zoo import load_zoo
-from tests.deploy.conftest import DOCKER, REPO, run
+from tests.deploy.conftest import DOCKER, REPO, clean_env, run
+from tests.integration.servers import wait_healthy
 
 # the models a container loads when OCRSERVE_TS_MODELS is unset: the zoo's defaults
 DEFAULTS = load_zoo(REPO / "model_store" / "zoo.yaml").default_names()
@@ -67,7 +72,76 @@ def test_gateway_entrypoint_dry_run():
                  OCRSERVE_ADMIN_KEY="0123456789abcdef0123", OCRSERVE_GATEWAY_PORT="8001")
     assert result.returncode == 0, result.stderr
     assert "http://torchserve:8081" in result.stdout and "admin routes on" in result.stdout
-    assert "uvicorn --factory service.main:app_from_env --host 0.0.0.0 --port 8001" in result.stdout
+    assert "would run: " in result.stdout and "-m service.gateway_server" in result.stdout
+    # the settings `ocrserve run` gives its gateway (service/gateway_server.py), on the container's port
+    assert ("uvicorn on 0.0.0.0:8001: header timeout 10 s, keep-alive timeout 5 s, graceful shutdown 10 s, "
+            "server header off") in result.stdout
+
+
+def test_gateway_entrypoint_refuses_several_workers():
+    result = run(["bash", "docker/entrypoint-gateway.sh", "--dry-run"], OCRSERVE_GATEWAY_WORKERS="4")
+    assert result.returncode == 2 and "one gateway process per container" in result.stderr
+
+
+def test_gateway_entrypoint_serves_with_the_header_and_idle_timeouts(tmp_path):
+    """The entrypoint for real: a client that never finishes its request headers (slowloris) and
+    an idle keep-alive connection are both closed after the configured timeouts, while a
+    complete request is answered; SIGTERM stops it cleanly."""
+    port = _free_port()
+    log = open(tmp_path / "gateway.log", "w+")
+    gateway = subprocess.Popen(
+        ["bash", "docker/entrypoint-gateway.sh"], cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+        start_new_session=True,
+        env=clean_env(OCRSERVE_GATEWAY_HOST="127.0.0.1", OCRSERVE_GATEWAY_PORT=str(port),
+                      OCRSERVE_INFERENCE_URL=f"http://127.0.0.1:{_free_port()}",  # nothing there: /healthz only
+                      OCRSERVE_MANAGEMENT_URL=f"http://127.0.0.1:{_free_port()}",
+                      OCRSERVE_HEADER_TIMEOUT_S="1.5", OCRSERVE_KEEP_ALIVE_TIMEOUT_S="1",
+                      OCRSERVE_RUN_DIR=str(tmp_path / "run"), OCRSERVE_JOBS_DIR=str(tmp_path / "jobs")))
+
+    def alive():
+        if gateway.poll() is not None:
+            log.seek(0)
+            raise AssertionError(f"gateway exited {gateway.returncode}: {log.read()[-3000:]}")
+
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}", 120, alive)
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as ok:
+            ok.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            head = ok.recv(4096).decode()
+            assert head.startswith("HTTP/1.1 200") and "\r\nserver:" not in head.lower()
+            assert _closed_within(ok, 4) < 4  # idle keep-alive: closed after about 1 s
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as slow:
+            slow.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")  # headers never finished
+            waited = _closed_within(slow, 8)
+            assert 1.0 < waited < 6, waited  # the header timeout (1.5 s), not uvicorn's default (never)
+        alive()
+    finally:
+        gateway.send_signal(signal.SIGTERM)
+        assert gateway.wait(30) == 0
+    log.seek(0)
+    lines = [line for line in log.read().splitlines() if line.startswith("{")]
+    assert any(json.loads(line)["logger"].startswith("uvicorn") for line in lines)  # JSON logs, as `ocrserve run`
+    assert any("Finished server process" in json.loads(line)["msg"] for line in lines)  # a graceful stop
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _closed_within(sock: socket.socket, limit: float) -> float:
+    """Seconds until the server closes `sock` (reads to EOF); `limit` when it has not by then."""
+    start = time.monotonic()
+    sock.settimeout(limit)
+    try:
+        while sock.recv(4096):
+            pass
+    except TimeoutError:
+        return limit
+    except ConnectionResetError:
+        pass
+    return time.monotonic() - start
 
 
 def test_gateway_entrypoint_refuses_the_placeholder_admin_key():

@@ -4,7 +4,8 @@ docker/images.py starts a private Docker daemon, makes a stand-in base image whe
 cannot be pulled, builds the gateway, CPU TorchServe and GPU TorchServe images, and runs TorchServe
 and the gateway with host networking on loopback ports. These tests send real requests through the
 containers and compare them with the in-process pipeline of this checkout. The GPU image is only
-built and inspected (no GPU here). Everything is removed afterwards (OCRSERVE_IMAGES_KEEP=1 keeps the
+built and inspected (no GPU here; OCRSERVE_IMAGES_GPU=0 skips it). BuildKit instead of the classic
+builder: OCRSERVE_IMAGES_BUILDKIT=1. Everything is removed afterwards (OCRSERVE_IMAGES_KEEP=1 keeps the
 daemon's data root, i.e. the build cache). Takes 10-30 minutes on a 2-core machine.
 """
 from __future__ import annotations
@@ -34,7 +35,8 @@ def stack(request):
     capture = request.config.pluginmanager.getplugin("capturemanager")
     figures = None
     try:
-        with images.session(keep=keep, buildkit=os.environ.get("OCRSERVE_IMAGES_BUILDKIT") == "1") as running:
+        with images.session(keep=keep, gpu=os.environ.get("OCRSERVE_IMAGES_GPU", "1") != "0",
+                            buildkit=os.environ.get("OCRSERVE_IMAGES_BUILDKIT") == "1") as running:
             figures = running.figures
             yield running
     finally:
@@ -102,11 +104,10 @@ def test_admin_routes_list_load_and_use_a_model(stack, gateway):
     assert crop.status_code == 200 and crop.json()["pages"][0]["result"], crop.text
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "seen on both runs here (2026-12-06): in the container TorchServe 0.12 answers the unregister "
-    "with 500 'Interrupted while cleaning resources' and keeps the model with NO_WORKERS for over "
-    "60 s; outside Docker (tests/integration/test_management.py) the same call works. Not investigated"))
 def test_admin_route_unloads_the_model(stack, gateway):
+    """TorchServe's frontend stops the workers with the `kill` command: the image must have it
+    (procps; tests/deploy/test_dockerfile_layers.py). Without it: 500 "Interrupted while cleaning
+    resources" and the model left with no workers."""
     auth = {"Authorization": f"Bearer {stack.admin_key}"}
     if not {m["name"]: m for m in gateway.get("/models", headers=auth).json()["models"]}["ppocrv6-tiny-rec"]["loaded"]:
         assert gateway.post("/models/ppocrv6-tiny-rec", headers=auth).status_code == 200

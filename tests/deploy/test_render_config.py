@@ -44,13 +44,14 @@ def test_profile_defaults_to_prod():
     assert props()["disable_token_authorization"] == "false"
 
 
-def test_dev_profile_has_token_auth_off():
-    assert props(OCRSERVE_PROFILE="dev")["disable_token_authorization"] == "true"
-
-
-def test_prod_refuses_token_auth_off():
-    with pytest.raises(render_config.ConfigError, match="token auth"):
-        props(OCRSERVE_PROFILE="prod", OCRSERVE_TS_TOKEN_AUTH="false")
+@pytest.mark.parametrize("profile", render_config.PROFILES)
+def test_every_profile_has_token_auth_on_and_refuses_it_off(profile):
+    """The management API never answers without a key, dev profile included (issue 14)."""
+    assert props(OCRSERVE_PROFILE=profile)["disable_token_authorization"] == "false"
+    assert props(OCRSERVE_PROFILE=profile, OCRSERVE_TS_TOKEN_AUTH="true")["disable_token_authorization"] == "false"
+    for off in ("false", "0", "no"):
+        with pytest.raises(render_config.ConfigError, match="token auth"):
+            props(OCRSERVE_PROFILE=profile, OCRSERVE_TS_TOKEN_AUTH=off)
 
 
 @pytest.mark.parametrize("var", ["OCRSERVE_TS_MANAGEMENT_HOST", "OCRSERVE_TS_METRICS_HOST"])

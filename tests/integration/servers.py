@@ -12,7 +12,7 @@ import httpx
 import uvicorn
 
 from service.main import create_app
-from service.runner import uvicorn_config
+from service.gateway_server import uvicorn_config
 from service.settings import Settings
 from service.torchserve_process import TorchServe, TorchServeConfig
 from service.zoo import REPO_ROOT
