@@ -24,11 +24,11 @@ from handlers.runtime import OnnxRunner, TorchRunner, flatten_outputs
 from service.archive import build_checkpoint_archive
 from service.zoo import load_zoo
 from tests.conftest import SHARED, FakeContext, data_path
+from tests.oracle import ORACLE
 from tests.unit.handlers.checkpoints import oracle_checkpoint, private_zoo, served
 
 ARCH = "dbnet_resnet18_fpnc_1200e_icdar2015"
 DEFAULT_CFGS_OF = {**PANET_CFGS, **PSENET_CFGS}
-ORACLE = SHARED / "oracle"
 
 
 @pytest.fixture(scope="module")

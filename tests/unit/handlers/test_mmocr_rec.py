@@ -11,18 +11,16 @@ import torch
 from handlers.families.mmocr_rec import config_of
 from handlers.families.mmocr_recognizer import preprocess, target_width
 from tests.conftest import SHARED, FakeContext, data_path
+from tests.oracle import oracle_subdir
 from tests.unit.handlers.checkpoints import oracle_checkpoint, served
 
-ORACLE = SHARED / "oracle"
 PREPROC_CONFIGS = ["crnn_mini-vgg_5e_mj", "satrn_shallow-small_5e_st_mj", "svtr-small_20e_st_mj",
                    "nrtr_resnet31-1by16-1by8_6e_st_mj", "sar_resnet31_parallel-decoder_5e_st-sub_mj-sub_sa_real"]
 
 
 @pytest.fixture(scope="module")
 def oracle():
-    if not ORACLE.is_dir():
-        pytest.skip(f"MMOCR oracle not available at {ORACLE}")
-    return ORACLE
+    return oracle_subdir()
 
 
 @pytest.mark.parametrize("arch,crop_hw,width", [
@@ -81,7 +79,7 @@ from handlers.families.mmocr_rec import available  # noqa: E402
 from handlers.families.mmocr_rec.onnx_export import export_model, export_onnx  # noqa: E402
 from handlers.families.mmocr_recognizer import MMOCRRecConfig, MMOCRRecognizer, OrtProbs  # noqa: E402
 from handlers.runtime import TorchRunner  # noqa: E402
-from tests.unit.mmocr_rec._oracle import state_dict as oracle_state_dict  # noqa: E402
+from tests.oracle import state_dict as oracle_state_dict  # noqa: E402
 from tests.unit.mmocr_rec.test_onnx_export import short_model  # noqa: E402
 
 CRNN = "crnn_mini-vgg_5e_mj"

@@ -12,8 +12,7 @@ import pytest
 from handlers.families.mmocr import MODEL_BUILDERS, build_model
 from handlers.families.mmocr.panet import DEFAULT_CFGS, build_panet, pan_params_kwargs
 from handlers.ops.pan_postprocess import pan_postprocess, points_to_boundary
-from tests.unit.mmocr._oracle import (RTOL, check_prediction, expected_shapes, rel_err,
-                                      run_oracle)
+from tests.oracle import assert_parity, check_prediction, compare, expected_shapes, run_oracle
 
 NAME = "panet_resnet18_fpem-ffm_600e_icdar2015"
 
@@ -34,7 +33,7 @@ def test_registry_and_state_dict_names():
 def test_raw_logits_match_oracle(run):
     ref = run["outputs"]["raw"]
     assert run["raw"].shape == ref.shape == (1, 6, 160, 160)
-    assert rel_err(run["raw"], ref) <= RTOL  # achieved: 0.0
+    assert_parity(compare("raw", run["raw"], ref))  # achieved: 0.0 to 2.3e-5
 
 
 def test_postprocess_matches_oracle_prediction(run):
