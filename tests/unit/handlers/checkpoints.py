@@ -8,11 +8,6 @@ from pathlib import Path
 from handlers.ts_entry import OcrServeEntry
 from service.archive import build_checkpoint_archive
 from tests.conftest import REPO, FakeContext
-from tests.oracle import ORACLE, save_checkpoint  # noqa: F401  (ORACLE: for the handler tests)
-
-#: MMOCR 1.x weights of the oracle saved as a user would have them ({'state_dict': ...})
-oracle_checkpoint = save_checkpoint
-
 
 def private_zoo(tmp_path: Path) -> Path:
     """A copy of the zoo whose local.yaml the test may write."""

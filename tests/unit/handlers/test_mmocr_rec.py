@@ -10,9 +10,9 @@ import torch
 
 from handlers.families.mmocr_rec import config_of
 from handlers.families.mmocr_recognizer import preprocess, target_width
-from tests.conftest import SHARED, FakeContext, data_path
-from tests.oracle import oracle_subdir
-from tests.unit.handlers.checkpoints import oracle_checkpoint, served
+from tests.conftest import FakeContext, data_path
+from tests.oracle import oracle_subdir, save_checkpoint
+from tests.unit.handlers.checkpoints import served
 
 PREPROC_CONFIGS = ["crnn_mini-vgg_5e_mj", "satrn_shallow-small_5e_st_mj", "svtr-small_20e_st_mj",
                    "nrtr_resnet31-1by16-1by8_6e_st_mj", "sar_resnet31_parallel-decoder_5e_st-sub_mj-sub_sa_real"]
@@ -63,7 +63,7 @@ def test_preprocessing_matches_mmocr_test_pipeline(oracle, arch):
 
 def test_crnn_checkpoint_archive_reads_crops_in_batches(oracle, tmp_path):
     arch = "crnn_mini-vgg_5e_mj"
-    handler = served("myrec", arch, oracle_checkpoint(arch, tmp_path / "crnn.pth"), tmp_path)
+    handler = served("myrec", arch, save_checkpoint(arch, tmp_path / "crnn.pth"), tmp_path)
     crops = [p.read_bytes() for p in sorted(data_path("mmocr", "0.x", "ocr_toy_dataset", "imgs").glob("*.jpg"))]
     ctx = FakeContext(tmp_path)
     together = [json.loads(o) for o in handler.handle([{"body": c} for c in crops], ctx)]
@@ -95,7 +95,7 @@ def word_crops() -> list[np.ndarray]:
 @pytest.fixture(scope="module")
 def crnn_files(oracle, tmp_path_factory):
     root = tmp_path_factory.mktemp("crnn")
-    checkpoint = oracle_checkpoint(CRNN, root / "crnn.pth")
+    checkpoint = save_checkpoint(CRNN, root / "crnn.pth")
     export_onnx(CRNN, checkpoint, root / "crnn.onnx")
     return checkpoint, root / "crnn.onnx"
 
@@ -126,7 +126,7 @@ def test_ctc_reads_carry_character_spans(crnn_files, word_crops):
 
 
 def test_positions_option_returns_chars_for_ctc(oracle, tmp_path, word_crops):
-    handler = served("myrec", CRNN, oracle_checkpoint(CRNN, tmp_path / "crnn.pth"), tmp_path)
+    handler = served("myrec", CRNN, save_checkpoint(CRNN, tmp_path / "crnn.pth"), tmp_path)
     _, body = cv2.imencode(".png", word_crops[0])
     row = json.loads(handler.handle([{"body": body.tobytes(), "positions": "true"}], FakeContext(tmp_path))[0])
     assert set(row) == {"text", "score", "chars", "frame"}

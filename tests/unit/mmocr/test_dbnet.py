@@ -32,7 +32,7 @@ from handlers.families.mmocr.fuse import fold_batchnorm
 from handlers.families.mmocr.resnet import ResNet
 from handlers.ops.db_postprocess import DBParams, db_postprocess
 from tests.oracle import (FLOOR, assert_parity, compare, det_input, expected_shapes, mismatches,
-                          one_thread, outputs, rel_err, state_dict, swap_weights)
+                          one_thread, outputs, state_dict, swap_weights)
 
 CONFIGS = ["dbnet_resnet18_fpnc_1200e_icdar2015", "dbnetpp_resnet50_fpnc_1200e_icdar2015"]
 BOTH = ("prob_logits", "thr_map", "binary_map")
