@@ -31,8 +31,8 @@ from handlers.families.mmocr.dbnet import DEFAULT_CFGS, build_dbnet, db_params_k
 from handlers.families.mmocr.fuse import fold_batchnorm
 from handlers.families.mmocr.resnet import ResNet
 from handlers.ops.db_postprocess import DBParams, db_postprocess
-from tests.oracle import (FLOOR, assert_parity, compare, det_input, expected_shapes, mismatches,
-                          one_thread, outputs, state_dict, swap_weights)
+from tests.oracle import (FLOOR, assert_parity, compare, det_input, expected_shapes, float64_run,
+                          mismatches, one_thread, outputs, state_dict, swap_weights)
 
 CONFIGS = ["dbnet_resnet18_fpnc_1200e_icdar2015", "dbnetpp_resnet50_fpnc_1200e_icdar2015"]
 BOTH = ("prob_logits", "thr_map", "binary_map")
@@ -98,11 +98,11 @@ def _cap(name: str, what: str) -> float:
     return caps.get(what, caps["*"])
 
 
-def _both_checks(run, both) -> list:
-    """mode 'both' against the oracle, and the binarisation on the oracle's own maps."""
+def _both_checks(run, both, exact) -> list:
+    """mode 'both' (float32 and float64) against the oracle, and the binarisation on the
+    oracle's own maps."""
     ref = run["outputs"]["raw_db_both"]
-    checks = [compare(key, ours, ref[key], exact, _cap(run["name"], key))
-              for ours, exact, key in zip(both, run["exact"]["both"], BOTH)]
+    checks = [compare(key, ours, ref[key], e, _cap(run["name"], key)) for ours, e, key in zip(both, exact, BOTH)]
     return checks + [_binarize_oracle_maps(run["model"].det_head, ref)]
 
 
@@ -145,9 +145,10 @@ def test_state_dict_keys_and_shapes_match_mmocr(name):
 def test_strict_load_and_raw_prob_map(run):
     ref = run["outputs"]["raw"]
     assert run["prob"].shape == ref.shape == (1, 640, 640)
-    assert_parity(compare("prob", run["prob"], ref, run["exact"]["prob"], _cap(run["name"], "prob")))
+    check = compare("prob", run["prob"], ref, run["exact"]["prob"], _cap(run["name"], "prob"))
+    assert_parity(check)
     if run["name"].startswith("dbnet_"):  # well conditioned: the plain 1e-4 applies
-        assert compare("prob", run["prob"], ref, run["exact"]["prob"], _cap(run["name"], "prob")).allowed == FLOOR
+        assert check.allowed == FLOOR
 
 
 def test_served_build_matches_oracle(run):
@@ -159,25 +160,31 @@ def test_served_build_matches_oracle(run):
 def test_mode_both_matches_oracle(run):
     for ours, key in zip(run["both"], BOTH):
         assert ours.shape == run["outputs"]["raw_db_both"][key].shape, key
-    assert_parity(*_both_checks(run, run["both"]))
+    assert_parity(*_both_checks(run, run["both"], run["exact"]["both"]))
+
+
+def _head_checks(run, head: DBHead) -> list:
+    """``head`` re-run on our neck output, in float32 and in float64, against the oracle."""
+    neck, neck64 = run["captured"]["neck"], run["exact"]["captured"]["neck"]
+    return _both_checks(run, one_thread(head, neck, mode="both"), float64_run(head, neck64, mode="both"))
 
 
 def test_wrong_constants_fail(run, monkeypatch):
     """k = 51 instead of 50 in the head's binarisation, and two swapped convolution weights of
-    the threshold branch, each exceed the allowance (the head is re-run on our float32 neck
-    output: prob and thr maps do not depend on k)."""
-    name, head, neck = run["name"], run["model"].det_head, run["captured"]["neck"]
+    the threshold branch, each exceed the allowance (the head alone is re-run on our neck output,
+    in float32 and float64, the perturbation included: prob and thr maps do not depend on k)."""
+    name, head = run["name"], run["model"].det_head
     binarize = DBHead.diff_binarize
     monkeypatch.setattr(DBHead, "diff_binarize", staticmethod(lambda p, t, k: binarize(p, t, k + 1)))
-    bad = mismatches(_both_checks(run, one_thread(head, neck, mode="both")))
+    bad = mismatches(_head_checks(run, head))
     assert "binary_map of the oracle's prob and thr maps" in [c.what for c in bad], bad
     if name.startswith("dbnet_"):  # the network-level comparison alone catches it too
         assert "binary_map" in [c.what for c in bad], bad
     monkeypatch.undo()
-    assert not mismatches(_both_checks(run, one_thread(head, neck, mode="both")))
+    assert not mismatches(_head_checks(run, head))
     swapped = copy.deepcopy(head)
     swap_weights(swapped, "threshold.3.weight", "binarize.3.weight")
-    bad = mismatches(_both_checks(run, one_thread(swapped, neck, mode="both")))
+    bad = mismatches(_head_checks(run, swapped))
     assert {"prob_logits", "thr_map"} <= {c.what for c in bad}, bad
 
 
