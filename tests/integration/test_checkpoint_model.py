@@ -2,47 +2,34 @@
 from __future__ import annotations
 
 import shutil
-import sys
 
 import cv2
 import httpx
 import numpy as np
 import pytest
-import torch
 
 from handlers.api.spec import ModelSpec
 from handlers.registry import build_model
 from handlers.ops.vertex_order import clockwise_from_top_left
 from service.archive import build_checkpoint_archive
 from service.settings import Settings
-from tests.conftest import REPO, SHARED, data_path
+from tests.conftest import REPO, data_path
 from tests.integration.servers import running_gateway, running_torchserve, torch_serve_config_for_store
+from tests.oracle import save_checkpoint
 
 ARCH = "dbnet_resnet18_fpnc_1200e_icdar2015"
 PAN_ARCH = "panet_resnet18_fpem-ffm_600e_icdar2015"  # a second family in the same TorchServe start
 IMAGE = ("mmocr", "0.x", "toy_dataset", "imgs", "test", "img_10.jpg")
 
 
-def _oracle_checkpoint(oracle, arch: str, path):
-    from oracle_weights import regenerate_state_dict
-
-    torch.save({"state_dict": regenerate_state_dict(str(oracle / "models" / f"{arch}.keys.txt"),
-                                                    str(oracle / "models" / f"{arch}.buffers.pt"))}, path)
-    return path
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory, archives_ready):
-    oracle = SHARED / "oracle"
-    if not oracle.is_dir():
-        pytest.skip(f"MMOCR oracle not available at {oracle}")
-    sys.path.insert(0, str(oracle / "tools"))
     root = tmp_path_factory.mktemp("ckpt-model")
     zoo_path, store = root / "zoo.yaml", root / "store"
     shutil.copy(REPO / "model_store" / "zoo.yaml", zoo_path)
-    build_checkpoint_archive("mydet", ARCH, _oracle_checkpoint(oracle, ARCH, root / "dbnet.pth"),
+    build_checkpoint_archive("mydet", ARCH, save_checkpoint(ARCH, root / "dbnet.pth"),
                              store=store, zoo_path=zoo_path)
-    build_checkpoint_archive("mypan", PAN_ARCH, _oracle_checkpoint(oracle, PAN_ARCH, root / "panet.pth"),
+    build_checkpoint_archive("mypan", PAN_ARCH, save_checkpoint(PAN_ARCH, root / "panet.pth"),
                              store=store, zoo_path=zoo_path)
     shutil.copy(REPO / "model_store" / "ppocrv6-tiny-rec.mar", store)
     config = torch_serve_config_for_store(root / "ts", store, ["mydet", "mypan", "ppocrv6-tiny-rec"])

@@ -16,7 +16,7 @@ from service.archive import build_archive, build_checkpoint_archive
 from service.zoo import Serving, load_zoo
 from tests.conftest import REPO, data_path
 from tests.integration.servers import running_torchserve, torch_serve_config_for_store
-from tests.unit.handlers.checkpoints import oracle_checkpoint
+from tests.oracle import save_checkpoint
 
 ARCH = "crnn_mini-vgg_5e_mj"
 BATCH = Serving(batch_size=4, max_batch_delay_ms=400, workers=1)
@@ -33,7 +33,7 @@ def served(tmp_path_factory):
     """One TorchServe with the checkpoint archived at batch size 4; yields (inference URL,
     management URL, checkpoint, run dir)."""
     root = tmp_path_factory.mktemp("rec-ckpt")
-    checkpoint = oracle_checkpoint(ARCH, root / "crnn.pth")
+    checkpoint = save_checkpoint(ARCH, root / "crnn.pth")
     zoo_path, store = root / "zoo.yaml", root / "store"
     shutil.copy(REPO / "model_store" / "zoo.yaml", zoo_path)
     build_checkpoint_archive("myrec", ARCH, checkpoint, store=store, zoo_path=zoo_path)

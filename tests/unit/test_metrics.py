@@ -2,7 +2,6 @@
 
 import json
 import math
-from pathlib import Path
 
 import pytest
 
@@ -14,8 +13,8 @@ from service.metrics import (
     recognition_metrics,
     word_spotting,
 )
+from tests.oracle import ORACLE
 
-ORACLE = Path(__file__).resolve().parents[3] / "shared" / "oracle"
 THR_SETTINGS = {"default": DEFAULT_SCORE_THRS, "fixed0.5": (0.5,)}
 
 

@@ -2,32 +2,12 @@
 from __future__ import annotations
 
 import shutil
-import sys
 import zipfile
 from pathlib import Path
 
-import pytest
-import torch
-
 from handlers.ts_entry import OcrServeEntry
 from service.archive import build_checkpoint_archive
-from tests.conftest import REPO, SHARED, FakeContext
-
-ORACLE = SHARED / "oracle"
-
-
-def oracle_checkpoint(arch: str, path: Path) -> Path:
-    """MMOCR 1.x weights of the oracle saved as a user would have them ({'state_dict': ...})."""
-    if not ORACLE.is_dir():
-        pytest.skip(f"MMOCR oracle not available at {ORACLE}")
-    sys.path.insert(0, str(ORACLE / "tools"))
-    from oracle_weights import regenerate_state_dict
-
-    state = regenerate_state_dict(str(ORACLE / "models" / f"{arch}.keys.txt"),
-                                  str(ORACLE / "models" / f"{arch}.buffers.pt"))
-    torch.save({"state_dict": state, "meta": {}}, path)
-    return path
-
+from tests.conftest import REPO, FakeContext
 
 def private_zoo(tmp_path: Path) -> Path:
     """A copy of the zoo whose local.yaml the test may write."""

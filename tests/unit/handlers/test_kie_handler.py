@@ -15,8 +15,9 @@ from handlers.families.kie_model import key_value_fields, link_pairs
 from handlers.ts_entry import OcrServeEntry
 from service.archive import build_checkpoint_archive
 from service.cli import main as cli_main
-from tests.conftest import data_path, handle_rows
-from tests.unit.handlers.checkpoints import ORACLE, oracle_checkpoint, private_zoo, unpacked_handler
+from tests.conftest import FakeContext, data_path, handle_rows
+from tests.oracle import ORACLE, save_checkpoint
+from tests.unit.handlers.checkpoints import private_zoo, unpacked_handler
 
 NOVISUAL = "sdmgr_novisual_60e_wildreceipt"
 VISUAL = "sdmgr_unet16_60e_wildreceipt"
@@ -36,7 +37,7 @@ def kie_files() -> dict[str, Path]:
 
 def kie_archive(name: str, arch: str, root: Path) -> tuple[Path, Path]:
     """Archive the oracle's weights of `arch` in `root`; returns (the .mar, the private zoo path)."""
-    checkpoint = oracle_checkpoint(arch, root / f"{arch}.pth")
+    checkpoint = save_checkpoint(arch, root / f"{arch}.pth")
     zoo_path = private_zoo(root)
     mar = build_checkpoint_archive(name, arch, checkpoint, store=root / "store", zoo_path=zoo_path, files=kie_files())
     return mar, zoo_path

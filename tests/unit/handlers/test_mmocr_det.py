@@ -24,17 +24,17 @@ from handlers.ops.vertex_order import clockwise_from_top_left
 from handlers.runtime import OnnxRunner, TorchRunner, flatten_outputs
 from service.archive import build_checkpoint_archive
 from service.zoo import load_zoo
-from tests.conftest import SHARED, FakeContext, data_path
-from tests.unit.handlers.checkpoints import oracle_checkpoint, private_zoo, served
+from tests.conftest import FakeContext, data_path
+from tests.oracle import ORACLE, save_checkpoint
+from tests.unit.handlers.checkpoints import private_zoo, served
 
 ARCH = "dbnet_resnet18_fpnc_1200e_icdar2015"
 DEFAULT_CFGS_OF = {**PANET_CFGS, **PSENET_CFGS}
-ORACLE = SHARED / "oracle"
 
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
-    return oracle_checkpoint(ARCH, tmp_path_factory.mktemp("ckpt") / "dbnet_r18.pth")
+    return save_checkpoint(ARCH, tmp_path_factory.mktemp("ckpt") / "dbnet_r18.pth")
 
 
 def test_preprocessing_matches_mmocr_test_pipeline():
@@ -121,7 +121,7 @@ def _params(arch: str) -> dict:
 @pytest.mark.parametrize("arch", sorted(FAMILY_CASES))
 def test_family_checkpoint_detects_in_original_image_pixels(arch, tmp_path):
     parts, by_hand = FAMILY_CASES[arch]
-    checkpoint = oracle_checkpoint(arch, tmp_path / "user.pth")
+    checkpoint = save_checkpoint(arch, tmp_path / "user.pth")
     if arch.startswith("textsnake"):  # random weights predict radii < 1 px: no disk, no polygon
         ckpt = torch.load(checkpoint, weights_only=True)
         ckpt["state_dict"]["det_head.out_conv.bias"][4] += 3.0
@@ -185,7 +185,7 @@ def test_mmocr_0x_panet_psenet_checkpoints_load_as_their_0x_networks(arch, stem,
 @pytest.mark.parametrize("arch", ["fcenet_resnet50_fpn_1500e_icdar2015", "textsnake_resnet50_fpn-unet_1200e_ctw1500"])
 def test_mmocr_0x_fcenet_textsnake_differ_only_by_the_head_name(arch, tmp_path):
     # 0.x FCEHead (out_conv_cls/out_conv_reg) and TextSnakeHead (out_conv) kept their names
-    state = torch.load(oracle_checkpoint(arch, tmp_path / "new.pth"), weights_only=True)["state_dict"]
+    state = torch.load(save_checkpoint(arch, tmp_path / "new.pth"), weights_only=True)["state_dict"]
     old = {"module." + ("bbox_head." + k[len("det_head."):] if k.startswith("det_head.") else k): v
            for k, v in state.items()}
     torch.save({"state_dict": old}, tmp_path / "old.pth")

@@ -10,19 +10,17 @@ import torch
 
 from handlers.families.mmocr_rec import config_of
 from handlers.families.mmocr_recognizer import preprocess, target_width
-from tests.conftest import SHARED, FakeContext, data_path
-from tests.unit.handlers.checkpoints import oracle_checkpoint, served
+from tests.conftest import FakeContext, data_path
+from tests.oracle import oracle_subdir, save_checkpoint
+from tests.unit.handlers.checkpoints import served
 
-ORACLE = SHARED / "oracle"
 PREPROC_CONFIGS = ["crnn_mini-vgg_5e_mj", "satrn_shallow-small_5e_st_mj", "svtr-small_20e_st_mj",
                    "nrtr_resnet31-1by16-1by8_6e_st_mj", "sar_resnet31_parallel-decoder_5e_st-sub_mj-sub_sa_real"]
 
 
 @pytest.fixture(scope="module")
 def oracle():
-    if not ORACLE.is_dir():
-        pytest.skip(f"MMOCR oracle not available at {ORACLE}")
-    return ORACLE
+    return oracle_subdir()
 
 
 @pytest.mark.parametrize("arch,crop_hw,width", [
@@ -65,7 +63,7 @@ def test_preprocessing_matches_mmocr_test_pipeline(oracle, arch):
 
 def test_crnn_checkpoint_archive_reads_crops_in_batches(oracle, tmp_path):
     arch = "crnn_mini-vgg_5e_mj"
-    handler = served("myrec", arch, oracle_checkpoint(arch, tmp_path / "crnn.pth"), tmp_path)
+    handler = served("myrec", arch, save_checkpoint(arch, tmp_path / "crnn.pth"), tmp_path)
     crops = [p.read_bytes() for p in sorted(data_path("mmocr", "0.x", "ocr_toy_dataset", "imgs").glob("*.jpg"))]
     ctx = FakeContext(tmp_path)
     together = [json.loads(o) for o in handler.handle([{"body": c} for c in crops], ctx)]
@@ -82,7 +80,7 @@ from handlers.families.mmocr_rec import available  # noqa: E402
 from handlers.families.mmocr_rec.onnx_export import export_model, export_onnx  # noqa: E402
 from handlers.families.mmocr_recognizer import MMOCRRecConfig, MMOCRRecognizer, OrtProbs  # noqa: E402
 from handlers.runtime import TorchRunner  # noqa: E402
-from tests.unit.mmocr_rec._oracle import state_dict as oracle_state_dict  # noqa: E402
+from tests.oracle import state_dict as oracle_state_dict  # noqa: E402
 from tests.unit.mmocr_rec.test_onnx_export import short_model  # noqa: E402
 
 CRNN = "crnn_mini-vgg_5e_mj"
@@ -98,7 +96,7 @@ def word_crops() -> list[np.ndarray]:
 @pytest.fixture(scope="module")
 def crnn_files(oracle, tmp_path_factory):
     root = tmp_path_factory.mktemp("crnn")
-    checkpoint = oracle_checkpoint(CRNN, root / "crnn.pth")
+    checkpoint = save_checkpoint(CRNN, root / "crnn.pth")
     export_onnx(CRNN, checkpoint, root / "crnn.onnx")
     return checkpoint, root / "crnn.onnx"
 
@@ -129,7 +127,7 @@ def test_ctc_reads_carry_character_spans(crnn_files, word_crops):
 
 
 def test_positions_option_returns_chars_for_ctc(oracle, tmp_path, word_crops):
-    handler = served("myrec", CRNN, oracle_checkpoint(CRNN, tmp_path / "crnn.pth"), tmp_path)
+    handler = served("myrec", CRNN, save_checkpoint(CRNN, tmp_path / "crnn.pth"), tmp_path)
     _, body = cv2.imencode(".png", word_crops[0])
     row = json.loads(handler.handle([{"body": body.tobytes(), "positions": "true"}], FakeContext(tmp_path))[0])
     assert set(row) == {"text", "score", "chars", "frame"}

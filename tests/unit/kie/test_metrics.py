@@ -6,7 +6,7 @@ import json
 import pytest
 
 from handlers.families.kie.metrics import WILDRECEIPT_IGNORED_CLASSES, cared_labels, kie_f1
-from tests.unit.kie._oracle import oracle_file
+from tests.oracle import oracle_file
 
 
 def _cases():

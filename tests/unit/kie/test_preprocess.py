@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from handlers.families.kie.preprocess import prepare, rescale_size, resize_image, scale_boxes
-from tests.unit.kie._oracle import oracle_file
+from tests.oracle import oracle_file
 
 # source boxes of the case (its output boxes divided by the factors 717/420 and 512/300)
 SRC_BOXES = [[20, 30, 200, 90], [220, 30, 400, 90]]

@@ -6,26 +6,26 @@ output and the RoIAlign features of the visual config. On an AVX-512 machine (AM
 2026-12-04) the U-Net convolutions sum in another order: unet16 node logits differ by at most
 3.1e-6 absolute on logits of magnitude 0.70 (5.3e-4 relative on one 8e-4 logit, a
 cancellation), novisual ones by 1.9e-7. So each element is held to 1e-4 of the tensor's
-largest magnitude (``_assert_rel``). Predictions (labels, scores, edge labels/scores) match.
+largest magnitude (``_assert_rel``: the shared allowance of tests/oracle.py without a
+float64 run, i.e. its floor), and a swapped weight exceeds it (test_swapped_weight_fails). Predictions (labels, scores, edge labels/scores) match.
 """
 from __future__ import annotations
 
 import json
-import sys
 
 import pytest
 import torch
 
 from handlers.families.kie.sdmgr import DEFAULT_CFGS, SDMGR, build_sdmgr
 from handlers.families.kie.text_encoding import SDMGR_CHARS, KIEDictionary, read_dict_file
-from tests.unit.kie._oracle import ORACLE, oracle_file
-from tests.unit.mmocr._oracle import rel_err
+from tests.oracle import FLOOR, assert_parity, compare, mismatches, oracle_file, state_dict, swap_weights
+from tests.oracle import outputs as oracle_outputs
 
 CONFIGS = ["sdmgr_unet16_60e_wildreceipt", "sdmgr_novisual_60e_wildreceipt"]
 BOXES = torch.tensor([[10, 12, 90, 40], [100, 12, 200, 40], [10, 60, 120, 90],
                       [130, 60, 240, 95], [20, 150, 230, 200]], dtype=torch.float32)
 TEXTS = ["Total", "$12.50", "Store: ACME", "2023-01-05", "Thank you!"]
-RTOL = 1e-4
+RTOL = FLOOR
 
 
 @pytest.fixture
@@ -37,25 +37,16 @@ def one_thread():
 
 
 def _oracle_model(name: str) -> tuple[SDMGR, dict]:
-    keys = oracle_file("models", f"{name}.keys.txt")
-    buffers = oracle_file("models", f"{name}.buffers.pt")
-    outputs = torch.load(oracle_file("models", f"{name}.outputs.pt"))
-    sys.path.insert(0, str(ORACLE / "tools"))
-    try:
-        from oracle_weights import regenerate_state_dict
-    finally:
-        sys.path.remove(str(ORACLE / "tools"))
     model = build_sdmgr(name)
-    result = model.load_state_dict(regenerate_state_dict(str(keys), str(buffers)), strict=True)
+    result = model.load_state_dict(state_dict(name), strict=True)
     assert not result.missing_keys and not result.unexpected_keys
-    return model, outputs
+    return model, oracle_outputs(name)
 
 
 def _assert_rel(got: torch.Tensor, want: torch.Tensor, what: str) -> None:
     """Every element within 1e-4 of the reference tensor's largest magnitude."""
     assert got.shape == want.shape, what
-    rel = rel_err(got, want)
-    assert rel <= RTOL, f"{what}: max difference {rel:.3g} of the tensor's magnitude"
+    assert_parity(compare(what, got, want))
 
 
 def test_dictionary_matches_mmocr_file():
@@ -80,6 +71,17 @@ def test_strict_load_and_raw_logits_match_oracle(name, one_thread):
     assert node.shape == (5, 26) and edge.shape == (25, 2)
     _assert_rel(node, want_node, "node_cls")
     _assert_rel(edge, want_edge, "edge_cls")
+
+
+def test_swapped_weight_fails(one_thread):
+    """The output layers of the two graph-reasoning layers exchanged: the logits leave the
+    allowance (a wiring mistake the parity check must catch)."""
+    model, outputs = _oracle_model(CONFIGS[1])
+    swap_weights(model, "kie_head.gnn_layers.0.out_fc.weight", "kie_head.gnn_layers.1.out_fc.weight")
+    with torch.no_grad():
+        node, edge = model(outputs["inputs"], [BOXES], [TEXTS])
+    bad = mismatches([compare("node_cls", node, outputs["raw"][0]), compare("edge_cls", edge, outputs["raw"][1])])
+    assert {c.what for c in bad} == {"node_cls", "edge_cls"}, bad
 
 
 def test_visual_intermediates_match_oracle(one_thread):

@@ -20,7 +20,7 @@ from handlers.families.mmocr.drrg import build_drrg, drrg_params_kwargs
 from handlers.families.mmocr.drrg_graph import (build_local_graphs, feature_embedding,
                                                 roi_align_rotated)
 from handlers.ops.drrg_postprocess import drrg_postprocess
-from tests.unit.mmocr._oracle import RTOL, expected_shapes, rel_err, run_oracle
+from tests.oracle import assert_parity, compare, expected_shapes, run_oracle, served_checks
 from tests.unit.mmocr.test_drrg_postprocess import strip_maps
 
 NAME = "drrg_resnet50_fpn-unet_1200e_ctw1500"
@@ -43,8 +43,12 @@ def test_registry_and_state_dict_names():
 def test_raw_pred_maps_match_oracle(run):
     ref = run["outputs"]["raw_pred_maps"]
     assert run["raw"].shape == ref.shape == (1, 6, 640, 640)
-    assert rel_err(run["raw"], ref) <= RTOL  # achieved: 0.0
+    assert_parity(compare("raw_pred_maps", run["raw"], ref))  # achieved: 0.0 to 1.2e-6
 
+
+def test_served_build_matches_oracle(run):
+    """The served network (BatchNorm folded) stays within the shared allowance of the oracle."""
+    assert_parity(*served_checks(run, run["outputs"]["raw_pred_maps"]))
 
 def _graph_inputs():
     maps = strip_maps()

@@ -13,8 +13,8 @@ from handlers.families.mmocr import MODEL_BUILDERS, build_model
 from handlers.families.mmocr.fcenet import DEFAULT_CFGS, build_fcenet, fce_params_kwargs
 from handlers.ops.fce_postprocess import (boundary_iou, fce_postprocess, fill_hole,
                                           fourier_to_poly, poly_nms)
-from tests.unit.mmocr._oracle import (RTOL, check_prediction, expected_shapes, rel_err,
-                                      run_oracle)
+from tests.oracle import (assert_parity, check_prediction, compare, expected_shapes,
+                          run_oracle, served_checks)
 
 NAME = "fcenet_resnet50_fpn_1500e_icdar2015"
 
@@ -39,8 +39,12 @@ def test_raw_outputs_match_oracle(run):
         assert ours["cls_res"].shape == theirs["cls_res"].shape == (1, 4, size, size)
         assert ours["reg_res"].shape == theirs["reg_res"].shape == (1, 22, size, size)
         for key in ("cls_res", "reg_res"):
-            assert rel_err(ours[key], theirs[key]) <= RTOL  # achieved: 0.0
+            assert_parity(compare(key, ours[key], theirs[key]))  # achieved: 0.0 to 6e-5
 
+
+def test_served_build_matches_oracle(run):
+    """The served network (BatchNorm folded) stays within the shared allowance of the oracle."""
+    assert_parity(*served_checks(run, run["outputs"]["raw"]))
 
 def test_postprocess_matches_oracle_prediction(run):
     assert DEFAULT_CFGS[NAME]["postprocessor"]["text_repr_type"] == "quad"

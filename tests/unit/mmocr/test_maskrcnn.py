@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import dataclasses
-import sys
 from pathlib import Path
 
 import cv2
@@ -18,12 +17,12 @@ from handlers.families.mmocr.maskrcnn_boxes import delta_decode, grid_anchors, m
 from handlers.families.mmocr.maskrcnn_post import maskrcnn_postprocess
 from handlers.families.mmocr_det import MMOCRDetConfig, MMOCRDetector, family_of, preprocess
 from handlers.runtime import load_checkpoint_runner
-from tests.conftest import SHARED, data_path
+from tests.conftest import data_path
+from tests.oracle import weights_tools
 
 torch.set_num_threads(1)
 ARCH = "mask-rcnn_resnet50_fpn_160e_icdar2015"
 KEYS = Path(__file__).parent / "keys" / "maskrcnn_resnet50_fpn.keys.txt"
-TOOLS = SHARED / "oracle" / "tools"
 
 
 def _fixture_keys() -> dict[str, tuple[int, ...]]:
@@ -34,10 +33,7 @@ def _fixture_keys() -> dict[str, tuple[int, ...]]:
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory) -> Path:
     """Weights regenerated with the oracle's gen_array for every key of the fixture."""
-    if not TOOLS.is_dir():
-        pytest.skip(f"oracle tools not available at {TOOLS}")
-    sys.path.insert(0, str(TOOLS))
-    from oracle_weights import gen_array
+    gen_array = weights_tools().gen_array
 
     state = {key: (torch.zeros((), dtype=torch.long) if key.endswith("num_batches_tracked")
                    else torch.from_numpy(gen_array(key, shape, not key.endswith(("running_mean", "running_var")))))

@@ -122,7 +122,7 @@ def test_exported_detector_serves_the_torch_polygons(arch, tmp_path):
 
     from handlers.api.spec import ModelSpec
     from handlers.registry import build_model
-    from tests.unit.mmocr._oracle import oracle_state_dict
+    from tests.oracle import state_dict as oracle_state_dict
 
     image = cv2.imread(str(data_path("mmocr", "0.x", "toy_dataset", "imgs", "test", "img_10.jpg")))
     checkpoint = tmp_path / "model.pth"

@@ -6,14 +6,16 @@ corner, < 1e-4 px) and scores (< 1e-6).
 """
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 
 from handlers.families.mmocr import MODEL_BUILDERS, build_model
 from handlers.families.mmocr.panet import DEFAULT_CFGS, build_panet, pan_params_kwargs
 from handlers.ops.pan_postprocess import pan_postprocess, points_to_boundary
-from tests.unit.mmocr._oracle import (RTOL, check_prediction, expected_shapes, rel_err,
-                                      run_oracle)
+from tests.oracle import (assert_parity, check_prediction, compare, det_input, expected_shapes,
+                          mismatches, one_thread, run_oracle, served_checks, swap_weights)
 
 NAME = "panet_resnet18_fpem-ffm_600e_icdar2015"
 
@@ -34,8 +36,18 @@ def test_registry_and_state_dict_names():
 def test_raw_logits_match_oracle(run):
     ref = run["outputs"]["raw"]
     assert run["raw"].shape == ref.shape == (1, 6, 160, 160)
-    assert rel_err(run["raw"], ref) <= RTOL  # achieved: 0.0
+    assert_parity(compare("raw", run["raw"], ref))  # achieved: 0.0 to 2.3e-5
 
+
+def test_served_build_matches_oracle(run):
+    """The served network (BatchNorm folded) stays within the shared allowance of the oracle."""
+    assert_parity(*served_checks(run, run["outputs"]["raw"]))
+
+def test_swapped_weight_fails(run):
+    """Two FPEM up-scale stages' pointwise weights exchanged: the logits leave the allowance."""
+    model = copy.deepcopy(run["model"])
+    swap_weights(model, "neck.fpems.0.up_add1.pointwise_conv.weight", "neck.fpems.0.up_add2.pointwise_conv.weight")
+    assert mismatches([compare("raw", one_thread(model, det_input()), run["outputs"]["raw"])])
 
 def test_postprocess_matches_oracle_prediction(run):
     assert DEFAULT_CFGS[NAME]["postprocessor"]["text_repr_type"] == "quad"

@@ -20,7 +20,7 @@ from handlers.families.mmocr_det import (
     supported_configs,
     target_size,
 )
-from tests.unit.mmocr._oracle import ORACLE
+from tests.oracle import ORACLE
 
 DET_PREFIXES = ("dbnet", "panet", "psenet", "fcenet", "textsnake", "drrg")
 

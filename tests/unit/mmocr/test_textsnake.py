@@ -16,7 +16,7 @@ from handlers.families.mmocr import MODEL_BUILDERS, build_model
 from handlers.families.mmocr.textsnake import build_textsnake, textsnake_params_kwargs
 from handlers.ops.textsnake_postprocess import (merge_disks, textsnake_postprocess,
                                                 zhang_suen_thinning)
-from tests.unit.mmocr._oracle import RTOL, expected_shapes, rel_err, run_oracle
+from tests.oracle import assert_parity, compare, expected_shapes, run_oracle, served_checks
 
 NAME = "textsnake_resnet50_fpn-unet_1200e_ctw1500"
 
@@ -37,8 +37,12 @@ def test_registry_and_state_dict_names():
 def test_raw_maps_match_oracle(run):
     ref = run["outputs"]["raw"]
     assert run["raw"].shape == ref.shape == (1, 5, 640, 640)
-    assert rel_err(run["raw"], ref) <= RTOL  # achieved: 0.0
+    assert_parity(compare("raw", run["raw"], ref))  # achieved: 0.0 to 1.2e-6
 
+
+def test_served_build_matches_oracle(run):
+    """The served network (BatchNorm folded) stays within the shared allowance of the oracle."""
+    assert_parity(*served_checks(run, run["outputs"]["raw"]))
 
 def test_postprocess_matches_oracle_prediction(run):
     polygons, scores = textsnake_postprocess(run["raw"][0].numpy(),

@@ -10,7 +10,7 @@ from handlers.families.mmocr_rec.abinet_lm import ABILanguageDecoder, text_lengt
 from handlers.families.mmocr_rec.decoding import attention_decode
 
 from . import keys
-from ._oracle import errors, outputs, state_dict
+from tests.oracle import assert_parity, compare, outputs, state_dict
 
 NAME = "abinet_20e_st-an_mj"
 VISION = "abinet-vision_20e_st-an_mj"
@@ -69,7 +69,7 @@ def test_zero_iterations_is_the_vision_model(model):
             probs = model(out["inputs"])
     finally:
         model.decoder.num_iters = 3
-    assert errors(probs, out["raw"])[1] <= 1e-4
+    assert_parity(compare("vision-only probabilities", probs, out["raw"]))  # FLOOR, 1e-4
     assert model.postprocess(probs)[0].text == out["pred"]["text"]
 
 

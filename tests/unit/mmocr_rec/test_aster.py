@@ -22,3 +22,10 @@ def test_batched_equals_single(model):
     """float64: in float32 batched GEMMs round differently (up to ~2.5e-5 abs here)."""
     m64 = copy.deepcopy(model).double()
     _parity.check_batched(m64, (3, 64, 256), rtol=1e-9, atol=1e-10, dtype=torch.float64)
+
+
+def test_swapped_weight_fails(model):
+    """The encoder BiLSTM's forward and reverse recurrent weights exchanged: outside the
+    allowance (capped at 5e-3, since the float64 run alone would allow 5.5e-2)."""
+    _parity.check_swapped_weight_fails(model, NAME, "encoder.bilstm.weight_hh_l0",
+                                       "encoder.bilstm.weight_hh_l0_reverse")

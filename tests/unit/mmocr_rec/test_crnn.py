@@ -30,3 +30,9 @@ def test_batched_equals_single(model):
 def test_wrong_height_is_refused(model):
     with pytest.raises(ValueError, match="height"):
         model(torch.randn(1, 1, 48, 64))
+
+
+def test_swapped_weight_fails(model):
+    """The decoder BiLSTM's forward and reverse recurrent weights exchanged: outside the allowance."""
+    _parity.check_swapped_weight_fails(model, NAME, "decoder.decoder.0.rnn.weight_hh_l0",
+                                       "decoder.decoder.0.rnn.weight_hh_l0_reverse")

@@ -9,9 +9,9 @@ import torch
 
 from handlers.families.mmocr_rec import available, build_model, config_of
 from handlers.families.mmocr_rec.crnn_tps import fiducial_points, rare_initial_points
+from tests.oracle import outputs, state_dict
 
 from . import keys
-from ._oracle import outputs, state_dict
 
 NAME = "crnn_tps_academic_dataset"
 CRNN = "crnn_mini-vgg_5e_mj"

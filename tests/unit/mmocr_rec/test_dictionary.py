@@ -9,13 +9,13 @@ from handlers.families.mmocr_rec.charsets import DICT36, DICT90
 from handlers.families.mmocr_rec.decoding import attention_decode, ctc_decode
 from handlers.families.mmocr_rec.dictionary import Dictionary
 
-from ._oracle import oracle_dir
+from tests.oracle import oracle_subdir
 
 
 @pytest.mark.parametrize("fname,chars", [("lower_english_digits.txt", DICT36),
                                          ("english_digits_symbols.txt", DICT90)])
 def test_builtin_charsets_match_dict_files(fname, chars):
-    d = Dictionary(oracle_dir() / "dicts" / fname)
+    d = Dictionary(oracle_subdir() / "dicts" / fname)
     assert "".join(d.dict) == chars
 
 
@@ -84,7 +84,7 @@ def test_attention_decode_stops_at_end():
                                   "svtr-small_20e_st_mj"])
 def test_decoding_oracle_raw_gives_oracle_pred(name):
     """The decoders alone, applied to the oracle's raw probabilities."""
-    root = oracle_dir()
+    root = oracle_subdir()
     cfg = json.loads((root / "configs" / f"{name}.json").read_text())["model"]
     dcfg = dict(cfg["decoder"]["dictionary"])
     dcfg.pop("type")

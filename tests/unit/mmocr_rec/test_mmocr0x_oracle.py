@@ -13,11 +13,11 @@ import torch
 
 from handlers.families.mmocr_rec import build_model, config_of
 from handlers.families.mmocr_recognizer import preprocess
-from tests.conftest import one_torch_thread
-from tests.unit.mmocr._oracle import RTOL, rel_err
+from tests.oracle import FLOOR as RTOL
+from tests.oracle import (assert_parity, compare, mismatches, one_thread, oracle_subdir, outputs,
+                          rel_err, state_dict)
 
 from . import keys
-from ._oracle import oracle_subdir, outputs, state_dict
 
 TPS = "crnn_tps_academic_dataset"
 SEG = "seg_r31_1by16_fpnocr_academic"
@@ -34,11 +34,6 @@ def state_dict0x(name: str) -> dict:
 
 def outputs0x(name: str) -> dict:
     return outputs(name, V0X)
-
-
-def one_thread(fn, *args):
-    with one_torch_thread(), torch.no_grad():
-        return fn(*args)
 
 
 @pytest.fixture(scope="module")
@@ -80,14 +75,13 @@ def test_crnn_tps_logits_and_intermediates(tps):
     rectified = one_thread(tps.preprocessor, x)
     logits = one_thread(tps_logits, tps, x)
     inter = out["intermediate"]
-    assert rel_err(points, inter["preprocessor.LocalizationNetwork"]) <= RTOL
-    assert rel_err(rectified, inter["preprocessor"]) <= RTOL
     assert logits.shape == out["raw"].shape == (1, 26, 37)
-    err = rel_err(logits, out["raw"])
-    print(f"CRNN-TPS logits: {err:.3g} of the magnitude")
-    assert err <= RTOL
-    # forward() is the softmax of those logits (MMOCR's CTCConvertor applies it)
-    assert rel_err(one_thread(tps, x), out["raw"].softmax(-1)) <= RTOL
+    check = compare("CRNN-TPS logits", logits, out["raw"])
+    print(check)
+    assert_parity(compare("fiducial points", points, inter["preprocessor.LocalizationNetwork"]),
+                  compare("rectified image", rectified, inter["preprocessor"]), check,
+                  # forward() is the softmax of those logits (MMOCR's CTCConvertor applies it)
+                  compare("probabilities", one_thread(tps, x), out["raw"].softmax(-1)))
 
 
 def test_crnn_tps_prediction(tps):
@@ -101,9 +95,9 @@ def test_segocr_logits_and_prediction(seg):
     out = outputs0x(SEG)
     logits = one_thread(seg, out["inputs"])
     assert logits.shape == out["raw"].shape == (1, 38, 64, 256)
-    err = rel_err(logits, out["raw"])
-    print(f"SegOCR logits: {err:.3g} of the magnitude")
-    assert err <= RTOL
+    check = compare("SegOCR logits", logits, out["raw"])
+    print(check)
+    assert_parity(check)
     got = seg.postprocess(logits)[0]
     assert got.text == out["pred"][0]["text"] == "d"
     assert got.char_scores == pytest.approx(out["pred"][0]["score"], rel=1e-4)
@@ -204,4 +198,4 @@ def test_swapped_weights_exceed_the_tolerance(name, key):
     m.load_state_dict(sd, strict=True)
     out = outputs0x(name)
     got = one_thread(tps_logits, m, out["inputs"]) if name == TPS else one_thread(m, out["inputs"])
-    assert rel_err(got, out["raw"]) > 100 * RTOL
+    assert mismatches([compare("logits", got, out["raw"])]) and rel_err(got, out["raw"]) > 100 * RTOL

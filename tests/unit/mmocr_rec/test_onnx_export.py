@@ -17,7 +17,7 @@ from handlers.families.mmocr_rec.onnx_export import (ProbsGraph, dynamic_width, 
                                                      export_onnx, verify_model, verify_onnx)
 from handlers.families.mmocr_recognizer import OrtProbs
 from tests.conftest import data_path
-from tests.unit.handlers.checkpoints import oracle_checkpoint
+from tests.oracle import save_checkpoint
 
 CTC = ["crnn_mini-vgg_5e_mj", "svtr-small_20e_st_mj"]  # full size, oracle weights
 STEPS = 2
@@ -51,7 +51,7 @@ def decodes_in_steps(model: torch.nn.Module) -> bool:
 
 @pytest.mark.parametrize("arch", CTC)
 def test_ctc_checkpoint_exports_and_matches_torch(arch, crops, tmp_path):
-    checkpoint = oracle_checkpoint(arch, tmp_path / "model.pth")
+    checkpoint = save_checkpoint(arch, tmp_path / "model.pth")
     info = export_onnx(arch, checkpoint, tmp_path / "model.onnx")
     assert info["inputs"] == ["image"] and info["dynamic_axes"]["image"][0] == "batch"
     report = verify_onnx(arch, checkpoint, tmp_path / "model.onnx", crops)

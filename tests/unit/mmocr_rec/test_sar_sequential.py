@@ -7,9 +7,9 @@ import torch
 
 from handlers.families.mmocr_rec import available, build_model, config_of
 from handlers.families.mmocr_rec.sar import SequentialSARDecoder
+from tests.oracle import outputs, state_dict
 
 from . import keys
-from ._oracle import outputs, state_dict
 
 NAME = "sar_resnet31_sequential-decoder_5e_st-sub_mj-sub_sa_real"
 PARALLEL = "sar_resnet31_parallel-decoder_5e_st-sub_mj-sub_sa_real"

@@ -9,9 +9,10 @@ import torch
 from handlers.families.ner.bert import build_ner
 from handlers.families.ner.convertor import NerLabels, NerTextError, read_vocab, tags_to_entities, text_to_ids
 from tests.conftest import one_torch_thread
-from tests.unit.mmocr._oracle import RTOL, rel_err
+from tests.oracle import FLOOR as RTOL
+from tests.oracle import assert_parity, compare, oracle_file, outputs, rel_err, state_dict
 
-from ._oracle import ner_outputs, ner_state_dict, vocab_path
+NAME, SUB = "bert_softmax_cluener_18e", "mmocr0x"
 
 LABELS = NerLabels(("address", "book", "company", "game", "government", "movie", "name",
                     "organization", "position", "scene"))
@@ -19,7 +20,7 @@ LABELS = NerLabels(("address", "book", "company", "game", "government", "movie",
 
 @pytest.fixture(scope="module")
 def sd():
-    return ner_state_dict()
+    return state_dict(NAME, SUB)
 
 
 @pytest.fixture(scope="module")
@@ -37,12 +38,12 @@ def scratch():
 
 @pytest.fixture(scope="module")
 def out():
-    return ner_outputs()
+    return outputs(NAME, SUB)
 
 
 @pytest.fixture(scope="module")
 def vocab():
-    return read_vocab(vocab_path())
+    return read_vocab(oracle_file("dicts", "ner_vocab_oracle.txt", sub=SUB))
 
 
 def run(model, ids, masks):
@@ -66,9 +67,9 @@ def test_every_sentence_one_by_one(model, out, vocab):
         ids, mask = text_to_ids(s["text"], vocab, 128)
         assert ids == s["input_ids"][0].tolist() and mask == s["attention_masks"][0].tolist()
         logits = run(model, [ids], [mask])
-        err = rel_err(logits, s["logits"])
-        print(f"{len(s['text'])} chars: logits {err:.3g} of the magnitude")
-        assert err <= RTOL
+        check = compare(f"{len(s['text'])} chars: logits", logits, s["logits"])
+        print(check)
+        assert_parity(check)
         tags = logits.argmax(-1)[0].tolist()
         assert tags == s["pred_ids"][0]
         assert [list(e) for e in tags_to_entities(tags, mask, LABELS)] == s["entities"]
@@ -81,9 +82,9 @@ def test_batched(model, out, vocab):
     encoded = [text_to_ids(t, vocab, 128) for t in batched["texts"]]
     logits = run(model, [e[0] for e in encoded], [e[1] for e in encoded])
     assert logits.shape == batched["logits"].shape == (5, 128, 24)
-    assert rel_err(logits, batched["logits"]) <= RTOL
+    assert_parity(compare("batched logits", logits, batched["logits"]))
     for row, s in zip(logits, [s for s in out["per_sentence"] if s["ok"]]):
-        assert rel_err(row[None], s["logits"]) <= RTOL
+        assert_parity(compare("one row", row[None], s["logits"]))
 
 
 def test_intermediates_of_sentence_0(model, out, vocab):
@@ -100,18 +101,18 @@ def test_intermediates_of_sentence_0(model, out, vocab):
     finally:
         for h in hooks:
             h.remove()
-    assert rel_err(got["emb"], inter["encoder.bert.embeddings"]) <= RTOL
-    assert rel_err(got["l0"], inter["encoder.bert.encoder.layer.0"][0]) <= RTOL
-    assert rel_err(got["l11"], inter["encoder.bert.encoder.layer.11"][0]) <= RTOL
     with torch.no_grad():
         pooled = bert.pooler(got["l11"])
-    assert rel_err(pooled, inter["encoder.bert.pooler"]) <= RTOL
+    assert_parity(compare("embeddings", got["emb"], inter["encoder.bert.embeddings"]),
+                  compare("layer 0", got["l0"], inter["encoder.bert.encoder.layer.0"][0]),
+                  compare("layer 11", got["l11"], inter["encoder.bert.encoder.layer.11"][0]),
+                  compare("pooler", pooled, inter["encoder.bert.pooler"]))
 
 
-def _logit_error(model, out, vocab) -> float:
+def _logit_parity(model, out, vocab):
     s = out["per_sentence"][0]
     ids, mask = text_to_ids(s["text"], vocab, 128)
-    return rel_err(run(model, [ids], [mask]), s["logits"])
+    return compare("logits", run(model, [ids], [mask]), s["logits"])
 
 
 @pytest.mark.parametrize("key", ["decoder.classifier.weight",
@@ -127,7 +128,8 @@ def test_a_swapped_weight_fails(sd, out, vocab, scratch, key):
     w[[3, 7]] = w[[7, 3]]
     bad[key] = w
     scratch.load_state_dict(bad, strict=True)
-    assert _logit_error(scratch, out, vocab) > 10 * RTOL
+    check = _logit_parity(scratch, out, vocab)
+    assert not check.ok and check.error > 10 * RTOL
 
 
 def test_ignoring_the_attention_mask_fails(model, out, vocab):
@@ -150,7 +152,7 @@ def test_the_served_tagger_pads_to_the_longest_text_only(model, out, vocab):
     logits = run(model, [e[0][:width] for e in encoded], [e[1][:width] for e in encoded])
     for row, s in zip(logits, short):
         n = len(s["text"]) + 2
-        assert rel_err(row[:n], s["logits"][0, :n]) <= RTOL
+        assert_parity(compare("attended logits", row[:n], s["logits"][0, :n]))
         assert row[:n].argmax(-1).tolist() == s["pred_ids"][0][:n]
     tagger = NERTagger(TorchRunner(model), NERConfig("bert_softmax_cluener_18e"), vocab)
     assert tagger(texts + [""]) == [[] for _ in range(len(texts) + 1)]

@@ -1,25 +1,29 @@
 """The NER convertor against MMOCR 0.6.3's NerConvertor cases (oracle) and pinned edge cases."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from handlers.families.ner.bert import CLUENER_CATEGORIES
 from handlers.families.ner.convertor import (NerLabels, NerTextError, entities_to_labels, read_vocab,
                                              tags_to_entities, text_to_ids, to_spans)
 
-from ._oracle import convertor_cases, vocab_path
+from tests.oracle import oracle_file, oracle_subdir
+
+SUB = "mmocr0x"
 
 LABELS = NerLabels(CLUENER_CATEGORIES)
 
 
 @pytest.fixture(scope="module")
 def cases():
-    return convertor_cases()
+    return json.loads(oracle_file("cases", "ner_convertor_cases.json", sub=SUB).read_text(encoding="utf-8"))
 
 
 @pytest.fixture(scope="module")
 def vocab():
-    return read_vocab(vocab_path())
+    return read_vocab(oracle_file("dicts", "ner_vocab_oracle.txt", sub=SUB))
 
 
 def test_label_map(cases):
@@ -85,15 +89,11 @@ def test_uppercase_is_lowered_and_unknown_is_100(tmp_path):
 
 def test_test_pipeline_case(vocab):
     """MMOCR 0.6.3's NER test pipeline (NerTransform + ToTensorNER) on a labelled CLUENER sample."""
-    import json
-
     import torch
 
-    from ._oracle import root
-
-    case = json.loads((root() / "preproc" / "preproc_cases.json").read_text(encoding="utf-8"))
+    case = json.loads((oracle_subdir(SUB) / "preproc" / "preproc_cases.json").read_text(encoding="utf-8"))
     sample = case["bert_softmax_cluener_18e"]["input"]
-    tensors = torch.load(root() / "preproc" / "preproc.pt")["bert_softmax_cluener_18e"]
+    tensors = torch.load(oracle_subdir(SUB) / "preproc" / "preproc.pt")["bert_softmax_cluener_18e"]
     ids, mask = text_to_ids(sample["text"], vocab, 128)
     assert ids == tensors["input_ids"].tolist() and mask == tensors["attention_masks"].tolist()
     assert entities_to_labels(sample["label"], len(sample["text"]), LABELS, 128) == tensors["labels"].tolist()

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import json
 from functools import lru_cache
-from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
 from handlers.ops.db_postprocess import DBParams, db_postprocess, legacy_fill_mask, polygon_mean
+from tests.oracle import ORACLE
 
-ORACLE = Path(__file__).resolve().parents[3] / ".." / "shared" / "oracle"
 DB_CASES = ORACLE / "cases" / "db_postprocessor_cases.json"
 
 

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 @pytest.fixture(scope="module")
 def checkpoint_0x(tmp_path_factory):
     """The oracle DBNet weights saved the MMOCR 0.x way (DataParallel prefix, bbox_head)."""
-    from tests.unit.mmocr._oracle import oracle_state_dict
+    from tests.oracle import state_dict as oracle_state_dict
 
     state = {f"module.{k.replace('det_head.', 'bbox_head.', 1)}": v for k, v in oracle_state_dict(DB).items()}
     path = tmp_path_factory.mktemp("ckpt") / "dbnet_0x.pth"
@@ -97,7 +97,7 @@ def test_an_exported_detector_archives_for_onnxruntime(tmp_path):
 
 
 def test_a_recogniser_config_goes_to_the_recogniser_exporter(tmp_path, capsys):
-    from tests.unit.mmocr._oracle import oracle_state_dict
+    from tests.oracle import state_dict as oracle_state_dict
 
     arch = "crnn_mini-vgg_5e_mj"
     checkpoint = tmp_path / "crnn.pth"

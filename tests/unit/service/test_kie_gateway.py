@@ -14,7 +14,8 @@ from service.main import create_app
 from service.settings import Settings
 from service.weights import WeightError, sha256_of, verified_file
 from service.zoo import REPO_ROOT, ZooEntry, add_local_model, load_zoo
-from tests.unit.handlers.checkpoints import oracle_checkpoint, private_zoo
+from tests.oracle import save_checkpoint
+from tests.unit.handlers.checkpoints import private_zoo
 from tests.unit.handlers.test_kie_handler import NOVISUAL, ORACLE_BOXES, ORACLE_TEXTS, kie_files, receipt
 
 
@@ -22,7 +23,7 @@ from tests.unit.handlers.test_kie_handler import NOVISUAL, ORACLE_BOXES, ORACLE_
 def kie_zoo(tmp_path_factory):
     """A private zoo with the oracle's no-visual SDMG-R as local model `mykie` (no archive needed)."""
     root = tmp_path_factory.mktemp("kie-gateway")
-    checkpoint = oracle_checkpoint(NOVISUAL, root / "sdmgr.pth")
+    checkpoint = save_checkpoint(NOVISUAL, root / "sdmgr.pth")
     zoo_path = private_zoo(root)
     files = {k: {"path": str(p), "sha256": sha256_of(p)} for k, p in kie_files().items()}
     add_local_model(ZooEntry.model_validate({

@@ -3,12 +3,11 @@ derived by hand from MMOCR's sources; ``regenerate`` turns one into a state_dict
 from __future__ import annotations
 
 import ast
-import sys
 from pathlib import Path
 
 import torch
 
-from .._oracle import oracle_dir
+from tests.oracle import weights_tools
 
 KEYS = Path(__file__).resolve().parent
 
@@ -28,11 +27,7 @@ def read_keys(name: str) -> dict[str, tuple[tuple[int, ...], bool]]:
 def regenerate(name: str, kept: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """The oracle-formula state_dict of a key list (``gen_array`` values); ``kept`` buffers
     (BN counters, position tables) are taken from ``kept`` and their shapes checked."""
-    tools = str(oracle_dir() / "tools")
-    if tools not in sys.path:
-        sys.path.insert(0, tools)
-    from oracle_weights import gen_array
-
+    gen_array = weights_tools().gen_array
     out = {}
     for key, (shape, is_kept) in read_keys(name).items():
         if is_kept:
