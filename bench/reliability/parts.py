@@ -16,6 +16,7 @@ import psutil
 
 from bench.reliability import corpus
 from bench.reliability.checks import read_texts, run_cases, send
+from bench.reliability.fuzz import fuzz
 from bench.reliability.load import closed_loop, latency, open_loop, percentile
 from bench.reliability.target import ADMIN_KEY, Target
 
@@ -56,6 +57,21 @@ def malformed(target: Target, cases: list[corpus.Case], good: bytes, models: lis
     for problem in verdict.problems()[:10]:
         print("  corpus problem:", problem)
     return rows
+
+
+def schema_fuzz(target: Target, max_examples: int) -> list[Row]:
+    """Part 2: schemathesis over every operation of the live OpenAPI, admin key included."""
+    start = time.perf_counter()
+    report = fuzz(target.url, max_examples, headers={"authorization": f"Bearer {ADMIN_KEY}"})
+    seconds = time.perf_counter() - start
+    for failure in report.failures[:10]:
+        print("  fuzz problem:", failure)
+    statuses = ", ".join(f"{code}: {n}" for code, n in sorted(report.statuses.items()))
+    return [Row("fuzz", f"operations / requests ({max_examples} examples each, {seconds:.0f} s)",
+                f"{report.operations} / {report.calls} ({statuses})", "every operation", report.operations >= 15),
+            Row("fuzz", "server errors", report.server_errors, "0", report.server_errors == 0),
+            Row("fuzz", "answers the published schema does not declare", len(report.failures), "0",
+                not report.failures)]
 
 
 def cost(target: Target, cases: list[corpus.Case]) -> list[Row]:
