@@ -37,6 +37,10 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(20 * 1024 * 1024, ge=1024)
     max_pixels: int = Field(40_000_000, ge=10_000)
     max_lines: int = Field(1000, ge=1)  # text regions per page (413 above): each costs a crop and a read
+    # Recogniser columns one page may cost (413 above): this base plus a number per byte of its file
+    # (service/work_budget.py: real pages use under 0.3 per byte, a page of dashes 15).
+    max_rec_columns: int = Field(60_000, ge=0)
+    rec_columns_per_byte: float = Field(4.0, ge=0)
     upstream_timeout_s: float = Field(120.0, gt=0)
     connect_timeout_s: float = Field(5.0, gt=0)
     # Crops per recognition request sent to TorchServe (one request per chunk, sent concurrently).
