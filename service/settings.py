@@ -55,9 +55,11 @@ class Settings(BaseSettings):
     page_concurrency: int = Field(3, ge=1, le=64)
     # Admission control (service/guards.py): pipeline requests running at once, waiting beyond
     # those, and how long one may wait; past that the gateway answers 503 with Retry-After.
-    max_in_flight: int = Field(4, ge=1)
-    max_queued: int = Field(4, ge=0)
-    queue_timeout_s: float = Field(2.0, gt=0)
+    # None: derived from the capacity, one running and one waiting per CPU core this process may
+    # use (TorchServe's workers share those cores under `ocrserve run`; set both when it runs elsewhere).
+    max_in_flight: int | None = Field(None, ge=1)
+    max_queued: int | None = Field(None, ge=0)
+    queue_timeout_s: float = Field(10.0, gt=0)
     # Slow clients (service/http_protocol.py): request headers must arrive within this long;
     # an idle keep-alive connection is closed after keep_alive_timeout_s.
     header_timeout_s: float = Field(10.0, gt=0)
