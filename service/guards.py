@@ -12,6 +12,7 @@ import logging
 import math
 import os
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -61,20 +62,32 @@ class Admission:
     max_in_flight: int
     max_queued: int
     queue_timeout_s: float
+    # Optional: a queued request also gives up after this many times the fastest of the last 32
+    # service times (about an unloaded request's), so an admitted request's latency stays near a
+    # multiple of the unloaded one however loaded the machine is. It sheds closed loops of more
+    # clients than the machine serves at once, hence off by default.
+    queue_wait_ratio: float | None = None
 
     @classmethod
     def for_capacity(cls, max_in_flight: int | None, max_queued: int | None, queue_timeout_s: float,
-                     cores: int | None = None) -> "Admission":
+                     queue_wait_ratio: float | None = None, cores: int | None = None) -> "Admission":
         """Limits given, or derived from the cores: one running and one waiting per core."""
         cores = cores or cpu_capacity()
         running = max_in_flight or cores
-        return cls(running, running if max_queued is None else max_queued, queue_timeout_s)
+        return cls(running, running if max_queued is None else max_queued, queue_timeout_s, queue_wait_ratio)
+
+    def wait_limit_s(self) -> float:
+        """How long a request may wait in the queue now."""
+        if self.queue_wait_ratio and self._recent:
+            return min(self.queue_timeout_s, self.queue_wait_ratio * min(self._recent))
+        return self.queue_timeout_s
 
     def __post_init__(self) -> None:
         self.running = 0
         self.waiting = 0
         self.shed = 0
         self.service_s = 0.0  # moving average of the time an admitted request held its slot
+        self._recent: deque[float] = deque(maxlen=32)
         self._slots = asyncio.Semaphore(self.max_in_flight)
 
     async def acquire(self) -> bool:
@@ -83,7 +96,7 @@ class Admission:
             return False
         self.waiting += 1
         try:
-            await asyncio.wait_for(self._slots.acquire(), self.queue_timeout_s)
+            await asyncio.wait_for(self._slots.acquire(), self.wait_limit_s())
         except TimeoutError:
             return False
         finally:
@@ -95,6 +108,7 @@ class Admission:
         self.running -= 1
         self._slots.release()
         if held_s is not None:
+            self._recent.append(held_s)
             self.service_s = held_s if not self.service_s else 0.8 * self.service_s + 0.2 * held_s
 
     def retry_after_s(self) -> int:

@@ -61,7 +61,7 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
     # Added first = innermost: the error net sits under admission control, the metrics outermost.
     app.add_middleware(error_net)
     app.state.admission = Admission.for_capacity(settings.max_in_flight, settings.max_queued,
-                                                 settings.queue_timeout_s)
+                                                 settings.queue_timeout_s, settings.queue_wait_ratio)
     app.add_middleware(admission_middleware, admission=app.state.admission)
     app.middleware("http")(middleware(metrics))
     app.add_middleware(security_headers)

@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     max_in_flight: int | None = Field(None, ge=1)
     max_queued: int | None = Field(None, ge=0)
     queue_timeout_s: float = Field(10.0, gt=0)
+    # Optional: a queued request also waits at most this times the fastest recent service time.
+    queue_wait_ratio: float | None = Field(None, gt=0)
     # Slow clients (service/http_protocol.py): request headers must arrive within this long;
     # an idle keep-alive connection is closed after keep_alive_timeout_s.
     header_timeout_s: float = Field(10.0, gt=0)

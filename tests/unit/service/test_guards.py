@@ -99,6 +99,23 @@ def test_admission_limits_follow_the_cores_unless_given():
     assert Admission.for_capacity(None, 1, 10, cores=8).max_in_flight == 8
 
 
+def test_the_optional_wait_ratio_bounds_the_queue_by_the_fastest_recent_service():
+    async def scenario():
+        gate = Admission(max_in_flight=1, max_queued=4, queue_timeout_s=10, queue_wait_ratio=0.5)
+        assert gate.wait_limit_s() == 10  # nothing served yet
+        for held in (0.4, 0.2, 0.6):
+            assert await gate.acquire()
+            gate.release(held)
+        assert gate.wait_limit_s() == pytest.approx(0.1)  # half the fastest, 0.2 s
+        assert await gate.acquire()
+        start = time.perf_counter()
+        assert not await gate.acquire()  # waited 0.1 s, not the 10 s timeout
+        assert 0.08 < time.perf_counter() - start < 1
+        assert Admission(1, 4, 10).wait_limit_s() == 10  # off by default
+
+    asyncio.run(scenario())
+
+
 def test_retry_after_is_the_time_to_drain_what_is_admitted():
     async def scenario():
         gate = Admission(max_in_flight=2, max_queued=2, queue_timeout_s=10)
