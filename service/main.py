@@ -60,7 +60,8 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
     web.install(app)  # the page at /, /catalog, and /docs + /redoc with local assets
     # Added first = innermost: the error net sits under admission control, the metrics outermost.
     app.add_middleware(error_net)
-    app.state.admission = Admission(settings.max_in_flight, settings.max_queued, settings.queue_timeout_s)
+    app.state.admission = Admission.for_capacity(settings.max_in_flight, settings.max_queued,
+                                                 settings.queue_timeout_s, settings.queue_wait_ratio)
     app.add_middleware(admission_middleware, admission=app.state.admission)
     app.middleware("http")(middleware(metrics))
     app.add_middleware(security_headers)

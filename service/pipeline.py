@@ -16,6 +16,7 @@ from service.layout import analyse_page
 from service.ner_lines import tag_lines
 from service.uploads import decode_upload
 from service.words import line_words
+from service.work_budget import check_recognition_budget, page_columns
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,9 @@ class OcrRequest:
     orient_cls: str | None = None
     # A page of thousands of specks costs a recognition call per chunk of them: refused (413).
     max_lines: int = 1000
+    # Recogniser columns a page may cost: this many, plus rec_columns_per_byte per byte of its file.
+    max_rec_columns: int = 60_000
+    rec_columns_per_byte: float = 4.0
 
 
 class Timer:
@@ -96,7 +100,7 @@ async def ocr_image(backend: Backend, data: bytes, image: np.ndarray, request: O
     timer.mark("detect", t)
     result: list[dict[str, Any]] = [{"box": r.flat(), "box_score": r.score} for r in rows]
     if request.rec and rows:
-        result = await _read_lines(backend, image, rows, result, request, timer)
+        result = await _read_lines(backend, image, rows, result, request, timer, len(data))
     t = time.perf_counter()
     page: dict[str, Any] = {"width": width, "height": height, **await asyncio.to_thread(analyse_page, result)}
     timer.mark("layout", t)  # the one reading order: `result` reordered, plus `blocks` and `text`
@@ -110,10 +114,13 @@ async def ocr_image(backend: Backend, data: bytes, image: np.ndarray, request: O
 
 
 async def _read_lines(backend: Backend, image: np.ndarray, rows: list[Detection], result: list[dict],
-                      request: OcrRequest, timer: Timer) -> list[dict]:
-    """Crop every detected line, turn upside-down ones (optional), read them, split words."""
+                      request: OcrRequest, timer: Timer, file_bytes: int) -> list[dict]:
+    """Crop every detected line, check what reading them costs, turn upside-down ones (optional),
+    read them, split words."""
     t = time.perf_counter()
     crops = await asyncio.to_thread(_crops, image, [r.polygon for r in rows])
+    check_recognition_budget(page_columns(c.image.shape for c in crops), file_bytes, request.max_rec_columns,
+                             request.rec_columns_per_byte)
     t = timer.mark("crop", t)
     images = [c.image for c in crops]
     flipped = [False] * len(crops)

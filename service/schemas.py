@@ -129,6 +129,13 @@ class ErrorResponse(BaseModel):
     message: str
 
 
+class Readiness(BaseModel):
+    """GET /readyz, with 200 (ready) and 503 (not ready) alike."""
+
+    ready: bool
+    models: dict[str, str] = Field(description="each expected model's status: READY, or why it is not")
+
+
 class WorkerInfo(BaseModel):
     id: str | None = None
     status: str

@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     # Threads each TorchServe worker gives its runtime (handed to the workers by the launcher).
     threads: int = Field(1, ge=1, le=64)
     max_lines: int = Field(1000, ge=1)  # text regions per page (413 above): each costs a crop and a read
+    # Recogniser columns one page may cost (413 above): this base plus a number per byte of its file
+    # (service/work_budget.py: real pages use under 0.3 per byte, a page of dashes 15).
+    max_rec_columns: int = Field(60_000, ge=0)
+    rec_columns_per_byte: float = Field(4.0, ge=0)
     upstream_timeout_s: float = Field(120.0, gt=0)
     connect_timeout_s: float = Field(5.0, gt=0)
     # Crops per recognition request sent to TorchServe (one request per chunk, sent concurrently).
@@ -55,9 +59,13 @@ class Settings(BaseSettings):
     page_concurrency: int = Field(3, ge=1, le=64)
     # Admission control (service/guards.py): pipeline requests running at once, waiting beyond
     # those, and how long one may wait; past that the gateway answers 503 with Retry-After.
-    max_in_flight: int = Field(4, ge=1)
-    max_queued: int = Field(4, ge=0)
-    queue_timeout_s: float = Field(2.0, gt=0)
+    # None: derived from the capacity, one running and one waiting per CPU core this process may
+    # use (TorchServe's workers share those cores under `ocrserve run`; set both when it runs elsewhere).
+    max_in_flight: int | None = Field(None, ge=1)
+    max_queued: int | None = Field(None, ge=0)
+    queue_timeout_s: float = Field(10.0, gt=0)
+    # Optional: a queued request also waits at most this times the fastest recent service time.
+    queue_wait_ratio: float | None = Field(None, gt=0)
     # Slow clients (service/http_protocol.py): request headers must arrive within this long;
     # an idle keep-alive connection is closed after keep_alive_timeout_s.
     header_timeout_s: float = Field(10.0, gt=0)

@@ -43,7 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--soak-s", type=float, default=1200, help="soak duration (20 min)")
     parser.add_argument("--overload-s", type=float, default=60, help="open-loop overload duration")
     parser.add_argument("--slow-s", type=float, default=30, help="slow-client part duration")
-    parser.add_argument("--parts", nargs="*", default=["corpus", "cost", "soak", "overload", "slow", "access",
+    parser.add_argument("--fuzz-examples", type=int, default=50, help="schemathesis examples per operation")
+    parser.add_argument("--parts", nargs="*", default=["corpus", "fuzz", "cost", "soak", "overload", "slow", "access",
                                                        "faults"])
     args = parser.parse_args(argv)
     images = _images()
@@ -68,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
                     *parts.backpressure(target, images, capacity["value"], args.overload_s)]
 
         steps = {"corpus": lambda: parts.malformed(target, corpus.cases(sample), images[0], models),
+                 "fuzz": lambda: parts.schema_fuzz(target, args.fuzz_examples),
                  "cost": lambda: parts.cost(target, list(corpus.cost_cases(sample))),
                  "soak": soak, "overload": overload,
                  "slow": lambda: parts.slow_clients(target, images[0], seconds=args.slow_s),

@@ -117,12 +117,17 @@ def cost_cases(sample: np.ndarray) -> Iterator[Case]:
     yield _upload(f"16-bit RGBA PNG 6000x6500 ({len(png16) // 1024} KB)", png16.tobytes(), cost=True, params={})
     yield _upload("JPEG header patched to 6300x6300", jpeg_claiming(encoded(sample[:8, :8], "JPEG"), 6300, 6300),
                   cost=True, params={})
+    page = dashes_page()
+    yield _upload(f"page of dashes ({len(page) // 1024} KB)", page, cost=True, params={})
+
+
+def dashes_page() -> bytes:
+    """A 15 KB PNG, 3000 x 2200, of short dashes in a grid: the detector sees ~70 page-high lines."""
     page = np.full((3000, 2200), 255, np.uint8)
     for y in range(40, 2960, 24):
         for x in range(40, 2160, 30):
             page[y:y + 3, x:x + 14] = 0
-    yield _upload(f"page of dashes ({len(encoded(page, 'PNG')) // 1024} KB)", encoded(page, "PNG"), cost=True,
-                  params={})
+    return encoded(page, "PNG")
 
 
 def envelope_cases(sample: np.ndarray) -> Iterator[Case]:

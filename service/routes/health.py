@@ -6,6 +6,7 @@ from fastapi.responses import JSONResponse
 
 from service.errors import OcrServeError
 from service.routes.models import describe
+from service.schemas import Readiness
 from service.state import State
 
 router = APIRouter(tags=["health"])
@@ -17,7 +18,8 @@ async def healthz() -> dict:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get("/readyz", response_model=Readiness,
+            responses={503: {"model": Readiness, "description": "a model is missing or not READY"}})
 async def readyz(state: State) -> JSONResponse:
     """Every expected model (the zoo defaults, or OCRSERVE_READY_MODELS) is loaded in TorchServe
     with all workers READY (asked for real)."""

@@ -76,7 +76,8 @@ def build_request(state, options: OcrOptions) -> OcrRequest:
         det_options=det_options, min_text_score=options.rec_min_score, kie=kie, rec_lang=rec_lang,
         ner=_ner_model(state, options.ner, rec),
         orient_cls=defaults.get("cls") if defaults.get("cls") in state.zoo.models else None,
-        max_lines=state.settings.max_lines)
+        max_lines=state.settings.max_lines, max_rec_columns=state.settings.max_rec_columns,
+        rec_columns_per_byte=state.settings.rec_columns_per_byte)
 
 
 def tesseract_lang(state, lang: str | None, det: str | None, rec: str | None, det_options: dict) -> str | None:

@@ -13,7 +13,7 @@ from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
-from service.schemas import Catalog
+from service.schemas import Catalog, ErrorResponse
 from service.state import State
 
 PAGE_DIR = Path(__file__).resolve().parents[1] / "web"
@@ -33,7 +33,8 @@ async def page() -> FileResponse:
     return FileResponse(PAGE_DIR / "index.html", media_type="text/html", headers=_CSP)
 
 
-@router.get("/catalog", response_model=Catalog, tags=["models"])
+@router.get("/catalog", response_model=Catalog, tags=["models"],
+            responses={c: {"model": ErrorResponse} for c in (503, 504)})  # TorchServe down / stalled
 async def catalog(state: State) -> Catalog:
     """Public and read-only: the names of the loaded models per task, and the default of each task."""
     listed = await state.client.management("GET", "/models", params={"limit": 1000})

@@ -92,8 +92,52 @@ def test_admission_sheds_past_the_queue_and_after_the_wait():
     asyncio.run(scenario())
 
 
+def test_admission_limits_follow_the_cores_unless_given():
+    derived = Admission.for_capacity(None, None, 10, cores=2)
+    assert (derived.max_in_flight, derived.max_queued) == (2, 2)  # one running and one waiting per core
+    given = Admission.for_capacity(4, 0, 10, cores=2)
+    assert (given.max_in_flight, given.max_queued) == (4, 0)
+    assert Admission.for_capacity(None, 1, 10, cores=8).max_in_flight == 8
+
+
+def test_the_optional_wait_ratio_bounds_the_queue_by_the_fastest_recent_service():
+    async def scenario():
+        gate = Admission(max_in_flight=1, max_queued=4, queue_timeout_s=10, queue_wait_ratio=0.5)
+        assert gate.wait_limit_s() == 10  # nothing served yet
+        for held in (0.4, 0.2, 0.6):
+            assert await gate.acquire()
+            gate.release(held)
+        assert gate.wait_limit_s() == pytest.approx(0.1)  # half the fastest, 0.2 s
+        assert await gate.acquire()
+        start = time.perf_counter()
+        assert not await gate.acquire()  # waited 0.1 s, not the 10 s timeout
+        assert 0.08 < time.perf_counter() - start < 1
+        assert Admission(1, 4, 10).wait_limit_s() == 10  # off by default
+
+    asyncio.run(scenario())
+
+
+def test_retry_after_is_the_time_to_drain_what_is_admitted():
+    async def scenario():
+        gate = Admission(max_in_flight=2, max_queued=2, queue_timeout_s=10)
+        assert gate.retry_after_s() == 10  # nothing measured yet: the longest a request may wait
+        for _ in range(2):
+            assert await gate.acquire()
+        gate.release(3.0)
+        assert await gate.acquire()
+        gate.release(3.0)
+        assert gate.service_s == pytest.approx(3.0) and gate.running == 1
+        waiting = [asyncio.ensure_future(gate.acquire()) for _ in range(3)]
+        await asyncio.sleep(0.01)
+        assert gate.retry_after_s() == 6  # 3 s each for 2 running + 2 waiting, on 2 slots
+        for future in waiting:
+            future.cancel()
+
+    asyncio.run(scenario())
+
+
 def test_shed_requests_get_503_with_retry_after_and_reads_are_never_shed(zoo, weights_ready):
-    app = create_app(Settings(max_in_flight=1, max_queued=0), backend=LocalBackend(zoo))
+    app = create_app(Settings(max_in_flight=1, max_queued=0, queue_timeout_s=2), backend=LocalBackend(zoo))
     with TestClient(app) as c:
         app.state.admission.running = 1  # as if a pipeline request held the only slot
         shed = c.post("/kie", json=GOOD)
