@@ -8,11 +8,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from handlers.families.kie.roi_pool import roi_align as one_box_roi_align
 from handlers.families.mmocr.maskrcnn_boxes import (
     delta_decode, delta_encode, grid_anchors, multilevel_roi_align, roi_levels)
 from handlers.families.mmocr.maskrcnn_post import mask_polygons, maskrcnn_postprocess, paste_mask
 from handlers.ops.nms import batched_nms, nms
+from tests.unit.kie.test_roi_pool import _reference as scalar_roi_align
 
 torch.set_num_threads(1)
 RATIOS = (0.17, 0.44, 1.13, 2.90, 7.46)
@@ -83,7 +83,7 @@ def test_nms_equals_brute_force(seed, thr):
     assert got == sorted(want, key=lambda i: -scores[i])
 
 
-def test_multilevel_roi_align_matches_one_box_roi_align_at_level_boundaries():
+def test_multilevel_roi_align_matches_scalar_roi_align_at_level_boundaries():
     g = torch.Generator().manual_seed(0)
     strides = (4, 8, 16, 32)
     feats = [torch.randn(1, 8, 256 // s, 320 // s, generator=g) for s in strides]
@@ -100,8 +100,8 @@ def test_multilevel_roi_align_matches_one_box_roi_align_at_level_boundaries():
         got = multilevel_roi_align(feats, rois, strides, size)
         for k in range(len(rois)):
             lvl = int(levels[k])
-            ref = one_box_roi_align(feats[lvl], rois[k:k + 1], size, 1 / strides[lvl], 0, True)
-            assert torch.allclose(got[k], ref[0], atol=2e-5), (k, size)
+            ref = scalar_roi_align(feats[lvl], rois[k:k + 1], size, 1 / strides[lvl], 0, True)
+            assert torch.allclose(got[k].double(), ref[0], atol=2e-5), (k, size)
 
 
 def test_constant_mask_pasted_fills_exactly_the_box():
