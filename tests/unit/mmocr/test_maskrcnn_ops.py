@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from handlers.families.mmocr.maskrcnn_boxes import (
     delta_decode, delta_encode, grid_anchors, multilevel_roi_align, roi_levels)
 from handlers.families.mmocr.maskrcnn_post import mask_polygons, maskrcnn_postprocess, paste_mask
+from handlers.ops import nms as nms_module
 from handlers.ops.nms import batched_nms, nms
 from tests.unit.kie.test_roi_pool import _reference as scalar_roi_align
 
@@ -82,6 +83,20 @@ def test_nms_equals_brute_force(seed, thr):
         want += [int(idx[k]) for k in _brute_force_nms(boxes[idx], scores[idx], thr)]
     assert got == sorted(want, key=lambda i: -scores[i])
 
+
+
+def test_nms_is_the_same_when_the_iou_matrix_is_built_in_many_row_blocks(monkeypatch):
+    # the IoU matrix is filled block by block (bounded memory); a block seam must not change
+    # which boxes survive, including a box suppressed by a kept box of an earlier block
+    rs = np.random.RandomState(4)
+    xy = rs.uniform(0, 60, (200, 2))
+    boxes = np.concatenate([xy, xy + rs.uniform(10, 40, (200, 2))], 1).astype(np.float32)
+    scores = rs.uniform(0, 1, 200).astype(np.float32)
+    want = _brute_force_nms(boxes, scores, 0.4)
+    for block in (7, 64, 1024):
+        monkeypatch.setattr(nms_module, "_BLOCK", block)
+        assert nms(torch.tensor(boxes), torch.tensor(scores), 0.4).tolist() == want, block
+    assert nms(torch.zeros(0, 4), torch.zeros(0), 0.5).tolist() == []
 
 def test_multilevel_roi_align_matches_scalar_roi_align_at_level_boundaries():
     g = torch.Generator().manual_seed(0)
