@@ -11,39 +11,45 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-#: rows of the IoU matrix computed at once (1024 x 5000 float32 = 20 MB per temporary)
-_BLOCK = 1024
+#: boxes decided per step: each block meets the boxes kept so far in one IoU matrix
+_BLOCK = 256
 
 
 def box_iou_matrix(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """IoU of every (M, 4) box in ``a`` with every (K, 4) box in ``b`` -> (M, K)."""
-    lt = torch.maximum(a[:, None, :2], b[None, :, :2])
-    rb = torch.minimum(a[:, None, 2:], b[None, :, 2:])
-    wh = (rb - lt).clamp(min=0)
-    inter = wh[..., 0] * wh[..., 1]
+    ax1, ay1, ax2, ay2 = (a[:, k, None] for k in range(4))
+    bx1, by1, bx2, by2 = b.T
+    inter = ((torch.minimum(ax2, bx2) - torch.maximum(ax1, bx1)).clamp(min=0)
+             * (torch.minimum(ay2, by2) - torch.maximum(ay1, by1)).clamp(min=0))
     area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
     area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
     return inter / (area_a[:, None] + area_b[None, :] - inter)
 
 
+def _overlaps(a: torch.Tensor, b: torch.Tensor, iou_threshold: float) -> np.ndarray:
+    # ~(iou <= thr) rather than iou > thr: a NaN IoU (two empty boxes) suppresses, as it always has
+    return (~(box_iou_matrix(a, b) <= iou_threshold)).cpu().numpy()
+
+
 def nms(boxes: torch.Tensor, scores: torch.Tensor, iou_threshold: float) -> torch.Tensor:
     """Indices of the kept boxes, by decreasing score.
 
-    The pairwise IoUs are computed at once (in row blocks, to bound memory); only the greedy
-    walk, which is sequential by nature, is a loop, over numpy rows of booleans."""
+    Boxes are decided a block at a time, in score order: one IoU matrix drops the block's boxes
+    that overlap a box kept earlier, then a walk over the block's own (B, B) overlaps settles
+    the rest greedily. The work is about n x kept IoUs, not n x n, and no per-box torch call."""
     order = torch.argsort(scores, descending=True, stable=True)
     boxes = boxes[order]
-    n = len(order)
-    # ~(iou <= thr) rather than iou > thr: a NaN IoU (two empty boxes) suppresses, as it always has
-    over = np.zeros((n, n), bool)
-    for s in range(0, n, _BLOCK):
-        over[s:s + _BLOCK] = (~(box_iou_matrix(boxes[s:s + _BLOCK], boxes) <= iou_threshold)).cpu().numpy()
-    removed = np.zeros(n, bool)
-    keep = []
-    for i in range(n):
-        if not removed[i]:
-            keep.append(i)
-            removed |= over[i]
+    keep: list[int] = []
+    for s in range(0, len(order), _BLOCK):
+        block = boxes[s:s + _BLOCK]
+        alive = np.ones(len(block), bool)
+        if keep:
+            alive &= ~_overlaps(block, boxes[keep], iou_threshold).any(axis=1)
+        inner = _overlaps(block, block, iou_threshold)
+        for i in range(len(block)):
+            if alive[i]:
+                keep.append(s + i)
+                alive &= ~inner[i]  # only the later boxes of the block are still read
     return order[torch.as_tensor(keep, dtype=torch.long, device=boxes.device)]
 
 

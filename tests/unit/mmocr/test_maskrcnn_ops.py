@@ -85,9 +85,9 @@ def test_nms_equals_brute_force(seed, thr):
 
 
 
-def test_nms_is_the_same_when_the_iou_matrix_is_built_in_many_row_blocks(monkeypatch):
-    # the IoU matrix is filled block by block (bounded memory); a block seam must not change
-    # which boxes survive, including a box suppressed by a kept box of an earlier block
+def test_nms_is_the_same_whatever_the_block_size(monkeypatch):
+    # boxes are decided a block at a time (against the boxes kept in earlier blocks, then among
+    # themselves): a block seam must not change which boxes survive
     rs = np.random.RandomState(4)
     xy = rs.uniform(0, 60, (200, 2))
     boxes = np.concatenate([xy, xy + rs.uniform(10, 40, (200, 2))], 1).astype(np.float32)
