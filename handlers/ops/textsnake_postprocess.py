@@ -29,7 +29,6 @@ from typing import Sequence
 
 import cv2
 import numpy as np
-from skimage.morphology import skeletonize
 
 from handlers.ops.fce_postprocess import fill_hole
 from handlers.ops.pan_postprocess import sigmoid
@@ -37,6 +36,10 @@ from handlers.ops.pan_postprocess import sigmoid
 
 def center_line(region: np.ndarray) -> np.ndarray:
     """(n, 2) int (y, x) points of the one-pixel-wide skeleton of a filled center region."""
+    # imported here: scikit-image pulls in scipy (~1 s), which the other detectors served by
+    # the same handler module should not pay for at worker start
+    from skimage.morphology import skeletonize
+
     return np.argwhere(skeletonize(np.asarray(region) > 0))
 
 
