@@ -13,7 +13,7 @@ For each RoI (batch_idx, x1, y1, x2, y2) in input coordinates:
 
 Axis-aligned bilinear sampling is separable, so each RoI is ``Wy @ F @ Wx.T`` with per-axis
 weight matrices restricted to the window of rows / columns its samples touch: one pair of
-matrix products per RoI instead of a gather per sample (and differentiable in ``features``).
+matrix products per RoI instead of a gather per sample, and the same in the backward pass.
 Coordinates are float32 as in the reference kernel, so results agree with it to rounding.
 """
 from __future__ import annotations
@@ -48,14 +48,40 @@ def _axis_weights(start: np.float32, length: np.float32, out: int, size: int,
     return weights / np.float32(grid)
 
 
+class _SeparableRoIAlign(torch.autograd.Function):
+    """Forward: ``Wy @ window @ Wx.T`` per RoI. Backward: ``Wy.T @ grad @ Wx`` added into one
+    gradient map; autograd's own backward of the window slices would allocate and zero a
+    full-size map per RoI (a quarter of a unet16 SDMG-R training step)."""
+
+    @staticmethod
+    def forward(ctx, features, plan, out_shape):
+        out = features.new_zeros(out_shape)
+        for k, b, r0, c0, wy, wx in plan:
+            window = features[b, :, r0:r0 + wy.shape[1], c0:c0 + wx.shape[1]]
+            out[k] = torch.matmul(torch.matmul(wy, window), wx.T)
+        ctx.plan, ctx.features_shape = plan, features.shape
+        return out
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_out):
+        grad = grad_out.new_zeros(ctx.features_shape)
+        for k, b, r0, c0, wy, wx in ctx.plan:
+            grad[b, :, r0:r0 + wy.shape[1], c0:c0 + wx.shape[1]] += torch.matmul(
+                torch.matmul(wy.T, grad_out[k]), wx)
+        return grad, None, None
+
+
 def roi_align(features: torch.Tensor, rois: torch.Tensor, output_size: int | tuple[int, int],
               spatial_scale: float = 1.0, sampling_ratio: int = 0,
               aligned: bool = True) -> torch.Tensor:
-    """features (N, C, H, W), rois (K, 5) (batch index, x1, y1, x2, y2) -> (K, C, out_h, out_w)."""
+    """features (N, C, H, W), rois (K, 5) (batch index, x1, y1, x2, y2) -> (K, C, out_h, out_w).
+
+    Differentiable in ``features`` (not in ``rois``, as in mmcv)."""
     out_h, out_w = (output_size, output_size) if isinstance(output_size, int) else output_size
     _, channels, height, width = features.shape
-    out = features.new_zeros(rois.shape[0], channels, out_h, out_w)
     scale, offset = np.float32(spatial_scale), np.float32(0.5 if aligned else 0.0)
+    plan = []  # (k, image, first row, first column, Wy window, Wx window) of each non-empty RoI
     for k, roi in enumerate(rois.detach().cpu().numpy().astype(np.float32)):
         x1, y1, x2, y2 = roi[1:] * scale - offset
         roi_w, roi_h = x2 - x1, y2 - y1
@@ -67,8 +93,7 @@ def roi_align(features: torch.Tensor, rois: torch.Tensor, output_size: int | tup
         if rows.size == 0 or cols.size == 0:
             continue
         r0, r1, c0, c1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
-        window = features[int(roi[0]), :, r0:r1, c0:c1]
-        wy_t = torch.from_numpy(np.ascontiguousarray(wy[:, r0:r1])).to(features)
-        wx_t = torch.from_numpy(np.ascontiguousarray(wx[:, c0:c1])).to(features)
-        out[k] = torch.matmul(torch.matmul(wy_t, window), wx_t.T)
-    return out
+        plan.append((k, int(roi[0]), int(r0), int(c0),
+                     torch.from_numpy(np.ascontiguousarray(wy[:, r0:r1])).to(features),
+                     torch.from_numpy(np.ascontiguousarray(wx[:, c0:c1])).to(features)))
+    return _SeparableRoIAlign.apply(features, plan, (rois.shape[0], channels, out_h, out_w))
