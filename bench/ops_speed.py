@@ -1,6 +1,7 @@
 """Before / after of the three ops replaced in issue 10 ("libraries where they are better").
 
-    PYTHONPATH=$PWD .venv/bin/python bench/ops_speed.py [--baseline 43554ea] [--repeats 5] [--no-train]
+    PYTHONPATH=$PWD .venv/bin/python bench/ops_speed.py [--baseline 43554ea] [--repeats 5]
+        [--train-receipts 1 | --no-train]
 
 The "before" code is read from git at ``--baseline`` (the tree before the change), never kept in
 ``handlers/``: TextSnake's hand-written Zhang-Suen thinning, SDMG-R's per-sample RoIAlign and the
@@ -13,7 +14,8 @@ per-box NMS loop. Old and new run in the same process, interleaved, one thread, 
   (IoU). Also the skeleton pixels of every center contour of the MMOCR oracle's TextSnake maps.
 * RoIAlign (7 x 7, 16 channels) of 60 boxes of a real WildReceipt receipt on its resized size.
 * NMS of 1,000 clustered boxes (and 4,300, a Mask R-CNN RPN's five levels), IoU 0.7.
-* One unet16 SDMG-R training step (4 real receipts, Adam, as ``ocrserve train kie`` runs it).
+* One unet16 SDMG-R training step (forward, backward, Adam as ``ocrserve train kie`` runs it) on
+  ``--train-receipts`` real receipts (default 1; the command's batch is 4).
 """
 from __future__ import annotations
 
@@ -213,12 +215,12 @@ def train_step_seconds(model, batch) -> tuple[float, float]:
     return time.perf_counter() - start, float(losses["loss"].detach())
 
 
-def bench_train_step(old) -> None:
+def bench_train_step(old, n_receipts: int) -> None:
     model0 = new_model(TrainOptions(arch="sdmgr_unet16_60e_wildreceipt"), num_classes=26)
     model0.train()
-    batch = make_batch(receipts(4), with_image=True)
+    batch = make_batch(receipts(n_receipts), with_image=True)
     n_boxes = sum(len(b) for b in batch.boxes)
-    print(f"\nunet16 SDMG-R, one training step (forward + backward + Adam), 4 real receipts, "
+    print(f"\nunet16 SDMG-R, one training step (forward + backward + Adam), {n_receipts} real receipts, "
           f"{n_boxes} boxes, image batch {tuple(batch.img.shape)}")
     fast = roi_pool.roi_align
     torch.set_flush_denormal(True)
@@ -237,6 +239,8 @@ def main() -> None:
     ap.add_argument("--baseline", default="43554ea", help="git revision holding the old code")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--images", type=int, default=10, help="ICDAR 2015 images for TextSnake")
+    ap.add_argument("--train-receipts", type=int, default=1,
+                    help="receipts in the training step (ocrserve train kie: 4; the old step is slow)")
     ap.add_argument("--no-train", action="store_true", help="skip the (slow) training step")
     args = ap.parse_args()
     torch.set_num_threads(1)
@@ -248,7 +252,7 @@ def main() -> None:
     bench_roi_align(old_roi, args.repeats)
     bench_nms(load_old(args.baseline, "handlers/ops/nms.py"), args.repeats)
     if not args.no_train:
-        bench_train_step(old_roi)
+        bench_train_step(old_roi, args.train_receipts)
     print(f"\nload average at the end {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f}")
 
 
