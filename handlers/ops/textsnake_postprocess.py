@@ -3,26 +3,25 @@
 Follows the TextSnake paper (text center line -> centralised disks of predicted radius
 -> union of disks) and MMOCR 1.0.1's ``TextSnakePostprocessor`` defaults (text region
 0.6, center region 0.2, min center area 30, disk overlap 0.03, radius shrink 1.03,
-'poly' only). Pure numpy / OpenCV.
+'poly' only). Pure numpy / OpenCV / scikit-image.
 
 Steps as MMOCR does them:
   * text = sigmoid(ch 0), center = sigmoid(ch 1) * text; masks text > 0.6,
     center > 0.2 (holes filled); sin/cos (ch 2, 3) normalised to unit length;
   * every center contour (``RETR_TREE``) of area >= min_center_area is filled and
-    thinned to a skeleton; each skeleton point is pushed along the normal
-    (cos, -sin) in steps of 0.03 radius while it stays in the filled contour, both
-    ways, and the midpoint (int32-truncated) becomes a disk centre with radius
+    thinned with scikit-image's ``skeletonize`` (as MMOCR does); each skeleton point
+    is pushed along the normal (cos, -sin) in steps of 0.03 radius while it stays in
+    the filled contour, both ways, and the midpoint (int32-truncated) becomes a disk centre with radius
     radius(centre) * 1.03 and score center(centre);
   * disks are merged greedily by score (distance <= (r_i + r_j) * 0.03 -> mean disk);
   * disks of radius > 1 are drawn (``cv2.circle`` with int centre / radius), the first
     contour of the drawing is the polygon if its area > 0 and it has > 4 points; its
     score is the mean text probability under the drawn disks.
 
-Difference from MMOCR: MMOCR thins with scikit-image's ``skeletonize``, whose lookup
-table departs from the Zhang-Suen conditions for 25 of the 256 neighbourhood codes;
-``zhang_suen_thinning`` here implements the paper's conditions, so on real maps the
-skeleton (hence the polygon) may differ slightly. The oracle (random weights, all
-predicted radii < 1) yields no polygon, which this reproduces.
+The thinning is scikit-image's (the library MMOCR calls), not a hand-written Zhang-Suen:
+its lookup table departs from the paper's conditions for some neighbourhoods, and a copy of
+the paper's rule would give MMOCR a slightly different skeleton, and was 25x slower. The
+oracle (random weights, all predicted radii < 1) yields no polygon, which this reproduces.
 """
 from __future__ import annotations
 
@@ -34,32 +33,14 @@ import numpy as np
 from handlers.ops.fce_postprocess import fill_hole
 from handlers.ops.pan_postprocess import sigmoid
 
-# Neighbour offsets P2..P9 (N, NE, E, SE, S, SW, W, NW) of Zhang & Suen (1984).
-_RING = ((-1, 0), (-1, 1), (0, 1), (1, 1), (1, 0), (1, -1), (0, -1), (-1, -1))
 
+def center_line(region: np.ndarray) -> np.ndarray:
+    """(n, 2) int (y, x) points of the one-pixel-wide skeleton of a filled center region."""
+    # imported here: scikit-image pulls in scipy (~1 s), which the other detectors served by
+    # the same handler module should not pay for at worker start
+    from skimage.morphology import skeletonize
 
-def zhang_suen_thinning(mask: np.ndarray) -> np.ndarray:
-    """Zhang-Suen parallel thinning (two sub-iterations until stable); bool output."""
-    img = np.pad(np.asarray(mask) > 0, 1).astype(np.uint8)
-    h, w = img.shape
-    while True:
-        removed = False
-        for first in (True, False):
-            p = [img[1 + dy:h - 1 + dy, 1 + dx:w - 1 + dx] for dy, dx in _RING]
-            p = [x.astype(np.int32) for x in p]
-            b = sum(p)
-            a = sum(((p[i] == 0) & (p[(i + 1) % 8] == 1)).astype(np.int32) for i in range(8))
-            p2, p4, p6, p8 = p[0], p[2], p[4], p[6]
-            if first:
-                cond = (p2 * p4 * p6 == 0) & (p4 * p6 * p8 == 0)
-            else:
-                cond = (p2 * p4 * p8 == 0) & (p2 * p6 * p8 == 0)
-            rm = (img[1:-1, 1:-1] == 1) & (b >= 2) & (b <= 6) & (a == 1) & cond
-            if rm.any():
-                img[1:-1, 1:-1][rm] = 0
-                removed = True
-        if not removed:
-            return img[1:-1, 1:-1].astype(bool)
+    return np.argwhere(skeletonize(np.asarray(region) > 0))
 
 
 def centralize(points_yx: np.ndarray, normal_cos: np.ndarray, normal_sin: np.ndarray,
@@ -134,7 +115,7 @@ def textsnake_postprocess(maps: np.ndarray, text_repr_type: str = "poly",
             continue
         inst_center = np.zeros(center_mask.shape, np.uint8)
         cv2.drawContours(inst_center, [contour], -1, 1, -1)
-        skel_yx = np.argwhere(zhang_suen_thinning(inst_center))
+        skel_yx = center_line(inst_center)
         if len(skel_yx) == 0:
             continue
         y, x = skel_yx[:, 0], skel_yx[:, 1]

@@ -10,16 +10,17 @@ Written from the Faster / Mask R-CNN papers and mmdet 3.x's documented behaviour
 * ``delta_decode`` / ``delta_encode``: mmdet's DeltaXYWHBBoxCoder (means, stds; dw, dh
   clamped to |log(16 / 1000)|; decoded boxes clipped to the image (h, w)).
 * ``roi_levels``: level = floor(log2(sqrt(area) / 56 + 1e-6)), clamped to the levels.
-* ``roi_align`` / ``multilevel_roi_align``: mmcv RoIAlign (aligned, sampling_ratio 0,
-  average), computed as separable per-axis weight matrices on the RoI's window.
+* ``multilevel_roi_align``: each RoI pooled from its level by mmcv RoIAlign (aligned,
+  sampling_ratio 0, average): ``handlers.ops.roi_align``, the one shared with SDMG-R.
 """
 from __future__ import annotations
 
 import math
 from typing import Sequence
 
-import numpy as np
 import torch
+
+from handlers.ops.roi_align import roi_align
 
 
 #: mmdet's DeltaXYWHBBoxCoder default wh_ratio_clip.
@@ -85,55 +86,6 @@ def roi_levels(rois: torch.Tensor, num_levels: int, finest_scale: int = 56) -> t
     return levels.clamp(min=0, max=num_levels - 1).long()
 
 
-def _axis_weights(start: float, length: float, out: int, size: int) -> np.ndarray:
-    """(out, size) averaged bilinear weights of RoIAlign's samples along one axis.
-
-    ``ceil(length / out)`` samples per bin at the sub-bin centres; a sample beyond
-    [-1, size] weighs 0, a negative one is clamped to 0, one past the last pixel uses it."""
-    weights = np.zeros((out, size), np.float32)
-    grid = math.ceil(length / out)
-    if grid <= 0:
-        return weights
-    bin_size = np.float32(length / out)
-    p = np.arange(out, dtype=np.float32)[:, None]
-    i = np.arange(grid, dtype=np.float32)[None, :]
-    coord = np.float32(start) + p * bin_size + (i + np.float32(0.5)) * bin_size / np.float32(grid)
-    valid = ((coord >= -1) & (coord <= size)).astype(np.float32)
-    coord = np.maximum(coord, 0)
-    low = np.floor(coord).astype(np.int64)
-    at_end = low >= size - 1
-    low = np.where(at_end, size - 1, low)
-    high = np.where(at_end, low, low + 1)
-    frac = np.where(at_end, 0, coord - low).astype(np.float32)
-    rows = np.broadcast_to(np.arange(out)[:, None], low.shape)
-    np.add.at(weights, (rows, low), (1 - frac) * valid)
-    np.add.at(weights, (rows, high), frac * valid)
-    return weights / np.float32(grid)
-
-
-def roi_align(feat: torch.Tensor, boxes: torch.Tensor, spatial_scale: float,
-              output_size: int) -> torch.Tensor:
-    """mmcv RoIAlign (aligned, sampling_ratio 0, avg) of (K, 4) boxes on a (1, C, H, W) map.
-
-    Axis-aligned bilinear sampling is separable, so each RoI is ``Wy @ F @ Wx.T`` on the
-    window of rows / columns its samples touch."""
-    _, channels, height, width = feat.shape
-    out = feat.new_zeros(boxes.shape[0], channels, output_size, output_size)
-    for k, (x1, y1, x2, y2) in enumerate(boxes.detach().cpu().numpy().astype(np.float32)):
-        sx, sy = np.float32(x1 * spatial_scale - 0.5), np.float32(y1 * spatial_scale - 0.5)
-        wy = _axis_weights(sy, float(y2 * spatial_scale - 0.5 - sy), output_size, height)
-        wx = _axis_weights(sx, float(x2 * spatial_scale - 0.5 - sx), output_size, width)
-        rows, cols = np.flatnonzero(wy.any(axis=0)), np.flatnonzero(wx.any(axis=0))
-        if rows.size == 0 or cols.size == 0:
-            continue
-        r0, r1, c0, c1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
-        window = feat[0, :, r0:r1, c0:c1]
-        wy_t = torch.from_numpy(np.ascontiguousarray(wy[:, r0:r1])).to(feat)
-        wx_t = torch.from_numpy(np.ascontiguousarray(wx[:, c0:c1])).to(feat)
-        out[k] = torch.matmul(torch.matmul(wy_t, window), wx_t.T)
-    return out
-
-
 def multilevel_roi_align(feats: Sequence[torch.Tensor], rois: torch.Tensor,
                          strides: Sequence[int], output_size: int) -> torch.Tensor:
     """(K, 5) RoIs of one image -> (K, C, out, out) features, each from its own level."""
@@ -142,5 +94,5 @@ def multilevel_roi_align(feats: Sequence[torch.Tensor], rois: torch.Tensor,
     for level, (feat, stride) in enumerate(zip(feats, strides)):
         sel = torch.nonzero(levels == level).reshape(-1)
         if sel.numel() > 0:
-            out[sel] = roi_align(feat, rois[sel, 1:], 1.0 / stride, output_size)
+            out[sel] = roi_align(feat, rois[sel], output_size, 1.0 / stride)
     return out

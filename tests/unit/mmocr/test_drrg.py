@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from handlers.families.kie.roi_pool import roi_align
+from handlers.ops.roi_align import roi_align
 from handlers.families.mmocr import MODEL_BUILDERS, build_model
 from handlers.families.mmocr.drrg import build_drrg, drrg_params_kwargs
 from handlers.families.mmocr.drrg_graph import (build_local_graphs, feature_embedding,

@@ -8,11 +8,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from handlers.families.kie.roi_pool import roi_align as one_box_roi_align
 from handlers.families.mmocr.maskrcnn_boxes import (
     delta_decode, delta_encode, grid_anchors, multilevel_roi_align, roi_levels)
 from handlers.families.mmocr.maskrcnn_post import mask_polygons, maskrcnn_postprocess, paste_mask
+from handlers.ops import nms as nms_module
 from handlers.ops.nms import batched_nms, nms
+from tests.unit.kie.test_roi_pool import _reference as scalar_roi_align
 
 torch.set_num_threads(1)
 RATIOS = (0.17, 0.44, 1.13, 2.90, 7.46)
@@ -83,7 +84,21 @@ def test_nms_equals_brute_force(seed, thr):
     assert got == sorted(want, key=lambda i: -scores[i])
 
 
-def test_multilevel_roi_align_matches_one_box_roi_align_at_level_boundaries():
+
+def test_nms_is_the_same_whatever_the_block_size(monkeypatch):
+    # boxes are decided a block at a time (against the boxes kept in earlier blocks, then among
+    # themselves): a block seam must not change which boxes survive
+    rs = np.random.RandomState(4)
+    xy = rs.uniform(0, 60, (200, 2))
+    boxes = np.concatenate([xy, xy + rs.uniform(10, 40, (200, 2))], 1).astype(np.float32)
+    scores = rs.uniform(0, 1, 200).astype(np.float32)
+    want = _brute_force_nms(boxes, scores, 0.4)
+    for block in (7, 64, 1024):
+        monkeypatch.setattr(nms_module, "_BLOCK", block)
+        assert nms(torch.tensor(boxes), torch.tensor(scores), 0.4).tolist() == want, block
+    assert nms(torch.zeros(0, 4), torch.zeros(0), 0.5).tolist() == []
+
+def test_multilevel_roi_align_matches_scalar_roi_align_at_level_boundaries():
     g = torch.Generator().manual_seed(0)
     strides = (4, 8, 16, 32)
     feats = [torch.randn(1, 8, 256 // s, 320 // s, generator=g) for s in strides]
@@ -100,8 +115,8 @@ def test_multilevel_roi_align_matches_one_box_roi_align_at_level_boundaries():
         got = multilevel_roi_align(feats, rois, strides, size)
         for k in range(len(rois)):
             lvl = int(levels[k])
-            ref = one_box_roi_align(feats[lvl], rois[k:k + 1], size, 1 / strides[lvl], 0, True)
-            assert torch.allclose(got[k], ref[0], atol=2e-5), (k, size)
+            ref = scalar_roi_align(feats[lvl], rois[k:k + 1], size, 1 / strides[lvl], 0, True)
+            assert torch.allclose(got[k].double(), ref[0], atol=2e-5), (k, size)
 
 
 def test_constant_mask_pasted_fills_exactly_the_box():

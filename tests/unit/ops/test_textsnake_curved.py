@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from handlers.ops.textsnake_postprocess import textsnake_postprocess
+from handlers.ops.textsnake_postprocess import center_line, textsnake_postprocess
 
 CENTRE, ARC_R, HALF = np.array([160.0, 170.0]), 80.0, 12.0  # (x, y) of the circle, radius, half height
 ANGLES = np.deg2rad((200.0, 340.0))  # the upper arc, like text bent over a bottle top
@@ -59,3 +59,21 @@ def test_the_polygon_is_symmetric_about_the_centre_line():
     rho = np.hypot(*(polygons[0].astype(np.float64) - CENTRE).T)
     inner, outer = rho[rho < ARC_R], rho[rho >= ARC_R]
     assert ARC_R - inner.mean() == pytest.approx(outer.mean() - ARC_R, abs=2.0)
+
+
+def test_the_center_line_of_the_arc_is_a_thin_connected_curve_on_the_arc():
+    # the skeleton MMOCR's post-processor strides along: on the arc (not the region's edge),
+    # one pixel wide (no filled 2x2 block), one 8-connected piece spanning the centre region
+    region = (_arc_maps()[1] > 0).astype(np.uint8)
+    yx = center_line(region)
+    rho = np.hypot(yx[:, 1] - CENTRE[0], yx[:, 0] - CENTRE[1])
+    # the region is 3 px either side of the arc; only the spurs at its square ends reach out
+    assert np.mean(np.abs(rho - ARC_R) <= 1.0) >= 0.95
+    skel = np.zeros(region.shape, np.uint8)
+    skel[tuple(yx.T)] = 1
+    blocks = skel[:-1, :-1] & skel[1:, :-1] & skel[:-1, 1:] & skel[1:, 1:]
+    assert not blocks.any()
+    assert cv2.connectedComponents(skel, connectivity=8)[0] == 2  # background + one line
+    theta = np.arctan2(yx[:, 0] - CENTRE[1], yx[:, 1] - CENTRE[0]) % (2 * np.pi)
+    span = np.ptp(theta) / (ANGLES[1] - ANGLES[0] - 0.1)
+    assert 0.9 <= span <= 1.0
