@@ -37,7 +37,7 @@ def checkpoint(arch: str, out: Path) -> Path:
 
 def cli_module(root: Path) -> str:
     """The CLI's module in that checkout (the package layout moved with issue 10)."""
-    return "service.tooling.cli" if (root / "service" / "tooling" / "cli.py").is_file() else "service.cli"
+    return "service.tooling.cli" if (root / "service" / "tooling" / "cli.py").is_file() else "service.tooling.cli"
 
 
 def one(root: Path, arch: str, ckpt: Path, work: Path) -> float:

@@ -28,7 +28,7 @@ sys.path.insert(0, str(REPO))
 
 from handlers.families.mmocr import MODEL_BUILDERS, build_model  # noqa: E402
 from handlers.families.mmocr.fuse import fold_batchnorm  # noqa: E402
-from handlers.families.mmocr.onnx_export import export_onnx  # noqa: E402
+from service.tooling.export.det_onnx import export_onnx  # noqa: E402
 from handlers.runtime import OnnxRunner, TorchRunner  # noqa: E402
 
 ORACLE = REPO.parent / "shared" / "oracle"

@@ -2,7 +2,7 @@
 
 The same images go to every configuration from client threads (one engine per thread), interleaved in
 rounds so that a noisy machine hurts all alike.  Each pair gets its own TorchServe and gateway, all
-stopped on exit, Ctrl-C or error.  Run it as `ocrserve bench` (options: service/cli_bench.py).
+stopped on exit, Ctrl-C or error.  Run it as `ocrserve bench` (options: service/tooling/cli_bench.py).
 """
 from __future__ import annotations
 
@@ -25,9 +25,9 @@ from typing import Callable
 import httpx
 import psutil
 
-from service.archive import build_archive
-from service.torchserve_process import TorchServe, TorchServeConfig
-from service.zoo import REPO_ROOT, Zoo
+from service.tooling.packaging.archive import build_archive
+from service.tooling.launch.torchserve_process import TorchServe, TorchServeConfig
+from service.gateway.zoo import REPO_ROOT, Zoo
 
 RAPIDOCR_DIR = REPO_ROOT / ".cache" / "weights" / "rapidocr-onnxruntime-1.4.4"
 V4_PAIR = ("ppocrv4-det", "ppocrv4-rec")
@@ -111,7 +111,7 @@ def start_gateway(torchserve: TorchServe, zoo_path: Path, stack: ExitStack) -> t
     port, cfg = free_port(), torchserve.config
     env = {**os.environ, "OCRSERVE_INFERENCE_URL": cfg.inference_url, "OCRSERVE_ZOO_PATH": str(zoo_path),
            "OCRSERVE_MANAGEMENT_URL": cfg.management_url}
-    cmd = [sys.executable, "-m", "uvicorn", "--factory", "service.main:app_from_env",
+    cmd = [sys.executable, "-m", "uvicorn", "--factory", "service.gateway.main:app_from_env",
            "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log"]
     with open(cfg.run_dir / "gateway.log", "ab") as log:
         process = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
@@ -160,8 +160,8 @@ def gateway_engine(url: str, pair: tuple[str, str]) -> Call:
 
 
 def local_engine(zoo: Zoo, pair: tuple[str, str]) -> Call:
-    """service.clients.local_ocr: its own models and event loop, so threads never share state."""
-    from service.clients import local_ocr
+    """service.tooling.evaluation.clients.local_ocr: its own models and event loop, so threads never share state."""
+    from service.tooling.evaluation.clients import local_ocr
 
     ocr = local_ocr(zoo, threads=1)
     return lambda data: _from_response(ocr(data, det=pair[0], rec=pair[1], cls=None))

@@ -10,7 +10,7 @@ classifier) over the same images:
 
 Figures per set and pairing (photos without a legible word are left out of the first two): bag-of-words F1 (case-insensitive, every predicted word against every
 GT word, as multisets), 1-N.E.D of the page text (lines joined by spaces, lower-case), and for the
-photos ICDAR 2015 word spotting (service.metrics.word_spotting on the word boxes); seconds/image.
+photos ICDAR 2015 word spotting (service.tooling.evaluation.metrics.word_spotting on the word boxes); seconds/image.
 
     .venv/bin/python bench/bench_tesseract.py [--receipts 8] [--photos 10]
 """
@@ -28,11 +28,11 @@ sys.path.insert(0, str(REPO))
 
 from rapidfuzz.distance import Levenshtein  # noqa: E402
 
-from service.local_backend import LocalBackend  # noqa: E402
-from service.datasets import read_icdar2015_gt  # noqa: E402
-from service.metrics import E2ESample, word_spotting  # noqa: E402
-from service.pipeline import OcrRequest, run_ocr  # noqa: E402
-from service.zoo import load_zoo  # noqa: E402
+from service.tooling.local_backend import LocalBackend  # noqa: E402
+from service.tooling.evaluation.datasets import read_icdar2015_gt  # noqa: E402
+from service.tooling.evaluation.metrics import E2ESample, word_spotting  # noqa: E402
+from service.gateway.pipeline import OcrRequest, run_ocr  # noqa: E402
+from service.gateway.zoo import load_zoo  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data"
 PAIRS = (("dbnet", "ppocrv6-small-rec"), ("tesseract-det", "tesseract-rec"),

@@ -4,7 +4,7 @@ at once), printing pages/s, the time to the first page result and how many cores
 TorchServe kept busy.
 
   make run &                       # or: .venv/bin/ocrserve run
-  PYTHONPATH=. .venv/bin/python bench/document_service.py --pid $(pgrep -f 'service.cli run' | head -1)
+  PYTHONPATH=. .venv/bin/python bench/document_service.py --pid $(pgrep -f 'service.tooling.cli run' | head -1)
 
 --pid is the `ocrserve run` process: its CPU time and that of its children (TorchServe, its
 workers, the gateway) divided by the wall time is the "cores busy" column; "cores wanted" adds
@@ -12,7 +12,7 @@ the time their threads waited for a core (schedstat), so on a shared machine it 
 whether the service would keep both cores busy on its own. With --run-dir (the
 OCRSERVE_RUN_DIR of that `ocrserve run`) each row is followed by where those cores went: the
 gateway, TorchServe's frontend and each model's workers (worker pids from the management API).
-The pages are generated (service.page_synth, two columns, seeded) and "scanned" (blur, noise,
+The pages are generated (service.tooling.synth.pages, two columns, seeded) and "scanned" (blur, noise,
 JPEG at 150 dpi).
 """
 from __future__ import annotations
@@ -28,8 +28,8 @@ import numpy as np
 import psutil
 from PIL import Image, ImageFilter
 
-from service.page_synth import make_page
-from service.torchserve_client import read_keys
+from service.tooling.synth.pages import make_page
+from service.gateway.torchserve_client import read_keys
 
 
 def scanned_pdf(pages: int, seed: int = 0) -> bytes:

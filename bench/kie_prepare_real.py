@@ -3,7 +3,7 @@
 * WildReceipt (`../shared/data/wildreceipt_subset`): by sha1 of the file name and the seed,
   70 % train, 10 % val (epoch / recipe choice), 20 % test (held out: only reported);
 * SROIE 2019 (`../shared/data/sroie2019_train`), lines mapped onto WildReceipt classes by
-  `service.kie_training.real_data` (unmatched lines unlabelled): the receipts WITH an image are
+  `service.tooling.training.kie.real_data` (unmatched lines unlabelled): the receipts WITH an image are
   all held out (`sroie_test.txt`, the end-to-end `/ocr?kie=` check of bench/kie_real_receipts.py);
   the others 85 % train, 15 % val.
 
@@ -24,7 +24,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from service.kie_training.real_data import split_of, sroie_record  # noqa: E402
+from service.tooling.training.kie.real_data import split_of, sroie_record  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data"
 WILD_SPLIT = (("train", 0.7), ("val", 0.1), ("test", 0.2))

@@ -39,16 +39,16 @@ import torch  # noqa: E402
 import yaml  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 
-from handlers.families.kie.metrics import kie_f1  # noqa: E402
-from service.local_backend import LocalBackend  # noqa: E402
-from service.kie_training.dataset import UNLABELLED  # noqa: E402
-from service.kie_training.evaluate import WILDRECEIPT_CLASSES, ignored_classes_for, per_class_scores  # noqa: E402
-from service.kie_training.real_data import SROIE_CLASSES, norm  # noqa: E402
-from service.main import create_app  # noqa: E402
-from service.metrics import _intersection_area, _polygon, _valid  # noqa: E402
-from service.settings import Settings  # noqa: E402
-from service.weights import sha256_of  # noqa: E402
-from service.zoo import load_zoo  # noqa: E402
+from service.tooling.evaluation.kie_metrics import kie_f1  # noqa: E402
+from service.tooling.local_backend import LocalBackend  # noqa: E402
+from service.tooling.training.kie.dataset import UNLABELLED  # noqa: E402
+from service.tooling.training.kie.evaluate import WILDRECEIPT_CLASSES, ignored_classes_for, per_class_scores  # noqa: E402
+from service.tooling.training.kie.real_data import SROIE_CLASSES, norm  # noqa: E402
+from service.gateway.main import create_app  # noqa: E402
+from service.tooling.evaluation.metrics import _intersection_area, _polygon, _valid  # noqa: E402
+from service.gateway.settings import Settings  # noqa: E402
+from service.tooling.packaging.weights import sha256_of  # noqa: E402
+from service.gateway.zoo import load_zoo  # noqa: E402
 
 DEFAULT_ANN = REPO.parent / "shared" / "data" / "mmocr" / "main" / "kie_toy_dataset" / "wildreceipt" / "data.txt"
 FIELDS = ("Store_name_value", "Store_addr_value", "Date_value", "Total_value")

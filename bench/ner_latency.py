@@ -21,7 +21,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from handlers.families.ner.bert import build_ner
-    from handlers.families.ner_model import NERConfig, NERTagger
+    from handlers.predictors.bert_ner import NERConfig, NERTagger
     from handlers.runtime import TorchRunner
 
     chars = [chr(c) for c in range(0x4E00, 0x4E00 + 20000)]

@@ -41,10 +41,10 @@ from handlers.families.kie.roi_pool import bbox2roi  # noqa: E402
 from handlers.ops import nms as new_nms  # noqa: E402
 from handlers.ops import textsnake_postprocess as new_ts  # noqa: E402
 from handlers.ops.roi_align import roi_align as new_roi_align  # noqa: E402
-from service.datasets import read_icdar2015_gt  # noqa: E402
-from service.kie_training.dataset import make_batch, read_annotations  # noqa: E402
-from service.kie_training.losses import sdmgr_loss  # noqa: E402
-from service.kie_training.train import TrainOptions, new_model  # noqa: E402
+from service.tooling.evaluation.datasets import read_icdar2015_gt  # noqa: E402
+from service.tooling.training.kie.dataset import make_batch, read_annotations  # noqa: E402
+from service.tooling.training.kie.losses import sdmgr_loss  # noqa: E402
+from service.tooling.training.kie.train import TrainOptions, new_model  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 ORACLE = ROOT.parent / "shared" / "oracle" / "models"

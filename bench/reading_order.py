@@ -3,12 +3,12 @@
     PYTHONPATH=$PWD .venv/bin/python bench/reading_order.py [--pages 6] [--receipts 32] [--url URL]
 
 For each page the OCR output is scored three ways against the known text, whitespace collapsed:
-`layout` (the page `text`, service/layout.py), `row sort` (the same lines in the old order: top to
+`layout` (the page `text`, service/gateway/layout.py), `row sort` (the same lines in the old order: top to
 bottom with a 10 px row tolerance) and, on generated pages, `by column` (each known region -
 title, table, every column, footer - cropped and read on its own, texts joined in reading
 order: the best a reading order can do with this recogniser). Receipts are also scored on their
 annotated boxes alone (no OCR): the order of the ground-truth lines, layout vs row sort.
-Generated pages come from service/page_synth.py with seeds 0..N-1 (half 2 columns, half 3);
+Generated pages come from service/tooling/synth/pages.py with seeds 0..N-1 (half 2 columns, half 3);
 `--scanned` skews (up to 0.8 degrees), blurs and JPEG-compresses them first.
 """
 from __future__ import annotations
@@ -25,9 +25,9 @@ from rapidfuzz.distance import Levenshtein
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from service.clients import local_ocr, remote_ocr  # noqa: E402
-from service.layout import reading_order, row_sort  # noqa: E402
-from service.page_synth import make_page  # noqa: E402
+from service.tooling.evaluation.clients import local_ocr, remote_ocr  # noqa: E402
+from service.gateway.layout import reading_order, row_sort  # noqa: E402
+from service.tooling.synth.pages import make_page  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 

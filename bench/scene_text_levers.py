@@ -6,7 +6,7 @@ seed into `val` (50 %: tune here) and `test` (50 %: report only the chosen setti
 tune on it). `--n` takes the first N photos of the chosen part in file order. Each lever is one
 set of `/ocr` options against the defaults; for each: word-level detection hmean (each line's
 `words` against the word ground truth, one-to-one at IoU > 0.5, predictions mostly inside `###`
-ignored: service.metrics.hmean_iou) and end-to-end word-spotting F (service.metrics.word_spotting:
+ignored: service.tooling.evaluation.metrics.hmean_iou) and end-to-end word-spotting F (service.tooling.evaluation.metrics.word_spotting:
 box matched and text equal after case-folding and stripping punctuation at both ends), and the
 mean seconds per image (noisy on a shared machine: compare within one run).
 
@@ -25,13 +25,13 @@ sys.path.insert(0, str(REPO))
 import torch  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 
-from service.local_backend import LocalBackend  # noqa: E402
-from service.datasets import read_icdar2015_gt  # noqa: E402
-from service.evaluation import evaluate_end_to_end  # noqa: E402
-from service.kie_training.real_data import split_of  # noqa: E402
-from service.main import create_app  # noqa: E402
-from service.settings import Settings  # noqa: E402
-from service.zoo import load_zoo  # noqa: E402
+from service.tooling.local_backend import LocalBackend  # noqa: E402
+from service.tooling.evaluation.datasets import read_icdar2015_gt  # noqa: E402
+from service.tooling.evaluation.evaluation import evaluate_end_to_end  # noqa: E402
+from service.tooling.training.kie.real_data import split_of  # noqa: E402
+from service.gateway.main import create_app  # noqa: E402
+from service.gateway.settings import Settings  # noqa: E402
+from service.gateway.zoo import load_zoo  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data" / "icdar2015_train"
 SPLIT = (("val", 0.5), ("test", 0.5))

@@ -26,9 +26,9 @@ from rapidfuzz.distance import Levenshtein
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from service.clients import local_ocr, recognizer_from  # noqa: E402
-from service.datasets import load_icdar2015_dir, load_word_crops  # noqa: E402
-from service.evaluation import evaluate_end_to_end, evaluate_recognition  # noqa: E402
+from service.tooling.evaluation.clients import local_ocr, recognizer_from  # noqa: E402
+from service.tooling.evaluation.datasets import load_icdar2015_dir, load_word_crops  # noqa: E402
+from service.tooling.evaluation.evaluation import evaluate_end_to_end, evaluate_recognition  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data"
 DETS = ("dbnet", "ppocrv6-tiny-det", "ppocrv4-det")

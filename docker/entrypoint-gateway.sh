@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Gateway container entrypoint: validate the OCRSERVE_* settings (service/settings.py) and the
-# zoo, then exec the gateway's server (service/gateway_server.py: the same uvicorn settings as
+# Gateway container entrypoint: validate the OCRSERVE_* settings (service/gateway/settings.py) and the
+# zoo, then exec the gateway's server (service/gateway/server.py: the same uvicorn settings as
 # `ocrserve run`, header and keep-alive timeouts included) on $OCRSERVE_GATEWAY_HOST:$OCRSERVE_GATEWAY_PORT
 # (default 0.0.0.0:8000). One process per container: scale with replicas.
 #
@@ -23,8 +23,8 @@ fi
 "$PYTHON" - <<'EOF'
 import sys
 from pydantic import ValidationError
-from service.settings import Settings
-from service.zoo import load_zoo
+from service.gateway.settings import Settings
+from service.gateway.zoo import load_zoo
 try:
     s = Settings()
     zoo = load_zoo(s.zoo_path)
@@ -39,7 +39,7 @@ print(f"entrypoint: TorchServe {s.inference_url} / {s.management_url}; "
       f"defaults {', '.join(zoo.default_names())}")
 EOF
 
-cmd=("$PYTHON" -m service.gateway_server)
+cmd=("$PYTHON" -m service.gateway.server)
 if [ "$dry_run" = 1 ]; then
     echo "entrypoint: dry run; would run: ${cmd[*]}"
     exec "${cmd[@]}" --dry-run

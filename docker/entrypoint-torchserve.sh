@@ -10,7 +10,7 @@
 #   OCRSERVE_KEYS_ITEM      ... under this item (default key_file.json; one per replica, e.g. <pod>.json)
 #   OCRSERVE_DRY_RUN=1      or `--dry-run`: render, print the config and the command, exit 0
 #                           without starting anything (a missing archive is then a warning)
-#   other OCRSERVE_* variables: see docker/render_config.py and service/settings.py
+#   other OCRSERVE_* variables: see docker/render_config.py and service/gateway/settings.py
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)

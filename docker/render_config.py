@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Render TorchServe's config.properties for a container or pod from OCRSERVE_* environment variables.
 
-The properties themselves come from service.runner.torchserve_config() and
-service.torchserve_process.TorchServeConfig.properties() (the same code `ocrserve run` uses);
+The properties themselves come from service.tooling.launch.runner.torchserve_config() and
+service.tooling.launch.torchserve_process.TorchServeConfig.properties() (the same code `ocrserve run` uses);
 this script only adds what differs in a container:
 
 * the inference API listens on OCRSERVE_TS_INFERENCE_HOST (default 0.0.0.0: the container's
@@ -42,9 +42,9 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from service.runner import torchserve_config, workers_env  # noqa: E402  (after the sys.path line)
-from service.settings import Settings, settings_from  # noqa: E402  (Settings: the return type)
-from service.zoo import load_zoo  # noqa: E402
+from service.tooling.launch.runner import torchserve_config, workers_env  # noqa: E402  (after the sys.path line)
+from service.gateway.settings import Settings, settings_from  # noqa: E402  (Settings: the return type)
+from service.gateway.zoo import load_zoo  # noqa: E402
 
 PROFILES = ("dev", "prod")
 

@@ -7,7 +7,7 @@ from handlers.api.det_options import DET_OPTION_BOUNDS, parse_det_options
 from handlers.api.errors import BadOptions, BadRequest
 from handlers.api.results import Detection, detections_json
 from handlers.base import OcrHandler
-from handlers.families.tesseract import OPTION_NAMES as TESSERACT_OPTIONS
+from handlers.predictors.tesseract import OPTION_NAMES as TESSERACT_OPTIONS
 from handlers.ops.vertex_order import clockwise_from_top_left
 from handlers.requests import Payload
 

@@ -16,12 +16,12 @@ import numpy as np
 from handlers.base import OcrHandler
 from handlers.api.errors import BadImage, BadRequest, PayloadTooLarge
 from handlers.api.results import KIEResult
-from handlers.families.kie_model import KIEDocument
+from handlers.predictors.sdmgr import KIEDocument
 from handlers.ops.image_io import decode_image, image_from_base64
 
 _IMAGE_KEYS = ("image", "file", "body", "data")
 # Beyond these a row costs far more than its bytes (a box at 1e308 overflows the geometry, a
-# million-character text the embedding); the gateway checks the same limits (service/kie_input.py).
+# million-character text the embedding); the gateway checks the same limits (service/gateway/kie_input.py).
 MAX_COORDINATE = 1e6
 MAX_TEXT_CHARS = 1000
 

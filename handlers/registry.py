@@ -12,22 +12,22 @@ from dataclasses import dataclass
 from typing import Any, Callable, Collection
 
 from handlers.api.spec import ModelSpec, UnknownName
-from handlers.families.angle import AngleClassifier, AngleConfig
-from handlers.families.ctc import CTCConfig, CTCRecognizer
-from handlers.families.db import DBConfig, DBDetector
+from handlers.predictors.angle import AngleClassifier, AngleConfig
+from handlers.predictors.ctc import CTCConfig, CTCRecognizer
+from handlers.predictors.db import DBConfig, DBDetector
 from handlers.families.kie.sdmgr import DEFAULT_CFGS as SDMGR_CFGS
 from handlers.api.class_list import read_class_list
-from handlers.families.kie_model import SDMGRConfig, SDMGRExtractor
-from handlers.families.kie_model import load_torch_runner as load_sdmgr
-from handlers.families.mmocr_det import MMOCRDetConfig, MMOCRDetector, supported_configs as mmocr_det_configs
-from handlers.families.mmocr_det import load_torch_runner as load_mmocr_det
+from handlers.predictors.sdmgr import SDMGRConfig, SDMGRExtractor
+from handlers.predictors.sdmgr import load_torch_runner as load_sdmgr
+from handlers.predictors.mmocr_det import MMOCRDetConfig, MMOCRDetector, supported_configs as mmocr_det_configs
+from handlers.predictors.mmocr_det import load_torch_runner as load_mmocr_det
 from handlers.families.mmocr_rec import available as mmocr_rec_configs
-from handlers.families.mmocr_recognizer import MMOCRRecConfig, MMOCRRecognizer
-from handlers.families.mmocr_recognizer import load_torch_runner as load_mmocr_rec
+from handlers.predictors.mmocr_rec import MMOCRRecConfig, MMOCRRecognizer
+from handlers.predictors.mmocr_rec import load_torch_runner as load_mmocr_rec
 from handlers.families.ner.bert import DEFAULT_CFGS as NER_CFGS
-from handlers.families.ner_model import ARCH_ALIASES as NER_ALIASES, NERConfig, build_tagger
-from handlers.families.ner_model import load_torch_runner as load_bert_ner
-from handlers.families.tesseract import TesseractConfig, TesseractDetector, TesseractRecognizer, load_engine
+from handlers.predictors.bert_ner import ARCH_ALIASES as NER_ALIASES, NERConfig, build_tagger
+from handlers.predictors.bert_ner import load_torch_runner as load_bert_ner
+from handlers.predictors.tesseract import TesseractConfig, TesseractDetector, TesseractRecognizer, load_engine
 from handlers.ops.ctc_decode import load_charset
 from handlers.runtime import Device, Runner, load_runner
 

@@ -85,8 +85,8 @@ def _reader(args: argparse.Namespace) -> tuple[Callable[[bytes], dict], Callable
     """(read(bytes) -> /ocr answer as plain data, visualise(bytes) -> PNG or None)."""
     options = {"det": args.det, "rec": args.rec, "kie": args.kie, "cls": args.cls}
     if args.local:
-        from service.clients import local_ocr
-        from service.schemas import OcrResponse
+        from service.tooling.evaluation.clients import local_ocr
+        from service.gateway.schemas import OcrResponse
 
         local = local_ocr()
 

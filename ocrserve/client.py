@@ -2,7 +2,7 @@
 
 Both share the request building and response parsing below; only the transport (httpx.Client or
 httpx.AsyncClient) and the sleep between retries differ. Results are the gateway's own response
-models (service.schemas), so a client and the server cannot disagree on a field.
+models (service.gateway.schemas), so a client and the server cannot disagree on a field.
 
 A new route is one `*_call` function returning a `Call` (method, path,
 params, files or json, the response model) plus a one-line method on each client class.
@@ -21,7 +21,7 @@ from pydantic import BaseModel
 
 from ocrserve.errors import ConnectionFailed, error_for
 from ocrserve.inputs import ImageLike, to_upload
-from service.schemas import JobStatus, KieResponse, ModelList, OcrResponse
+from service.gateway.schemas import JobStatus, KieResponse, ModelList, OcrResponse
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 

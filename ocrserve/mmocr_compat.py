@@ -25,7 +25,7 @@ DEFAULT = "default"  # the service's default model of the task
 
 
 def _zoo_models(zoo_path: Path | None) -> dict[str, tuple[str, str | None]]:
-    from service.zoo import DEFAULT_ZOO, load_zoo
+    from service.gateway.zoo import DEFAULT_ZOO, load_zoo
 
     zoo = load_zoo(zoo_path or DEFAULT_ZOO)
     return {name: (e.task, e.config.get("arch")) for name, e in zoo.models.items()}

@@ -7,7 +7,7 @@ TorchServe and no internet; runs anywhere with `--device cpu` (then CPU is compa
 
 1. Parity. Each detector, recogniser and KIE family is built twice from the same checkpoint through
    the in-process pipeline's LocalBackend (handlers/families, as the workers build it): on the CPU
-   and on --device. The rules are the oracle tests' (tests/unit/mmocr/_oracle.py): raw network
+   and on --device. The rules are the oracle tests' (tests/handlers/families/mmocr/_oracle.py): raw network
    outputs within RTOL (1e-4) of the magnitude (`rel_err`), polygons one-to-one within 1 px
    (`match_polygons`), recognised texts and KIE labels equal. TF32 is switched off for this part
    (cuDNN's default TF32 convolutions alone differ by ~1e-3), and back on for the timings.
@@ -86,8 +86,8 @@ class Models:
 
     def __init__(self, shared: Path, work: Path, names: list[str]):
         from handlers.registry import family_of_arch
-        from service.weights import sha256_of
-        from service.zoo import LOCAL, ZooEntry, add_local_model, load_zoo
+        from service.tooling.packaging.weights import sha256_of
+        from service.gateway.zoo import LOCAL, ZooEntry, add_local_model, load_zoo
 
         sys.path.insert(0, str(shared / "oracle" / "tools"))
         from oracle_weights import regenerate_state_dict
@@ -109,7 +109,7 @@ class Models:
         self.backends: dict[str, object] = {}
 
     def backend(self, device: str):
-        from service.local_backend import LocalBackend
+        from service.tooling.local_backend import LocalBackend
 
         if device not in self.backends:
             self.backends[device] = LocalBackend(self.zoo, threads=max(1, (os.cpu_count() or 2) // 2), device=device)
@@ -127,9 +127,9 @@ def _tf32(on: bool) -> None:
 def parity(models: Models, device: str, dets: list[str], recs: list[str], photo: np.ndarray,
            crops: list[np.ndarray]) -> list[tuple[str, bool, str]]:
     """[(model, ok, detail)]; CPU is the reference."""
-    from handlers.families.mmocr_det import preprocess as det_preprocess
-    from handlers.families.mmocr_recognizer import preprocess as rec_preprocess
-    from tests.unit.mmocr._oracle import RTOL, match_polygons, rel_err
+    from handlers.predictors.mmocr_det import preprocess as det_preprocess
+    from handlers.predictors.mmocr_rec import preprocess as rec_preprocess
+    from tests.handlers.families.mmocr._oracle import RTOL, match_polygons, rel_err
 
     rows = []
     for arch in dets:
@@ -194,7 +194,7 @@ def onnx_parity(models: Models, device: str, photo: np.ndarray, crops: list[np.n
         return [("zoo onnxruntime models (db, ctc, angle)", None,
                  f"skipped: onnxruntime {onnxruntime.__version__} has no CUDAExecutionProvider "
                  f"({', '.join(onnxruntime.get_available_providers())})")]
-    from tests.unit.mmocr._oracle import match_polygons
+    from tests.handlers.families.mmocr._oracle import match_polygons
 
     rows = []
     for task in ("det", "rec"):
@@ -233,7 +233,7 @@ def throughput(models: Models, device: str, crops: list[np.ndarray], sizes=(1, 8
 
 
 def end_to_end(models: Models, device: str, photos: list[bytes]) -> tuple[float, float]:
-    from service.pipeline import OcrRequest, run_ocr
+    from service.gateway.pipeline import OcrRequest, run_ocr
 
     backend = models.backend(device)
     request = OcrRequest(det=DETECTORS[0], rec=RECOGNISERS[0], cls=None, det_options={})

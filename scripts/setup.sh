@@ -23,7 +23,7 @@ if ! command -v java >/dev/null 2>&1; then
     fi
 fi
 
-# Optional: more fonts for the synthetic receipt generator (service/receipt_synth); it works
+# Optional: more fonts for the synthetic receipt generator (service/tooling/synth/receipts); it works
 # with DejaVu alone. Opt in with OCRSERVE_RECEIPT_FONTS=1 (needs root).
 if [ "${OCRSERVE_RECEIPT_FONTS:-0}" = 1 ] && [ "$(id -u)" = 0 ]; then
     log "installing optional receipt fonts"
@@ -47,16 +47,16 @@ pip_install() { $PIP install -q "$@" 2>&1 | { grep -v '^WARNING: Location' || tr
 stamp="$VENV/.requirements.sha256"
 want=$( { cat requirements.txt requirements-dev.txt pyproject.toml setup.py; echo "device=${OCRSERVE_DEVICE:-auto} $(command -v nvidia-smi || true)"; } | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-    # CPU or CUDA (service/accel.py: `nvidia-smi -L`, OCRSERVE_DEVICE=auto|cpu|cuda). torch first
+    # CPU or CUDA (service/tooling/launch/accel.py: `nvidia-smi -L`, OCRSERVE_DEVICE=auto|cpu|cuda). torch first
     # and pinned: any later unpinned `torch` requirement then finds it satisfied. On a CPU machine
     # a torch that would resolve to a CUDA build (nvidia-* packages) is refused before download.
     ORT_VERSION=$(sed -n 's/^onnxruntime==//p' requirements.txt)
-    plan=$(PYTHONPATH=$PWD "$VENV/bin/python" -m service.accel plan --shell --torch "$TORCH_VERSION" --onnxruntime "$ORT_VERSION") || exit 1
+    plan=$(PYTHONPATH=$PWD "$VENV/bin/python" -m service.tooling.launch.accel plan --shell --torch "$TORCH_VERSION" --onnxruntime "$ORT_VERSION") || exit 1
     eval "$plan"
     log "device $ACCEL_DEVICE: $ACCEL_REASON${ACCEL_NOTES:+ (warning: $ACCEL_NOTES)}"
     if [ "$ACCEL_CHECK_CPU" = 1 ]; then
         $PIP install --dry-run --ignore-installed -q --report - "${ACCEL_TORCH[@]}" 2>/dev/null \
-            | PYTHONPATH=$PWD "$VENV/bin/python" -m service.accel check-cpu-build
+            | PYTHONPATH=$PWD "$VENV/bin/python" -m service.tooling.launch.accel check-cpu-build
     fi
     if [ "$ACCEL_DEVICE" = cuda ] && "$VENV/bin/python" -c 'import sys, torch; sys.exit(torch.version.cuda is not None)' 2>/dev/null; then
         $PIP uninstall -y -q torch  # a CPU torch of an earlier set-up: same version, wrong build

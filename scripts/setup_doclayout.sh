@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# DejaVu fonts: the searchable PDF's text layer (service/formats/pdf.py) and the generated test
-# pages (service/page_synth.py) use them. Debian's fonts-dejavu-core; installed only when missing.
+# DejaVu fonts: the searchable PDF's text layer (service/gateway/formats/pdf.py) and the generated test
+# pages (service/tooling/synth/pages.py) use them. Debian's fonts-dejavu-core; installed only when missing.
 set -euo pipefail
 if [ ! -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]; then
     if [ "$(id -u)" = 0 ]; then

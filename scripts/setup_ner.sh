@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A CJK font for the NER tests that render a Chinese line for /ocr?ner (tests/unit/ner/_render.py);
+# A CJK font for the NER tests that render a Chinese line for /ocr?ner (tests/handlers/families/ner/_render.py);
 # without it those tests skip with a reason. Needs root; never fatal.
 set -u
 FONT=/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc

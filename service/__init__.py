@@ -1,0 +1,2 @@
+"""Everything outside the TorchServe workers: `service.gateway` (the HTTP service) and
+`service.tooling` (CLI, packaging, launcher, evaluation, training, data generators)."""

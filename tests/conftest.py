@@ -70,7 +70,7 @@ def handle_rows(handler, rows: list[dict], model_dir: Path | str = ".") -> tuple
 
 def eval_json(capsys, *argv: str) -> dict:
     """`ocrserve eval --json ARGV`: the report, after checking the command succeeded."""
-    from service.cli import main
+    from service.tooling.cli import main
 
     code = main(["eval", "--json", *argv])
     out = capsys.readouterr()
@@ -92,7 +92,7 @@ def _jobs_outside_the_checkout(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def zoo():
-    from service.zoo import load_zoo
+    from service.gateway.zoo import load_zoo
 
     return load_zoo()
 
@@ -100,7 +100,7 @@ def zoo():
 @pytest.fixture(scope="session")
 def weights_ready(zoo):
     """Skip when the weight packages are not installed (scripts/setup.sh installs them)."""
-    from service.weights import WeightError, weight_path
+    from service.tooling.packaging.weights import WeightError, weight_path
 
     try:
         for entry in zoo.models.values():

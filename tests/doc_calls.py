@@ -8,7 +8,7 @@ configs, not calls. Each call is either
     ../shared/data under the README's names (`photo.jpg`, `scan.pdf`, ...), the job id a block got;
   * RUN_BY: run (as written) by another named test, because it needs servers of its own;
   * NOT_RUN: cannot run in the suite, with the reason.
-tests/unit/test_documented_calls.py fails for a README call that is in none of these (and for an entry
+tests/test_documented_calls.py fails for a README call that is in none of these (and for an entry
 here that the README no longer has), so a new call in the README comes with a way to run it.
 docs/*.md calls are held to the same rule: run when cheap (DOCS_RUN), else DOCS_NOT_RUN gives the reason per kind.
 """
@@ -76,7 +76,7 @@ _DATA = "reads a dataset from data/ (the reader's download; ../shared/data holds
 DOCS_NOT_RUN = (
     ("datasets.md", r"^\.venv/bin/ocrserve (eval --data|dataset convert) data/", _DATA),
     ("datasets.md", r"^\.venv/bin/ocrserve dataset convert \.\./shared/data/icdar2015_train ",
-     "cuts every word of 1000 photos (minutes); tests/unit/test_dataset_formats.py converts to crops"),
+     "cuts every word of 1000 photos (minutes); tests/service/tooling/evaluation/test_dataset_formats.py converts to crops"),
     ("detectors.md", r"^\.venv/bin/ocrserve archive .*--checkpoint (panet|mask)\.pth", _NEEDS_CHECKPOINT),
     ("detectors.md", r"^curl .*mypan", "needs mypan, archived from the reader's checkpoint above"),
     ("kie-training.md", r"^\.venv/bin/ocrserve train kie", "trains or evaluates on the reader's receipts (minutes)"),
@@ -86,7 +86,7 @@ DOCS_NOT_RUN = (
     ("ner.md", r"^\.venv/bin/ocrserve (archive|train) ", "archives a checkpoint of the reader's, or trains (minutes)"),
     ("ner.md", r"^curl .*(models/ner|model=ner|ner=ner)", "needs the ner model archived above"),
     ("onnx-export-rec.md", r"^(\.venv/bin/ocrserve (export-onnx|archive) |from pathlib import Path)",
-     _NEEDS_CHECKPOINT + " (a recogniser's); tests/unit/test_documented_calls.py checks the snippet's names"),
+     _NEEDS_CHECKPOINT + " (a recogniser's); tests/test_documented_calls.py checks the snippet's names"),
     ("onnx-export.md", r"^\.venv/bin/ocrserve (export-onnx|archive) ", _NEEDS_CHECKPOINT),
 )
 

@@ -11,7 +11,7 @@ import xml.etree.ElementTree as ET
 import numpy as np
 import pypdfium2 as pdfium
 
-from service.formats.geometry import blocks_of, rect, words_of
+from service.gateway.formats.geometry import blocks_of, rect, words_of
 
 XHTML = "{http://www.w3.org/1999/xhtml}"
 ALTO = "{http://www.loc.gov/standards/alto/ns-v4#}"

@@ -188,7 +188,7 @@ SERVED_CAP = 1e-3
 
 def served_checks(run: dict, ref, cap: float = SERVED_CAP) -> list[Parity]:
     """The served build of a `run_oracle` detector (BatchNorm folded into the convolutions, as
-    handlers.families.mmocr_det.load_torch_runner serves it) against the oracle's ``ref``.
+    handlers.predictors.mmocr_det.load_torch_runner serves it) against the oracle's ``ref``.
 
     Folding rounds each scaled weight to float32 once and sums in another order, so the served
     output is another float32 rounding of the same function: its distance from our unfolded

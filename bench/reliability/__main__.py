@@ -17,7 +17,7 @@ import psutil
 from bench.reliability import corpus, parts
 from bench.reliability.load import closed_loop
 from bench.reliability.target import start
-from service.zoo import load_zoo
+from service.gateway.zoo import load_zoo
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 TOY = DATA / "mmocr" / "0.x" / "toy_dataset" / "imgs" / "test"

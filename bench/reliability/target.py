@@ -122,7 +122,7 @@ def start(run_dir: Path, models: list[str] | None = None, **settings: str) -> Ta
     env = {**os.environ, "OCRSERVE_GATEWAY_PORT": str(port), "OCRSERVE_RUN_DIR": str(run_dir), "TMPDIR": str(tmp),
            "OCRSERVE_ADMIN_KEY": ADMIN_KEY, **{f"OCRSERVE_TS_{k}_PORT": str(v) for k, v in ports.items()},
            **{f"OCRSERVE_{k.upper()}": str(v) for k, v in settings.items()}}
-    cmd = [sys.executable, "-m", "service.cli", "run"] + (["--models", *models] if models else [])
+    cmd = [sys.executable, "-m", "service.tooling.cli", "run"] + (["--models", *models] if models else [])
     log = open(run_dir / "ocrserve-run.log", "ab")
     process = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
     log.close()

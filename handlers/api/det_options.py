@@ -1,5 +1,5 @@
 """Per-request detector options: names, bounds and parsing, defined once for the worker
-(handlers/detection.py) and the gateway (the /ocr query schema in service/routes/ocr.py)."""
+(handlers/detection.py) and the gateway (the /ocr query schema in service/gateway/routes/ocr.py)."""
 from __future__ import annotations
 
 from dataclasses import dataclass

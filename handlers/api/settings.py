@@ -1,6 +1,6 @@
 """The workers' settings, read from their environment in one place.
 
-The launcher (`ocrserve run` via service/runner.py, the test fixtures, the TorchServe container
+The launcher (`ocrserve run` via service/tooling/launch/runner.py, the test fixtures, the TorchServe container
 entrypoint via docker/render_config.py) derives them from the gateway's Settings and puts them
 into the workers' environment with `to_env`; a worker reads them once with `worker_settings()`.
 """

@@ -2,7 +2,7 @@
 
 Geometry. The recogniser reports, for each character, the span [x0, x1) along the crop that the
 CTC frames emitting it cover, as fractions of the crop's content width, plus the width of one
-frame in the same unit (handlers/families/ctc.py computes both from the frame count and the
+frame in the same unit (handlers/predictors/ctc.py computes both from the frame count and the
 padded input width).
 
 A fraction t along the line is mapped onto the line's quad (TL, TR, BR, BL, as

@@ -65,7 +65,7 @@ def test_gpu_image():
     assert f"ARG TORCH_VERSION={setup_torch}" in text  # the same pin as scripts/setup.sh
     assert f"ARG ONNXRUNTIME_GPU_VERSION={_requirement_pins()['onnxruntime']}" in text
     assert "grep -v '^onnxruntime=='" in text and "onnxruntime-gpu[cuda,cudnn]==${ONNXRUNTIME_GPU_VERSION}" in text
-    assert "service.cli weights" in text and "service.cli archive --all" in text  # scripts/setup.sh's steps
+    assert "service.tooling.cli weights" in text and "service.tooling.cli archive --all" in text  # scripts/setup.sh's steps
     assert 'ENTRYPOINT ["/opt/ocrserve/docker/entrypoint-torchserve.sh"]' in text
     assert "USER 10001" in text
 
@@ -103,9 +103,9 @@ class Block(importlib.abc.MetaPathFinder):
         if name.split(".")[0] in BLOCKED:
             raise ImportError(f"{name} is not in the gateway image")
 sys.meta_path.insert(0, Block())
-import service.main
+import service.gateway.main
 from fastapi.testclient import TestClient
-with TestClient(service.main.create_app()) as client:
+with TestClient(service.gateway.main.create_app()) as client:
     assert client.get("/healthz").status_code == 200
 dists = md.packages_distributions()
 tops = {m.split(".")[0] for m in sys.modules}
@@ -133,7 +133,7 @@ def _closure(names: list[str]) -> set[str]:
 
 
 def test_gateway_imports_only_its_packages():
-    """`import service.main` and a request, with torch, onnxruntime, TorchServe, psutil, rapidfuzz
+    """`import service.gateway.main` and a request, with torch, onnxruntime, TorchServe, psutil, rapidfuzz
     and the optional extras httpx picks up when present made unimportable: the gateway
     image's situation. Every distribution it then loads is one of docker/gateway-packages.txt or
     installed by them."""
@@ -185,10 +185,10 @@ def test_compose_ports_volumes_and_private_apis():
 def test_archive_stage_copies_every_in_repo_file_the_zoo_needs(name):
     """`ocrserve archive --all` in the image's archives stage needs the weights and files this
     project ships in the repo (zoo weights with package: ocrserve, class lists, dicts)."""
-    from service.zoo import load_zoo
+    from service.gateway.zoo import load_zoo
 
     text = _text(name)
-    stage = text[text.index(" AS archives"):text.index("service.cli archive --all")]
+    stage = text[text.index(" AS archives"):text.index("service.tooling.cli archive --all")]
     copied = [Path(src) for src, _ in re.findall(r"^COPY (?!--from)(\S+) (\S+)$", stage, re.M)]
     zoo = load_zoo(REPO / "model_store" / "zoo.yaml")
     needed = []
@@ -204,10 +204,10 @@ def test_archive_stage_copies_every_in_repo_file_the_zoo_needs(name):
 
 @pytest.mark.parametrize("name", ["Dockerfile.torchserve", "Dockerfile.torchserve-cpu"])
 def test_archive_stage_copies_what_the_cli_needs(name):
-    """`python -m service.cli weights / archive --all` runs from the tree: it imports service/,
+    """`python -m service.tooling.cli weights / archive --all` runs from the tree: it imports service/,
     handlers/ and the ocrserve package (the CLI's `ocr` command and progress bars)."""
     text = _text(name)
-    stage = text[text.index(" AS archives"):text.index("service.cli archive --all")]
+    stage = text[text.index(" AS archives"):text.index("service.tooling.cli archive --all")]
     copied = " ".join(re.findall(r"^COPY (?!--from)(.+)$", stage, re.M))
     for needed in ("service/", "handlers/", "ocrserve/"):
         assert needed in copied.split(), (name, needed)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from service.zoo import load_zoo
+from service.gateway.zoo import load_zoo
 from tests.deploy.conftest import DOCKER, REPO, clean_env, run
 from tests.integration.servers import wait_healthy
 
@@ -72,8 +72,8 @@ def test_gateway_entrypoint_dry_run():
                  OCRSERVE_ADMIN_KEY="0123456789abcdef0123", OCRSERVE_GATEWAY_PORT="8001")
     assert result.returncode == 0, result.stderr
     assert "http://torchserve:8081" in result.stdout and "admin routes on" in result.stdout
-    assert "would run: " in result.stdout and "-m service.gateway_server" in result.stdout
-    # the settings `ocrserve run` gives its gateway (service/gateway_server.py), on the container's port
+    assert "would run: " in result.stdout and "-m service.gateway.server" in result.stdout
+    # the settings `ocrserve run` gives its gateway (service/gateway/server.py), on the container's port
     assert ("uvicorn on 0.0.0.0:8001: header timeout 10 s, keep-alive timeout 5 s, graceful shutdown 10 s, "
             "server header off") in result.stdout
 

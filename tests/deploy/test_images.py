@@ -64,7 +64,7 @@ def test_healthchecks_report_healthy(stack):
 
 @pytest.mark.parametrize("name", ["img_1.jpg", "img_7.jpg"])
 def test_ocr_through_the_containers_equals_the_in_process_pipeline(gateway, name, zoo):
-    from service.clients import local_ocr
+    from service.tooling.evaluation.clients import local_ocr
 
     response = gateway.post("/ocr", files={"file": (name, _photo(name), "image/jpeg")})
     assert response.status_code == 200, response.text
@@ -82,7 +82,7 @@ def test_bad_upload_gets_a_clear_400(gateway):
 
 
 def test_kie_labels_every_box_of_a_receipt(gateway):
-    from tests.unit.handlers.test_kie_handler import receipt
+    from tests.handlers.test_kie_handler import receipt
 
     image, annotations = receipt()
     instances = [{"box": a["box"], "text": a["text"]} for a in annotations]

@@ -13,7 +13,7 @@ import time
 import httpx
 import pytest
 
-from service.zoo import load_zoo
+from service.gateway.zoo import load_zoo
 from tests.deploy.conftest import DEPLOY, REPO, clean_env
 from tests.integration.servers import free_ports
 

@@ -77,7 +77,7 @@ def test_torchserve_requests_a_gpu_and_probes_models_with_the_key():
 
 
 def test_gateway_holds_one_url_and_key_file_per_torchserve_replica():
-    from service.settings import Settings
+    from service.gateway.settings import Settings
 
     r = resources()
     ts = r[("StatefulSet", "ocrserve-torchserve")]

@@ -103,7 +103,7 @@ def test_reuses_torchserve_config_properties():
     """Every key of TorchServeConfig.properties() is there: the renderer edits, it does not copy."""
     from pathlib import Path
 
-    from service.torchserve_process import TorchServeConfig
+    from service.tooling.launch.torchserve_process import TorchServeConfig
 
     base = render_config.parse(TorchServeConfig(Path(STORE), Path("/tmp/x"), ["dbnet"]).properties())
     assert set(base) <= set(props())

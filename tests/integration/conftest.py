@@ -18,7 +18,7 @@ def pytest_collection_modifyitems(items):
 @pytest.fixture(scope="session")
 def archives_ready(zoo, weights_ready):
     """Archives of the code under test: rebuilt here when any handler source changed."""
-    from service.archive import build_archive
+    from service.tooling.packaging.archive import build_archive
 
     for name in zoo.names():
         if zoo.get(name).installed():

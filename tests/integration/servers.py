@@ -11,11 +11,11 @@ from typing import Iterator
 import httpx
 import uvicorn
 
-from service.main import create_app
-from service.gateway_server import uvicorn_config
-from service.settings import Settings
-from service.torchserve_process import TorchServe, TorchServeConfig
-from service.zoo import REPO_ROOT
+from service.gateway.main import create_app
+from service.gateway.server import uvicorn_config
+from service.gateway.settings import Settings
+from service.tooling.launch.torchserve_process import TorchServe, TorchServeConfig
+from service.gateway.zoo import REPO_ROOT
 
 
 def free_ports(n: int) -> list[int]:

@@ -11,8 +11,8 @@ import pytest
 from handlers.api.spec import ModelSpec
 from handlers.registry import build_model
 from handlers.ops.vertex_order import clockwise_from_top_left
-from service.archive import build_checkpoint_archive
-from service.settings import Settings
+from service.tooling.packaging.archive import build_checkpoint_archive
+from service.gateway.settings import Settings
 from tests.conftest import REPO, data_path
 from tests.integration.servers import running_gateway, running_torchserve, torch_serve_config_for_store
 from tests.oracle import save_checkpoint

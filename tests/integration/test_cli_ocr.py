@@ -14,7 +14,7 @@ from tests.conftest import REPO, data_path
 
 def _ocrserve(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.run([sys.executable, "-m", "service.cli", "ocr", *args], input=stdin, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "service.tooling.cli", "ocr", *args], input=stdin, capture_output=True,
                           env=env, timeout=300)
 
 

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from ocrserve import AsyncOcrClient, OcrClient, RequestRejected, Retry, ServerError
-from service.schemas import KieResponse, ModelList, OcrResponse
+from service.gateway.schemas import KieResponse, ModelList, OcrResponse
 from tests.conftest import data_path
 from tests.integration.conftest import ADMIN_KEY
 
@@ -134,7 +134,7 @@ def test_drawings_from_post_visualize(client, url, gateway, tmp_path):
     MMOCR(url=url).readtext(str(path), output=str(tmp_path))
     assert Image.open(tmp_path / "out_demo_text_ocr.png").size == drawn.size
     out = tmp_path / "cli"
-    run = subprocess.run([sys.executable, "-m", "service.cli", "ocr", str(path), "--url", url, "--out", str(out), "--vis"],
+    run = subprocess.run([sys.executable, "-m", "service.tooling.cli", "ocr", str(path), "--url", url, "--out", str(out), "--vis"],
                          capture_output=True, env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=300)
     assert run.returncode == 0, run.stderr.decode()
     assert Image.open(out / "demo_text_ocr.vis.png").size == drawn.size

@@ -4,8 +4,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from service.archive import build_archive
-from service.zoo import REPO_ROOT, add_local_model
+from service.tooling.packaging.archive import build_archive
+from service.gateway.zoo import REPO_ROOT, add_local_model
 from tests.conftest import data_path
 from tests.integration.conftest import ADMIN_KEY
 from tests.integration.servers import gateway_settings, running_gateway
@@ -99,9 +99,9 @@ def test_kie_without_a_loaded_model_is_503_with_the_list(torchserve, tmp_path, z
 
 
 def test_eval_reports_the_phototest_cer_row_of_the_readme(gateway):
-    from service.cli_eval import _document_pages
-    from service.clients import remote_ocr
-    from service.evaluation import evaluate_documents
+    from service.tooling.cli_eval import _document_pages
+    from service.tooling.evaluation.clients import remote_ocr
+    from service.tooling.evaluation.evaluation import evaluate_documents
     from tests.conftest import DATA
 
     pages = [p for p in _document_pages(DATA) if p[0].stem == "phototest"]

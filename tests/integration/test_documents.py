@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from rapidfuzz.distance import Levenshtein
 
-from service.clients import local_ocr
-from service.document_pipeline import DocumentOptions, ocr_document
-from service.pipeline import OcrRequest
-from service.settings import Settings
+from service.tooling.evaluation.clients import local_ocr
+from service.gateway.document_pipeline import DocumentOptions, ocr_document
+from service.gateway.pipeline import OcrRequest
+from service.gateway.settings import Settings
 from tests.conftest import data_path
 from tests.document_files import (empty_pages_pdf, encrypted_pdf, image_pdf, nested_pdf, render, text_pdf,
                                   tiff)

@@ -7,7 +7,7 @@ import base64
 import pytest
 
 from handlers.api.errors import BadImage, BadOptions, OcrServeError
-from service.torchserve_client import TorchServeClient
+from service.gateway.torchserve_client import TorchServeClient
 from tests.conftest import data_path
 
 

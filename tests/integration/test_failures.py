@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import httpx
 
-from service.settings import Settings
+from service.gateway.settings import Settings
 from tests.conftest import data_path
 from tests.integration.servers import free_port, gateway_settings, running_gateway
 

@@ -6,9 +6,9 @@ import io
 import pytest
 from rapidfuzz.distance import Levenshtein
 
-from service.clients import local_ocr
-from service.formats import render
-from service.page_synth import make_page
+from service.tooling.evaluation.clients import local_ocr
+from service.gateway.formats import render
+from service.tooling.synth.pages import make_page
 from tests.conftest import data_path
 from tests.formats_check import check_alto, check_hocr, check_pdf
 

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 from rapidfuzz.distance import Levenshtein
 
-from service.clients import local_ocr
+from service.tooling.evaluation.clients import local_ocr
 from tests.conftest import data_path
 
 

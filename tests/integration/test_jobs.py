@@ -119,7 +119,7 @@ def test_only_the_admin_lists_jobs(gateway):
 @contextmanager
 def _gateway_process(env: dict[str, str]):
     port = free_port()
-    cmd = [sys.executable, "-m", "uvicorn", "--factory", "service.main:app_from_env",
+    cmd = [sys.executable, "-m", "uvicorn", "--factory", "service.gateway.main:app_from_env",
            "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
     proc = subprocess.Popen(cmd, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"

@@ -10,10 +10,10 @@ import httpx
 import pytest
 
 from handlers.api.class_list import read_class_list
-from service.settings import Settings
+from service.gateway.settings import Settings
 from tests.conftest import REPO, data_path
 from tests.integration.servers import running_gateway, running_torchserve, torch_serve_config_for_store
-from tests.unit.handlers.test_kie_handler import VISUAL, kie_archive, kie_files, receipt
+from tests.handlers.test_kie_handler import VISUAL, kie_archive, kie_files, receipt
 
 REC = "ppocrv6-tiny-rec"
 # the shipped model labels 44 of the 60 ground-truth boxes of receipt 1 right (the previous,
@@ -100,7 +100,7 @@ def test_zero_boxes_and_unknown_characters_are_answered(served):
 def test_the_default_kie_model_is_served_with_the_default_models(zoo, gateway):
     if "kie" not in zoo.defaults:
         pytest.skip("the zoo has no default KIE model")
-    from service.weights import verified_file
+    from service.tooling.packaging.weights import verified_file
 
     entry = zoo.get(zoo.defaults["kie"])
     classes = read_class_list(verified_file(entry, entry.files["class_list"]))
@@ -143,7 +143,7 @@ def test_default_ocr_then_kie_equals_the_in_process_backend(zoo, gateway):
         pytest.skip("the zoo has no default KIE model")
     import asyncio
 
-    from service.local_backend import LocalBackend
+    from service.tooling.local_backend import LocalBackend
 
     name = zoo.defaults["kie"]
     image, _ = receipt()

@@ -9,11 +9,11 @@ import shutil
 import httpx
 import pytest
 
-from service.archive import build_checkpoint_archive
+from service.tooling.packaging.archive import build_checkpoint_archive
 from tests.conftest import REPO
 from tests.integration.servers import gateway_settings, running_gateway
-from tests.unit.ner._render import line_png
-from tests.unit.ner._tiny import train_tiny
+from tests.handlers.families.ner._render import line_png
+from tests.handlers.families.ner._tiny import train_tiny
 
 NAME = "it-ner-tiny"
 SENTENCE = "张伟在北京的华为技术担任工程师。"

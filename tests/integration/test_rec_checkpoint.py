@@ -12,8 +12,8 @@ import pytest
 
 from handlers.api.spec import ModelSpec
 from handlers.registry import build_model
-from service.archive import build_archive, build_checkpoint_archive
-from service.zoo import Serving, load_zoo
+from service.tooling.packaging.archive import build_archive, build_checkpoint_archive
+from service.gateway.zoo import Serving, load_zoo
 from tests.conftest import REPO, data_path
 from tests.integration.servers import running_torchserve, torch_serve_config_for_store
 from tests.oracle import save_checkpoint

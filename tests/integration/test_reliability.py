@@ -16,8 +16,8 @@ import pytest
 from bench.reliability import corpus
 from bench.reliability.checks import read_texts, run_cases
 from bench.reliability.load import closed_loop
-from service.supervisor import Supervisor
-from service.torchserve_process import TorchServe
+from service.tooling.launch.supervisor import Supervisor
+from service.tooling.launch.torchserve_process import TorchServe
 from tests.conftest import data_path
 from tests.integration.conftest import ADMIN_KEY
 from tests.integration.servers import gateway_settings, running_gateway, running_torchserve, torchserve_config

@@ -11,9 +11,9 @@ from contextlib import ExitStack
 import httpx
 import pytest
 
-from service.settings import Settings
+from service.gateway.settings import Settings
 from tests.conftest import data_path
-from service.torchserve_client import read_keys
+from service.gateway.torchserve_client import read_keys
 from tests.integration.servers import running_gateway, running_torchserves, torchserve_config
 
 MODELS = ["ppocrv6-tiny-det", "ppocrv6-tiny-rec"]

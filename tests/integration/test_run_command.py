@@ -47,7 +47,7 @@ def test_run_serves_then_stops_cleanly(tmp_path, archives_ready, sig):
            "OCRSERVE_ENV_FILE": str(env_file), "OCRSERVE_TS_INFERENCE_PORT": str(ts_port),
            **{f"OCRSERVE_TS_{k}_PORT": str(free_port())
               for k in ("MANAGEMENT", "METRICS", "GRPC_INFERENCE", "GRPC_MANAGEMENT")}}
-    cmd = [sys.executable, "-m", "service.cli", "run", "--models", *MODELS]
+    cmd = [sys.executable, "-m", "service.tooling.cli", "run", "--models", *MODELS]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     def alive() -> None:
         assert proc.poll() is None, proc.stdout.read()

@@ -3,7 +3,7 @@ TorchServe gone; the full run is part 2 of `python -m bench.reliability`."""
 from __future__ import annotations
 
 from bench.reliability.fuzz import CONFORMANCE, fuzz
-from service.settings import Settings
+from service.gateway.settings import Settings
 from tests.integration.servers import free_port, running_gateway
 
 

@@ -7,7 +7,7 @@ import httpx
 import numpy as np
 from PIL import Image
 
-from service.visualize import LINE_RGB
+from service.gateway.visualize import LINE_RGB
 from tests import document_files
 from tests.conftest import data_path
 

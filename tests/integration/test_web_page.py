@@ -134,7 +134,7 @@ def test_a_non_image_shows_the_api_message(page, tmp_path):
     threshold = page.locator("#options input[name='mask_thr']")
     assert (threshold.get_attribute("min"), threshold.get_attribute("max")) == ("0", "1")
     assert page.locator("#options select[name='cls'] option").all_inner_texts() == ["default", "yes", "no"]
-    from service.visualize import label_colour  # the page and the PNG colour a class alike
+    from service.gateway.visualize import label_colour  # the page and the PNG colour a class alike
 
     for label in ("Total_key", "Total_value", "Store_name_value", "Others"):
         assert page.evaluate(f"labelColour('{label}')") == "rgb({},{},{})".format(*label_colour(label))
@@ -283,11 +283,11 @@ def test_api_docs_render_from_local_assets(page, path, ready):
 @pytest.mark.skipif(not os.environ.get("OCRSERVE_DOCS_SCREENSHOT"),
                     reason="writes the README's screenshot: OCRSERVE_DOCS_SCREENSHOT=docs/web-page.png")
 def test_docs_screenshot(page, tmp_path):
-    """The README's picture: a synthetic receipt (service.receipt_synth, seed 7) read with KIE, one line selected."""
+    """The README's picture: a synthetic receipt (service.tooling.synth.receipts, seed 7) read with KIE, one line selected."""
     import cv2
     from PIL import Image
 
-    from service.receipt_synth import synth_receipt
+    from service.tooling.synth.receipts import synth_receipt
 
     receipt = tmp_path / "receipt.jpg"
     cv2.imwrite(str(receipt), synth_receipt(7, 0)[0])

@@ -74,7 +74,8 @@ def test_installed_client_cli_and_readtext_against_the_service(venv, gateway, tm
     script = f"""
 import json, sys
 from ocrserve import OcrClient, MMOCR
-from service import locations, weights, zoo
+from service.gateway import locations, zoo
+from service.tooling.packaging import weights
 answer = OcrClient({url!r}).ocr({str(image)!r})
 read = MMOCR(url={url!r}).readtext({str(image)!r}, details=True)[0]
 print(json.dumps({{

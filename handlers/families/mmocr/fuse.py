@@ -10,7 +10,7 @@ Which BatchNorm follows which convolution is read from MMOCR's module names, whi
 `pointwise_conv`/`bn`, and a Conv2d directly followed by a BatchNorm2d inside an nn.Sequential.
 Deformable convolutions (DCNv2) keep their BatchNorm. The folded module is for inference only: its
 state_dict no longer has the BatchNorm keys, so fold after loading the checkpoint.
-tests/unit/mmocr/test_fuse.py checks every registered config in float64 (folded == unfolded).
+tests/handlers/families/mmocr/test_fuse.py checks every registered config in float64 (folded == unfolded).
 """
 from __future__ import annotations
 

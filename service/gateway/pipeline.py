@@ -1,0 +1,163 @@
+"""End-to-end OCR: decode -> detect -> crop -> (direction) -> recognise -> words -> (KIE), on any backend."""
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from handlers.api.results import Detection, Recognition
+from handlers.ops.crop import Crop, crop_quad, quad_for_polygon
+from service.gateway.backends import Backend
+from service.gateway.errors import PayloadTooLarge
+from service.gateway.layout import analyse_page
+from service.gateway.ner_lines import tag_lines
+from service.gateway.uploads import decode_upload
+from service.gateway.words import line_words
+from service.gateway.work_budget import check_recognition_budget, page_columns
+
+
+@dataclass(frozen=True)
+class OcrRequest:
+    """What to run: model names (None = skip the stage) and per-request options."""
+
+    det: str | None
+    rec: str | None
+    cls: str | None = None
+    det_options: dict[str, float] = field(default_factory=dict)
+    min_text_score: float = 0.0
+    kie: str | None = None
+    rec_lang: str | None = None  # Tesseract recognisers only (detectors get `lang` in det_options)
+    ner: str | None = None
+    # The 0/180 classifier that page orientation votes with (service.gateway.orientation); None: no
+    # page is ever turned. Whether a page is checked is the document option `orientation`.
+    orient_cls: str | None = None
+    # A page of thousands of specks costs a recognition call per chunk of them: refused (413).
+    max_lines: int = 1000
+    # Recogniser columns a page may cost: this many, plus rec_columns_per_byte per byte of its file.
+    max_rec_columns: int = 60_000
+    rec_columns_per_byte: float = 4.0
+
+
+class Timer:
+    """Collects wall-clock milliseconds per stage."""
+
+    def __init__(self) -> None:
+        self.ms: dict[str, float] = {}
+        self._start = time.perf_counter()
+
+    def mark(self, stage: str, since: float) -> float:
+        now = time.perf_counter()
+        self.ms[stage] = round((now - since) * 1000, 2)
+        return now
+
+    def total(self) -> dict[str, float]:
+        return {**self.ms, "total": round((time.perf_counter() - self._start) * 1000, 2)}
+
+
+def _crops(image: np.ndarray, polygons: list[np.ndarray]) -> list[Crop]:
+    quads = [quad_for_polygon(np.asarray(p, np.float32).reshape(-1, 2)) for p in polygons]
+    return [crop_quad(image, q) for q in quads]
+
+
+async def run_ocr(backend: Backend, data: bytes, request: OcrRequest, max_pixels: int) -> dict[str, Any]:
+    """The whole pipeline for one uploaded image; returns the /ocr response as plain data."""
+    timer = Timer()
+    t = time.perf_counter()
+    image = await asyncio.to_thread(decode_upload, data, max_pixels)
+    timer.mark("decode", t)
+    page = await ocr_image(backend, data, image, request, timer)
+    return {"pages": [{"page": 1, **page}], "models": used_models(request), "timings_ms": timer.total()}
+
+
+def used_models(request: OcrRequest) -> dict[str, str]:
+    """The `models` member of a response: which model ran each stage."""
+    models = {"det": request.det or "none", "rec": request.rec or "none"}
+    if request.cls:
+        models["cls"] = request.cls
+    if request.kie:
+        models["kie"] = request.kie
+    if request.ner:
+        models["ner"] = request.ner
+    return models
+
+
+async def ocr_image(backend: Backend, data: bytes, image: np.ndarray, request: OcrRequest, timer: Timer,
+                    rows: list[Detection] | None = None) -> dict[str, Any]:
+    """Detect, read and label one decoded page; `data` is the same image encoded (what TorchServe
+    decodes), `rows` an earlier detection of exactly this image to reuse. Returns the page
+    without its number: width, height, result (and pairs with KIE)."""
+    t = time.perf_counter()
+    height, width = image.shape[:2]
+    if rows is None:
+        rows = await backend.detect(request.det, data, image, request.det_options) if request.det \
+            else [Detection.whole_image(width, height)]
+    if len(rows) > request.max_lines:
+        raise PayloadTooLarge(f"the detector found {len(rows)} text regions on this page, over the limit of "
+                              f"{request.max_lines} (OCRSERVE_MAX_LINES)")
+    timer.mark("detect", t)
+    result: list[dict[str, Any]] = [{"box": r.flat(), "box_score": r.score} for r in rows]
+    if request.rec and rows:
+        result = await _read_lines(backend, image, rows, result, request, timer, len(data))
+    t = time.perf_counter()
+    page: dict[str, Any] = {"width": width, "height": height, **await asyncio.to_thread(analyse_page, result)}
+    timer.mark("layout", t)  # the one reading order: `result` reordered, plus `blocks` and `text`
+    if request.kie:
+        page["pairs"] = await _label_lines(backend, data, image, page["result"], request.kie, timer)
+    if request.ner:
+        t = time.perf_counter()
+        page["entities"] = await tag_lines(backend, request.ner, page["result"])
+        timer.mark("ner", t)
+    return page
+
+
+async def _read_lines(backend: Backend, image: np.ndarray, rows: list[Detection], result: list[dict],
+                      request: OcrRequest, timer: Timer, file_bytes: int) -> list[dict]:
+    """Crop every detected line, check what reading them costs, turn upside-down ones (optional),
+    read them, split words."""
+    t = time.perf_counter()
+    crops = await asyncio.to_thread(_crops, image, [r.polygon for r in rows])
+    check_recognition_budget(page_columns(c.image.shape for c in crops), file_bytes, request.max_rec_columns,
+                             request.rec_columns_per_byte)
+    t = timer.mark("crop", t)
+    images = [c.image for c in crops]
+    flipped = [False] * len(crops)
+    if request.cls:
+        turns = await backend.classify(request.cls, images)
+        flipped = [turn.rotate for turn in turns]
+        images = [np.ascontiguousarray(im[::-1, ::-1]) if f else im for im, f in zip(images, flipped)]
+        t = timer.mark("classify", t)
+    reads = await backend.recognize(request.rec, images, request.rec_lang)
+    t = timer.mark("recognize", t)
+    merged = _merge(result, crops, flipped, reads, request.min_text_score)
+    timer.mark("words", t)
+    return merged
+
+
+def _merge(result: list[dict], crops: list[Crop], flipped: list[bool], reads: list[Recognition],
+           min_text_score: float) -> list[dict]:
+    """Attach text and word boxes to each detected line; drop lines read below the score floor."""
+    merged = []
+    for item, crop, flip, read in zip(result, crops, flipped, reads):
+        if read.score < min_text_score or not read.text.strip():
+            continue
+        words = line_words(crop, read, flip)
+        merged.append({**item, "text": read.text, "text_score": read.score, "words": words})
+    return merged
+
+
+async def _label_lines(backend: Backend, data: bytes, image: np.ndarray, result: list[dict], model: str,
+                       timer: Timer) -> list[dict]:
+    """KIE over the read lines: adds `label` / `label_id` / `label_score` to each line; returns the pairs."""
+    t = time.perf_counter()
+    if not result:
+        timer.mark("kie", t)
+        return []
+    instances = [{"box": item["box"], "text": item["text"]} for item in result]
+    labelled = (await backend.kie(model, data, image, {"instances": instances})).to_json()
+    for item, label in zip(result, labelled["instances"]):
+        item.update(label)  # label, label_id, label_score
+    timer.mark("kie", t)
+    return labelled["pairs"]

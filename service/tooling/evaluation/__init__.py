@@ -1,0 +1,1 @@
+"""`ocrserve eval` and `ocrserve dataset`: dataset readers and converters, metrics, runs."""

@@ -1,0 +1,1 @@
+"""ONNX export of MMOCR checkpoints (torch); `ocrserve export-onnx`."""

@@ -1,0 +1,1 @@
+"""`ocrserve run`: device choice, TorchServe's process, its supervisor, the gateway server."""

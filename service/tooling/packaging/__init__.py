@@ -1,0 +1,1 @@
+"""Weights and archives: fetch and verify zoo weights, build TorchServe .mar files."""

@@ -1,0 +1,1 @@
+"""Synthetic data: labelled receipts and multi-column pages."""

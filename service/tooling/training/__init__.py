@@ -1,0 +1,1 @@
+"""Training: SDMG-R on receipts (`kie`), Bert-Softmax NER (`ner`)."""

@@ -1,0 +1,126 @@
+"""The SDMG-R training loop (the schedule of MMOCR's ``schedule_adam_60e``: Adam, lr 1e-3,
+weight decay 1e-4, batch 4, 60 epochs, lr x0.1 at epochs 40 and 50; with another epoch count
+the steps stay at 2/3 and 5/6 of the run). Deterministic on CPU for a fixed seed: the seed sets
+the initial weights (``torch.manual_seed``) and the shuffling, and torch runs on one thread.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Callable, Sequence
+
+import torch
+
+from handlers.families.kie.sdmgr import SDMGR
+from handlers.families.kie.text_encoding import SDMGR_CHARS, KIEDictionary
+from service.tooling.training.kie.checkpoint import build_model
+from service.tooling.training.kie.dataset import KIEDocument, make_batch
+from service.tooling.training.kie.evaluate import evaluate
+from service.tooling.training.kie.losses import sdmgr_loss
+
+# SDMG-R's WildReceipt characters (in their file order) + the rest of printable ASCII; the
+# space stays out, so spaces are dropped as in MMOCR (WildReceipt transcripts have none).
+RECEIPT_CHARS = SDMGR_CHARS + "".join(
+    c for c in map(chr, range(33, 127)) if c not in SDMGR_CHARS)
+
+
+@dataclass
+class TrainOptions:
+    arch: str = "sdmgr_novisual_60e_wildreceipt"
+    epochs: int = 60
+    batch_size: int = 4
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    seed: int = 0
+    threads: int = 1
+    milestones: list[int] = field(default_factory=list)  # empty: 2/3 and 5/6 of the epochs
+
+    def steps(self) -> list[int]:
+        if self.milestones:
+            return list(self.milestones)
+        return sorted({max(1, round(self.epochs * 2 / 3)), max(1, round(self.epochs * 5 / 6))})
+
+
+@dataclass
+class EpochLog:
+    epoch: int
+    loss: float
+    loss_node: float
+    loss_edge: float
+    acc_node: float
+    lr: float
+    seconds: float
+    val: dict | None = None
+
+
+def new_model(opts: TrainOptions, num_classes: int, dictionary: KIEDictionary | None = None) -> SDMGR:
+    """Seeded fresh model (PyTorch default initialisation, as MMOCR leaves SDMG-R's)."""
+    torch.manual_seed(opts.seed)
+    return build_model(opts.arch, num_classes, dictionary or KIEDictionary(RECEIPT_CHARS))
+
+
+def train_step(model: SDMGR, optimizer: torch.optim.Optimizer, docs: Sequence[KIEDocument]) -> dict[str, float]:
+    """One optimiser step on a batch of receipts; returns the loss parts as floats."""
+    batch = make_batch(docs, with_image=model.with_backbone)
+    node_logits, edge_logits = model(batch.img, batch.boxes, batch.texts)
+    losses = sdmgr_loss(node_logits, edge_logits, batch.node_targets, batch.edge_targets)
+    optimizer.zero_grad()
+    losses["loss"].backward()
+    optimizer.step()
+    return {k: float(v.detach()) for k, v in losses.items()}
+
+
+def run_epoch(model: SDMGR, optimizer: torch.optim.Optimizer, docs: Sequence[KIEDocument],
+              batch_size: int, generator: torch.Generator) -> dict[str, float]:
+    """One shuffled pass; mean of each loss part over the batches."""
+    model.train()
+    order = torch.randperm(len(docs), generator=generator).tolist()
+    sums: dict[str, float] = {}
+    n = 0
+    for start in range(0, len(order), batch_size):
+        parts = train_step(model, optimizer, [docs[i] for i in order[start:start + batch_size]])
+        for k, v in parts.items():
+            sums[k] = sums.get(k, 0.0) + v
+        n += 1
+    return {k: v / max(n, 1) for k, v in sums.items()}
+
+
+def train(model: SDMGR, train_docs: Sequence[KIEDocument], opts: TrainOptions,
+          classes: Sequence[str], val_docs: Sequence[KIEDocument] = (),
+          log: Callable[[EpochLog], None] = lambda e: None) -> list[EpochLog]:
+    """Train ``model`` in place for ``opts.epochs``; evaluates on ``val_docs`` after each epoch."""
+    if not train_docs:
+        raise ValueError("no training receipt (every receipt had no box?)")
+    torch.set_num_threads(opts.threads)
+    # The link loss goes to ~0 on close-set data (every pair is a link): its tiny gradients
+    # make denormal Adam states that slow CPU arithmetic many times over. Flush them to 0
+    # while training, then restore the process default (off) for everything else.
+    torch.set_flush_denormal(True)
+    try:
+        return _run_epochs(model, train_docs, opts, classes, val_docs, log)
+    finally:
+        torch.set_flush_denormal(False)
+
+
+def _run_epochs(model: SDMGR, train_docs: Sequence[KIEDocument], opts: TrainOptions,
+                classes: Sequence[str], val_docs: Sequence[KIEDocument],
+                log: Callable[[EpochLog], None]) -> list[EpochLog]:
+    optimizer = torch.optim.Adam(model.parameters(), lr=opts.lr, weight_decay=opts.weight_decay)
+    scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, opts.steps(), gamma=0.1)
+    generator = torch.Generator().manual_seed(opts.seed)
+    history = []
+    for epoch in range(1, opts.epochs + 1):
+        start = time.perf_counter()
+        lr = optimizer.param_groups[0]["lr"]
+        parts = run_epoch(model, optimizer, train_docs, opts.batch_size, generator)
+        scheduler.step()
+        val = evaluate(model, val_docs, classes) if val_docs else None
+        entry = EpochLog(epoch, parts["loss"], parts["loss_node"], parts["loss_edge"],
+                         parts["acc_node"], lr, time.perf_counter() - start, val)
+        history.append(entry)
+        log(entry)
+    return history
+
+
+def options_meta(opts: TrainOptions) -> dict:
+    return {**asdict(opts), "milestones": opts.steps()}

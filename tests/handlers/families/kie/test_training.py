@@ -1,0 +1,191 @@
+"""SDMG-R training: loss semantics, real optimisation steps, determinism, checkpoint round trip
+(also through the serving loader) and the `ocrserve train kie` command line."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from service.tooling.cli import main as ocrserve
+from service.tooling.training.kie.checkpoint import load_checkpoint, save_checkpoint
+from service.tooling.training.kie.dataset import KIEDocument, make_batch
+from service.tooling.training.kie.evaluate import WILDRECEIPT_CLASSES
+from service.tooling.training.kie.losses import sdmgr_loss
+from service.tooling.training.kie.train import RECEIPT_CHARS, TrainOptions, new_model, train, train_step
+
+CLASSES = list(WILDRECEIPT_CLASSES)
+# (text, label, box) rows of two tiny receipts: store name, address, date key/value, total key/value
+RECEIPTS = [
+    [("CORNERSHOP", 1, [40, 10, 200, 40]), ("12MainSt", 3, [50, 45, 190, 65]),
+     ("Date:", 8, [10, 80, 60, 100]), ("01/02/2024", 7, [70, 80, 170, 100]),
+     ("Milk", 11, [10, 120, 80, 140]), ("$2.50", 15, [180, 120, 230, 140]),
+     ("TOTAL", 24, [10, 160, 80, 180]), ("$2.50", 23, [180, 160, 230, 180])],
+    [("BIGMART", 1, [60, 12, 180, 42]), ("9OakAve", 3, [55, 48, 185, 66]),
+     ("Bread", 11, [12, 110, 90, 130]), ("$3.10", 15, [170, 110, 228, 130]),
+     ("Total", 24, [12, 150, 75, 170]), ("$3.10", 23, [170, 150, 228, 170]),
+     ("Thanks!", 25, [70, 200, 160, 220])],
+]
+
+
+def _docs() -> list[KIEDocument]:
+    docs = []
+    for rows in RECEIPTS:
+        docs.append(KIEDocument(image_path=None, height=240, width=240,
+                                boxes=np.array([r[2] for r in rows], dtype=np.int32),
+                                texts=[r[0] for r in rows],
+                                labels=np.array([r[1] for r in rows], dtype=np.int64),
+                                edge_ids=np.zeros(len(rows), dtype=np.int64)))
+    return docs
+
+
+def _write_ann(path, docs):
+    lines = []
+    for i, d in enumerate(docs):
+        anns = [{"box": [b[0], b[1], b[2], b[1], b[2], b[3], b[0], b[3]], "text": t, "label": int(lab)}
+                for b, t, lab in zip(d.boxes.tolist(), d.texts, d.labels)]
+        lines.append(json.dumps({"file_name": f"{i}.jpg", "height": 240, "width": 240, "annotations": anns}))
+    path.write_text("\n".join(lines) + "\n")
+    (path.parent / "class_list.txt").write_text("".join(f"{i} {n}\t\n" for i, n in enumerate(CLASSES)))
+
+
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
+
+
+def test_loss_is_mmocr_cross_entropies():
+    torch.manual_seed(0)
+    node, edge = torch.randn(5, 26), torch.randn(9, 2)
+    node_t = torch.tensor([0, 3, 25, 7, 7])
+    edge_t = torch.tensor([-1, 1, 0, 1, -1, 1, 0, 0, -1])
+    got = sdmgr_loss(node, edge, node_t, edge_t)
+    want_node = -F.log_softmax(node, -1)[torch.arange(5), node_t].mean()  # class 0 counts
+    keep = edge_t != -1
+    want_edge = -F.log_softmax(edge[keep], -1)[torch.arange(6), edge_t[keep]].mean()
+    assert torch.allclose(got["loss_node"], want_node) and torch.allclose(got["loss_edge"], want_edge)
+    assert torch.allclose(got["loss"], want_node + want_edge)
+    assert 0 <= float(got["acc_node"]) <= 100
+
+
+def test_steps_lower_the_loss_and_training_is_deterministic():
+    docs = _docs()
+    opts = TrainOptions(seed=3)
+    losses = []
+    for _ in range(2):
+        model = new_model(opts, 26)
+        optim = torch.optim.Adam(model.parameters(), lr=1e-3, weight_decay=1e-4)
+        losses.append([train_step(model, optim, docs)["loss"] for _ in range(12)])
+    first, second = losses
+    assert first == second  # same seed, one thread: the same numbers
+    assert first[-1] < 0.5 * first[0], first
+    batch = make_batch(docs)
+    with torch.no_grad():
+        pred = torch.cat([p["labels"] for p in model.eval().predict(None, batch.boxes, batch.texts)])
+    assert (pred == batch.node_targets).float().mean() > 0.5
+
+
+def test_schedule_steps_scale_with_epochs():
+    assert TrainOptions(epochs=60).steps() == [40, 50]
+    assert TrainOptions(epochs=12).steps() == [8, 10]
+    assert TrainOptions(epochs=12, milestones=[3]).steps() == [3]
+
+
+def test_checkpoint_round_trip_strict_and_through_the_serving_loader(tmp_path):
+    docs = _docs()
+    model = new_model(TrainOptions(epochs=1, seed=1), 26)
+    history = train(model, docs, TrainOptions(epochs=1, seed=1), CLASSES, val_docs=docs)
+    assert 0.0 <= history[0].val["macro_f1"] <= 1.0 and history[0].loss > 0
+    path = save_checkpoint(tmp_path, model, CLASSES, {"arch": "sdmgr_novisual_60e_wildreceipt"})
+    saved = torch.load(path, weights_only=True)
+    assert set(saved) == {"state_dict", "meta"}
+    assert set(saved["state_dict"]) == set(model.state_dict())
+    assert all(v.dtype == torch.float32 for v in saved["state_dict"].values() if v.is_floating_point())
+    assert (tmp_path / "dict.txt").read_text().split("\n")[:-1] == list(RECEIPT_CHARS)
+    loaded, classes, meta = load_checkpoint(path)
+    assert classes == CLASSES and meta["arch"] == "sdmgr_novisual_60e_wildreceipt"
+    batch = make_batch(docs)
+    with torch.no_grad():
+        a = model.eval()(None, batch.boxes, batch.texts)
+        b = loaded(None, batch.boxes, batch.texts)
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+    from handlers.families.kie.text_encoding import KIEDictionary
+    from handlers.predictors.sdmgr import build_network
+    from handlers.runtime import load_checkpoint_runner
+
+    net = build_network(meta["arch"], 26, KIEDictionary.from_file(tmp_path / "dict.txt"))
+    runner = load_checkpoint_runner(net, path)  # strict
+    with torch.no_grad():
+        c = runner.module(None, batch.boxes, batch.texts)
+    assert torch.equal(a[0], c[0])
+
+
+def test_cli_trains_then_evaluates(tmp_path, capsys):
+    _write_ann(tmp_path / "train.txt", _docs())
+    out = tmp_path / "model"
+    assert ocrserve(["train", "kie", "--data", str(tmp_path), "--val-ann", "train.txt", "--epochs", "2",
+                     "--seed", "0", "--out", str(out)]) == 0
+    log = capsys.readouterr().out
+    assert "epoch   1  loss" in log and "epoch   2  loss" in log and "val macro-F1" in log
+    assert {p.name for p in out.iterdir()} == {"sdmgr.pth", "class_list.txt", "dict.txt"}
+    assert ocrserve(["train", "kie", "--eval-only", "--checkpoint", str(out / "sdmgr.pth"),
+                     "--data", str(tmp_path), "--ann", "train.txt", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["receipts"] == 2 and report["boxes"] == 15 and len(report["cared"]) == 12
+    assert report["per_class"]["Total_value"]["support"] == 2
+    assert 0.0 <= report["macro_f1"] <= 1.0
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--epochs", "2"], "training needs --out DIR"),
+    (["--out", "{tmp}/o", "--variant", "big"], "unknown SDMG-R variant 'big'; supported: ['novisual', 'unet16']"),
+    (["--out", "{tmp}/o", "--epochs", "0"], "--epochs and --batch-size must be at least 1"),
+    (["--out", "{tmp}/o", "--ann", "nope.txt"], "no annotation file"),
+    (["--out", "{tmp}/o", "--dict", "{tmp}/none.txt"], "--dict {tmp}/none.txt does not exist"),
+    (["--eval-only"], "--eval-only needs --checkpoint FILE"),
+])
+def test_cli_errors_are_clear(tmp_path, capsys, argv, message):
+    _write_ann(tmp_path / "train.txt", _docs())
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    assert ocrserve(["train", "kie", "--data", str(tmp_path), *argv]) == 2
+    assert message.replace("{tmp}", str(tmp_path)) in capsys.readouterr().err
+
+
+def test_cli_missing_data_folder(tmp_path, capsys):
+    assert ocrserve(["train", "kie", "--data", str(tmp_path / "none"), "--out", str(tmp_path)]) == 2
+    assert "is not a folder" in capsys.readouterr().err
+
+
+# the shipped model's macro-F1 on the validation part of the WildReceipt subset (ground-truth
+# boxes; seed-13 split of bench/kie_prepare_real.py, never trained on; README records 0.7512):
+# the floor leaves room for other CPUs and thread counts, and fails the previous, synthetic-only
+# model (0.568 there)
+SHIPPED_VAL_MACRO_F1_FLOOR = 0.70
+
+
+def test_shipped_receipt_model_reads_real_receipts(tmp_path):
+    from pathlib import Path
+
+    from service.tooling.training.kie.dataset import read_annotations
+    from service.tooling.training.kie.evaluate import evaluate
+    from service.tooling.training.kie.real_data import split_of
+    from tests.conftest import data_path
+
+    root = Path(__file__).resolve().parents[4]
+    subset = data_path("wildreceipt_subset", "annotations.txt")
+    model, classes, meta = load_checkpoint(root / "model_store" / "weights" / "sdmgr-receipts" / "sdmgr.pth")
+    assert classes == CLASSES and meta["arch"] == "sdmgr_novisual_60e_wildreceipt"
+    assert model.kie_head.node_embed.num_embeddings == len(RECEIPT_CHARS) + 1
+    val = [line for line in subset.read_text().splitlines()
+           if line.strip() and split_of(json.loads(line)["file_name"], 13, VAL_SPLIT) == "val"]
+    (tmp_path / "val.txt").write_text("\n".join(val) + "\n")
+    docs = read_annotations(tmp_path / "val.txt", subset.parent, num_classes=26)
+    assert len(docs) == 29
+    report = evaluate(model, docs, classes)
+    assert report["macro_f1"] > SHIPPED_VAL_MACRO_F1_FLOOR, report["macro_f1"]
+    # shipped 0.87 / 0.92 / 0.72 there; the synthetic-only model 0.76 / 0.71 / 0.14
+    for name, floor in (("Date_value", 0.8), ("Prod_item_value", 0.85), ("Total_value", 0.65)):
+        assert report["per_class"][name]["f1"] > floor, (name, report["per_class"][name])
+
+
+VAL_SPLIT = (("train", 0.7), ("val", 0.1), ("test", 0.2))
