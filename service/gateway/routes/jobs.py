@@ -13,7 +13,7 @@ from service.gateway.jobs.ocr import check_document, page_images
 from service.gateway.jobs.service import JobService
 from service.gateway.jobs.store import JobRecord
 from service.gateway.routes.models import require_admin
-from service.gateway.routes.ocr import OcrOptions, _merge_form
+from service.gateway.routes.ocr import OcrOptions, merge_form
 from service.gateway.schemas import ErrorResponse, JobList, JobStatus, OcrResponse
 from service.gateway.state import State
 from service.gateway.uploads import read_upload
@@ -42,7 +42,7 @@ def _status(record: JobRecord) -> JobStatus:
 async def submit(request: Request, state: State, jobs: Jobs, query: Annotated[OcrOptions, Query()]) -> JSONResponse:
     """Queue the OCR of an upload (same inputs and options as POST /ocr); poll GET /jobs/{id}."""
     data, fields = await read_upload(request, state.settings.max_upload_bytes)
-    options = _merge_form(query, fields)
+    options = merge_form(query, fields)
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     # unknown models, bad options, unreadable documents and page limits fail now, not later
     pages = await asyncio.to_thread(check_document, state, data, content_type, options)

@@ -1,7 +1,7 @@
 """POST /ocr: end-to-end OCR of one uploaded image."""
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -105,11 +105,16 @@ def document_options(options: OcrOptions) -> DocumentOptions:
                            orientation=options.orientation)
 
 
-def _merge_form(query: OcrOptions, fields: dict[str, str]) -> OcrOptions:
+Options = TypeVar("Options", bound=BaseModel)
+
+
+def merge_form(query: Options, fields: dict[str, str]) -> Options:
+    """The query options with a multipart form's option fields under them (the query wins),
+    checked by the same model; 422 naming what is wrong."""
     if not fields:
         return query
     try:
-        return OcrOptions.model_validate({**fields, **query.model_dump(exclude_unset=True)})
+        return type(query).model_validate({**fields, **query.model_dump(exclude_unset=True)})
     except ValidationError as exc:
         raise BadOptions(_describe(exc)) from None
 
@@ -135,7 +140,7 @@ async def ocr(request: Request, state: State, query: Annotated[OcrOptions, Query
     """Detect and read the text of an image, a PDF or a multi-page TIFF (multipart `file`, or a raw
     image/* or application/pdf body); one entry of `pages` per page read."""
     data, fields = await read_upload(request, state.settings.max_upload_bytes)
-    options = _merge_form(query, fields)
+    options = merge_form(query, fields)
     done = await ocr_document(data, request.headers.get("content-type", ""), document_options(options),
                               build_request(state, options), state.backend, state.settings)
     state.metrics.observe_stages(done.response["timings_ms"])

@@ -7,13 +7,13 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
-from pydantic import Field, ValidationError
+from pydantic import Field
 
 from handlers.ops.image_io import encode_png
 from service.gateway.document_pipeline import ocr_document
 from service.gateway.documents import open_document
 from service.gateway.errors import BadOptions
-from service.gateway.routes.ocr import _UPLOAD_DOC, OcrOptions, _describe, build_request, document_options
+from service.gateway.routes.ocr import _UPLOAD_DOC, OcrOptions, build_request, document_options, merge_form
 from service.gateway.schemas import ErrorResponse
 from service.gateway.state import State
 from service.gateway.uploads import read_upload
@@ -34,15 +34,6 @@ class VisualizeOptions(OcrOptions):
                                          "/ocr's `rotation` of that page says how to turn it to its boxes")
 
 
-def _merge_form(query: VisualizeOptions, fields: dict[str, str]) -> VisualizeOptions:
-    if not fields:
-        return query
-    try:
-        return VisualizeOptions.model_validate({**fields, **query.model_dump(exclude_unset=True)})
-    except ValidationError as exc:
-        raise BadOptions(_describe(exc)) from None
-
-
 _PNG = {200: {"content": {"image/png": {}}, "description": "the image with the result drawn over it"}}
 
 
@@ -52,7 +43,7 @@ async def visualize(request: Request, state: State, query: Annotated[VisualizeOp
     """OCR one page (as /ocr does) and return it as a PNG with lines, words, KIE labels and text drawn;
     `page=N` picks the page of a PDF or multi-page TIFF, `draw=false` returns the page without OCR."""
     data, fields = await read_upload(request, state.settings.max_upload_bytes)
-    options = _merge_form(query, fields)
+    options = merge_form(query, fields)
     if options.pages is not None:
         raise BadOptions("/visualize draws one page: choose it with page=N (1-based), not pages=")
     content_type = request.headers.get("content-type", "")
