@@ -7,7 +7,7 @@ TorchServe and no internet; runs anywhere with `--device cpu` (then CPU is compa
 
 1. Parity. Each detector, recogniser and KIE family is built twice from the same checkpoint through
    the in-process pipeline's LocalBackend (handlers/families, as the workers build it): on the CPU
-   and on --device. The rules are the oracle tests' (tests/handlers/families/mmocr/_oracle.py): raw network
+   and on --device. The rules are the oracle tests' (tests/oracle.py): raw network
    outputs within RTOL (1e-4) of the magnitude (`rel_err`), polygons one-to-one within 1 px
    (`match_polygons`), recognised texts and KIE labels equal. TF32 is switched off for this part
    (cuDNN's default TF32 convolutions alone differ by ~1e-3), and back on for the timings.
@@ -129,7 +129,7 @@ def parity(models: Models, device: str, dets: list[str], recs: list[str], photo:
     """[(model, ok, detail)]; CPU is the reference."""
     from handlers.predictors.mmocr_det import preprocess as det_preprocess
     from handlers.predictors.mmocr_rec import preprocess as rec_preprocess
-    from tests.handlers.families.mmocr._oracle import RTOL, match_polygons, rel_err
+    from tests.oracle import FLOOR as RTOL, match_polygons, rel_err
 
     rows = []
     for arch in dets:
@@ -194,7 +194,7 @@ def onnx_parity(models: Models, device: str, photo: np.ndarray, crops: list[np.n
         return [("zoo onnxruntime models (db, ctc, angle)", None,
                  f"skipped: onnxruntime {onnxruntime.__version__} has no CUDAExecutionProvider "
                  f"({', '.join(onnxruntime.get_available_providers())})")]
-    from tests.handlers.families.mmocr._oracle import match_polygons
+    from tests.oracle import match_polygons
 
     rows = []
     for task in ("det", "rec"):

@@ -100,5 +100,5 @@ def test_verify_refuses_no_images(tmp_path):
 
 
 def test_unknown_arch_is_refused(tmp_path):
-    with pytest.raises(ValueError, match="supported: .*crnn_mini-vgg_5e_mj"):
+    with pytest.raises(ValueError, match="unknown MMOCR recogniser config .*known: .*crnn_mini-vgg_5e_mj"):
         export_onnx("no_such_recogniser", None, tmp_path / "x.onnx")
