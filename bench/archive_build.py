@@ -36,8 +36,11 @@ def checkpoint(arch: str, out: Path) -> Path:
 
 
 def cli_module(root: Path) -> str:
-    """The CLI's module in that checkout (the package layout moved with issue 10)."""
-    return "service.tooling.cli" if (root / "service" / "tooling" / "cli.py").is_file() else "service.tooling.cli"
+    """The CLI's module in that checkout (issue 10 moved it into service/tooling/)."""
+    for path in ("service/tooling/cli.py", "service/cli.py"):
+        if (root / path).is_file():
+            return path.removesuffix(".py").replace("/", ".")
+    raise SystemExit(f"{root}: no ocrserve CLI found")
 
 
 def one(root: Path, arch: str, ckpt: Path, work: Path) -> float:
