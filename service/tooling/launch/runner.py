@@ -56,6 +56,11 @@ def run_service(token_auth: bool | None = None, models: list[str] | None = None)
     names = models or zoo.default_names()
     for name in names:
         zoo.get(name)
+    missing = [name for name in names if not (settings.model_store / f"{name}.mar").is_file()]
+    if missing:
+        print(f"ocrserve: no archive for {', '.join(missing)} in {settings.model_store}: build them with "
+              f"`ocrserve archive {' '.join(missing)}` (make run does it for the defaults)", file=sys.stderr)
+        return 1
     config = torchserve_config(settings, names)
     settings = Settings.model_validate({
         **settings.model_dump(), "inference_url": [config.inference_url],

@@ -38,7 +38,8 @@ class Supervisor:
         self._stopping.set()
         with self._lock:
             self.torchserve.stop()
-        self._thread.join(5)
+        if self._thread.ident is not None:  # stop() also follows a start-up that failed before start()
+            self._thread.join(5)
 
     def _exited(self) -> bool:
         process = self.torchserve.process

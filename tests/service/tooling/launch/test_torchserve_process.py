@@ -81,3 +81,20 @@ def _wait_for_pid(path: Path, timeout: float = 5.0) -> int:
             return int(text)
         time.sleep(0.05)
     raise AssertionError(f"{path} was not written")
+
+
+def test_run_without_archives_says_how_to_build_them_instead_of_waiting(tmp_path):
+    """`ocrserve run` on a model store without the archives: a one-line answer at once, exit 1,
+    nothing started (it used to wait 180 s for TorchServe, then fail in the supervisor)."""
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    env = {"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin", "OCRSERVE_MODEL_STORE": str(tmp_path / "store"),
+           "OCRSERVE_RUN_DIR": str(tmp_path / "run")}
+    run = subprocess.run([sys.executable, "-m", "service.tooling.cli", "run"], cwd=REPO, env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 1 and "Traceback" not in run.stderr, run.stderr
+    assert "no archive for dbnet" in run.stderr and "ocrserve archive dbnet" in run.stderr
+    assert not (tmp_path / "run" / "torchserve").exists()
