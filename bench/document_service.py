@@ -97,18 +97,31 @@ def worker_models(run_dir: Path | None) -> dict[int, str]:
         return {int(w["pid"]): name for name in models for w in client.get(f"/models/{name}").json()[0]["workers"]}
 
 
-async def through_ocr(client: httpx.AsyncClient, pdf: bytes) -> tuple[float, int]:
-    """(seconds to the first page result, pages read): /ocr answers with every page at once."""
-    started = time.perf_counter()
-    response = await client.post("/ocr", content=pdf, headers={"Content-Type": "application/pdf"})
-    response.raise_for_status()
-    return time.perf_counter() - started, len(response.json()["pages"])
+async def _post(client: httpx.AsyncClient, path: str, pdf: bytes) -> tuple[httpx.Response, int]:
+    """POST the PDF as a well-behaved client does: a 503 (admission control shed it) is retried
+    after its Retry-After. Returns the answer and how many 503s came first."""
+    shed = 0
+    while True:
+        response = await client.post(path, content=pdf, headers={"Content-Type": "application/pdf"})
+        if response.status_code != 503:
+            response.raise_for_status()
+            return response, shed
+        shed += 1
+        await asyncio.sleep(float(response.headers.get("Retry-After", "1")))
 
 
-async def through_jobs(client: httpx.AsyncClient, pdf: bytes) -> tuple[float, int]:
-    """(seconds until the job reports its first page done, pages read)."""
+async def through_ocr(client: httpx.AsyncClient, pdf: bytes) -> tuple[float, int, int]:
+    """(seconds to the first page result, pages read, 503s retried): /ocr answers with every page at once."""
     started = time.perf_counter()
-    job = (await client.post("/jobs", content=pdf, headers={"Content-Type": "application/pdf"})).json()
+    response, shed = await _post(client, "/ocr", pdf)
+    return time.perf_counter() - started, len(response.json()["pages"]), shed
+
+
+async def through_jobs(client: httpx.AsyncClient, pdf: bytes) -> tuple[float, int, int]:
+    """(seconds until the job reports its first page done, pages read, 503s retried)."""
+    started = time.perf_counter()
+    response, shed = await _post(client, "/jobs", pdf)
+    job = response.json()
     first = None
     while True:
         status = (await client.get(f"/jobs/{job['id']}")).json()
@@ -120,7 +133,7 @@ async def through_jobs(client: httpx.AsyncClient, pdf: bytes) -> tuple[float, in
     assert status["state"] == "done", status
     pages = len((await client.get(f"/jobs/{job['id']}/result")).json()["pages"])
     await client.delete(f"/jobs/{job['id']}")
-    return first or time.perf_counter() - started, pages
+    return first or time.perf_counter() - started, pages, shed
 
 
 async def run(url: str, pdf: bytes, route, concurrency: int, pid: int | None, names: dict[int, str]) -> str:
@@ -131,12 +144,12 @@ async def run(url: str, pdf: bytes, route, concurrency: int, pid: int | None, na
         used = {role: s - cpu.get(role, 0.0) for role, s in cpu_by_process(pid, names).items()}
         wanted = cores_wanted(pid) - wanted
     busy = sum(used.values()) / wall if pid else float("nan")
-    pages = sum(p for _, p in results)
-    first = min(f for f, _ in results)
+    pages = sum(p for _, p, _ in results)
+    first = min(f for f, _, _ in results)
     row = (f"| {route.__name__.replace('through_', '/')} | {concurrency} | {pages} | {wall:.1f} | "
-           f"{pages / wall:.3f} | {first:.1f} | {busy:.2f} | {wanted / wall:.2f} |")
+           f"{pages / wall:.3f} | {first:.1f} | {busy:.2f} | {wanted / wall:.2f} | {sum(s for *_, s in results)} |")
     if names:
-        row += "\n| | | | | | | cores busy by process: " + ", ".join(
+        row += "\n| | | | | | | | cores busy by process: " + ", ".join(
             f"{role} {s / wall:.2f}" for role, s in sorted(used.items(), key=lambda kv: -kv[1]) if s / wall >= 0.005) + " |"
     return row
 
@@ -154,8 +167,9 @@ def main() -> None:
     pdf = scanned_pdf(args.pages)
     names = worker_models(args.run_dir)
     print(f"{args.pages}-page scanned PDF, {len(pdf) / 1e6:.1f} MB; {psutil.cpu_count()} cores")
-    print("| route | documents at once | pages | wall s | pages/s | first page s | cores busy | cores wanted |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| route | documents at once | pages | wall s | pages/s | first page s | cores busy | cores wanted "
+          "| 503s retried |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for concurrency in args.concurrency:
         for route in (through_ocr if r == "ocr" else through_jobs for r in args.routes):
             print(asyncio.run(run(args.url, pdf, route, concurrency, args.pid, names)), flush=True)
