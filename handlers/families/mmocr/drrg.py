@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from handlers.api.spec import UnknownName
 from handlers.families.mmocr.drrg_graph import (GCN, build_local_graphs, feature_embedding,
                                                 roi_align_rotated)
 from handlers.families.mmocr.resnet import ResNet
@@ -149,7 +150,7 @@ class DRRG(nn.Module):
 
 def drrg_config(config_name: str) -> dict[str, Any]:
     if config_name not in DEFAULT_CFGS:
-        raise ValueError(f"unknown DRRG config {config_name!r}; known: {sorted(DEFAULT_CFGS)}")
+        raise UnknownName("DRRG config", config_name, DEFAULT_CFGS)
     return copy.deepcopy(DEFAULT_CFGS[config_name])
 
 

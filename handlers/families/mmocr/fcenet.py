@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from handlers.api.spec import UnknownName
 from handlers.families.mmocr.resnet import ResNet
 
 DEFAULT_CFGS: dict[str, dict[str, Any]] = {
@@ -94,7 +95,7 @@ class FCENet(nn.Module):
 
 def fcenet_config(config_name: str) -> dict[str, Any]:
     if config_name not in DEFAULT_CFGS:
-        raise ValueError(f"unknown FCENet config {config_name!r}; known: {sorted(DEFAULT_CFGS)}")
+        raise UnknownName("FCENet config", config_name, DEFAULT_CFGS)
     return copy.deepcopy(DEFAULT_CFGS[config_name])
 
 

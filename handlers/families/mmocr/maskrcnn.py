@@ -20,6 +20,7 @@ from typing import Any, Mapping
 import torch
 from torch import nn
 
+from handlers.api.spec import UnknownName
 from handlers.families.mmocr.maskrcnn_boxes import delta_decode, grid_anchors, multilevel_roi_align
 from handlers.families.mmocr.maskrcnn_heads import FCNMaskHead, FPN5, RPNHead, Shared2FCBBoxHead
 from handlers.families.mmocr.resnet import ResNet
@@ -171,7 +172,7 @@ class MaskRCNN(nn.Module):
 
 def maskrcnn_config(config_name: str) -> dict[str, Any]:
     if config_name not in DEFAULT_CFGS:
-        raise ValueError(f"unknown Mask R-CNN config {config_name!r}; known: {sorted(DEFAULT_CFGS)}")
+        raise UnknownName("Mask R-CNN config", config_name, DEFAULT_CFGS)
     return copy.deepcopy(DEFAULT_CFGS[config_name])
 
 

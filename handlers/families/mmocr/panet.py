@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from handlers.api.spec import UnknownName
 from handlers.families.mmocr.resnet import ResNet
 
 _PREPROCESS = {"mean": (123.675, 116.28, 103.53), "std": (58.395, 57.12, 57.375),
@@ -144,7 +145,7 @@ class PANet(nn.Module):
 
 def panet_config(config_name: str) -> dict[str, Any]:
     if config_name not in DEFAULT_CFGS:
-        raise ValueError(f"unknown PANet config {config_name!r}; known: {sorted(DEFAULT_CFGS)}")
+        raise UnknownName("PANet config", config_name, DEFAULT_CFGS)
     return copy.deepcopy(DEFAULT_CFGS[config_name])
 
 

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from handlers.api.spec import UnknownName
 from handlers.families.mmocr.panet import PANHead
 from handlers.families.mmocr.resnet import ResNet
 
@@ -100,7 +101,7 @@ class PSENet(nn.Module):
 
 def psenet_config(config_name: str) -> dict[str, Any]:
     if config_name not in DEFAULT_CFGS:
-        raise ValueError(f"unknown PSENet config {config_name!r}; known: {sorted(DEFAULT_CFGS)}")
+        raise UnknownName("PSENet config", config_name, DEFAULT_CFGS)
     return copy.deepcopy(DEFAULT_CFGS[config_name])
 
 

@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from handlers.api.spec import UnknownName
+
 CLUENER_CATEGORIES = ("address", "book", "company", "game", "government", "movie", "name",
                       "organization", "position", "scene")
 
@@ -190,6 +192,6 @@ class NerClassifier(nn.Module):
 def build_ner(name: str = "bert_softmax_cluener_18e", **bert_overrides: Any) -> NerClassifier:
     """The named config's network; ``bert_overrides`` shrink it (e.g. the tiny test model)."""
     if name not in DEFAULT_CFGS:
-        raise ValueError(f"unknown NER config {name!r}; known: {', '.join(sorted(DEFAULT_CFGS))}")
+        raise UnknownName("NER config", name, DEFAULT_CFGS)
     cfg = DEFAULT_CFGS[name]
     return NerClassifier({**cfg, "bert": {**cfg["bert"], **bert_overrides}})
