@@ -31,9 +31,6 @@ from handlers.predictors.tesseract import TesseractConfig, TesseractDetector, Te
 from handlers.ops.ctc_decode import load_charset
 from handlers.runtime import Device, Runner, load_runner
 
-TASKS = ("det", "rec", "cls", "kie", "ner")
-
-
 @dataclass(frozen=True)
 class Family:
     """How one model family is checked, loaded and wrapped in its pre/post-processing."""
@@ -108,8 +105,7 @@ def family(name: str) -> Family:
 def family_of_arch(arch: str) -> Family:
     """The family serving checkpoints of an MMOCR config name (`ocrserve archive --arch`)."""
     if arch not in _ARCHS:
-        by_task = {task: [a for a, f in sorted(_ARCHS.items()) if f.task == task] for task in TASKS}
-        raise UnknownName("MMOCR config", arch, [a for names in by_task.values() for a in names])
+        raise UnknownName("MMOCR config", arch, _ARCHS)
     return _ARCHS[arch]
 
 

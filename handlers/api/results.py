@@ -33,8 +33,7 @@ class Detection:
 
     def to_json(self) -> list[float]:
         """The flat `boundary_result` row: vertices in order at 0.1 px, score last."""
-        flat = [round(float(v), COORD_DIGITS) for v in np.asarray(self.polygon).reshape(-1)]
-        return flat + [round(float(self.score), SCORE_DIGITS)]
+        return self.flat() + [round(float(self.score), SCORE_DIGITS)]
 
     def rounded(self) -> "Detection":
         return Detection(np.round(np.asarray(self.polygon, np.float64), COORD_DIGITS).astype(np.float32),
@@ -54,14 +53,6 @@ class Detection:
     def whole_image(cls, width: int, height: int) -> "Detection":
         """The region a pipeline without a detector reads: the whole image."""
         return cls(np.array([[0, 0], [width, 0], [width, height], [0, height]], np.float32), 1.0)
-
-    @property
-    def top(self) -> float:
-        return float(self.polygon[:, 1].min())
-
-    @property
-    def left(self) -> float:
-        return float(self.polygon[:, 0].min())
 
 
 def detections_json(detections: Sequence[Detection]) -> dict[str, Any]:

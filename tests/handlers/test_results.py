@@ -46,4 +46,3 @@ def test_a_detection_row_must_be_a_polygon_and_a_score():
         Detection.from_json([0, 0, 1, 0, 0.5])  # two points
     whole = Detection.whole_image(40, 30)
     assert whole.flat() == [0, 0, 40, 0, 40, 30, 0, 30] and whole.score == 1.0
-    assert (whole.top, whole.left) == (0.0, 0.0)

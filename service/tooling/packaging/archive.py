@@ -12,7 +12,7 @@ from pathlib import Path
 import yaml
 
 from handlers.api.spec import ModelSpec
-from handlers.registry import check_config, family_of_arch
+from handlers.registry import Family, check_config, family_of_arch
 from service.tooling.packaging.weights import DEFAULT_CACHE, LOCAL, sha256_of, verified_file, weight_path
 from service.gateway.locations import local_zoo_path, work_root
 from service.gateway.zoo import DEFAULT_ZOO, LOCAL_ZOO_NAME, REPO_ROOT, ZooEntry, add_local_model, load_zoo
@@ -108,7 +108,7 @@ def build_checkpoint_archive(name: str, arch: str, checkpoint: Path, store: Path
     task = family.task
     extra = _checked_files(task, files or {})
     entry = ZooEntry.model_validate({
-        "name": name, "task": task, "family": family.name, "runtime": _runtime_of(checkpoint, arch, task),
+        "name": name, "task": task, "family": family.name, "runtime": _runtime_of(checkpoint, arch, family),
         "description": f"MMOCR {arch} from {checkpoint.name}",
         "weights": {"package": LOCAL, "version": "0", "path": str(checkpoint), "sha256": sha256_of(checkpoint)},
         "files": extra,
@@ -118,15 +118,15 @@ def build_checkpoint_archive(name: str, arch: str, checkpoint: Path, store: Path
     return mar
 
 
-def _runtime_of(checkpoint: Path, arch: str, task: str) -> str:
+def _runtime_of(checkpoint: Path, arch: str, family: Family) -> str:
     """An exported .onnx is served by onnxruntime (det and rec), anything else by torch."""
     if checkpoint.suffix.lower() != ".onnx":
         return "torch"
-    if "onnxruntime" not in family_of_arch(arch).runtimes():
-        raise ValueError(f"{arch}: ONNX files are served for detectors and recognisers only, not {task}")
+    if "onnxruntime" not in family.runtimes():
+        raise ValueError(f"{arch}: ONNX files are served for detectors and recognisers only, not {family.task}")
     from handlers.predictors.mmocr_det import family_of
 
-    if task == "det" and family_of(arch).torch_only:
+    if family.task == "det" and family_of(arch).torch_only:
         raise ValueError(f"{arch} is served on the torch runtime only (its graph stage runs in the torch "
                          "module); archive the .pth checkpoint")
     from handlers.runtime import OnnxRunner
