@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -26,6 +25,7 @@ import httpx
 import psutil
 
 from service.tooling.packaging.archive import build_archive
+from service.tooling.launch.ports import free_port, free_ports
 from service.tooling.launch.torchserve_process import TorchServe, TorchServeConfig
 from service.gateway.zoo import REPO_ROOT, Zoo
 
@@ -83,23 +83,17 @@ def cpu_seconds(procs: list[psutil.Process]) -> float:
     return sum(sum(p.cpu_times()[:2]) for p in procs)
 
 
-def free_port() -> int:
-    """A loopback port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def start_torchserve(zoo: Zoo, pair: tuple[str, str], root: Path, stack: ExitStack) -> TorchServe:
     """Archive the pair from the current handler code and start a TorchServe serving only it."""
     store = root / "store"
     for name in pair:
         build_archive(zoo.get(name), store=store)
     run_dir = root / "torchserve"
+    inference, management, metrics, grpc_inference, grpc_management = free_ports(5)
     config = TorchServeConfig(
-        model_store=store, run_dir=run_dir, models=list(pair), inference_port=free_port(),
-        management_port=free_port(), metrics_port=free_port(), grpc_inference_port=free_port(),
-        grpc_management_port=free_port())
+        model_store=store, run_dir=run_dir, models=list(pair), inference_port=inference,
+        management_port=management, metrics_port=metrics, grpc_inference_port=grpc_inference,
+        grpc_management_port=grpc_management)
     torchserve = TorchServe(config)
     stack.callback(torchserve.stop)
     torchserve.start()

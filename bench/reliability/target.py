@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,14 +13,10 @@ from pathlib import Path
 import httpx
 import psutil
 
+from service.tooling.launch.ports import free_ports
+
 ADMIN_KEY = "reliability-admin-key-0123456789"
 PORT_NAMES = ("INFERENCE", "MANAGEMENT", "METRICS", "GRPC_INFERENCE", "GRPC_MANAGEMENT")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
@@ -118,7 +113,8 @@ def start(run_dir: Path, models: list[str] | None = None, **settings: str) -> Ta
     run_dir.mkdir(parents=True, exist_ok=True)
     tmp = run_dir / "gateway-tmp"
     tmp.mkdir(exist_ok=True)
-    port, ports = free_port(), {name: free_port() for name in PORT_NAMES}
+    port, *rest = free_ports(1 + len(PORT_NAMES))
+    ports = dict(zip(PORT_NAMES, rest))
     env = {**os.environ, "OCRSERVE_GATEWAY_PORT": str(port), "OCRSERVE_RUN_DIR": str(run_dir), "TMPDIR": str(tmp),
            "OCRSERVE_ADMIN_KEY": ADMIN_KEY, **{f"OCRSERVE_TS_{k}_PORT": str(v) for k, v in ports.items()},
            **{f"OCRSERVE_{k.upper()}": str(v) for k, v in settings.items()}}

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from service.gateway.zoo import load_zoo
+from service.tooling.launch.ports import free_port
 from tests.deploy.conftest import DOCKER, REPO, clean_env, run
 from tests.integration.servers import wait_healthy
 
@@ -87,14 +88,14 @@ def test_gateway_entrypoint_serves_with_the_header_and_idle_timeouts(tmp_path):
     """The entrypoint for real: a client that never finishes its request headers (slowloris) and
     an idle keep-alive connection are both closed after the configured timeouts, while a
     complete request is answered; SIGTERM stops it cleanly."""
-    port = _free_port()
+    port = free_port()
     log = open(tmp_path / "gateway.log", "w+")
     gateway = subprocess.Popen(
         ["bash", "docker/entrypoint-gateway.sh"], cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
         start_new_session=True,
         env=clean_env(OCRSERVE_GATEWAY_HOST="127.0.0.1", OCRSERVE_GATEWAY_PORT=str(port),
-                      OCRSERVE_INFERENCE_URL=f"http://127.0.0.1:{_free_port()}",  # nothing there: /healthz only
-                      OCRSERVE_MANAGEMENT_URL=f"http://127.0.0.1:{_free_port()}",
+                      OCRSERVE_INFERENCE_URL=f"http://127.0.0.1:{free_port()}",  # nothing there: /healthz only
+                      OCRSERVE_MANAGEMENT_URL=f"http://127.0.0.1:{free_port()}",
                       OCRSERVE_HEADER_TIMEOUT_S="1.5", OCRSERVE_KEEP_ALIVE_TIMEOUT_S="1",
                       OCRSERVE_RUN_DIR=str(tmp_path / "run"), OCRSERVE_JOBS_DIR=str(tmp_path / "jobs")))
 
@@ -122,12 +123,6 @@ def test_gateway_entrypoint_serves_with_the_header_and_idle_timeouts(tmp_path):
     lines = [line for line in log.read().splitlines() if line.startswith("{")]
     assert any(json.loads(line)["logger"].startswith("uvicorn") for line in lines)  # JSON logs, as `ocrserve run`
     assert any("Finished server process" in json.loads(line)["msg"] for line in lines)  # a graceful stop
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _closed_within(sock: socket.socket, limit: float) -> float:

@@ -15,7 +15,7 @@ import pytest
 
 from service.gateway.zoo import load_zoo
 from tests.deploy.conftest import DEPLOY, REPO, clean_env
-from tests.integration.servers import free_ports
+from service.tooling.launch.ports import free_ports
 
 pytestmark = pytest.mark.skipif(os.environ.get("OCRSERVE_DEPLOY_E2E") != "1",
                                 reason="opt-in: OCRSERVE_DEPLOY_E2E=1 (starts TorchServe and the gateway, about 15 s)")

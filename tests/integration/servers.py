@@ -1,7 +1,6 @@
 """Start real servers for tests: TorchServe on free loopback ports, the gateway in a thread."""
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from contextlib import contextmanager
@@ -14,24 +13,9 @@ import uvicorn
 from service.gateway.main import create_app
 from service.gateway.server import uvicorn_config
 from service.gateway.settings import Settings
+from service.tooling.launch.ports import free_port, free_ports
 from service.tooling.launch.torchserve_process import TorchServe, TorchServeConfig
 from service.gateway.zoo import REPO_ROOT
-
-
-def free_ports(n: int) -> list[int]:
-    """`n` distinct free loopback ports (all held open until every one is chosen)."""
-    socks = [socket.socket() for _ in range(n)]
-    try:
-        for s in socks:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
-
-
-def free_port() -> int:
-    return free_ports(1)[0]
 
 
 def torchserve_config(run_dir: Path, models: list[str], **kwargs) -> TorchServeConfig:

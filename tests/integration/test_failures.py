@@ -5,7 +5,8 @@ import httpx
 
 from service.gateway.settings import Settings
 from tests.conftest import data_path
-from tests.integration.servers import free_port, gateway_settings, running_gateway
+from service.tooling.launch.ports import free_port
+from tests.integration.servers import gateway_settings, running_gateway
 
 
 def _img() -> bytes:

@@ -15,7 +15,8 @@ import pytest
 
 from tests.conftest import data_path
 from tests.integration.conftest import ADMIN_KEY
-from tests.integration.servers import free_port, gateway_settings, running_gateway, wait_healthy
+from service.tooling.launch.ports import free_port
+from tests.integration.servers import gateway_settings, running_gateway, wait_healthy
 
 
 def _img(n: int = 10) -> bytes:

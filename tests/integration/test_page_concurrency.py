@@ -12,8 +12,9 @@ import httpx
 import pytest
 import uvicorn
 
+from service.tooling.launch.ports import free_port
 from tests.document_files import text_pdf
-from tests.integration.servers import free_port, gateway_settings, running_gateway, wait_healthy
+from tests.integration.servers import gateway_settings, running_gateway, wait_healthy
 
 PAGES = [[f"Page {n} of the report", f"line two of page {n}"] for n in range(1, 7)]
 PAGE_CONCURRENCY = 2  # below the page count, so the bound shows as well as the overlap

@@ -13,7 +13,8 @@ import httpx
 import pytest
 
 from tests.conftest import data_path
-from tests.integration.servers import free_port, wait_healthy
+from service.tooling.launch.ports import free_port
+from tests.integration.servers import wait_healthy
 
 MODELS = ["ppocrv6-tiny-det", "ppocrv6-tiny-rec"]
 

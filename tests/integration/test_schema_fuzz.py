@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from bench.reliability.fuzz import CONFORMANCE, fuzz
 from service.gateway.settings import Settings
-from tests.integration.servers import free_port, running_gateway
+from service.tooling.launch.ports import free_port
+from tests.integration.servers import running_gateway
 
 
 def test_live_openapi_fuzz_finds_no_server_error_and_no_undeclared_answer(gateway):

@@ -15,7 +15,8 @@ from service.gateway.guards import Admission, admission_middleware, error_net
 from service.gateway.main import create_app
 from service.tooling.launch.runner import run_settings, torchserve_config
 from service.gateway.settings import Settings
-from tests.integration.servers import free_port, running_gateway
+from service.tooling.launch.ports import free_port
+from tests.integration.servers import running_gateway
 
 GOOD = {"instances": [{"box": [550, 104, 937, 190], "text": "SAFEWAY"},
                       {"box": [100, 900, 300, 950], "text": "TOTAL"}], "width": 1600, "height": 1200}

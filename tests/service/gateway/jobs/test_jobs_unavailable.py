@@ -5,7 +5,7 @@ from fastapi.testclient import TestClient
 
 from service.gateway.main import create_app
 from service.gateway.settings import Settings
-from tests.integration.servers import free_port
+from service.tooling.launch.ports import free_port
 
 
 def _client(**settings) -> TestClient:
