@@ -45,7 +45,7 @@ pip_install() { $PIP install -q "$@" 2>&1 | { grep -v '^WARNING: Location' || tr
 
 # Re-install only when a requirements file changed: a second `make run` must be quick.
 stamp="$VENV/.requirements.sha256"
-want=$( { cat requirements.txt requirements-dev.txt pyproject.toml setup.py; echo "device=${OCRSERVE_DEVICE:-auto} $(command -v nvidia-smi || true)"; } | sha256sum | cut -d' ' -f1)
+want=$( { cat requirements.txt requirements-dev.txt requirements-training.txt pyproject.toml setup.py; echo "device=${OCRSERVE_DEVICE:-auto} $(command -v nvidia-smi || true)"; } | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     # CPU or CUDA (service/tooling/launch/accel.py: `nvidia-smi -L`, OCRSERVE_DEVICE=auto|cpu|cuda). torch first
     # and pinned: any later unpinned `torch` requirement then finds it satisfied. On a CPU machine
@@ -70,6 +70,7 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     $PIP show -q "$other" >/dev/null 2>&1 && $PIP uninstall -y -q "$other"
     pip_install -r "$VENV/.requirements-device.txt" -r requirements-dev.txt flatbuffers==25.12.19 "torch==$TORCH_VERSION"
     pip_install "${ACCEL_ORT[@]}"
+    pip_install --no-deps -r requirements-training.txt
     pip_install --no-deps -e .
     echo "$want" > "$stamp"
 fi
