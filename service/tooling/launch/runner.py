@@ -8,6 +8,7 @@ from service.tooling.launch.accel import number_of_gpu
 from service.gateway.server import serve, stop_on_sigterm
 from service.gateway.settings import Settings, load_settings
 from service.tooling.launch.supervisor import Supervisor
+from service.tooling.packaging.archive import refresh_stale
 from service.tooling.launch.torchserve_process import TorchServe, TorchServeConfig, max_request_mb
 from service.gateway.zoo import load_zoo
 
@@ -61,6 +62,9 @@ def run_service(token_auth: bool | None = None, models: list[str] | None = None)
         print(f"ocrserve: no archive for {', '.join(missing)} in {settings.model_store}: build them with "
               f"`ocrserve archive {' '.join(missing)}` (make run does it for the defaults)", file=sys.stderr)
         return 1
+    rebuilt = refresh_stale([zoo.get(name) for name in names], settings.model_store)
+    if rebuilt:
+        print(f"ocrserve: rebuilt {', '.join(rebuilt)}: built for other handler code or zoo entries", flush=True)
     config = torchserve_config(settings, names)
     settings = Settings.model_validate({
         **settings.model_dump(), "inference_url": [config.inference_url],

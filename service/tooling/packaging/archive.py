@@ -93,6 +93,22 @@ def build_archive(entry: ZooEntry, store: Path = DEFAULT_STORE, cache: Path = DE
     return mar
 
 
+def refresh_stale(entries: list[ZooEntry], store: Path = DEFAULT_STORE, cache: Path = DEFAULT_CACHE) -> list[str]:
+    """Rebuild the archives in `store` that this checkout built for older code or zoo entries.
+
+    An archive carries the handler code it was built with, so after an update a stale archive
+    would run the old handlers (or fail to import in the workers). Only archives with a
+    fingerprint stamp (built by `build_archive`) are judged; an archive without one was built
+    some other way and is left as it is. Returns the names rebuilt."""
+    rebuilt = []
+    for entry in entries:
+        mar, stamp = store / f"{entry.name}.mar", store / f".{entry.name}.fingerprint"
+        if mar.is_file() and stamp.is_file() and stamp.read_text() != _fingerprint(entry):
+            build_archive(entry, store, cache)
+            rebuilt.append(entry.name)
+    return rebuilt
+
+
 def build_checkpoint_archive(name: str, arch: str, checkpoint: Path, store: Path = DEFAULT_STORE,
                              zoo_path: Path = DEFAULT_ZOO, files: dict[str, Path] | None = None) -> Path:
     """Archive a user's MMOCR checkpoint and add it to the local zoo so the gateway knows it.
