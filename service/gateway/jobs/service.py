@@ -93,25 +93,30 @@ class JobService:
 
 async def run_pages(record: JobRecord, store: JobStore, total: int,
                     run_page: Callable[[int], Awaitable[dict[str, Any]]], concurrency: int) -> list[dict]:
-    """Run every page not already stored (a recovered job resumes), `concurrency` at a time."""
+    """Run every page not already stored (a recovered job resumes), `concurrency` at a time.
+    The store's (SQLite) calls run in threads so that a slow disk never stalls the event loop."""
     record.pages_total = total
-    store.update(record.id, pages_total=total)
+    await asyncio.to_thread(store.update, record.id, pages_total=total)
     gate = asyncio.Semaphore(concurrency)
+    progress = asyncio.Lock()  # one progress write at a time, each with the latest count
     done = 0
+
+    async def still_there() -> None:
+        if await asyncio.to_thread(store.get, record.id) is None:
+            raise JobNotFound("the job was deleted")
 
     async def one(index: int) -> dict[str, Any]:
         nonlocal done
-        page = store.page(record.id, index)
+        page = await asyncio.to_thread(store.page, record.id, index)
         if page is None:
             async with gate:
-                if store.get(record.id) is None:
-                    raise JobNotFound("the job was deleted")
+                await still_there()
                 page = await run_page(index)
-            if store.get(record.id) is None:
-                raise JobNotFound("the job was deleted")
-            store.put_page(record.id, index, page)
+            await still_there()
+            await asyncio.to_thread(store.put_page, record.id, index, page)
         done += 1
-        store.update(record.id, pages_done=done)
+        async with progress:
+            await asyncio.to_thread(store.update, record.id, pages_done=done)
         return page
 
     return list(await asyncio.gather(*(one(i) for i in range(total))))

@@ -46,14 +46,14 @@ async def submit(request: Request, state: State, jobs: Jobs, query: Annotated[Oc
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     # unknown models, bad options, unreadable documents and page limits fail now, not later
     pages = await asyncio.to_thread(check_document, state, data, content_type, options)
-    record = jobs.submit(data, content_type, options.model_dump(exclude_unset=True), pages)
+    record = await asyncio.to_thread(jobs.submit, data, content_type, options.model_dump(exclude_unset=True), pages)
     status = _status(record)
     return JSONResponse(status.model_dump(mode="json"), status_code=202,
                         headers={"Location": f"/jobs/{record.id}"})
 
 
 @router.get("/{job_id}", response_model=JobStatus, responses={c: {"model": ErrorResponse} for c in (404, 503)})
-async def status(job_id: str, jobs: Jobs) -> JobStatus:
+def status(job_id: str, jobs: Jobs) -> JobStatus:  # the store's SQLite calls run in FastAPI's thread pool
     """State of a job: queued, running, done or failed; pages done out of the total."""
     return _status(jobs.get(job_id))
 
@@ -66,22 +66,22 @@ async def result(job_id: str, jobs: Jobs, state: State,
                  format: Literal["json", "text", "hocr", "alto", "pdf"] = "json") -> Any:
     """The finished job's /ocr response, in any /ocr format; a failed job answers with its own
     error and status."""
-    record = jobs.get(job_id)
+    record = await asyncio.to_thread(jobs.get, job_id)  # SQLite off the event loop
     if record.state == "failed":
         raise JobFailed(record.error or {})
     if record.state != "done":
         raise JobNotReady(f"the job is {record.state} ({record.pages_done} of "
                           f"{record.pages_total if record.pages_total is not None else '?'} pages done)")
-    response = jobs.store.result(job_id)
+    response = await asyncio.to_thread(jobs.store.result, job_id)
     if format == "json":
         return response
-    images = (await asyncio.to_thread(page_images, state, record, jobs.store.input(job_id), response)
+    images = (await asyncio.to_thread(lambda: page_images(state, record, jobs.store.input(job_id), response))
               if format == "pdf" else [])
     return await formatted_response(format, response, images)
 
 
 @router.delete("/{job_id}", status_code=204, responses={c: {"model": ErrorResponse} for c in (404, 503)})
-async def delete(job_id: str, jobs: Jobs) -> Response:
+def delete(job_id: str, jobs: Jobs) -> Response:
     """Forget a job and its data; a running job stops at its next page."""
     jobs.delete(job_id)
     return Response(status_code=204)
@@ -89,6 +89,6 @@ async def delete(job_id: str, jobs: Jobs) -> Response:
 
 @router.get("", response_model=JobList, dependencies=[Depends(require_admin)],
             responses={c: {"model": ErrorResponse} for c in (401, 403, 503)})
-async def list_jobs(jobs: Jobs) -> JobList:
+def list_jobs(jobs: Jobs) -> JobList:
     """Every job (admin key required): without the key a job is visible only to who holds its id."""
     return JobList(jobs=[_status(r) for r in jobs.list()])

@@ -116,3 +116,34 @@ def test_a_deleted_job_stops_before_its_next_page(jobs):
     with pytest.raises(JobNotFound):
         asyncio.run(run_pages(record, jobs.store, 3, run_page, concurrency=1))
     assert _keys(jobs) == set()  # the page read while it was deleted is not stored
+
+
+def test_page_bookkeeping_never_blocks_the_event_loop(jobs):
+    """The store's calls run in threads: a write held up elsewhere (here: the records' lock held
+    for 0.5 s, as by a heartbeat during a slow fsync) must not stall other requests."""
+    import threading
+
+    record = jobs.submit(b"doc", "application/pdf", {})
+
+    async def main():
+        ticks = []
+
+        async def ticker():
+            while True:
+                ticks.append(time.monotonic())
+                await asyncio.sleep(0.01)
+
+        async def run_page(index):
+            return {"page": index + 1}
+
+        task = asyncio.create_task(ticker())
+        await asyncio.sleep(0.05)
+        jobs.store._lock.acquire()
+        threading.Timer(0.5, jobs.store._lock.release).start()
+        await run_pages(record, jobs.store, 2, run_page, concurrency=1)
+        task.cancel()
+        return ticks
+
+    ticks = asyncio.run(main())
+    assert max(b - a for a, b in zip(ticks, ticks[1:])) < 0.25
+    assert jobs.get(record.id).pages_done == 2
