@@ -13,11 +13,19 @@ one thread). For each KIE model (the zoo's `sdmgr`, plus any `--checkpoint` cand
   /ocr?kie=<model>`; a field counts when one line, or a run of consecutive lines (in the
   response's order), labelled with its class matches the key: `exact` = equal after upper-casing
   and dropping whitespace (a total may carry the `RM` currency); `contains` = the labelled
-  line / run holds the key (dates printed with the time, `TOTAL: 9.00` read as one line).
+  line / run holds the key (dates printed with the time, `TOTAL: 9.00` read as one line);
+  `value` = exact, or one unit labelled with the class has a `value` (the date / amount in its
+  text, service/gateway/kie_values.py) equal to the key after the same normalisation.
 
     .venv/bin/python bench/kie_prepare_real.py --out /tmp/kie_real   # the fixed split
     .venv/bin/python bench/kie_real_receipts.py --ann /tmp/kie_real/wild_test.txt \\
         --sroie ../shared/data/sroie2019_train [--checkpoint NEW/sdmgr.pth [--no-default]] [--no-ocr]
+        [--unit line --unit segment --unit word] [--gap 0.6] [--sroie-part tune|test] [--no-gt]
+
+`--unit` picks what `/ocr?kie=` labels (`kie_unit`, service/gateway/kie_units.py): with segments or
+words, a WildReceipt box takes the label whose units cover most of it (summed over units), and a
+SROIE field is matched against runs of consecutive labelled units. Tuning uses
+`wild_val.txt` and `--sroie-part tune`; reported figures use `wild_test.txt` and `--sroie-part test`.
 
 Without arguments: the 2 receipts of the MMOCR KIE toy set. `--no-ocr` keeps only the
 ground-truth-box figures (fast).
@@ -26,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import hashlib
 import json
 import sys
 import tempfile
@@ -44,6 +53,7 @@ from service.tooling.local_backend import LocalBackend  # noqa: E402
 from service.tooling.training.kie.dataset import UNLABELLED  # noqa: E402
 from service.tooling.training.kie.evaluate import WILDRECEIPT_CLASSES, ignored_classes_for, per_class_scores  # noqa: E402
 from service.tooling.training.kie.real_data import SROIE_CLASSES, norm  # noqa: E402
+from service.gateway import kie_units  # noqa: E402
 from service.gateway.main import create_app  # noqa: E402
 from service.tooling.evaluation.metrics import _intersection_area, _polygon, _valid  # noqa: E402
 from service.gateway.settings import Settings  # noqa: E402
@@ -54,22 +64,34 @@ DEFAULT_ANN = REPO.parent / "shared" / "data" / "mmocr" / "main" / "kie_toy_data
 FIELDS = ("Store_name_value", "Store_addr_value", "Date_value", "Total_value")
 
 
+def labelled_units(page: dict) -> list[dict]:
+    """The page's KIE units in response order: its lines (kie_unit=line) or their segments."""
+    return [unit for line in page["result"] for unit in (line.get("segments") or [line])]
+
+
 def cover_labels(gt_boxes: list[list[float]], instances: list[dict]) -> tuple[list[int], int]:
-    """Label of the OCR line covering most of each annotated box (0 when none covers half)."""
-    lines = [(_polygon(i["box"]), WILDRECEIPT_CLASSES.index(i["label"])) for i in instances]
+    """The label covering most of each annotated box, summed over the OCR units (lines or
+    segments) that carry it; 0 when no label covers half of the box (with lines, which do not
+    overlap, this is the label of the line covering most of it)."""
+    units = [(_polygon(i["box"]), WILDRECEIPT_CLASSES.index(i["label"])) for i in instances]
     labels, covered = [], 0
     for box in gt_boxes:
         gt = _polygon(box)
         area = _valid(gt).area
-        shares = [(_intersection_area(line, gt) / area if area > 0 else 0.0, label) for line, label in lines]
-        best, best_label = max(shares, key=lambda share_label: share_label[0], default=(0.0, 0))
+        shares: dict[int, float] = {}
+        for unit, label in units:
+            if area > 0:
+                shares[label] = shares.get(label, 0.0) + _intersection_area(unit, gt) / area
+        best_label, best = max(shares.items(), key=lambda item: item[1], default=(0, 0.0))
         covered += best >= 0.5
         labels.append(best_label if best >= 0.5 else 0)
     return labels, covered
 
 
-def field_found(lines: list[tuple[str, str]], label: str, key: str, field: str) -> tuple[bool, bool]:
-    """(exact, contains): does a line or a run of consecutive lines labelled ``label`` match ``key``?"""
+def field_found(lines: list[tuple[str, str]], label: str, key: str, field: str,
+                values: list[str | None] | None = None) -> tuple[bool, bool, bool]:
+    """(exact, contains, value): does a line or a run of consecutive lines labelled ``label`` match
+    ``key``; does one unit's `value` (service/gateway/kie_values.py) equal it?"""
     key = norm(key)
     exact = contains = False
     for i in range(len(lines)):
@@ -80,7 +102,9 @@ def field_found(lines: list[tuple[str, str]], label: str, key: str, field: str) 
             joined += norm(text)
             exact |= joined == key or (field == "total" and joined == "RM" + key)
             contains |= bool(key) and key in joined
-    return exact, contains
+    by_value = any(lab == label and v is not None and norm(v) == key
+                   for (_, lab), v in zip(lines, values or [None] * len(lines)))
+    return exact, contains, exact or by_value
 
 
 def wild_report(name: str, preds: list[list[int]], gts: list[list[int]]) -> None:
@@ -124,7 +148,13 @@ def image_of(ann: Path, file_name: str) -> Path:
     return ann.parent / file_name
 
 
-def run_wild(client: TestClient, ann: Path, models: list[str], ocr: bool) -> None:
+def ocr_page(client: TestClient, image: bytes, model: str, unit: str) -> dict:
+    response = client.post(f"/ocr?kie={model}&kie_unit={unit}", files={"file": ("r.jpg", image, "image/jpeg")})
+    response.raise_for_status()
+    return response.json()["pages"][0]
+
+
+def run_wild(client: TestClient, ann: Path, models: list[str], units: list[str], ocr: bool, gt: bool) -> None:
     docs = [json.loads(line) for line in ann.read_text().splitlines() if line.strip()]
     gts = [[a["label"] for a in d["annotations"]] for d in docs]
     with_image = [i for i, d in enumerate(docs) if image_of(ann, d["file_name"]).is_file()]
@@ -132,49 +162,60 @@ def run_wild(client: TestClient, ann: Path, models: list[str], ocr: bool) -> Non
     print("| model / input | receipts | macro-F1 | micro-F1 | name | addr | date | total | worst value classes |")
     print("|---|---|---|---|---|---|---|---|---|")
     for model in models:
-        from_gt = []
-        for doc in docs:
-            body = {"instances": [{"box": a["box"], "text": a["text"]} for a in doc["annotations"]],
-                    "width": doc["width"], "height": doc["height"], "model": model}
-            response = client.post("/kie", json=body)
-            response.raise_for_status()
-            from_gt.append([i["label_id"] for i in response.json()["instances"]])
-        wild_report(f"{model}, ground-truth boxes", from_gt, gts)
-        if not ocr or not with_image:
-            continue
-        from_ocr, seconds = [], 0.0
-        for i in with_image:
-            image = image_of(ann, docs[i]["file_name"]).read_bytes()
-            start = time.perf_counter()
-            response = client.post(f"/ocr?kie={model}", files={"file": ("r.jpg", image, "image/jpeg")})
-            response.raise_for_status()
-            seconds += time.perf_counter() - start
-            from_ocr.append(cover_labels([a["box"] for a in docs[i]["annotations"]],
-                                         response.json()["pages"][0]["result"])[0])
-        wild_report(f"{model}, /ocr?kie ({seconds / len(with_image):.1f} s/receipt)", from_ocr,
-                    [gts[i] for i in with_image])
+        if gt:
+            from_gt = []
+            for doc in docs:
+                body = {"instances": [{"box": a["box"], "text": a["text"]} for a in doc["annotations"]],
+                        "width": doc["width"], "height": doc["height"], "model": model}
+                response = client.post("/kie", json=body)
+                response.raise_for_status()
+                from_gt.append([i["label_id"] for i in response.json()["instances"]])
+            wild_report(f"{model}, ground-truth boxes", from_gt, gts)
+        for unit in units if ocr and with_image else []:
+            from_ocr, seconds = [], 0.0
+            for i in with_image:
+                image = image_of(ann, docs[i]["file_name"]).read_bytes()
+                start = time.perf_counter()
+                page = ocr_page(client, image, model, unit)
+                seconds += time.perf_counter() - start
+                from_ocr.append(cover_labels([a["box"] for a in docs[i]["annotations"]], labelled_units(page))[0])
+            wild_report(f"{model}, /ocr?kie&kie_unit={unit} ({seconds / len(with_image):.1f} s/receipt)", from_ocr,
+                        [gts[i] for i in with_image])
 
 
-def run_sroie(client: TestClient, root: Path, models: list[str]) -> None:
+def sroie_images(root: Path, part: str) -> list[Path]:
+    """SROIE receipts with an image: all, or the `tune` / `test` half (ranked by sha1 of `13:<stem>`,
+    the first half tunes, the second is reported)."""
     images = sorted((root / "img").glob("*.jpg"))
-    print(f"\nSROIE {root}: {len(images)} receipts with an image, `/ocr?kie=`; fraction found, exact / contains\n")
-    print("| model | receipts | company | address | date | total | mean (exact) |")
-    print("|---|---|---|---|---|---|---|")
+    if part == "all":
+        return images
+    ranked = sorted(images, key=lambda p: hashlib.sha1(f"13:{p.stem}".encode()).hexdigest())
+    half = ranked[:len(ranked) // 2] if part == "tune" else ranked[len(ranked) // 2:]
+    return sorted(half)
+
+
+def run_sroie(client: TestClient, root: Path, models: list[str], units: list[str], part: str) -> None:
+    images = sroie_images(root, part)
+    print(f"\nSROIE {root} ({part}): {len(images)} receipts with an image, `/ocr?kie=`; fraction found, "
+          "exact / contains / exact or a unit's `value`\n")
+    print("| model | unit | receipts | company | address | date | total | mean (exact / with value) |")
+    print("|---|---|---|---|---|---|---|---|")
     for model in models:
-        hits = {f: [0, 0] for f in SROIE_CLASSES}
-        for path in images:
-            keys = json.loads((root / "key" / f"{path.stem}.json").read_text())
-            response = client.post(f"/ocr?kie={model}", files={"file": ("r.jpg", path.read_bytes(), "image/jpeg")})
-            response.raise_for_status()
-            lines = [(i["text"], i["label"]) for i in response.json()["pages"][0]["result"]]
-            for field, cls in SROIE_CLASSES.items():
-                exact, contains = field_found(lines, WILDRECEIPT_CLASSES[cls], keys.get(field, ""), field)
-                hits[field][0] += exact
-                hits[field][1] += contains
-        n = max(len(images), 1)
-        cells = " | ".join(f"{e / n:.2f} / {c / n:.2f}" for e, c in hits.values())
-        mean = sum(e for e, _ in hits.values()) / (n * len(hits))
-        print(f"| {model} | {len(images)} | {cells} | {mean:.2f} |", flush=True)
+        for unit in units:
+            hits = {f: [0, 0, 0] for f in SROIE_CLASSES}
+            for path in images:
+                keys = json.loads((root / "key" / f"{path.stem}.json").read_text())
+                units = labelled_units(ocr_page(client, path.read_bytes(), model, unit))
+                found = [(u["text"], u["label"]) for u in units]
+                for field, cls in SROIE_CLASSES.items():
+                    hit = field_found(found, WILDRECEIPT_CLASSES[cls], keys.get(field, ""), field,
+                                      [u.get("value") for u in units])
+                    for k in range(3):
+                        hits[field][k] += hit[k]
+            n = max(len(images), 1)
+            cells = " | ".join(f"{e / n:.2f} / {c / n:.2f} / {v / n:.2f}" for e, c, v in hits.values())
+            means = " / ".join(f"{sum(h[k] for h in hits.values()) / (n * len(hits)):.2f}" for k in (0, 2))
+            print(f"| {model} | {unit} | {len(images)} | {cells} | {means} |", flush=True)
 
 
 def main() -> int:
@@ -185,6 +226,13 @@ def main() -> int:
                         help="candidate sdmgr.pth (class_list.txt, dict.txt beside it); repeatable")
     parser.add_argument("--no-ocr", action="store_true", help="ground-truth boxes only")
     parser.add_argument("--no-default", action="store_true", help="measure only the --checkpoint models")
+    parser.add_argument("--unit", action="append", choices=("line", "segment", "word"), default=[],
+                        help="/ocr kie_unit to measure (repeatable; default line)")
+    parser.add_argument("--gap", type=float, default=None,
+                        help="segment threshold in line heights (default service.gateway.kie_units.SEGMENT_GAP)")
+    parser.add_argument("--sroie-part", choices=("all", "tune", "test"), default="all",
+                        help="SROIE images: all, or the tuning / reported half")
+    parser.add_argument("--no-gt", action="store_true", help="skip the ground-truth-box figures")
     args = parser.parse_args()
     if not args.ann.is_file():
         print(f"no annotations at {args.ann}", file=sys.stderr)
@@ -193,14 +241,18 @@ def main() -> int:
         print(f"no SROIE images at {args.sroie / 'img'}", file=sys.stderr)
         return 2
     torch.set_num_threads(1)
+    units = args.unit or ["line"]
+    if args.gap is not None:
+        kie_units.SEGMENT_GAP = args.gap
+    print(f"kie_unit {units}, segment gap {kie_units.SEGMENT_GAP} line heights")
     with tempfile.TemporaryDirectory() as tmp:
         zoo_path, models = candidate_zoo(args.checkpoint, Path(tmp) / "zoo.yaml")
         models = models[1:] if args.no_default and args.checkpoint else models
         app = create_app(Settings(zoo_path=zoo_path), backend=LocalBackend(load_zoo(zoo_path)))
         with TestClient(app) as client:
-            run_wild(client, args.ann, models, ocr=not args.no_ocr)
+            run_wild(client, args.ann, models, units, ocr=not args.no_ocr, gt=not args.no_gt)
             if args.sroie is not None and not args.no_ocr:
-                run_sroie(client, args.sroie, models)
+                run_sroie(client, args.sroie, models, units, args.sroie_part)
     return 0
 
 

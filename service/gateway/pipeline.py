@@ -12,6 +12,7 @@ from handlers.api.results import Detection, Recognition
 from handlers.ops.crop import Crop, crop_quad, quad_for_polygon
 from service.gateway.backends import Backend
 from service.gateway.errors import PayloadTooLarge
+from service.gateway.kie_units import attach_labels, kie_units
 from service.gateway.layout import analyse_page
 from service.gateway.ner_lines import tag_lines
 from service.gateway.uploads import decode_upload
@@ -29,6 +30,7 @@ class OcrRequest:
     det_options: dict[str, float] = field(default_factory=dict)
     min_text_score: float = 0.0
     kie: str | None = None
+    kie_unit: str = "line"  # what KIE labels: line, segment or word (service.gateway.kie_units)
     rec_lang: str | None = None  # Tesseract recognisers only (detectors get `lang` in det_options)
     ner: str | None = None
     # The 0/180 classifier that page orientation votes with (service.gateway.orientation); None: no
@@ -105,7 +107,7 @@ async def ocr_image(backend: Backend, data: bytes, image: np.ndarray, request: O
     page: dict[str, Any] = {"width": width, "height": height, **await asyncio.to_thread(analyse_page, result)}
     timer.mark("layout", t)  # the one reading order: `result` reordered, plus `blocks` and `text`
     if request.kie:
-        page["pairs"] = await _label_lines(backend, data, image, page["result"], request.kie, timer)
+        page["pairs"] = await _label_lines(backend, data, image, page["result"], request, timer)
     if request.ner:
         t = time.perf_counter()
         page["entities"] = await tag_lines(backend, request.ner, page["result"])
@@ -148,16 +150,17 @@ def _merge(result: list[dict], crops: list[Crop], flipped: list[bool], reads: li
     return merged
 
 
-async def _label_lines(backend: Backend, data: bytes, image: np.ndarray, result: list[dict], model: str,
+async def _label_lines(backend: Backend, data: bytes, image: np.ndarray, result: list[dict], request: OcrRequest,
                        timer: Timer) -> list[dict]:
-    """KIE over the read lines: adds `label` / `label_id` / `label_score` to each line; returns the pairs."""
+    """KIE over the read lines, or their segments or words (`request.kie_unit`): adds `label` /
+    `label_id` / `label_score` to each line, or `segments` carrying them; returns the pairs."""
     t = time.perf_counter()
     if not result:
         timer.mark("kie", t)
         return []
-    instances = [{"box": item["box"], "text": item["text"]} for item in result]
-    labelled = (await backend.kie(model, data, image, {"instances": instances})).to_json()
-    for item, label in zip(result, labelled["instances"]):
-        item.update(label)  # label, label_id, label_score
+    units = kie_units(result, request.kie_unit)
+    instances = [{"box": u.box, "text": u.text} for u in units]
+    labelled = (await backend.kie(request.kie, data, image, {"instances": instances})).to_json()
+    pairs = attach_labels(result, units, labelled, request.kie_unit)
     timer.mark("kie", t)
-    return labelled["pairs"]
+    return pairs

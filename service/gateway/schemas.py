@@ -24,16 +24,33 @@ class PageEntity(Entity):
     line: int = Field(description="index of the line in the page's result")
 
 
+class Segment(BaseModel):
+    """A run of a line's words that KIE labelled as one unit (with ?kie=<model>&kie_unit=segment|word)."""
+
+    box: list[float] = Field(description="x1, y1, ..., x4, y4 around its words, clockwise from top-left")
+    text: str = Field(description="its words joined by single spaces")
+    word_start: int = Field(description="index of its first word in the line's `words`")
+    word_end: int = Field(description="one past its last word")
+    label: str = Field(description="KIE class of the segment")
+    label_id: int
+    label_score: float
+    value: str | None = Field(None, description="the date, time or amount in its text, for those classes")
+
+
 class Instance(BaseModel):
     box: list[float] = Field(description="polygon x1, y1, ..., xn, yn in original-image pixels, clockwise")
     box_score: float
     text: str | None = None
     text_score: float | None = Field(None, description="mean of the line's character probabilities")
     words: list[Word] | None = None
-    label: str | None = Field(None, description="KIE class of the line (with ?kie=<model>)")
+    label: str | None = Field(None, description="KIE class of the line (with ?kie=<model>, kie_unit=line)")
     label_id: int | None = Field(None, description="index of that class in the model's class list")
     label_score: float | None = Field(None, description="probability of that class")
+    value: str | None = Field(None, description="the date / time / amount in the text of a line labelled "
+                              "Date_value, Time_value or a money class (Total_value, ...), when it holds one")
     entities: list[Entity] | None = Field(None, description="named entities in the line (with ?ner=<model>)")
+    segments: list[Segment] | None = Field(None, description="the line's KIE units and their labels (with "
+                                           "?kie=<model>&kie_unit=segment|word; the line itself then has no label)")
 
 
 class Pair(BaseModel):
@@ -44,6 +61,14 @@ class Pair(BaseModel):
     from_: int = Field(alias="from", description="index of the key instance")
     to: int = Field(description="index of the value instance")
     score: float = Field(description="probability that the key -> value edge is a link")
+
+
+class PagePair(Pair):
+    """A pair of /ocr?kie=: `from` / `to` index the page's lines; with kie_unit=segment|word the
+    segments inside them too."""
+
+    from_segment: int | None = Field(None, description="the key's index in that line's `segments`")
+    to_segment: int | None = Field(None, description="the value's index in that line's `segments`")
 
 
 class LayoutLine(BaseModel):
@@ -76,7 +101,7 @@ class Page(BaseModel):
     result: list[Instance] = Field(description="lines in reading order")
     blocks: list[Block] | None = Field(None, description="layout: blocks -> paragraphs -> lines -> words")
     text: str | None = Field(None, description="page text in reading order; blank line between paragraphs")
-    pairs: list[Pair] | None = Field(None, description="KIE key -> value links (with ?kie=<model>)")
+    pairs: list[PagePair] | None = Field(None, description="KIE key -> value links (with ?kie=<model>)")
     entities: list[PageEntity] | None = Field(None, description="every line's entities, with their line index "
                                                            "(with ?ner=<model>)")
     rotation: int = Field(0, description="degrees clockwise the page was turned upright before reading "

@@ -10,6 +10,7 @@ from handlers.api.det_options import DET_OPTION_BOUNDS
 from service.gateway.errors import BadOptions
 from service.gateway.document_pipeline import DEFAULT_DPI, DocumentOptions, ocr_document
 from service.gateway.formats.response import formatted_response
+from service.gateway.kie_units import DEFAULT_KIE_UNIT
 from service.gateway.model_choice import pick_model
 from service.gateway.pipeline import OcrRequest
 from service.gateway.schemas import ErrorResponse, OcrResponse
@@ -41,6 +42,9 @@ class OcrOptions(BaseModel):
     max_side_len: int | None = _det_option("max_side_len")
     rec_min_score: float = Field(0.0, ge=0, le=1, description="drop lines read with a lower text score")
     kie: str | None = Field(None, description="KIE model labelling the read lines (e.g. sdmgr); off by default")
+    kie_unit: Literal["line", "segment", "word"] | None = Field(
+        None, description="what kie labels: whole lines, segments of a line split at wide gaps between words, "
+                          "or single words (labels then on each line's segments); default " + DEFAULT_KIE_UNIT)
     lang: str | None = Field(None, max_length=100,
                              description="Tesseract models only: installed language(s), e.g. eng or eng+deu")
     level: Literal["line", "word"] | None = Field(None, description="Tesseract detector only: line or word boxes")
@@ -65,6 +69,8 @@ def build_request(state, options: OcrOptions) -> OcrRequest:
     kie = pick_model(state, "kie", options.kie, None)
     if kie and not rec:
         raise BadOptions("kie labels the recognised text: it cannot run with rec=none")
+    if options.kie_unit is not None and not kie:
+        raise BadOptions("kie_unit applies with a KIE model (kie=<model>)")
     det = pick_model(state, "det", options.det, defaults.get("det"))
     rec_lang = tesseract_lang(state, options.lang, det, rec, det_options)
     if options.level:
@@ -74,6 +80,7 @@ def build_request(state, options: OcrOptions) -> OcrRequest:
     return OcrRequest(
         det=det, rec=rec, cls=pick_model(state, "cls", None, defaults.get("cls")) if use_cls else None,
         det_options=det_options, min_text_score=options.rec_min_score, kie=kie, rec_lang=rec_lang,
+        kie_unit=options.kie_unit or DEFAULT_KIE_UNIT,
         ner=_ner_model(state, options.ner, rec),
         orient_cls=defaults.get("cls") if defaults.get("cls") in state.zoo.models else None,
         max_lines=state.settings.max_lines, max_rec_columns=state.settings.max_rec_columns,
