@@ -65,6 +65,9 @@ NOT_RUN = {
     ".venv/bin/python bench/kie_prepare_real.py --out /tmp/kie_real": "a benchmark (bench/, minutes), not a test",
     ".venv/bin/python bench/kie_real_receipts.py --ann /tmp/kie_real/wild_test.txt --sroie "
     "../shared/data/sroie2019_train [--checkpoint OTHER/sdmgr.pth]": "a benchmark (bench/, minutes), not a test",
+    ".venv/bin/python bench/kie_real_receipts.py --ann /tmp/kie_real/wild_test.txt --sroie "
+    "../shared/data/sroie2019_train --sroie-part test --unit line --unit segment --unit word --no-gt":
+        "a benchmark (bench/, minutes), not a test",
     ".venv/bin/python -m bench.reliability": "a benchmark: the soak alone lasts 20 minutes",
     ".venv/bin/python -m bench.reliability --soak-s 240 --overload-s 45": "a benchmark (8+ minutes)",
     ".venv/bin/python -m bench.reliability --parts corpus access": "a benchmark (minutes)",
