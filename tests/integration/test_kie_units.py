@@ -55,3 +55,13 @@ def test_bad_kie_unit_is_422(gateway, params, message):
     image = data_path("sroie2019_train", "img", "005.jpg").read_bytes()
     response = gateway.post("/ocr", params=params, files={"file": ("005.jpg", image, "image/jpeg")})
     assert response.status_code == 422 and message in response.json()["message"], response.text
+
+
+def test_openapi_declares_the_unit_and_the_segments(gateway):
+    spec = gateway.get("/openapi.json").json()
+    [param] = [p for p in spec["paths"]["/ocr"]["post"]["parameters"] if p["name"] == "kie_unit"]
+    assert "segment" in str(param["schema"]) and "word" in str(param["schema"])
+    schemas = spec["components"]["schemas"]
+    assert {"word_start", "word_end", "label", "value"} <= set(schemas["Segment"]["properties"])
+    assert "segments" in schemas["Instance"]["properties"] and "value" in schemas["Instance"]["properties"]
+    assert {"from_segment", "to_segment"} <= set(schemas["PagePair"]["properties"])
