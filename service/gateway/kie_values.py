@@ -20,7 +20,7 @@ _DATE = re.compile(
     r"|" + _MONTH + r" ?\d{1,2},? ?'?\d{2,4})"          # Jan 23, 2018
     r"(?!\d)", re.IGNORECASE)
 _TIME = re.compile(r"(?<![\d.])\d{1,2}:\d{2}(?::\d{2})?(?: ?[ap]\.?m\.?)?(?![\d])", re.IGNORECASE)
-_AMOUNT = re.compile(r"-?\d{1,3}(?:[ ,.]\d{3})*[.,]\d{2}(?!\d)|-?\d+[.,]\d{2}(?!\d)")
+_AMOUNT = re.compile(r"(?<![\d.,])-?(?:\d{1,3}(?:[,.]\d{3})+|\d+)[.,]\d{2}(?![\d.,])")
 
 _MONEY = ("Total_value", "Subtotal_value", "Tax_value", "Tips_value", "Prod_price_value")
 

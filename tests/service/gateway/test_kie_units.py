@@ -124,6 +124,9 @@ def test_span_polygon_of_one_word_is_its_box():
     ("Total_value", "Total Sales (Inclusive GST) RM 1,177.22", "1,177.22"),
     ("Tax_value", "GST 6% 0,75", "0,75"),
     ("Total_value", "31", None),
+    ("Prod_price_value", "2 100.00", "100.00"),  # a quantity before the price is not a thousands group
+    ("Total_value", "TOTAL 1.234,50 EUR", "1.234,50"),
+    ("Total_value", "12345.00", "12345.00"),
     ("Store_name_value", "12/12/2012", None),  # other classes have no value form
 ])
 def test_field_value(label, text, value):
