@@ -31,7 +31,8 @@ SEGMENT_GAP = 0.6
 
 @dataclass(frozen=True)
 class Unit:
-    """One KIE instance: a run of words [start, end) of line `line` (the whole line when it has no words)."""
+    """One KIE instance: the words [start, end) of line `line` (the line's own box and text when
+    it is not split, or has no words)."""
 
     line: int
     start: int

@@ -10,7 +10,7 @@ from handlers.api.det_options import DET_OPTION_BOUNDS
 from service.gateway.errors import BadOptions
 from service.gateway.document_pipeline import DEFAULT_DPI, DocumentOptions, ocr_document
 from service.gateway.formats.response import formatted_response
-from service.gateway.kie_units import DEFAULT_KIE_UNIT
+from service.gateway.kie_units import DEFAULT_KIE_UNIT, KieUnit
 from service.gateway.model_choice import pick_model
 from service.gateway.pipeline import OcrRequest
 from service.gateway.schemas import ErrorResponse, OcrResponse
@@ -42,7 +42,7 @@ class OcrOptions(BaseModel):
     max_side_len: int | None = _det_option("max_side_len")
     rec_min_score: float = Field(0.0, ge=0, le=1, description="drop lines read with a lower text score")
     kie: str | None = Field(None, description="KIE model labelling the read lines (e.g. sdmgr); off by default")
-    kie_unit: Literal["line", "segment", "word"] | None = Field(
+    kie_unit: KieUnit | None = Field(
         None, description="what kie labels: whole lines, segments of a line split at wide gaps between words, "
                           "or single words (labels then on each line's segments); default " + DEFAULT_KIE_UNIT)
     lang: str | None = Field(None, max_length=100,
