@@ -10,24 +10,40 @@ ignored: service.tooling.evaluation.metrics.hmean_iou) and end-to-end word-spott
 box matched and text equal after case-folding and stripping punctuation at both ends), and the
 mean seconds per image (noisy on a shared machine: compare within one run).
 
+`--turn 90|180|270` turns every photo (and its ground truth) clockwise first: every word then
+runs vertically or upside down, which ICDAR 2015 itself almost never has (the both_ways levers).
+`--thresholds` adds rows for score floors computed from the `default` run's answers: a line whose
+`box_score` is under a detector `min_text_score`, or whose `text_score` is under `rec_min_score`,
+is dropped exactly as those /ocr options drop it (the DB score is the box's `box_score`), so the
+rows cost no extra run. `--documents` adds, per lever, the character error rate of the document
+pages phototest and eurotext (../shared/data/tesseract) and the fraction of their ground-truth
+words read on the pages turned 90, 180 and 270 degrees (single images: no page orientation).
+
     .venv/bin/python bench/scene_text_levers.py --part val --n 100 [--levers default,side960]
+    .venv/bin/python bench/scene_text_levers.py --part val --n 30 --turn 270 --levers default,tall
+    .venv/bin/python bench/scene_text_levers.py --n 0 --documents --levers default,tall
 """
 from __future__ import annotations
 
 import argparse
+import string
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 
 from service.tooling.local_backend import LocalBackend  # noqa: E402
-from service.tooling.evaluation.datasets import read_icdar2015_gt  # noqa: E402
+from service.tooling.evaluation.datasets import GtWord, read_icdar2015_gt  # noqa: E402
 from service.tooling.evaluation.evaluation import evaluate_end_to_end  # noqa: E402
+from service.tooling.evaluation.metrics import character_error_rate  # noqa: E402
 from service.tooling.training.kie.real_data import split_of  # noqa: E402
 from service.gateway.main import create_app  # noqa: E402
 from service.gateway.settings import Settings  # noqa: E402
@@ -46,7 +62,16 @@ LEVERS: dict[str, dict] = {
     "no-cls": {"cls": "false"},
     "rec0.5": {"rec_min_score": 0.5},
     "side960+unclip1.6": {"limit_side_len": 960, "unclip_ratio": 1.6},
+    "tall": {"both_ways": "tall"},
+    "cls": {"cls": "true"},
+    "cls+unsure": {"cls": "true", "both_ways": "unsure"},
+    "unsure": {"both_ways": "unsure"},
 }
+# Score floors evaluated on the default run's answers (--thresholds): (option, floor, answer key).
+THRESHOLDS = [("min_text_score", t, "box_score") for t in (0.5, 0.55, 0.6, 0.7)] + \
+             [("rec_min_score", t, "text_score") for t in (0.5, 0.7, 0.8, 0.9)]
+DOCUMENTS = REPO.parent / "shared" / "data" / "tesseract" / "testing"
+_TURN = {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_COUNTERCLOCKWISE}
 
 
 def samples(root: Path, part: str, seed: int, n: int) -> list[tuple[Path, list]]:
@@ -55,14 +80,71 @@ def samples(root: Path, part: str, seed: int, n: int) -> list[tuple[Path, list]]
     return [(p, read_icdar2015_gt(root / "gt" / f"gt_{p.stem}.txt")) for p in chosen]
 
 
-def main() -> int:
+def turn_sample(path: Path, gt: list[GtWord], degrees: int) -> tuple[bytes, list[GtWord]]:
+    """The photo turned `degrees` clockwise (PNG) and its ground truth moved with it."""
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    height, width = image.shape[:2]
+    move = {90: lambda x, y: (height - y, x), 180: lambda x, y: (width - x, height - y),
+            270: lambda x, y: (y, width - x)}[degrees]
+    turned = [GtWord([v for x, y in zip(w.polygon[::2], w.polygon[1::2]) for v in move(x, y)], w.text, w.ignored)
+              for w in gt]
+    return cv2.imencode(".png", cv2.rotate(image, _TURN[degrees]))[1].tobytes(), turned
+
+
+def floor_row(answers: list[dict], key: str, floor: float) -> list[dict]:
+    """The answers with every line scored (`key`) under `floor` dropped, as the option drops it."""
+    return [{"pages": [{**a["pages"][0], "result": [r for r in a["pages"][0]["result"] if r[key] >= floor]}]}
+            for a in answers]
+
+
+def word_recall(text: str, truth: str) -> float:
+    """Share of the ground truth's words (normalised, with repeats) found among the words read."""
+    def words(s: str) -> Counter:
+        return Counter(w for w in (w.lower().strip(string.punctuation) for w in s.split()) if w)
+
+    want, got = words(truth), words(text)
+    return sum((want & got).values()) / max(sum(want.values()), 1)
+
+
+def documents_row(ocr) -> str:
+    """CER of phototest / eurotext upright, then word recall on them turned 90 / 180 / 270."""
+    cells = []
+    pages = [(DOCUMENTS / f"{name}.tif", (DOCUMENTS / f"{name}.txt").read_text(encoding="utf-8"))
+             for name in ("phototest", "eurotext")]
+    for path, truth in pages:
+        text = " ".join(r["text"] for r in ocr(path.read_bytes())["pages"][0]["result"])
+        cells.append(f"{character_error_rate(text, truth):.3f}")
+    for degrees in (90, 180, 270):
+        found = []
+        for path, truth in pages:
+            image = cv2.rotate(cv2.imread(str(path), cv2.IMREAD_COLOR), _TURN[degrees])
+            answer = ocr(cv2.imencode(".png", image)[1].tobytes())
+            found.append(word_recall(" ".join(r["text"] for r in answer["pages"][0]["result"]), truth))
+        cells.append(" / ".join(f"{f:.2f}" for f in found))
+    return " | ".join(cells)
+
+
+def _row(name: str, options: dict, report: dict, seconds: str) -> str:
+    det, e2e = report["det_word"], report["e2e"]
+    return (f"| {name} | {options or '-'} | {det['precision']:.3f} | {det['recall']:.3f} | {det['hmean']:.3f} | "
+            f"{e2e['precision']:.3f} | {e2e['recall']:.3f} | {e2e['hmean']:.3f} | {seconds} |")
+
+
+def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--part", choices=[p for p, _ in SPLIT], default="val")
     parser.add_argument("--n", type=int, default=100)
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--levers", default=",".join(LEVERS), help=f"comma list of {', '.join(LEVERS)}")
-    args = parser.parse_args()
+    parser.add_argument("--turn", type=int, choices=sorted(_TURN), help="turn photos this many degrees clockwise")
+    parser.add_argument("--thresholds", action="store_true", help="score-floor rows from the default run")
+    parser.add_argument("--documents", action="store_true", help="document pages table per lever")
+    return parser.parse_args()
+
+
+def main() -> int:
+    args = _arguments()
     if not (args.data / "images").is_dir():
         print(f"no ICDAR 2015 photos at {args.data / 'images'}", file=sys.stderr)
         return 2
@@ -73,26 +155,43 @@ def main() -> int:
         return 2
     torch.set_num_threads(1)
     data = samples(args.data, args.part, args.seed, args.n)
+    if args.turn:
+        data = [turn_sample(path, gt, args.turn) for path, gt in data]
     app = create_app(Settings(), backend=LocalBackend(load_zoo(REPO / "model_store" / "zoo.yaml")))
-    print(f"ICDAR 2015 train, part {args.part} (seed {args.seed}), {len(data)} photos\n")
+    turned = f", turned {args.turn} degrees clockwise" if args.turn else ""
+    print(f"ICDAR 2015 train, part {args.part} (seed {args.seed}), {len(data)} photos{turned}\n")
     print("| lever | options | det P | det R | det hmean | e2e P | e2e R | e2e F | s/image |")
     print("|---|---|---|---|---|---|---|---|---|")
+    documents = []
     with TestClient(app) as client:
         for name in levers:
             options = LEVERS[name]
+            answers: list[dict] = []
 
             def ocr(image: bytes) -> dict:
-                response = client.post("/ocr", params=options, files={"file": ("i.jpg", image, "image/jpeg")})
+                response = client.post("/ocr", params=options, files={"file": ("image", image)})
                 response.raise_for_status()
-                return response.json()
+                answers.append(response.json())
+                return answers[-1]
 
             start = time.perf_counter()
-            report = evaluate_end_to_end(data, ocr)
-            seconds = (time.perf_counter() - start) / max(len(data), 1)
-            det, e2e = report["det_word"], report["e2e"]
-            print(f"| {name} | {options or '-'} | {det['precision']:.3f} | {det['recall']:.3f} | "
-                  f"{det['hmean']:.3f} | {e2e['precision']:.3f} | {e2e['recall']:.3f} | {e2e['hmean']:.3f} | "
-                  f"{seconds:.2f} |", flush=True)
+            if data:
+                report = evaluate_end_to_end(data, ocr)
+                print(_row(name, options, report, f"{(time.perf_counter() - start) / len(data):.2f}"), flush=True)
+            if name == "default" and args.thresholds and data:
+                for option, floor, key in THRESHOLDS:
+                    replay = iter(floor_row(answers, key, floor))
+                    print(_row(f"{option}={floor}", {option: floor}, evaluate_end_to_end(data, lambda _: next(replay)),
+                               "as default"), flush=True)
+            if args.documents:
+                start = time.perf_counter()
+                cells = documents_row(ocr)
+                documents.append(f"| {name} | {cells} | {(time.perf_counter() - start) / 8:.2f} |")
+    if documents:
+        print("\nDocument pages (../shared/data/tesseract/testing): CER upright; words found when turned\n")
+        print("| lever | CER phototest | CER eurotext | found at 90 (photo / euro) | at 180 | at 270 | s/page |")
+        print("|---|---|---|---|---|---|---|")
+        print("\n".join(documents))
     return 0
 
 
