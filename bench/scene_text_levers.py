@@ -66,6 +66,10 @@ LEVERS: dict[str, dict] = {
     "cls": {"cls": "true"},
     "cls+unsure": {"cls": "true", "both_ways": "unsure"},
     "unsure": {"both_ways": "unsure"},
+    "score0.55": {"min_text_score": 0.55},
+    "rec0.8": {"rec_min_score": 0.8},
+    "score0.55+rec0.8": {"min_text_score": 0.55, "rec_min_score": 0.8},
+    "tall+rec0.8": {"both_ways": "tall", "rec_min_score": 0.8},
 }
 # Score floors evaluated on the default run's answers (--thresholds): the answer key each option
 # compares with its floor, and the settings tried.
@@ -74,6 +78,7 @@ THRESHOLDS = [{"min_text_score": t} for t in (0.5, 0.55, 0.6, 0.7)] + \
              [{"rec_min_score": t} for t in (0.5, 0.7, 0.8, 0.9)] + \
              [{"min_text_score": 0.55, "rec_min_score": 0.8}, {"min_text_score": 0.6, "rec_min_score": 0.8}]
 DOCUMENTS = REPO.parent / "shared" / "data" / "tesseract" / "testing"
+RECEIPTS = REPO.parent / "shared" / "data" / "sroie2019_train"
 EXTRA_STAGES = ("classify", "reread")
 _TURN = {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_COUNTERCLOCKWISE}
 
@@ -103,13 +108,15 @@ def floor_row(answers: list[dict], floors: dict[str, float]) -> list[dict]:
     return [{"pages": [{**a["pages"][0], "result": [r for r in a["pages"][0]["result"] if kept(r)]}]} for a in answers]
 
 
-def word_recall(text: str, truth: str) -> float:
-    """Share of the ground truth's words (normalised, with repeats) found among the words read."""
-    def words(s: str) -> Counter:
-        return Counter(w for w in (w.lower().strip(string.punctuation) for w in s.split()) if w)
+def _words(text: str) -> Counter:
+    """The words of a text, case-folded and stripped of punctuation at both ends, with repeats."""
+    return Counter(w for w in (w.lower().strip(string.punctuation) for w in text.split()) if w)
 
-    want, got = words(truth), words(text)
-    return sum((want & got).values()) / max(sum(want.values()), 1)
+
+def word_recall(text: str, truth: str) -> float:
+    """Share of the ground truth's words found among the words read."""
+    want = _words(truth)
+    return sum((want & _words(text)).values()) / max(sum(want.values()), 1)
 
 
 def documents_row(ocr) -> str:
@@ -152,12 +159,50 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--turn", type=int, choices=sorted(_TURN), help="turn photos this many degrees clockwise")
     parser.add_argument("--thresholds", action="store_true", help="score-floor rows from the default run")
     parser.add_argument("--documents", action="store_true", help="document pages table per lever")
+    parser.add_argument("--receipts", action="store_true", help="SROIE receipts table per lever")
     return parser.parse_args()
+
+
+class Lever:
+    """One lever's /ocr calls through the in-process gateway; keeps every answer."""
+
+    def __init__(self, client: TestClient, options: dict) -> None:
+        self.client, self.options, self.answers = client, options, []
+
+    def __call__(self, image: bytes) -> dict:
+        response = self.client.post("/ocr", params=self.options, files={"file": ("image", image)})
+        response.raise_for_status()
+        self.answers.append(response.json())
+        return self.answers[-1]
+
+    def timed(self, run, count: int) -> tuple[object, str]:
+        """`run(self)`, and its seconds per item plus the direction stages' ms per item."""
+        start, before = time.perf_counter(), len(self.answers)
+        out = run(self)
+        return out, f"{(time.perf_counter() - start) / max(count, 1):.2f} | {_stage_ms(self.answers[before:])}"
+
+
+def receipts_row(ocr) -> str:
+    """Word recall and precision (bags of words) on the SROIE receipts that have an image."""
+    found = read = wanted = 0
+    for image in sorted((RECEIPTS / "img").glob("*.jpg")):
+        truth = " ".join(line.split(",", 8)[8] for line in
+                         (RECEIPTS / "box" / f"{image.stem}.csv").read_text(encoding="utf-8").splitlines() if line)
+        text = " ".join(r["text"] for r in ocr(image.read_bytes())["pages"][0]["result"])
+        want, got = _words(truth), _words(text)
+        found, read, wanted = found + sum((want & got).values()), read + sum(got.values()), wanted + sum(want.values())
+    return f"{found / max(wanted, 1):.3f} | {found / max(read, 1):.3f}"
+
+
+def _print_table(title: str, header: str, rows: list[str]) -> None:
+    if rows:
+        print(f"\n{title}\n\n{header}\n|{'---|' * header.count(' | ')}---|")
+        print("\n".join(rows))
 
 
 def main() -> int:
     args = _arguments()
-    if not (args.data / "images").is_dir():
+    if args.n and not (args.data / "images").is_dir():
         print(f"no ICDAR 2015 photos at {args.data / 'images'}", file=sys.stderr)
         return 2
     levers = args.levers.split(",")
@@ -166,49 +211,42 @@ def main() -> int:
         print(f"unknown levers {unknown}; known: {', '.join(LEVERS)}", file=sys.stderr)
         return 2
     torch.set_num_threads(1)
-    data = samples(args.data, args.part, args.seed, args.n)
+    data = samples(args.data, args.part, args.seed, args.n) if args.n else []
     if args.turn:
         data = [turn_sample(path, gt, args.turn) for path, gt in data]
     app = create_app(Settings(), backend=LocalBackend(load_zoo(REPO / "model_store" / "zoo.yaml")))
-    turned = f", turned {args.turn} degrees clockwise" if args.turn else ""
-    print(f"ICDAR 2015 train, part {args.part} (seed {args.seed}), {len(data)} photos{turned}\n")
-    print("| lever | options | det P | det R | det hmean | e2e P | e2e R | e2e F | s/image | cls+reread ms/image |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    documents = []
+    photos, documents, receipts = [], [], []
     with TestClient(app) as client:
         for name in levers:
-            options = LEVERS[name]
-            answers: list[dict] = []
-
-            def ocr(image: bytes) -> dict:
-                response = client.post("/ocr", params=options, files={"file": ("image", image)})
-                response.raise_for_status()
-                answers.append(response.json())
-                return answers[-1]
-
-            start = time.perf_counter()
+            lever = Lever(client, LEVERS[name])
             if data:
-                report = evaluate_end_to_end(data, ocr)
-                print(_row(name, options, report, f"{(time.perf_counter() - start) / len(data):.2f} | "
-                                                  f"{_stage_ms(answers)}"), flush=True)
+                report, cost = lever.timed(lambda ocr: evaluate_end_to_end(data, ocr), len(data))
+                photos.append(_row(name, lever.options, report, cost))
+                print(photos[-1], file=sys.stderr, flush=True)  # progress
             if name == "default" and args.thresholds and data:
-                for floors in THRESHOLDS:
-                    replay = iter(floor_row(answers, floors))
-                    label = "+".join(f"{k}={v}" for k, v in floors.items())
-                    print(_row(label, floors, evaluate_end_to_end(data, lambda _: next(replay)), "as default | 0"),
-                          flush=True)
+                photos += [_floor_row(data, lever.answers, floors) for floors in THRESHOLDS]
             if args.documents:
-                start, before = time.perf_counter(), len(answers)
-                cells = documents_row(ocr)
-                documents.append(f"| {name} | {cells} | {(time.perf_counter() - start) / 8:.2f} | "
-                                 f"{_stage_ms(answers[before:])} |")
-    if documents:
-        print("\nDocument pages (../shared/data/tesseract/testing): CER upright; words found when turned\n")
-        print("| lever | CER phototest | CER eurotext | found at 90 (photo / euro) | at 180 | at 270 | s/page | "
-              "cls+reread ms/page |")
-        print("|---|---|---|---|---|---|---|---|")
-        print("\n".join(documents))
+                cells, cost = lever.timed(documents_row, 8)
+                documents.append(f"| {name} | {cells} | {cost} |")
+            if args.receipts:
+                cells, cost = lever.timed(receipts_row, len(list((RECEIPTS / "img").glob("*.jpg"))))
+                receipts.append(f"| {name} | {cells} | {cost} |")
+    turned = f", turned {args.turn} degrees clockwise" if args.turn else ""
+    _print_table(f"ICDAR 2015 train, part {args.part} (seed {args.seed}), {len(data)} photos{turned}",
+                 "| lever | options | det P | det R | det hmean | e2e P | e2e R | e2e F | s/image | "
+                 "cls+reread ms/image |", photos)
+    _print_table("Document pages (../shared/data/tesseract/testing): CER upright; words found when turned",
+                 "| lever | CER phototest | CER eurotext | found at 90 (photo / euro) | at 180 | at 270 | s/page | "
+                 "cls+reread ms/page |", documents)
+    _print_table("SROIE receipts with an image (../shared/data/sroie2019_train): bags of words",
+                 "| lever | word recall | word precision | s/receipt | cls+reread ms/receipt |", receipts)
     return 0
+
+
+def _floor_row(data: list, answers: list[dict], floors: dict[str, float]) -> str:
+    replay = iter(floor_row(answers, floors))
+    label = "+".join(f"{k}={v}" for k, v in floors.items())
+    return _row(label, floors, evaluate_end_to_end(data, lambda _: next(replay)), "as default | 0")
 
 
 if __name__ == "__main__":
