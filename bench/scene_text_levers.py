@@ -12,7 +12,8 @@ mean seconds per image (noisy on a shared machine: compare within one run).
 
 `--turn 90|180|270` turns every photo (and its ground truth) clockwise first: every word then
 runs vertically or upside down, which ICDAR 2015 itself almost never has (the both_ways levers).
-`--thresholds` adds rows for score floors computed from the `default` run's answers: a line whose
+`--thresholds` adds rows for score floors computed from the `default` run's answers (`--floors`:
+given floors after every lever's run): a line whose
 `box_score` is under a detector `min_text_score`, or whose `text_score` is under `rec_min_score`,
 is dropped exactly as those /ocr options drop it (the DB score is the box's `box_score`), so the
 rows cost no extra run. `--documents` adds, per lever, the character error rate of the document
@@ -70,6 +71,7 @@ LEVERS: dict[str, dict] = {
     "rec0.8": {"rec_min_score": 0.8},
     "score0.55+rec0.8": {"min_text_score": 0.55, "rec_min_score": 0.8},
     "tall+rec0.8": {"both_ways": "tall", "rec_min_score": 0.8},
+    "tall+score0.55+rec0.8": {"both_ways": "tall", "min_text_score": 0.55, "rec_min_score": 0.8},
 }
 # Score floors evaluated on the default run's answers (--thresholds): the answer key each option
 # compares with its floor, and the settings tried.
@@ -158,6 +160,8 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--levers", default=",".join(LEVERS), help=f"comma list of {', '.join(LEVERS)}")
     parser.add_argument("--turn", type=int, choices=sorted(_TURN), help="turn photos this many degrees clockwise")
     parser.add_argument("--thresholds", action="store_true", help="score-floor rows from the default run")
+    parser.add_argument("--floors", help="instead of the sweep, these floors (e.g. min_text_score=0.55+"
+                                         "rec_min_score=0.8) on every lever's answers")
     parser.add_argument("--documents", action="store_true", help="document pages table per lever")
     parser.add_argument("--receipts", action="store_true", help="SROIE receipts table per lever")
     return parser.parse_args()
@@ -225,6 +229,9 @@ def main() -> int:
                 print(photos[-1], file=sys.stderr, flush=True)  # progress
             if name == "default" and args.thresholds and data:
                 photos += [_floor_row(data, lever.answers, floors) for floors in THRESHOLDS]
+            if args.floors and data:
+                floors = {k: float(v) for k, v in (f.split("=") for f in args.floors.split("+"))}
+                photos.append(_floor_row(data, lever.answers, floors, f"{name}+"))
             if args.documents:
                 cells, cost = lever.timed(documents_row, 8)
                 documents.append(f"| {name} | {cells} | {cost} |")
@@ -243,10 +250,10 @@ def main() -> int:
     return 0
 
 
-def _floor_row(data: list, answers: list[dict], floors: dict[str, float]) -> str:
+def _floor_row(data: list, answers: list[dict], floors: dict[str, float], prefix: str = "") -> str:
     replay = iter(floor_row(answers, floors))
-    label = "+".join(f"{k}={v}" for k, v in floors.items())
-    return _row(label, floors, evaluate_end_to_end(data, lambda _: next(replay)), "as default | 0")
+    label = prefix + "+".join(f"{k}={v}" for k, v in floors.items())
+    return _row(label, floors, evaluate_end_to_end(data, lambda _: next(replay)), "as without | 0")
 
 
 if __name__ == "__main__":
