@@ -41,7 +41,7 @@ class OcrOptions(BaseModel):
     max_side_len: int | None = _det_option("max_side_len")
     rec_min_score: float = Field(0.0, ge=0, le=1, description="drop lines read with a lower text score")
     both_ways: Literal["none", "tall", "unsure"] = Field(
-        "none", description="read doubtful crops turned 180 degrees too and keep the higher-scoring reading: "
+        "tall", description="read doubtful crops turned 180 degrees too and keep the higher-scoring reading: "
                             "none, tall (crops turned 90 because they are tall: 90 or 270), unsure (tall ones plus "
                             "those the direction classifier scores below 0.9; all crops without cls)")
     kie: str | None = Field(None, description="KIE model labelling the read lines (e.g. sdmgr); off by default")
