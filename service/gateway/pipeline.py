@@ -17,7 +17,7 @@ from service.gateway.layout import analyse_page
 from service.gateway.ner_lines import tag_lines
 from service.gateway.uploads import decode_upload
 from service.gateway.words import line_words
-from service.gateway.work_budget import check_recognition_budget, page_columns
+from service.gateway.work_budget import check_recognition_budget, page_columns, within_budget
 
 
 @dataclass(frozen=True)
@@ -136,10 +136,10 @@ async def _read_lines(backend: Backend, image: np.ndarray, rows: list[Detection]
     reads = await backend.recognize(request.rec, images, request.rec_lang)
     t = timer.mark("recognize", t)
     again = [i for i, d in enumerate(doubtful(crops, turns, request.both_ways)) if d]
-    if again:
-        shapes = [c.image.shape for c in crops] + [crops[i].image.shape for i in again]
-        check_recognition_budget(page_columns(shapes), file_bytes, request.max_rec_columns,
-                                 request.rec_columns_per_byte)
+    shapes = [c.image.shape for c in crops] + [crops[i].image.shape for i in again]
+    # A second reading that would overspend the page's budget is skipped, not refused: the page
+    # was accepted for one reading of each line.
+    if again and within_budget(page_columns(shapes), file_bytes, request.max_rec_columns, request.rec_columns_per_byte):
         second = await backend.recognize(request.rec, [turned(images[i]) for i in again], request.rec_lang)
         keep_surer(reads, flipped, dict(zip(again, second)))
         t = timer.mark("reread", t)
