@@ -63,6 +63,8 @@ LEVERS: dict[str, dict] = {
     "no-cls": {"cls": "false"},
     "rec0.5": {"rec_min_score": 0.5},
     "side960+unclip1.6": {"limit_side_len": 960, "unclip_ratio": 1.6},
+    "gap2": {"word_gap": 2.0},
+    "gap2.5": {"word_gap": 2.5},
     "none": {"both_ways": "none"},  # the default before both_ways=tall
     "tall": {"both_ways": "tall"},
     "cls": {"cls": "true"},

@@ -42,6 +42,8 @@ class OcrRequest:
     rec_columns_per_byte: float = 4.0
     # Crops read a second time turned 180 degrees, keeping the surer reading (service.gateway.directions).
     both_ways: BothWays = "none"
+    # Words are also cut where neighbouring characters lie this many median pitches apart (0: spaces only).
+    word_gap: float = 0.0
 
 
 class Timer:
@@ -143,19 +145,19 @@ async def _read_lines(backend: Backend, image: np.ndarray, rows: list[Detection]
         second = await backend.recognize(request.rec, [turned(images[i]) for i in again], request.rec_lang)
         keep_surer(reads, flipped, dict(zip(again, second)))
         t = timer.mark("reread", t)
-    merged = _merge(result, crops, flipped, reads, request.min_text_score)
+    merged = _merge(result, crops, flipped, reads, request)
     timer.mark("words", t)
     return merged
 
 
 def _merge(result: list[dict], crops: list[Crop], flipped: list[bool], reads: list[Recognition],
-           min_text_score: float) -> list[dict]:
+           request: OcrRequest) -> list[dict]:
     """Attach text and word boxes to each detected line; drop lines read below the score floor."""
     merged = []
     for item, crop, flip, read in zip(result, crops, flipped, reads):
-        if read.score < min_text_score or not read.text.strip():
+        if read.score < request.min_text_score or not read.text.strip():
             continue
-        words = line_words(crop, read, flip)
+        words = line_words(crop, read, flip, request.word_gap)
         merged.append({**item, "text": read.text, "text_score": read.score, "words": words})
     return merged
 
