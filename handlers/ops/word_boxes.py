@@ -44,8 +44,10 @@ class Word:
     box: np.ndarray  # (4, 2) float32, same vertex order as the line quad
 
 
-def split_words(chars: Sequence[CharSpan]) -> list[list[CharSpan]]:
-    """Maximal runs of non-whitespace characters of a decoded line."""
+def split_words(chars: Sequence[CharSpan], gap: float = 0.0) -> list[list[CharSpan]]:
+    """Maximal runs of non-whitespace characters of a decoded line; with `gap` > 0, a run is also
+    cut where two neighbours' centres lie more than `gap` times the line's median pitch apart
+    (words the recogniser ran together without a space)."""
     words: list[list[CharSpan]] = []
     current: list[CharSpan] = []
     for char in chars:
@@ -57,20 +59,40 @@ def split_words(chars: Sequence[CharSpan]) -> list[list[CharSpan]]:
             current.append(char)
     if current:
         words.append(current)
-    return words
+    return [piece for word in words for piece in _cut_at_gaps(word, _median_pitch(chars) * gap)] if gap else words
+
+
+def _centre(char: CharSpan) -> float:
+    return (char[1] + char[2]) / 2
+
+
+def _median_pitch(chars: Sequence[CharSpan]) -> float:
+    """Median distance between the centres of neighbouring characters (spaces included); inf under 3."""
+    centres = [_centre(c) for c in chars if c[0]]
+    return float(np.median(np.diff(centres))) if len(centres) >= 3 else float("inf")
+
+
+def _cut_at_gaps(word: list[CharSpan], limit: float) -> list[list[CharSpan]]:
+    pieces = [[word[0]]]
+    for prev, char in zip(word, word[1:]):
+        if _centre(char) - _centre(prev) > limit:
+            pieces.append([])
+        pieces[-1].append(char)
+    return pieces
 
 
 def word_boxes(quad: np.ndarray, chars: Sequence[CharSpan], frame: float, rotated: bool = False,
-               flipped: bool = False) -> list[Word]:
+               flipped: bool = False, *, gap: float = 0.0) -> list[Word]:
     """Boxes of the words of a line inside its `quad`, in reading order.
 
     Each word spans from the start of its first character's frames to the end of its last
     one's, widened by LEAD_FRAMES before and TRAIL_FRAMES after (CTC emits a character late,
     from the right part of its glyph, and peaks are narrower than glyphs), clipped to the line.
+    `gap`: see split_words.
     """
     corners = np.asarray(quad, dtype=np.float64).reshape(4, 2)
     words = []
-    for word in split_words(chars):
+    for word in split_words(chars, gap):
         t0 = float(np.clip(word[0][1] - LEAD_FRAMES * frame, 0.0, 1.0))
         t1 = float(np.clip(word[-1][2] + TRAIL_FRAMES * frame, 0.0, 1.0))
         if flipped:

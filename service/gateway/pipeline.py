@@ -11,13 +11,14 @@ import numpy as np
 from handlers.api.results import Detection, Recognition
 from handlers.ops.crop import Crop, crop_quad, quad_for_polygon
 from service.gateway.backends import Backend
+from service.gateway.directions import BothWays, doubtful, keep_surer, turned
 from service.gateway.errors import PayloadTooLarge
 from service.gateway.kie_units import attach_labels, kie_units
 from service.gateway.layout import analyse_page
 from service.gateway.ner_lines import tag_lines
 from service.gateway.uploads import decode_upload
 from service.gateway.words import line_words
-from service.gateway.work_budget import check_recognition_budget, page_columns
+from service.gateway.work_budget import check_recognition_budget, page_columns, within_budget
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,10 @@ class OcrRequest:
     # Recogniser columns a page may cost: this many, plus rec_columns_per_byte per byte of its file.
     max_rec_columns: int = 60_000
     rec_columns_per_byte: float = 4.0
+    # Crops read a second time turned 180 degrees, keeping the surer reading (service.gateway.directions).
+    both_ways: BothWays = "none"
+    # Words are also cut where neighbouring characters lie this many median pitches apart (0: spaces only).
+    word_gap: float = 0.0
 
 
 class Timer:
@@ -118,7 +123,7 @@ async def ocr_image(backend: Backend, data: bytes, image: np.ndarray, request: O
 async def _read_lines(backend: Backend, image: np.ndarray, rows: list[Detection], result: list[dict],
                       request: OcrRequest, timer: Timer, file_bytes: int) -> list[dict]:
     """Crop every detected line, check what reading them costs, turn upside-down ones (optional),
-    read them, split words."""
+    read them (doubtful ones both ways round, optional), split words."""
     t = time.perf_counter()
     crops = await asyncio.to_thread(_crops, image, [r.polygon for r in rows])
     check_recognition_budget(page_columns(c.image.shape for c in crops), file_bytes, request.max_rec_columns,
@@ -126,26 +131,35 @@ async def _read_lines(backend: Backend, image: np.ndarray, rows: list[Detection]
     t = timer.mark("crop", t)
     images = [c.image for c in crops]
     flipped = [False] * len(crops)
+    turns = None
     if request.cls:
         turns = await backend.classify(request.cls, images)
         flipped = [turn.rotate for turn in turns]
-        images = [np.ascontiguousarray(im[::-1, ::-1]) if f else im for im, f in zip(images, flipped)]
+        images = [turned(im) if f else im for im, f in zip(images, flipped)]
         t = timer.mark("classify", t)
     reads = await backend.recognize(request.rec, images, request.rec_lang)
     t = timer.mark("recognize", t)
-    merged = _merge(result, crops, flipped, reads, request.min_text_score)
+    again = [i for i, d in enumerate(doubtful(crops, turns, request.both_ways)) if d]
+    shapes = [c.image.shape for c in crops] + [crops[i].image.shape for i in again]
+    # A second reading that would overspend the page's budget is skipped, not refused: the page
+    # was accepted for one reading of each line.
+    if again and within_budget(page_columns(shapes), file_bytes, request.max_rec_columns, request.rec_columns_per_byte):
+        second = await backend.recognize(request.rec, [turned(images[i]) for i in again], request.rec_lang)
+        keep_surer(reads, flipped, dict(zip(again, second)))
+        t = timer.mark("reread", t)
+    merged = _merge(result, crops, flipped, reads, request)
     timer.mark("words", t)
     return merged
 
 
 def _merge(result: list[dict], crops: list[Crop], flipped: list[bool], reads: list[Recognition],
-           min_text_score: float) -> list[dict]:
+           request: OcrRequest) -> list[dict]:
     """Attach text and word boxes to each detected line; drop lines read below the score floor."""
     merged = []
     for item, crop, flip, read in zip(result, crops, flipped, reads):
-        if read.score < min_text_score or not read.text.strip():
+        if read.score < request.min_text_score or not read.text.strip():
             continue
-        words = line_words(crop, read, flip)
+        words = line_words(crop, read, flip, request.word_gap)
         merged.append({**item, "text": read.text, "text_score": read.score, "words": words})
     return merged
 

@@ -6,13 +6,14 @@ from handlers.ops.crop import Crop
 from handlers.ops.word_boxes import word_boxes
 
 
-def line_words(crop: Crop, read: Recognition, flipped: bool = False) -> list[dict]:
+def line_words(crop: Crop, read: Recognition, flipped: bool = False, gap: float = 0.0) -> list[dict]:
     """Split one recognised line into words with boxes in image pixels.
 
     `read` is a recognition result with positions: `chars` ([char, x0, x1, prob], x as fractions
     of the crop width) and `frame` (one CTC frame in the same unit). `flipped` means the crop was
-    turned 180 degrees before reading.
+    turned 180 degrees before reading. `gap` > 0 also cuts words the recogniser ran together
+    (handlers.ops.word_boxes.split_words).
     """
-    words = word_boxes(crop.quad, read.chars, read.frame, crop.rotated, flipped)
+    words = word_boxes(crop.quad, read.chars, read.frame, crop.rotated, flipped, gap=gap)
     return [{"box": [round(float(v), 1) for v in w.box.reshape(-1)], "text": w.text,
              "text_score": round(w.score, 5)} for w in words]

@@ -31,6 +31,11 @@ def page_columns(shapes: Iterable[tuple[int, ...]]) -> int:
     return sum(line_columns(shape[1], shape[0]) for shape in shapes)
 
 
+def within_budget(columns: int, file_bytes: int, base: int, per_byte: float) -> bool:
+    """Whether `columns` fit the budget of a `file_bytes` file (what check_recognition_budget enforces)."""
+    return columns <= base + per_byte * file_bytes
+
+
 def check_recognition_budget(columns: int, file_bytes: int, base: int, per_byte: float) -> None:
     """Refuse (413) a page whose lines would cost more than `base + per_byte * file_bytes` columns."""
     allowed = base + per_byte * file_bytes

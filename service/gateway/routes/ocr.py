@@ -41,6 +41,13 @@ class OcrOptions(BaseModel):
     limit_side_len: int | None = _det_option("limit_side_len")
     max_side_len: int | None = _det_option("max_side_len")
     rec_min_score: float = Field(0.0, ge=0, le=1, description="drop lines read with a lower text score")
+    both_ways: Literal["none", "tall", "unsure"] = Field(
+        "tall", description="read doubtful crops turned 180 degrees too and keep the higher-scoring reading: "
+                            "none, tall (crops turned 90 because they are tall: 90 or 270), unsure (tall ones plus "
+                            "those the direction classifier scores below 0.9; all crops without cls)")
+    word_gap: float = Field(0.0, ge=0, le=20, description="also cut a line's words where two neighbouring "
+                                                          "characters lie this many median pitches apart (0: at "
+                                                          "spaces only)")
     kie: str | None = Field(None, description="KIE model labelling the read lines (e.g. sdmgr); off by default")
     kie_unit: KieUnit | None = Field(
         None, description="what kie labels: whole lines, segments of a line split at wide gaps between words, "
@@ -84,7 +91,8 @@ def build_request(state, options: OcrOptions) -> OcrRequest:
         ner=_ner_model(state, options.ner, rec),
         orient_cls=defaults.get("cls") if defaults.get("cls") in state.zoo.models else None,
         max_lines=state.settings.max_lines, max_rec_columns=state.settings.max_rec_columns,
-        rec_columns_per_byte=state.settings.rec_columns_per_byte)
+        rec_columns_per_byte=state.settings.rec_columns_per_byte, both_ways=options.both_ways,
+        word_gap=options.word_gap)
 
 
 def tesseract_lang(state, lang: str | None, det: str | None, rec: str | None, det_options: dict) -> str | None:

@@ -104,3 +104,13 @@ def test_word_score_is_mean_char_prob():
 def test_flipped_line_reads_backwards():
     [word] = word_boxes(LINE, [["a", 0.0, 0.2, 0.9]], 0.0, flipped=True)
     assert word.box[:, 0].min() == pytest.approx(240) and word.box[:, 0].max() == pytest.approx(300)
+
+
+def test_split_words_cuts_a_wide_gap_only_when_asked():
+    # "abcd": a, b, c two frames apart, d nine frames after c (the recogniser emitted no space)
+    text = _chars([("a", 0, 1), ("b", 2, 3), ("c", 4, 5), ("d", 13, 14), ("e", 15, 16)])
+    assert [[c[0] for c in w] for w in split_words(text)] == [["a", "b", "c", "d", "e"]]
+    assert [[c[0] for c in w] for w in split_words(text, gap=2.0)] == [["a", "b", "c"], ["d", "e"]]
+    assert [[c[0] for c in w] for w in split_words(text, gap=5.0)] == [["a", "b", "c", "d", "e"]]
+    # under three characters there is no pitch to compare with
+    assert [[c[0] for c in w] for w in split_words(text[2:4], gap=2.0)] == [["c", "d"]]
