@@ -64,6 +64,9 @@ class ZooEntry(_Strict):
     files: dict[str, PackagedFile] = {}
     config: dict[str, Any] = {}
     serving: Serving = Serving()
+    # recognisers: the gateway drops lines read below this score unless /ocr's rec_min_score says
+    # otherwise (scores are on each model's own scale, hence per model)
+    min_score: float = Field(0.0, ge=0.0, le=1.0)
 
     def installed(self) -> bool:
         """False only for a model whose Debian package is not installed on this machine."""

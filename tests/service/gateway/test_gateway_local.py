@@ -109,3 +109,13 @@ def test_openapi_documents_ocr(client):
     spec = client.get("/openapi.json").json()
     assert "/ocr" in spec["paths"] and "multipart/form-data" in str(spec["paths"]["/ocr"])
     assert client.get("/healthz").json() == {"status": "ok"}
+
+
+def test_the_recognisers_zoo_floor_drops_unsure_lines_unless_the_request_says_otherwise(client, zoo):
+    floor = zoo.get("ppocrv6-small-rec").min_score
+    assert floor == 0.8  # measured on ICDAR 2015 val photos and receipts (README, issue 13)
+    default = client.post("/ocr", files={"file": ("a.jpg", _img10())}).json()["pages"][0]["result"]
+    everything = client.post("/ocr?rec_min_score=0", files={"file": ("a.jpg", _img10())}).json()["pages"][0]["result"]
+    assert all(r["text_score"] >= floor for r in default)
+    unsure = [r for r in everything if r["text_score"] < floor]
+    assert unsure and len(default) == len(everything) - len(unsure)
