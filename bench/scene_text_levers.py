@@ -11,6 +11,7 @@ box matched and text equal after case-folding and stripping punctuation at both 
 mean seconds per image (noisy on a shared machine: compare within one run).
 
     .venv/bin/python bench/scene_text_levers.py --part val --n 100 [--levers default,side960]
+        [--det dbnet-ic15 | --det /tmp/run/det.onnx]   # another zoo detector, or an ONNX file
 """
 from __future__ import annotations
 
@@ -61,6 +62,8 @@ def main() -> int:
     parser.add_argument("--part", choices=[p for p, _ in SPLIT], default="val")
     parser.add_argument("--n", type=int, default=100)
     parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--det", default=None, help="zoo detector, or an .onnx file served like the "
+                        "default detector (ocrserve train det's output); default: the zoo's default")
     parser.add_argument("--levers", default=",".join(LEVERS), help=f"comma list of {', '.join(LEVERS)}")
     args = parser.parse_args()
     if not (args.data / "images").is_dir():
@@ -73,13 +76,19 @@ def main() -> int:
         return 2
     torch.set_num_threads(1)
     data = samples(args.data, args.part, args.seed, args.n)
-    app = create_app(Settings(), backend=LocalBackend(load_zoo(REPO / "model_store" / "zoo.yaml")))
-    print(f"ICDAR 2015 train, part {args.part} (seed {args.seed}), {len(data)} photos\n")
+    zoo, det = load_zoo(REPO / "model_store" / "zoo.yaml"), None
+    if args.det:
+        from service.tooling.training.det.zoo_entry import with_detector
+
+        zoo, det = with_detector(zoo, args.det)
+    app = create_app(Settings(), backend=LocalBackend(zoo))
+    print(f"ICDAR 2015 train, part {args.part} (seed {args.seed}), {len(data)} photos, "
+          f"detector {det or zoo.defaults['det']}\n")
     print("| lever | options | det P | det R | det hmean | e2e P | e2e R | e2e F | s/image |")
     print("|---|---|---|---|---|---|---|---|---|")
     with TestClient(app) as client:
         for name in levers:
-            options = LEVERS[name]
+            options = {**LEVERS[name], **({"det": det} if det else {})}
 
             def ocr(image: bytes) -> dict:
                 response = client.post("/ocr", params=options, files={"file": ("i.jpg", image, "image/jpeg")})

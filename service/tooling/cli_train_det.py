@@ -67,15 +67,16 @@ def _zoo_entry(zoo_path: Path | None, base: str | None):
     return entry
 
 
-def _write_entry(out: Path, name: str, base, onnx_path: Path, digest: str, note: str) -> Path:
+def _write_entry(out: Path, name: str, base, onnx_path: Path, note: str) -> tuple[Path, str]:
     import yaml
 
-    entry = base.model_dump(exclude={"name"}, mode="json")
-    entry["description"] = note
-    entry["weights"] = {"package": "local", "version": "trained", "path": str(onnx_path.resolve()), "sha256": digest}
+    from service.tooling.training.det.zoo_entry import trained_entry
+
+    entry = trained_entry(base, name, onnx_path, note)
     path = out / "zoo_entry.yaml"
-    path.write_text(yaml.safe_dump({name: entry}, sort_keys=False), encoding="utf-8")
-    return path
+    path.write_text(yaml.safe_dump({name: entry.model_dump(exclude={"name"}, mode="json")}, sort_keys=False),
+                    encoding="utf-8")
+    return path, entry.weights.sha256
 
 
 def run_train_det(args: argparse.Namespace) -> int:
@@ -84,7 +85,7 @@ def run_train_det(args: argparse.Namespace) -> int:
     from service.tooling.packaging.weights import weight_path
     from service.tooling.training.det.augment import AugmentOptions
     from service.tooling.training.det.data import DetTrainSet, InputConfig, read_name_list, read_samples
-    from service.tooling.training.det.run import build, export, from_checkpoint, served_inputs, sha256
+    from service.tooling.training.det.run import build, export, from_checkpoint, served_inputs
     from service.tooling.training.det.train import LAST, TrainOptions, options_meta, train
     from service.tooling.training.onnx_torch import ConversionError
 
@@ -144,9 +145,8 @@ def run_train_det(args: argparse.Namespace) -> int:
     except ConversionError as exc:
         print(f"train det: {exc}", file=sys.stderr)
         return 1
-    digest = sha256(target)
-    entry = _write_entry(args.out, name, base, target, digest,
-                         f"{base.name} fine-tuned by `ocrserve train det` ({step} steps on {meta['images']} images)")
+    entry, digest = _write_entry(args.out, name, base, target,
+                                 f"{base.name} fine-tuned by `ocrserve train det` ({step} steps on {meta['images']} images)")
     print(f"train det: wrote {target} ({changed} tensors changed; onnxruntime equals torch on {len(check)} "
           f"real images, max |diff| {worst:.2g}), sha256 {digest[:12]}; zoo entry {entry}; "
           f"{time.perf_counter() - start:.0f} s")

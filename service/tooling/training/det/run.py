@@ -1,7 +1,6 @@
 """The steps of `ocrserve train det` around the loop: build and check the model, export and verify."""
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import cv2
@@ -41,10 +40,6 @@ def build(onnx_path: Path, check: list[np.ndarray]) -> tuple[DBTrainNet, dict[st
     model = DBTrainNet(graph)
     worst = check_against_onnx(model, onnx_path, check)
     return model, mapping, worst
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def export(model: DBTrainNet, mapping: dict[str, str], source: Path, target: Path, check: list[np.ndarray],

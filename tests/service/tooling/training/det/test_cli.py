@@ -22,10 +22,10 @@ def _covered(words, detections) -> float:
     return hits / max(len(cared), 1)
 
 
-def test_train_export_and_serve(tmp_path, weights_ready, capsys):
-    from handlers.api.spec import ModelSpec
-    from handlers.inprocess import load_handler
+def test_train_export_and_serve(tmp_path, zoo, weights_ready, capsys):
     from service.gateway.zoo import ZooEntry
+    from service.tooling.local_backend import LocalBackend
+    from service.tooling.training.det.zoo_entry import with_detector
     from service.tooling.evaluation.datasets import read_icdar2015_gt
 
     root = data_path("icdar2015_train")
@@ -46,9 +46,10 @@ def test_train_export_and_serve(tmp_path, weights_ready, capsys):
 
     raw = yaml.safe_load((out / "zoo_entry.yaml").read_text())
     entry = ZooEntry(name="dbnet-test", **raw["dbnet-test"])
-    assert entry.family == "db" and entry.config["limit_side_len"] == 736  # the base model's config keys
-    handler = load_handler(ModelSpec(entry.name, entry.task, entry.family, entry.runtime, out / "det.onnx",
-                                     entry.config, {}))
+    assert entry.family == "db" and entry.config == zoo.get("dbnet").config  # the base model's config keys
+    # served as a zoo model by the in-process backend (the handler TorchServe runs)
+    served, name = with_detector(zoo, str(out / "det.onnx"))
+    handler = LocalBackend(served).handler(name)
     image = cv2.imread(str(root / "images" / "img_1.jpg"))
     found = handler.detect(image, {})
     assert len(found) >= 3
