@@ -40,8 +40,8 @@ def add_command(kinds: argparse._SubParsersAction) -> None:
     det.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
     det.add_argument("--export-only", type=Path, default=None, metavar="CHECKPOINT",
                      help="no training: export this checkpoint to OUT/det.onnx")
-    det.add_argument("--check-side", type=int, default=640,
-                     help="short side of the real images the ONNX / torch equality checks run on")
+    det.add_argument("--check-side", type=int, default=960,
+                     help="long side of the real images the ONNX / torch equality checks run on")
     det.add_argument("--name", default=None, help="model name in OUT/zoo_entry.yaml (default: OUT's name)")
     det.set_defaults(func=run_train_det)
 
@@ -84,7 +84,8 @@ def run_train_det(args: argparse.Namespace) -> int:
 
     from service.tooling.packaging.weights import weight_path
     from service.tooling.training.det.augment import AugmentOptions
-    from service.tooling.training.det.data import DetTrainSet, InputConfig, read_name_list, read_samples
+    from handlers.predictors.db import DBConfig
+    from service.tooling.training.det.data import DetTrainSet, read_name_list, read_samples
     from service.tooling.training.det.run import build, export, from_checkpoint, served_inputs
     from service.tooling.training.det.train import LAST, TrainOptions, options_meta, train
     from service.tooling.training.onnx_torch import ConversionError
@@ -94,7 +95,7 @@ def run_train_det(args: argparse.Namespace) -> int:
             raise ValueError(f"--data {args.data} does not exist")
         base = _zoo_entry(args.zoo, args.base)
         source = weight_path(base)
-        inputs = InputConfig.from_zoo(base.config)
+        inputs = DBConfig.from_dict(base.config)
         names = read_name_list(args.list) if args.list else None
         samples = read_samples(args.data, args.format, names)
         if not samples:
@@ -110,8 +111,8 @@ def run_train_det(args: argparse.Namespace) -> int:
     torch.manual_seed(args.seed)
     args.out.mkdir(parents=True, exist_ok=True)
     name = args.name or args.out.resolve().name
-    # the equality checks run on real images at the served resolution (short side capped)
-    check = served_inputs(samples, inputs, n=2, limit=min(inputs.limit_side_len, args.check_side))
+    # the equality checks run on two real images (long side --check-side)
+    check = served_inputs(samples, inputs, n=2, limit=args.check_side)
     start = time.perf_counter()
     try:
         if args.export_only is not None:

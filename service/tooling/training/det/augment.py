@@ -25,15 +25,6 @@ class AugmentOptions:
     crop_tries: int = 8
 
 
-def served_scale(height: int, width: int, limit_side_len: int, limit_type: str, max_side_len: int) -> float:
-    """The resize factor handlers.predictors.db applies to an image of this size."""
-    if limit_type == "min":
-        ratio = max(1.0, limit_side_len / min(height, width))
-    else:
-        ratio = min(1.0, limit_side_len / max(height, width))
-    return min(ratio, max_side_len / max(height, width))
-
-
 def _rotate(image: np.ndarray, polygons: list[np.ndarray], angle: float, fill) -> tuple[np.ndarray, list[np.ndarray]]:
     height, width = image.shape[:2]
     matrix = cv2.getRotationMatrix2D((width / 2, height / 2), angle, 1.0)

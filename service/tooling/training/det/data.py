@@ -1,42 +1,18 @@
 """Detection training data: any format `ocrserve eval` reads (service/tooling/evaluation/det_formats.py),
-turned into normalised crops and DB targets."""
+turned into normalised crops and DB targets; resize scale and normalisation are the served model's
+(its zoo config read by handlers.predictors.db.DBConfig)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
 
+from handlers.predictors.db import DBConfig, normalise, target_size
 from service.tooling.evaluation.det_formats import DET_READERS, DetImage
-from service.tooling.training.det.augment import AugmentOptions, augment, served_scale
+from service.tooling.training.det.augment import AugmentOptions, augment
 from service.tooling.training.det.targets import db_targets
-
-
-@dataclass(frozen=True)
-class InputConfig:
-    """The served model's input conventions (the `db` family config keys of its zoo entry)."""
-
-    channel_order: str = "BGR"
-    mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
-    std: tuple[float, float, float] = (0.229, 0.224, 0.225)
-    limit_side_len: int = 736
-    limit_type: str = "min"
-    max_side_len: int = 2000
-
-    @classmethod
-    def from_zoo(cls, config: dict) -> "InputConfig":
-        keys = ("channel_order", "mean", "std", "limit_side_len", "limit_type", "max_side_len")
-        return cls(**{k: tuple(config[k]) if isinstance(config[k], list) else config[k] for k in keys if k in config})
-
-    def normalise(self, image: np.ndarray) -> np.ndarray:
-        """BGR uint8 (H, W, 3) -> float32 (3, H, W) as handlers.predictors.db.preprocess does."""
-        if self.channel_order == "RGB":
-            image = image[:, :, ::-1]
-        scale = np.float32(1.0 / 255.0) / np.asarray(self.std, np.float32)
-        shift = np.asarray(self.mean, np.float32) / np.asarray(self.std, np.float32)
-        return (image.astype(np.float32) * scale - shift).transpose(2, 0, 1).copy()
 
 
 def read_samples(data: Path, fmt: str = "icdar", names: set[str] | None = None) -> list[DetImage]:
@@ -58,7 +34,7 @@ def read_name_list(path: Path) -> set[str]:
 class DetTrainSet(torch.utils.data.Dataset):
     """Random augmented crops with their DB targets; `seed` + index + epoch make each draw reproducible."""
 
-    def __init__(self, samples: list[DetImage], inputs: InputConfig, opts: AugmentOptions, seed: int = 0):
+    def __init__(self, samples: list[DetImage], inputs: DBConfig, opts: AugmentOptions, seed: int = 0):
         if not samples:
             raise ValueError("no training images")
         self.samples, self.inputs, self.opts, self.seed = samples, inputs, opts, seed
@@ -74,10 +50,10 @@ class DetTrainSet(torch.utils.data.Dataset):
             raise ValueError(f"cannot read image {sample.image}")
         rng = np.random.default_rng([self.seed, self.epoch, index])
         height, width = image.shape[:2]
-        base = served_scale(height, width, self.inputs.limit_side_len, self.inputs.limit_type, self.inputs.max_side_len)
+        base = target_size(height, width, self.inputs)[0] / height  # the served model's resize
         polygons = [np.asarray(w.polygon, np.float64).reshape(-1, 2) for w in sample.words]
         crop, polys, ignored = augment(image, polygons, [w.ignored for w in sample.words], base, self.opts, rng)
         t = db_targets(crop.shape[0], crop.shape[1], polys, ignored)
-        return {"image": torch.from_numpy(self.inputs.normalise(crop)), "shrink": torch.from_numpy(t.shrink),
+        return {"image": torch.from_numpy(normalise(crop, self.inputs)), "shrink": torch.from_numpy(t.shrink),
                 "shrink_mask": torch.from_numpy(t.shrink_mask), "thr": torch.from_numpy(t.thr),
                 "thr_mask": torch.from_numpy(t.thr_mask)}

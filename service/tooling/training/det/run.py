@@ -1,28 +1,25 @@
 """The steps of `ocrserve train det` around the loop: build and check the model, export and verify."""
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
 
+from handlers.predictors.db import DBConfig, preprocess
 from service.tooling.evaluation.det_formats import DetImage
-from service.tooling.training.det.data import InputConfig
 from service.tooling.training.det.export import export_onnx, initializer_names
 from service.tooling.training.det.model import DBTrainNet
 from service.tooling.training.det.train import load_weights
 from service.tooling.training.onnx_torch import check_against_onnx, to_torch
 
 
-def served_inputs(samples: list[DetImage], inputs: InputConfig, n: int = 2, limit: int | None = None) -> list[np.ndarray]:
-    """The first n images as the served detector sees them (its resize rule; `limit` caps the short
-    side to keep a check cheap), (1, 3, H, W) float32."""
-    from handlers.predictors.db import DBConfig, preprocess
-
-    cfg = DBConfig(channel_order=inputs.channel_order, mean=inputs.mean, std=inputs.std,
-                   limit_side_len=limit or inputs.limit_side_len, limit_type=inputs.limit_type,
-                   max_side_len=inputs.max_side_len)
+def served_inputs(samples: list[DetImage], inputs: DBConfig, n: int = 2, limit: int | None = None) -> list[np.ndarray]:
+    """The first n images as the served detector sees them, (1, 3, H, W) float32: its resize rule,
+    or, with `limit`, scaled down to a long side of `limit` (a cheaper check)."""
+    cfg = dataclasses.replace(inputs, limit_side_len=limit, limit_type="max") if limit else inputs
     out = []
     for sample in samples[:n]:
         image = cv2.imread(str(sample.image), cv2.IMREAD_COLOR)

@@ -29,10 +29,10 @@ def photos():
 
 @pytest.fixture(scope="module")
 def inputs(photos):
-    from service.tooling.training.det.data import InputConfig
+    from handlers.predictors.db import DBConfig
     from service.tooling.training.det.run import served_inputs
 
-    return served_inputs(photos, InputConfig(), n=1, limit=256)
+    return served_inputs(photos, DBConfig(), n=1, limit=256)
 
 
 def _build(source, inputs):
@@ -68,9 +68,10 @@ def test_conversion_equals_onnxruntime_and_a_wrong_module_fails(source, inputs):
 
 def _overfit_batch(photos):
     from service.tooling.training.det.augment import AugmentOptions
-    from service.tooling.training.det.data import DetTrainSet, InputConfig
+    from handlers.predictors.db import DBConfig
+    from service.tooling.training.det.data import DetTrainSet
 
-    dataset = DetTrainSet(photos, InputConfig(), AugmentOptions(size=256, rotate=0, jitter=0), seed=3)
+    dataset = DetTrainSet(photos, DBConfig(), AugmentOptions(size=256, rotate=0, jitter=0), seed=3)
     return torch.utils.data.default_collate([dataset[0], dataset[1]])
 
 
