@@ -76,19 +76,22 @@ def main() -> int:
         return 2
     torch.set_num_threads(1)
     data = samples(args.data, args.part, args.seed, args.n)
-    zoo, det = load_zoo(REPO / "model_store" / "zoo.yaml"), None
+    zoo, det_model, settings = load_zoo(REPO / "model_store" / "zoo.yaml"), None, Settings()
     if args.det:
-        from service.tooling.training.det.zoo_entry import with_detector
+        import tempfile
 
-        zoo, det = with_detector(zoo, args.det)
-    app = create_app(Settings(), backend=LocalBackend(zoo))
+        from service.tooling.training.det.zoo_entry import with_detector, write_zoo
+
+        zoo, det_model = with_detector(zoo, args.det)
+        settings = Settings(zoo_path=write_zoo(zoo, Path(tempfile.mkdtemp()) / "zoo.yaml"))
+    app = create_app(settings, backend=LocalBackend(zoo))
     print(f"ICDAR 2015 train, part {args.part} (seed {args.seed}), {len(data)} photos, "
-          f"detector {det or zoo.defaults['det']}\n")
+          f"detector {det_model or zoo.defaults['det']}\n")
     print("| lever | options | det P | det R | det hmean | e2e P | e2e R | e2e F | s/image |")
     print("|---|---|---|---|---|---|---|---|---|")
     with TestClient(app) as client:
         for name in levers:
-            options = {**LEVERS[name], **({"det": det} if det else {})}
+            options = {**LEVERS[name], **({"det": det_model} if det_model else {})}
 
             def ocr(image: bytes) -> dict:
                 response = client.post("/ocr", params=options, files={"file": ("i.jpg", image, "image/jpeg")})

@@ -32,3 +32,13 @@ def with_detector(zoo: Zoo, det: str) -> tuple[Zoo, str]:
     name = f"{path.resolve().parent.name}-{path.stem}"
     entry = trained_entry(base, name, path, f"{path} served like {base.name}")
     return zoo.model_copy(update={"models": {**zoo.models, name: entry}}), name
+
+
+def write_zoo(zoo: Zoo, path: Path) -> Path:
+    """The whole zoo (e.g. with_detector's) as a manifest file a gateway can load (Settings.zoo_path)."""
+    import yaml
+
+    models = {name: entry.model_dump(exclude={"name"}, mode="json") for name, entry in zoo.models.items()}
+    Path(path).write_text(yaml.safe_dump({"defaults": dict(zoo.defaults), "models": models}, sort_keys=False),
+                          encoding="utf-8")
+    return Path(path)

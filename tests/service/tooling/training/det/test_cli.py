@@ -23,9 +23,9 @@ def _covered(words, detections) -> float:
 
 
 def test_train_export_and_serve(tmp_path, zoo, weights_ready, capsys):
-    from service.gateway.zoo import ZooEntry
+    from service.gateway.zoo import ZooEntry, load_zoo
     from service.tooling.local_backend import LocalBackend
-    from service.tooling.training.det.zoo_entry import with_detector
+    from service.tooling.training.det.zoo_entry import with_detector, write_zoo
     from service.tooling.evaluation.datasets import read_icdar2015_gt
 
     root = data_path("icdar2015_train")
@@ -50,6 +50,7 @@ def test_train_export_and_serve(tmp_path, zoo, weights_ready, capsys):
     # served as a zoo model by the in-process backend (the handler TorchServe runs)
     served, name = with_detector(zoo, str(out / "det.onnx"))
     handler = LocalBackend(served).handler(name)
+    assert load_zoo(write_zoo(served, tmp_path / "zoo.yaml")).get(name) == served.get(name)  # a gateway's zoo
     image = cv2.imread(str(root / "images" / "img_1.jpg"))
     found = handler.detect(image, {})
     assert len(found) >= 3
