@@ -12,6 +12,7 @@ from service.tooling.cli import main
 from tests.conftest import data_path
 
 PHOTOS = ("img_1", "img_2")
+pytestmark = pytest.mark.usefixtures("one_thread")  # the command sets torch's threads: given back after
 
 
 def _covered(words, detections) -> float:
