@@ -21,6 +21,7 @@ pages phototest and eurotext (../shared/data/tesseract) and the fraction of thei
 words read on the pages turned 90, 180 and 270 degrees (single images: no page orientation).
 
     .venv/bin/python bench/scene_text_levers.py --part val --n 100 [--levers default,side960]
+        [--det dbnet-ic15 | --det /tmp/run/det.onnx]   # another zoo detector, or an ONNX file
     .venv/bin/python bench/scene_text_levers.py --part val --n 30 --turn 270 --levers default,tall
     .venv/bin/python bench/scene_text_levers.py --n 0 --documents --levers default,tall
 """
@@ -160,6 +161,8 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--part", choices=[p for p, _ in SPLIT], default="val")
     parser.add_argument("--n", type=int, default=100)
     parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--det", default=None, help="zoo detector, or an .onnx file served like the "
+                        "default detector (ocrserve train det's output); default: the zoo's default")
     parser.add_argument("--levers", default=",".join(LEVERS), help=f"comma list of {', '.join(LEVERS)}")
     parser.add_argument("--turn", type=int, choices=sorted(_TURN), help="turn photos this many degrees clockwise")
     parser.add_argument("--thresholds", action="store_true", help="score-floor rows from the default run")
@@ -221,11 +224,20 @@ def main() -> int:
     data = samples(args.data, args.part, args.seed, args.n) if args.n else []
     if args.turn:
         data = [turn_sample(path, gt, args.turn) for path, gt in data]
-    app = create_app(Settings(), backend=LocalBackend(load_zoo(REPO / "model_store" / "zoo.yaml")))
+    zoo, det_model, settings = load_zoo(REPO / "model_store" / "zoo.yaml"), None, Settings()
+    if args.det:
+        import tempfile
+
+        from service.tooling.training.det.zoo_entry import with_detector, write_zoo
+
+        zoo, det_model = with_detector(zoo, args.det)
+        settings = Settings(zoo_path=write_zoo(zoo, Path(tempfile.mkdtemp()) / "zoo.yaml"))
+    app = create_app(settings, backend=LocalBackend(zoo))
+    chosen = {"det": det_model} if det_model else {}
     photos, documents, receipts = [], [], []
     with TestClient(app) as client:
         for name in levers:
-            lever = Lever(client, LEVERS[name])
+            lever = Lever(client, {**LEVERS[name], **chosen})
             if data:
                 report, cost = lever.timed(lambda ocr: evaluate_end_to_end(data, ocr), len(data))
                 photos.append(_row(name, lever.options, report, cost))
@@ -242,7 +254,8 @@ def main() -> int:
                 cells, cost = lever.timed(receipts_row, len(list((RECEIPTS / "img").glob("*.jpg"))))
                 receipts.append(f"| {name} | {cells} | {cost} |")
     turned = f", turned {args.turn} degrees clockwise" if args.turn else ""
-    _print_table(f"ICDAR 2015 train, part {args.part} (seed {args.seed}), {len(data)} photos{turned}",
+    _print_table(f"ICDAR 2015 train, part {args.part} (seed {args.seed}), {len(data)} photos{turned}, "
+                 f"detector {det_model or zoo.defaults['det']}",
                  "| lever | options | det P | det R | det hmean | e2e P | e2e R | e2e F | s/image | "
                  "cls+reread ms/image |", photos)
     _print_table("Document pages (../shared/data/tesseract/testing): CER upright; words found when turned",

@@ -62,12 +62,16 @@ def preprocess(image: np.ndarray, cfg: DBConfig) -> tuple[np.ndarray, tuple[floa
     height, width = image.shape[:2]
     new_h, new_w = target_size(height, width, cfg)
     resized = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
+    return normalise(resized, cfg)[None], (new_w / width, new_h / height)
+
+
+def normalise(image: np.ndarray, cfg: DBConfig) -> np.ndarray:
+    """BGR uint8 (H, W, 3) -> the network's float32 (3, H, W): channel order, mean and std."""
     if cfg.channel_order == "RGB":
-        resized = resized[:, :, ::-1]
+        image = image[:, :, ::-1]
     scale = np.float32(1.0 / 255.0) / np.asarray(cfg.std, np.float32)
     shift = np.asarray(cfg.mean, np.float32) / np.asarray(cfg.std, np.float32)
-    tensor = resized.astype(np.float32) * scale - shift
-    return tensor.transpose(2, 0, 1)[None].copy(), (new_w / width, new_h / height)
+    return (image.astype(np.float32) * scale - shift).transpose(2, 0, 1).copy()
 
 
 class DBDetector:

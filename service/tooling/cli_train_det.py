@@ -1,0 +1,154 @@
+"""`ocrserve train det`: fine-tune a zoo DB detector (PP-OCR ONNX, trained as a torch module) on
+detection data in any format `ocrserve eval` reads, and export it back to ONNX for the `db` family."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+
+def add_command(kinds: argparse._SubParsersAction) -> None:
+    det = kinds.add_parser("det", help="fine-tune a zoo DB detector (PP-OCR) on ICDAR-format data; "
+                           "exports OUT/det.onnx for the db family")
+    det.add_argument("--data", type=Path, required=True, help="annotated images (ICDAR: gt_<stem>.txt + images)")
+    det.add_argument("--format", default="icdar", help="icdar (default), coco, lines, textdet, labelme")
+    det.add_argument("--list", type=Path, default=None, help="train only on the image file names in this file")
+    det.add_argument("--base", default=None, help="zoo detector to start from (default: the zoo's default det)")
+    det.add_argument("--zoo", type=Path, default=None, help="zoo manifest (default: model_store/zoo.yaml)")
+    det.add_argument("--out", type=Path, required=True, help="output folder (checkpoints, det.onnx, zoo_entry.yaml)")
+    det.add_argument("--steps", type=int, default=None, help="optimiser steps (default: --epochs over the data)")
+    det.add_argument("--epochs", type=float, default=10, help="passes over the data when --steps is not given")
+    det.add_argument("--batch-size", type=int, default=4)
+    det.add_argument("--size", type=int, default=640, help="square training crop, pixels")
+    det.add_argument("--lr", type=float, default=1e-4, help="learning rate of the pretrained network")
+    det.add_argument("--head-lr", type=float, default=1e-3, help="learning rate of the new threshold head")
+    det.add_argument("--warmup", type=int, default=20, help="steps of linear learning-rate warm-up")
+    det.add_argument("--freeze", type=float, default=0.0, metavar="FRACTION",
+                     help="keep the first FRACTION of the network's layers fixed (0: train all)")
+    det.add_argument("--scale", type=float, nargs=2, default=(0.7, 1.5), metavar=("MIN", "MAX"),
+                     help="random scale range, times the served resize scale")
+    det.add_argument("--rotate", type=float, default=10.0, help="random rotation, +- degrees")
+    det.add_argument("--jitter", type=float, default=0.3, help="colour jitter strength (0: none)")
+    det.add_argument("--save-every", type=int, default=50, help="checkpoint every N steps")
+    det.add_argument("--log-every", type=int, default=10)
+    det.add_argument("--seed", type=int, default=0)
+    det.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (CUDA when available)")
+    det.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    det.add_argument("--workers", type=int, default=0, help="data-loading processes")
+    det.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
+    det.add_argument("--export-only", type=Path, default=None, metavar="CHECKPOINT",
+                     help="no training: export this checkpoint to OUT/det.onnx")
+    det.add_argument("--check-side", type=int, default=960,
+                     help="long side of the real images the ONNX / torch equality checks run on")
+    det.add_argument("--name", default=None, help="model name in OUT/zoo_entry.yaml (default: OUT's name)")
+    det.set_defaults(func=run_train_det)
+
+
+def _device(name: str) -> str:
+    import torch
+
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError("--device cuda: no CUDA device here")
+    return name
+
+
+def _zoo_entry(zoo_path: Path | None, base: str | None):
+    from service.gateway.zoo import load_zoo
+
+    zoo = load_zoo(zoo_path) if zoo_path else load_zoo()
+    name = base or zoo.defaults["det"]
+    entry = zoo.get(name)
+    if entry.family != "db" or entry.runtime != "onnxruntime":
+        raise ValueError(f"--base {name}: a db-family ONNX detector is needed, not {entry.family}/{entry.runtime}")
+    return entry
+
+
+def _write_entry(out: Path, name: str, base, onnx_path: Path, note: str) -> tuple[Path, str]:
+    import yaml
+
+    from service.tooling.training.det.zoo_entry import trained_entry
+
+    entry = trained_entry(base, name, onnx_path, note)
+    path = out / "zoo_entry.yaml"
+    path.write_text(yaml.safe_dump({name: entry.model_dump(exclude={"name"}, mode="json")}, sort_keys=False),
+                    encoding="utf-8")
+    return path, entry.weights.sha256
+
+
+def run_train_det(args: argparse.Namespace) -> int:
+    import torch
+
+    from service.tooling.packaging.weights import weight_path
+    from service.tooling.training.det.augment import AugmentOptions
+    from handlers.predictors.db import DBConfig
+    from service.tooling.training.det.data import DetTrainSet, read_name_list, read_samples
+    from service.tooling.training.det.run import build, export, from_checkpoint, served_inputs
+    from service.tooling.training.det.train import LAST, TrainOptions, options_meta, train
+    from service.tooling.training.onnx_torch import ConversionError
+
+    try:
+        if not args.data.exists():
+            raise ValueError(f"--data {args.data} does not exist")
+        base = _zoo_entry(args.zoo, args.base)
+        source = weight_path(base)
+        inputs = DBConfig.from_dict(base.config)
+        names = read_name_list(args.list) if args.list else None
+        samples = read_samples(args.data, args.format, names)
+        if not samples:
+            raise ValueError(f"no annotated images in {args.data}" + (f" named in {args.list}" if args.list else ""))
+        device = _device(args.device)
+        resume = args.out / LAST if args.resume else None
+        if resume is not None and not resume.is_file():
+            raise ValueError(f"--resume: no {resume}")
+    except (ValueError, FileNotFoundError, KeyError) as exc:
+        print(f"train det: {exc}", file=sys.stderr)
+        return 2
+    torch.set_num_threads(max(1, args.threads))
+    torch.manual_seed(args.seed)
+    args.out.mkdir(parents=True, exist_ok=True)
+    name = args.name or args.out.resolve().name
+    # the equality checks run on two real images (long side --check-side)
+    check = served_inputs(samples, inputs, n=2, limit=args.check_side)
+    start = time.perf_counter()
+    try:
+        if args.export_only is not None:
+            model, mapping, state = from_checkpoint(source, args.export_only)
+            meta, step = state["meta"], state["step"]
+            print(f"train det: {args.export_only} (step {step})")
+        else:
+            model, mapping, worst = build(source, check)
+            print(f"train det: {base.name} ({source.name}) as a torch module, equal to onnxruntime on "
+                  f"{len(check)} real images (max |diff| {worst:.2g}); {len(samples)} training images, "
+                  f"device {device}", flush=True)
+            per_epoch = max(len(samples) // args.batch_size, 1)
+            steps = args.steps or max(1, round(args.epochs * per_epoch))
+            opts = TrainOptions(steps=steps, batch_size=args.batch_size, lr=args.lr, head_lr=args.head_lr,
+                                warmup=args.warmup, freeze=args.freeze,
+                                save_every=args.save_every, log_every=args.log_every, seed=args.seed,
+                                workers=args.workers, device=device,
+                                augment=AugmentOptions(size=args.size, scale=tuple(args.scale), rotate=args.rotate,
+                                                       jitter=args.jitter))
+            meta = {"base": base.name, "base_sha256": base.weights.sha256, "images": len(samples),
+                    "data": str(args.data), "list": str(args.list) if args.list else None, "options": options_meta(opts)}
+            dataset = DetTrainSet(samples, inputs, opts.augment, seed=args.seed)
+            checkpoint = torch.load(resume, map_location="cpu", weights_only=True) if resume else None
+            history = train(model, dataset, opts, args.out, meta, resume=checkpoint,
+                            log=lambda line: print(line, flush=True))
+            (args.out / "history.jsonl").open("a", encoding="utf-8").write(
+                "".join(json.dumps(row) + "\n" for row in history))
+            step = opts.steps
+        target = args.out / "det.onnx"
+        changed, worst = export(model, mapping, source, target, check, {"step": step, **meta})
+    except ConversionError as exc:
+        print(f"train det: {exc}", file=sys.stderr)
+        return 1
+    entry, digest = _write_entry(args.out, name, base, target,
+                                 f"{base.name} fine-tuned by `ocrserve train det` ({step} steps on {meta['images']} images)")
+    print(f"train det: wrote {target} ({changed} tensors changed; onnxruntime equals torch on {len(check)} "
+          f"real images, max |diff| {worst:.2g}), sha256 {digest[:12]}; zoo entry {entry}; "
+          f"{time.perf_counter() - start:.0f} s")
+    return 0

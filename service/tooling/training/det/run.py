@@ -1,0 +1,58 @@
+"""The steps of `ocrserve train det` around the loop: build and check the model, export and verify."""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from handlers.predictors.db import DBConfig, preprocess
+from service.tooling.evaluation.det_formats import DetImage
+from service.tooling.training.det.export import export_onnx, initializer_names
+from service.tooling.training.det.model import DBTrainNet
+from service.tooling.training.det.train import load_weights
+from service.tooling.training.onnx_torch import check_against_onnx, to_torch
+
+
+def served_inputs(samples: list[DetImage], inputs: DBConfig, n: int = 2, limit: int | None = None) -> list[np.ndarray]:
+    """The first n images as the served detector sees them, (1, 3, H, W) float32: its resize rule,
+    or, with `limit`, scaled down to a long side of `limit` (a cheaper check)."""
+    cfg = dataclasses.replace(inputs, limit_side_len=limit, limit_type="max") if limit else inputs
+    out = []
+    for sample in samples[:n]:
+        image = cv2.imread(str(sample.image), cv2.IMREAD_COLOR)
+        if image is None:
+            raise ValueError(f"cannot read image {sample.image}")
+        out.append(preprocess(image, cfg)[0])
+    return out
+
+
+def build(onnx_path: Path, check: list[np.ndarray]) -> tuple[DBTrainNet, dict[str, str], float]:
+    """The trainable detector, its state-dict -> ONNX initializer map, and its largest difference
+    from onnxruntime on `check` (ConversionError when the conversion is not equal)."""
+    graph = to_torch(onnx_path)
+    mapping = initializer_names(graph, onnx_path)
+    model = DBTrainNet(graph)
+    worst = check_against_onnx(model, onnx_path, check)
+    return model, mapping, worst
+
+
+def export(model: DBTrainNet, mapping: dict[str, str], source: Path, target: Path, check: list[np.ndarray],
+           metadata: dict) -> tuple[int, float]:
+    """Write the ONNX and compare it with the torch module on `check`: (tensors changed, largest difference)."""
+    model = model.to("cpu")
+    changed = export_onnx(model.net, source, target, mapping, metadata)
+    worst = check_against_onnx(model, target, check)
+    return changed, worst
+
+
+def from_checkpoint(onnx_path: Path, checkpoint: Path) -> tuple[DBTrainNet, dict[str, str], dict]:
+    """Rebuild the module of a training checkpoint (weights loaded) with its ONNX map."""
+    graph = to_torch(onnx_path)
+    mapping = initializer_names(graph, onnx_path)
+    model = DBTrainNet(graph)
+    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    load_weights(model, state)
+    return model, mapping, state

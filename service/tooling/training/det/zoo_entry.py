@@ -1,0 +1,44 @@
+"""A trained detector as a zoo entry: the base model's family, runtime, config keys and serving
+settings, with the new ONNX file as its (`local`, sha256-pinned) weights."""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from service.gateway.zoo import Zoo, ZooEntry
+
+
+def trained_entry(base: ZooEntry, name: str, onnx_path: Path, description: str) -> ZooEntry:
+    digest = hashlib.sha256(Path(onnx_path).read_bytes()).hexdigest()
+    raw = base.model_dump(mode="json")
+    raw.update(name=name, description=description,
+               weights={"package": "local", "version": "trained", "path": str(Path(onnx_path).resolve()),
+                        "sha256": digest})
+    return ZooEntry.model_validate(raw)
+
+
+def with_detector(zoo: Zoo, det: str) -> tuple[Zoo, str]:
+    """(zoo, model name) for `det`: a zoo detector's name, or an ONNX file served like the zoo's
+    default detector (same family and config) under the name of its folder."""
+    if not det.endswith(".onnx"):
+        entry = zoo.get(det)
+        if entry.task != "det":
+            raise ValueError(f"{det} is a {entry.task} model, not a detector")
+        return zoo, det
+    path = Path(det)
+    if not path.is_file():
+        raise FileNotFoundError(f"no ONNX file {path}")
+    base = zoo.get(zoo.defaults["det"])
+    name = f"{path.resolve().parent.name}-{path.stem}"
+    entry = trained_entry(base, name, path, f"{path} served like {base.name}")
+    return zoo.model_copy(update={"models": {**zoo.models, name: entry}}), name
+
+
+def write_zoo(zoo: Zoo, path: Path) -> Path:
+    """The whole zoo (e.g. with_detector's) as a manifest file a gateway can load (Settings.zoo_path)."""
+    import yaml
+
+    models = {name: entry.model_dump(exclude={"name"}, mode="json") for name, entry in zoo.models.items()}
+    Path(path).write_text(yaml.safe_dump({"defaults": dict(zoo.defaults), "models": models}, sort_keys=False),
+                          encoding="utf-8")
+    return Path(path)
