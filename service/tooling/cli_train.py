@@ -42,6 +42,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     from service.tooling import cli_train_ner
 
     cli_train_ner.add_command(kinds)
+    from service.tooling import cli_train_rec
+
+    cli_train_rec.add_command(kinds)
 
 
 class UsageError(ValueError):
