@@ -137,14 +137,14 @@ def measure(work: Path, models: list[str], candidate: Path | None, n: int) -> No
             row["seconds"] = round(time.perf_counter() - start, 1)
             rows.append(row)
             print(json.dumps(row), flush=True)
-    print(f"\nICDAR 2015 train, test part (seed 13): crops of all 500 photos; /ocr on the first {len(photos)}\n")
+    print(f"\nICDAR 2015 train, test part (seed 13): the crops of all its photos; /ocr on the first {len(photos)}\n")
     print("| rec model | test crops word acc (ignore case) | test 1-N.E.D | dev word acc (ignore case) | "
-          "SROIE lines word acc | SROIE 1-N.E.D | CER phototest / eurotext | det hmean | e2e F |")
+          "SROIE lines word acc (ignore case) | SROIE 1-N.E.D | CER phototest / eurotext | det hmean | e2e F |")
     print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         t, d, s = r["ic15_test"], r["ic15_dev"], r["docs_sroie"]
         print(f"| {r['model']} | {t['word_acc']:.4f} ({t['word_acc_ignore_case']:.4f}) | {t['1-N.E.D']:.4f} | "
-              f"{d['word_acc']:.4f} ({d['word_acc_ignore_case']:.4f}) | {s['word_acc']:.4f} | {s['1-N.E.D']:.4f} | "
+              f"{d['word_acc']:.4f} ({d['word_acc_ignore_case']:.4f}) | {s['word_acc']:.4f} ({s['word_acc_ignore_case']:.4f}) | {s['1-N.E.D']:.4f} | "
               f"{r['pages']['cer_phototest']:.4f} / {r['pages']['cer_eurotext']:.4f} | "
               f"{r['det_hmean']:.3f} | {r['e2e_f']:.3f} |")
 

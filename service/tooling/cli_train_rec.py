@@ -24,6 +24,8 @@ def add_command(kinds: argparse._SubParsersAction) -> None:
                      help="train the convolutional backbone too (default: frozen; neck and CTC head train)")
     rec.add_argument("--model", default="ppocrv6-small-rec", help="zoo ctc recogniser to start from")
     rec.add_argument("--out", type=Path, required=True, help="output folder (rec.onnx, best.pt, last.pt, report.json)")
+    rec.add_argument("--init", type=Path, default=None, help="start from this checkpoint of an earlier run "
+                     "(OUT/best.pt or last.pt); with --iterations 0 it is only exported")
     rec.add_argument("--iterations", type=int, default=1000)
     rec.add_argument("--batch-size", type=int, default=16)
     rec.add_argument("--lr", type=float, default=1e-4)
@@ -52,8 +54,10 @@ def _job(args: argparse.Namespace):
         if not path.exists():
             raise ValueError(f"{flag} {path} does not exist")
         sets[flag] = Dataset(path, fmt)
-    if args.iterations < 1 or args.batch_size < 1 or args.eval_every < 1:
-        raise ValueError("--iterations, --batch-size and --eval-every must be at least 1")
+    if args.iterations < 0 or args.batch_size < 1 or args.eval_every < 1:
+        raise ValueError("--batch-size and --eval-every must be at least 1, --iterations at least 0")
+    if args.init is not None and not args.init.is_file():
+        raise ValueError(f"--init {args.init} does not exist")
     if not 0 <= args.replay_share < 1:
         raise ValueError("--replay-share must be in [0, 1)")
     opts = TrainOptions(iterations=args.iterations, batch_size=args.batch_size, lr=args.lr,
@@ -61,7 +65,7 @@ def _job(args: argparse.Namespace):
                         train_backbone=args.train_backbone, eval_every=args.eval_every,
                         seed=args.seed, device=args.device)
     return FineTuneJob(args.model, sets["--data"], args.out, sets.get("--dev"), sets.get("--replay"),
-                       args.replay_min_score, args.replay_limit, opts)
+                       args.replay_min_score, args.replay_limit, args.init, opts)
 
 
 def run_train_rec(args: argparse.Namespace) -> int:

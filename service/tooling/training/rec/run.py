@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+import torch
 
 from service.tooling.training.rec.data import Crop, read_crops, readable, relabel
 from service.tooling.training.rec.model import (convert, export_onnx, freeze_backbone, load_zoo_recognizer,
@@ -34,6 +35,7 @@ class FineTuneJob:
     replay: Dataset | None = None
     replay_min_score: float = 0.9
     replay_limit: int = 1000  # crops drawn (seeded) from the replay set: relabelling them costs a forward pass each
+    init: Path | None = None  # start from this checkpoint (best.pt / last.pt of an earlier run)
     options: TrainOptions = TrainOptions()
 
 
@@ -56,7 +58,7 @@ def fine_tune(job: FineTuneJob, say: Callable[[str], None] = print) -> dict:
         raise ValueError(f"{job.data.path}: no usable training crops")
     dev = _load(job.dev, recognizer.classes, say, "dev") if job.dev else []
     replay: list[Crop] = []
-    if job.replay:
+    if job.replay and job.options.iterations:
         raw = read_crops(job.replay.path, job.replay.fmt)
         if len(raw) > job.replay_limit:
             keep = np.random.default_rng(job.options.seed).choice(len(raw), job.replay_limit, replace=False)
@@ -68,18 +70,22 @@ def fine_tune(job: FineTuneJob, say: Callable[[str], None] = print) -> dict:
     say(f"model: {job.model} ({source.name}) converted, equal to onnxruntime on real crops; "
         f"{sum(p.numel() for p in model.net.parameters())} weights"
         + ("" if job.options.train_backbone else f", {freeze_backbone(model.net)} trained (backbone frozen)"))
+    if job.init is not None:
+        model.net.load_state_dict(torch.load(job.init, map_location="cpu", weights_only=True)["state_dict"])
+        say(f"weights from {job.init}")
     before = evaluate(model, dev)
     if dev:
         say(f"dev before: {before}")
     start = time.perf_counter()
-    history = train(model, train_crops, job.options, dev=dev, replay=replay, out=job.out, log=lambda s: say(_line(s)))
+    history = train(model, train_crops, job.options, dev=dev, replay=replay, out=job.out,
+                    log=lambda s: say(_line(s))) if job.options.iterations else []
     seconds = time.perf_counter() - start
     round_to_fp16(model.net)
     onnx_path = export_onnx(model, job.out / ONNX_NAME)
     check = _check_batches(model, dev or train_crops)
     diff = verify_export(model, onnx_path, check)
     after = evaluate(model, dev)
-    report = {"model": job.model, "source": str(source), "train": str(job.data.path), "train_crops": len(train_crops),
+    report = {"model": job.model, "source": str(source), "init": str(job.init) if job.init else None, "train": str(job.data.path), "train_crops": len(train_crops),
               "dev_crops": len(dev), "replay_crops": len(replay), "options": asdict(job.options),
               "seconds": round(seconds, 1), "dev_before": before, "dev_after": after,
               "export": {"path": str(onnx_path), "sha256": hashlib.sha256(onnx_path.read_bytes()).hexdigest(),
