@@ -80,18 +80,22 @@ def prepare(work: Path) -> None:
         print(f"{name}: {len(images)} images, {count} crops -> {work / name}/label.txt", flush=True)
 
 
-def _zoo(candidate: Path | None):
-    from service.gateway.zoo import Zoo, load_zoo
+def _zoo_file(work: Path, candidate: Path | None) -> Path:
+    """The zoo manifest, plus `candidate` (the config of ppocrv6-small-rec) when given, written
+    under `work` so that the gateway and the backend both know it."""
+    import yaml
+
     from service.tooling.packaging.weights import sha256_of
 
-    zoo = load_zoo(REPO / "model_store" / "zoo.yaml")
+    path = REPO / "model_store" / "zoo.yaml"
     if candidate is None:
-        return zoo
-    models = {n: e.model_dump(exclude={"name"}, mode="json") for n, e in zoo.models.items()}
-    models["candidate"] = {**models[BASE], "weights": {"package": "local", "version": "candidate",
-                                                       "path": str(candidate.resolve()),
-                                                       "sha256": sha256_of(candidate)}}
-    return Zoo.model_validate({"defaults": zoo.defaults, "models": models})
+        return path
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    raw["models"]["candidate"] = {**raw["models"][BASE], "weights": {
+        "package": "local", "version": "candidate", "path": str(candidate.resolve()), "sha256": sha256_of(candidate)}}
+    out = work / "zoo-candidate.yaml"
+    out.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
+    return out
 
 
 def _crop_accuracy(backend, model: str, folder: Path) -> dict:
@@ -113,18 +117,22 @@ def measure(work: Path, models: list[str], candidate: Path | None, n: int) -> No
     from service.tooling.evaluation.evaluation import evaluate_documents, evaluate_end_to_end
     from service.tooling.local_backend import LocalBackend
 
+    from service.gateway.zoo import load_zoo
+
     torch.set_num_threads(1)
-    backend = LocalBackend(_zoo(candidate))
+    zoo_file = _zoo_file(work, candidate)
+    backend = LocalBackend(load_zoo(zoo_file))
     photos = samples(IC15, "test", 13, n)
     pages = [(SHARED / "tesseract" / "testing" / f"{p}.tif", (SHARED / "tesseract" / "testing" / f"{p}.txt")
               .read_text(encoding="utf-8")) for p in ("phototest", "eurotext")]
     rows = []
-    with TestClient(create_app(Settings(), backend=backend)) as client:
+    with TestClient(create_app(Settings(zoo_path=zoo_file), backend=backend)) as client:
         for model in models:
             start = time.perf_counter()
             row = {"model": model}
             for part in ("ic15_test", "ic15_dev", "docs_sroie"):
                 row[part] = _crop_accuracy(backend, model, work / part)
+                print(json.dumps({"model": model, part: row[part]}), flush=True)
 
             def ocr(image: bytes, model=model) -> dict:
                 response = client.post("/ocr", params={"rec": model}, files={"file": ("i.jpg", image, "image/jpeg")})
