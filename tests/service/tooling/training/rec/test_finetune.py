@@ -139,3 +139,16 @@ def test_cli_refuses_bad_arguments(tmp_path, capsys):
     assert "does not exist" in capsys.readouterr().err
     assert main(["train", "rec", "--data", str(tmp_path), "--format", "nope", "--out", str(tmp_path)]) == 2
     assert "unknown format" in capsys.readouterr().err
+
+
+def test_committed_fine_tuned_zoo_model_reads_a_real_crop(weights_ready, zoo):
+    """model_store/weights/ppocrv6-small-rec-ic15 (trained by `ocrserve train rec`) loads as a zoo
+    model of the `ctc` family, with the base model's config and classes."""
+    from service.tooling.local_backend import LocalBackend
+
+    backend = LocalBackend(zoo)
+    tuned = backend.handler("ppocrv6-small-rec-ic15").model
+    assert tuned.classes == backend.handler(BASE).model.classes
+    image = next(c.image for c in _toy_crops() if c.text == "PACIFIC")
+    with one_torch_thread():
+        assert tuned([image])[0].text == "PACIFIC"
