@@ -68,6 +68,9 @@ NOT_RUN = {
     ".venv/bin/python bench/kie_real_receipts.py --ann /tmp/kie_real/wild_test.txt --sroie "
     "../shared/data/sroie2019_train --sroie-part test --unit line --unit segment --unit word --no-gt":
         "a benchmark (bench/, minutes), not a test",
+    ".venv/bin/ocrserve train rec --data my_crops/label.txt --dev my_dev/label.txt --replay old_domain/label.txt "
+    "--iterations 450 --out runs/rec": "trains on the reader's crops (tens of minutes); "
+    "tests/service/tooling/training/rec/test_finetune.py runs `train rec` on ../shared/data's toy sets",
     ".venv/bin/python -m bench.reliability": "a benchmark: the soak alone lasts 20 minutes",
     ".venv/bin/python -m bench.reliability --soak-s 240 --overload-s 45": "a benchmark (8+ minutes)",
     ".venv/bin/python -m bench.reliability --parts corpus access": "a benchmark (minutes)",

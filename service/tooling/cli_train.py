@@ -39,10 +39,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     conv.add_argument("openset", type=Path)
     conv.add_argument("--merge-bg-others", action="store_true", help="label Others as background (0)")
     conv.set_defaults(func=run_openset)
-    from service.tooling import cli_train_det, cli_train_ner
+    from service.tooling import cli_train_det, cli_train_ner, cli_train_rec
 
     cli_train_ner.add_command(kinds)
     cli_train_det.add_command(kinds)
+    cli_train_rec.add_command(kinds)
 
 
 class UsageError(ValueError):

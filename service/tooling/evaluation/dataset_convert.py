@@ -74,24 +74,36 @@ def textdet_json(images: Sequence[DetImage], out: Path, with_text: bool = False)
     return {"metainfo": metainfo, "data_list": data_list}
 
 
-def write_crops(images: Sequence[DetImage], out: Path) -> int:
-    """Cut every legible GT word into out/imgs/<image>_<n>.png; label.txt + textrecog.json beside."""
+def gt_word_crops(image: DetImage):
+    """(crop, text) of every legible GT word of one image, cut by the pipeline's own crop
+    (handlers/ops/crop.py: perspective warp, tall crops turned), so it looks like a served crop."""
     import cv2
     import numpy as np
 
     from handlers.ops.crop import crop_quad, quad_for_polygon
+
+    pixels = cv2.imread(str(image.image), cv2.IMREAD_COLOR)
+    if pixels is None:
+        raise ValueError(f"{image.image}: not a readable image")
+    for word in image.words:
+        if not word.ignored:
+            quad = quad_for_polygon(np.asarray(word.polygon, np.float32).reshape(-1, 2))
+            yield crop_quad(pixels, quad).image, word.text
+
+
+def write_crops(images: Sequence[DetImage], out: Path) -> int:
+    """Cut every legible GT word into out/imgs/<image>_<n>.png; label.txt + textrecog.json beside."""
+    import cv2
 
     if not all(image.has_text for image in images):
         raise ValueError("the source format carries no texts: nothing to label the crops with")
     (out / "imgs").mkdir(parents=True, exist_ok=True)
     labels = []
     for image in images:
-        pixels = cv2.imread(str(image.image), cv2.IMREAD_COLOR)
-        for n, word in enumerate(w for w in image.words if not w.ignored):
-            quad = quad_for_polygon(np.asarray(word.polygon, np.float32).reshape(-1, 2))
+        for n, (crop, text) in enumerate(gt_word_crops(image)):
             name = f"{image.image.stem}_{n}.png"
-            cv2.imwrite(str(out / "imgs" / name), crop_quad(pixels, quad).image)
-            labels.append((name, word.text))
+            cv2.imwrite(str(out / "imgs" / name), crop)
+            labels.append((name, text))
     (out / "label.txt").write_text("".join(f"{name} {text}\n" for name, text in labels), encoding="utf-8")
     data_list = [{"img_path": f"imgs/{name}", "instances": [{"text": text}]} for name, text in labels]
     metainfo = {"dataset_type": "TextRecogDataset", "task_name": "textrecog"}

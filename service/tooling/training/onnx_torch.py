@@ -123,3 +123,24 @@ def check_against_onnx(module, onnx_path: str | Path, inputs: list[np.ndarray], 
     if worst > atol:
         raise ConversionError(f"converted module differs from onnxruntime by {worst:.3g} (> {atol:g})")
     return worst
+
+
+def initializers_as_parameters(module) -> int:
+    """Make the graph's float weight tensors trainable; returns how many became parameters.
+
+    onnx2torch keeps initializers that feed plain tensor ops (MatMul, Add, Mul: the weights of
+    SVTR's attention and MLP blocks, LayerNorm scales, the CTC head's linear layer) as buffers,
+    so only the Conv weights would train. Tensors of one element stay buffers: they are the
+    constants of decomposed ops (LayerNorm's epsilon, GELU's 0.5, a Pow's exponent)."""
+    import torch
+
+    holder = getattr(module, "initializers", None)
+    if holder is None:
+        return 0
+    moved = 0
+    for name, tensor in list(holder.named_buffers(recurse=False)):
+        if tensor.is_floating_point() and tensor.numel() > 1:
+            delattr(holder, name)
+            holder.register_parameter(name, torch.nn.Parameter(tensor.detach().clone()))
+            moved += 1
+    return moved
