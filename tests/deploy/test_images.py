@@ -79,7 +79,7 @@ class TestDockerRun:
 
     @pytest.fixture(scope="class")
     def stack(self, built):
-        with images.running(built, label="docker run") as running:
+        with images.running(built) as running:
             yield running
 
     def test_healthchecks_report_healthy(self, stack):
@@ -171,7 +171,7 @@ def test_gpu_image_links_its_cuda_libraries_from_pip_packages(built, cuda):
 
 @pytest.fixture(scope="class", params=CUDA)
 def gpu_stack(request, built):
-    with images.running(built, ts_image=images.GPU[request.param], label=f"GPU image CUDA {request.param} on the CPU") as running:
+    with images.running(built, ts_image=images.GPU[request.param], label=f"{images.GPU[request.param]} (no GPU: workers on the CPU)") as running:
         yield running
 
 
