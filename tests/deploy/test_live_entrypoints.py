@@ -107,4 +107,5 @@ def test_prod_torchserve_and_gateway_outside_docker(tmp_path):
             break
         time.sleep(0.2)
     else:
+        os.killpg(ts.pid, signal.SIGKILL)  # leave nothing running behind a failure
         pytest.fail("TorchServe processes left after SIGTERM")
