@@ -10,7 +10,8 @@ run: setup
 test: setup
 	@.venv/bin/python -m pytest
 
-# Build the gateway, CPU and GPU images and run the CPU stack (root; 10-30 min; docker/images.py).
+# Build the gateway, CPU and both GPU images; run the CPU stack with docker run and with compose.host.yaml, and
+# each GPU image on the CPU (root; 18-40 min; docker/images.py, tests/deploy/test_images.py).
 images-test: setup
 	@OCRSERVE_IMAGES_TEST=1 .venv/bin/python -m pytest tests/deploy/test_images.py
 

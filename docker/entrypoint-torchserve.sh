@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # TorchServe container entrypoint: render config.properties from OCRSERVE_* variables
-# (docker/render_config.py), check that the archives to load are in the model store, then exec
-# TorchServe in the foreground (PID 1 signals reach it; `docker stop` stops frontend and workers).
+# (docker/render_config.py), check that the archives to load are in the model store, then run
+# TorchServe in the foreground and pass SIGTERM/SIGINT on to its frontend (see the end).
 #
 #   OCRSERVE_RUN_DIR        config.properties, key_file.json (TorchServe's cwd), logs, tmp
 #                           (default /var/lib/ocrserve/run)
@@ -61,4 +61,15 @@ if [ -n "${OCRSERVE_KEYS_SECRET:-}" ]; then
     "$PYTHON" "$here/publish_keys.py" --key-file "$run_dir/key_file.json" --secret "$OCRSERVE_KEYS_SECRET" \
         --item "${OCRSERVE_KEYS_ITEM:-key_file.json}" &
 fi
-exec "${cmd[@]}"
+# Not `exec`: TorchServe's `torchserve --foreground` is a Python launcher that waits on the Java
+# frontend and handles no signal, and PID 1 of a container ignores the signals it has no handler
+# for, so `docker stop` waited out its grace period and killed everything (exit 137, seen under
+# compose). This shell (PID 1) sends the signal to the frontend (the launcher's child, which then
+# stops its workers and exits), and exits with the launcher's status once it has gone.
+"${cmd[@]}" &
+launcher=$!
+trap 'pkill -TERM -P "$launcher"' TERM INT
+while kill -0 "$launcher" 2>/dev/null; do
+    wait "$launcher"   # returns early (128 + signal) when the trap runs
+done
+wait "$launcher"       # the launcher's own exit status, kept by the shell

@@ -4,7 +4,9 @@ every shared library they link against from the pip-installed nvidia-* packages,
 driver's libcuda.so.1 (the NVIDIA container toolkit mounts it at `docker run --gpus`).
 
 Prints one JSON object (libraries checked, what is missing, sizes) and exits 1 when anything but
-libcuda.so.1 is missing or there is nothing to check. Standard library only.
+libcuda.so.1 is missing, when a library is there twice (one copy of the CUDA libraries: the same
+file name in two nvidia-* folders, e.g. cu12 and cu13 packages side by side), or there is nothing
+to check. Standard library only.
 """
 from __future__ import annotations
 
@@ -35,8 +37,12 @@ def main() -> int:
     for target in targets:
         out = subprocess.run(["ldd", target], env=env, capture_output=True, text=True).stdout
         missing[os.path.basename(target)] = sorted(line.split()[0] for line in out.splitlines() if "not found" in line)
-    ok = len(targets) == 2 and all(set(m) <= DRIVER for m in missing.values())
-    print(json.dumps({"ok": ok, "checked": [os.path.relpath(t, site) for t in targets], "missing": missing,
+    copies: dict[str, list[str]] = {}
+    for path in glob.glob(f"{site}/nvidia/**/*.so*", recursive=True):
+        copies.setdefault(os.path.basename(path), []).append(os.path.relpath(os.path.dirname(path), site))
+    twice = {name: dirs for name, dirs in sorted(copies.items()) if len(dirs) > 1}
+    ok = len(targets) == 2 and all(set(m) <= DRIVER for m in missing.values()) and not twice
+    print(json.dumps({"ok": ok, "checked": [os.path.relpath(t, site) for t in targets], "missing": missing, "twice": twice,
                       "nvidia_lib_dirs": len(lib_dirs), "nvidia_mib": _mib(f"{site}/nvidia"),
                       "torch_mib": _mib(f"{site}/torch"), "onnxruntime_mib": _mib(f"{site}/onnxruntime")}))
     return 0 if ok else 1

@@ -179,10 +179,10 @@ def kie_parity(models: Models, device: str, shared: Path) -> tuple[str, bool, st
     name = models.zoo.defaults["kie"]
     try:
         got = {d: asyncio.run(models.backend(d).kie(name, image, None, body)) for d in ("cpu", device)}
-        a, b = got[device]["instances"], got["cpu"]["instances"]
-        same = [x["label_id"] for x in a] == [y["label_id"] for y in b]
-        worst = max(abs(x["label_score"] - y["label_score"]) for x, y in zip(a, b))
-        return name, same and worst <= 1e-4, f"{sum(x['label_id'] == y['label_id'] for x, y in zip(a, b))}/{len(b)} labels equal, max score diff {worst:.1e}"
+        a, b = got[device].labels, got["cpu"].labels  # KIEResult (handlers/api/results.py)
+        same = len(a) == len(b) > 0 and [x.label_id for x in a] == [y.label_id for y in b]
+        worst = max(abs(x.score - y.score) for x, y in zip(a, b))
+        return name, same and worst <= 1e-4, f"{sum(x.label_id == y.label_id for x, y in zip(a, b))}/{len(b)} labels equal, max score diff {worst:.1e}"
     except Exception as exc:
         return name, False, f"{type(exc).__name__}: {exc}"
 

@@ -63,8 +63,11 @@ def test_gpu_image():
     assert "openjdk-17-jre-headless" in text and "ARG CUDA=13" in text and "12)" in text and "13)" in text
     setup_torch = re.search(r"^TORCH_VERSION=(\S+)", (REPO / "scripts" / "setup.sh").read_text(), re.M).group(1)
     assert f"ARG TORCH_VERSION={setup_torch}" in text  # the same pin as scripts/setup.sh
-    assert f"ARG ONNXRUNTIME_GPU_VERSION={_requirement_pins()['onnxruntime']}" in text
-    assert "grep -v '^onnxruntime=='" in text and "onnxruntime-gpu[cuda,cudnn]==${ONNXRUNTIME_GPU_VERSION}" in text
+    # CUDA 13: the project's torch and onnxruntime pins; CUDA 12: the newest CUDA 12 builds on PyPI
+    ort = _requirement_pins()["onnxruntime"]
+    assert f"13) torch_version=${{TORCH_CUDA_VERSION:-$TORCH_VERSION}}; ort_version=${{ONNXRUNTIME_GPU_VERSION:-{ort}}}" in text
+    assert "12) torch_version=${TORCH_CUDA_VERSION:-2.10.0}; ort_version=${ONNXRUNTIME_GPU_VERSION:-1.26.0}" in text
+    assert "grep -v '^onnxruntime=='" in text and '"onnxruntime-gpu[cuda,cudnn]==${ort_version}"' in text
     assert "service.tooling.cli weights" in text and "service.tooling.cli archive --all" in text  # scripts/setup.sh's steps
     assert 'ENTRYPOINT ["/opt/ocrserve/docker/entrypoint-torchserve.sh"]' in text
     assert "USER 10001" in text

@@ -26,12 +26,19 @@ def start(script: str, log, **env: str) -> subprocess.Popen:
                             start_new_session=True)
 
 
-def stop(process: subprocess.Popen) -> None:
+def stop(process: subprocess.Popen) -> bool:
+    """SIGTERM to the entrypoint's process alone, as `docker stop` sends it to PID 1 (not to its
+    process group); True when it exited within 40 s, else everything is killed."""
     try:
-        os.killpg(process.pid, signal.SIGTERM)
+        os.kill(process.pid, signal.SIGTERM)
         process.wait(40)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
+        return True
+    except ProcessLookupError:
+        return True
+    except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        return False
 
 
 def test_prod_torchserve_and_gateway_outside_docker(tmp_path):
@@ -84,8 +91,9 @@ def test_prod_torchserve_and_gateway_outside_docker(tmp_path):
     finally:
         if gateway is not None:
             stop(gateway)
-        stop(ts)
+        stopped = stop(ts)
         ts_log.close()
+    assert stopped, "the TorchServe entrypoint ignored SIGTERM for 40 s"
     log = (tmp_path / "torchserve.log").read_text()
     lines = [line for line in log.splitlines() if line.strip() and line.strip() != "######"]
     assert " [DEBUG] " not in log
@@ -99,4 +107,5 @@ def test_prod_torchserve_and_gateway_outside_docker(tmp_path):
             break
         time.sleep(0.2)
     else:
+        os.killpg(ts.pid, signal.SIGKILL)  # leave nothing running behind a failure
         pytest.fail("TorchServe processes left after SIGTERM")

@@ -58,3 +58,12 @@ def test_one_changed_weight_fails(gpu_check, models, inputs, arch):
         with torch.no_grad():
             weight.div_(1.001)
     assert row[1] is False and "rel_err" in row[2], row
+
+
+def test_kie_parity_compares_the_labels_of_a_receipt(gpu_check, models):
+    """SDMG-R through the in-process backend answers a KIEResult: compared label by label (this
+    row was a TypeError once the results became typed)."""
+    name, ok, detail = gpu_check.kie_parity(models, "stand-in", SHARED)
+    assert ok is True and detail.endswith("max score diff 0.0e+00"), detail
+    done, total = detail.split(" labels")[0].split("/")
+    assert done == total and int(total) > 0
