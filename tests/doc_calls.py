@@ -68,6 +68,11 @@ NOT_RUN = {
     ".venv/bin/python bench/kie_real_receipts.py --ann /tmp/kie_real/wild_test.txt --sroie "
     "../shared/data/sroie2019_train --sroie-part test --unit line --unit segment --unit word --no-gt":
         "a benchmark (bench/, minutes), not a test",
+    ".venv/bin/python bench/det_ic15_split.py --out /tmp/ic15_lists": "writes the training / dev lists of a "
+    "benchmark's split of ../shared/data (tests/service/tooling/training/det covers the split's use)",
+    ".venv/bin/ocrserve train det --data ../shared/data/icdar2015_train --list /tmp/ic15_lists/train.txt "
+    "--out /tmp/det_runs/ic15 --steps 120 --batch-size 4 --size 384 --freeze 0.6 --warmup 10 --save-every 10":
+        "trains for tens of minutes; tests/service/tooling/training/det/test_cli.py runs `train det` for 2 steps",
     ".venv/bin/ocrserve train rec --data my_crops/label.txt --dev my_dev/label.txt --replay old_domain/label.txt "
     "--iterations 450 --out runs/rec": "trains on the reader's crops (tens of minutes); "
     "tests/service/tooling/training/rec/test_finetune.py runs `train rec` on ../shared/data's toy sets",

@@ -105,6 +105,14 @@ class Zoo(_Strict):
         except KeyError:
             raise KeyError(f"unknown model {name!r}; the zoo has: {', '.join(sorted(self.models))}") from None
 
+    def rec_floor(self, rec: str | None, asked: float | None = None) -> float:
+        """The text-score floor of a request: the one asked for, else the recogniser's `min_score`
+        (0 for a model outside the zoo, or no recogniser)."""
+        if asked is not None:
+            return asked
+        entry = self.models.get(rec) if rec else None
+        return entry.min_score if entry is not None else 0.0
+
     def names(self, task: Task | None = None) -> list[str]:
         """Model names, optionally of one task, sorted."""
         return sorted(n for n, e in self.models.items() if task is None or e.task == task)

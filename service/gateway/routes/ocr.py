@@ -87,21 +87,13 @@ def build_request(state, options: OcrOptions) -> OcrRequest:
         det_options["level"] = options.level
     return OcrRequest(
         det=det, rec=rec, cls=pick_model(state, "cls", None, defaults.get("cls")) if use_cls else None,
-        det_options=det_options, min_text_score=_rec_floor(state, rec, options.rec_min_score), kie=kie, rec_lang=rec_lang,
+        det_options=det_options, min_text_score=state.zoo.rec_floor(rec, options.rec_min_score), kie=kie, rec_lang=rec_lang,
         kie_unit=options.kie_unit or DEFAULT_KIE_UNIT,
         ner=_ner_model(state, options.ner, rec),
         orient_cls=defaults.get("cls") if defaults.get("cls") in state.zoo.models else None,
         max_lines=state.settings.max_lines, max_rec_columns=state.settings.max_rec_columns,
         rec_columns_per_byte=state.settings.rec_columns_per_byte, both_ways=options.both_ways,
         word_gap=options.word_gap)
-
-
-def _rec_floor(state, rec: str | None, asked: float | None) -> float:
-    """The text-score floor: the request's, else the recogniser's zoo default (0 for models outside the zoo)."""
-    if asked is not None:
-        return asked
-    entry = state.zoo.models.get(rec) if rec else None
-    return entry.min_score if entry is not None else 0.0
 
 
 def tesseract_lang(state, lang: str | None, det: str | None, rec: str | None, det_options: dict) -> str | None:

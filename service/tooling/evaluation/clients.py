@@ -21,10 +21,11 @@ def local_ocr(zoo: Zoo | None = None, threads: int = 1) -> OcrFn:
     loop = asyncio.new_event_loop()
 
     def ocr(data: bytes, det: str | None = "default", rec: str | None = "default", cls: str | None = None,
-            max_pixels: int = DEFAULT_MAX_PIXELS, kie: str | None = None, **det_options: Any) -> dict:
-        request = OcrRequest(det=zoo.defaults["det"] if det == "default" else det,
-                             rec=zoo.defaults["rec"] if rec == "default" else rec,
-                             cls=cls, det_options=det_options, kie=kie)
+            max_pixels: int = DEFAULT_MAX_PIXELS, kie: str | None = None, rec_min_score: float | None = None,
+            **det_options: Any) -> dict:
+        rec = zoo.defaults["rec"] if rec == "default" else rec
+        request = OcrRequest(det=zoo.defaults["det"] if det == "default" else det, rec=rec,
+                             cls=cls, det_options=det_options, kie=kie, min_text_score=zoo.rec_floor(rec, rec_min_score))
         return loop.run_until_complete(run_ocr(backend, data, request, max_pixels))
 
     ocr.backend = backend  # type: ignore[attr-defined]
