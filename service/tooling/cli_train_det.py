@@ -46,16 +46,6 @@ def add_command(kinds: argparse._SubParsersAction) -> None:
     det.set_defaults(func=run_train_det)
 
 
-def _device(name: str) -> str:
-    import torch
-
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError("--device cuda: no CUDA device here")
-    return name
-
-
 def _zoo_entry(zoo_path: Path | None, base: str | None):
     from service.gateway.zoo import load_zoo
 
@@ -83,6 +73,7 @@ def run_train_det(args: argparse.Namespace) -> int:
     import torch
 
     from service.tooling.packaging.weights import weight_path
+    from service.tooling.training import pick_device
     from service.tooling.training.det.augment import AugmentOptions
     from handlers.predictors.db import DBConfig
     from service.tooling.training.det.data import DetTrainSet, read_name_list, read_samples
@@ -100,7 +91,7 @@ def run_train_det(args: argparse.Namespace) -> int:
         samples = read_samples(args.data, args.format, names)
         if not samples:
             raise ValueError(f"no annotated images in {args.data}" + (f" named in {args.list}" if args.list else ""))
-        device = _device(args.device)
+        device = pick_device(args.device)
         resume = args.out / LAST if args.resume else None
         if resume is not None and not resume.is_file():
             raise ValueError(f"--resume: no {resume}")

@@ -20,6 +20,7 @@ import torch
 
 from handlers.predictors.ctc import batch_tensor, resized_width
 from service.tooling.evaluation.metrics import word_accuracy
+from service.tooling.training import pick_device
 from service.tooling.training.rec.augment import augment
 from service.tooling.training.rec.data import Crop
 from service.tooling.training.rec.model import RecModel, freeze_backbone, train_mode
@@ -46,12 +47,6 @@ class Step:
     lr: float
     seconds: float
     dev: dict = field(default_factory=dict)
-
-
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 def encode(texts: Sequence[str], classes: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -99,7 +94,7 @@ def train(model: RecModel, train_crops: Sequence[Crop], opts: TrainOptions, *, d
         raise ValueError("no training crops")
     torch.manual_seed(opts.seed)
     rng = np.random.default_rng(opts.seed)
-    device = pick_device(opts.device)
+    device = torch.device(pick_device(opts.device))
     model.net.to(device)
     if not opts.train_backbone:
         freeze_backbone(model.net)
