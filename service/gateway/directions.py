@@ -24,6 +24,7 @@ from handlers.api.results import Orientation, Recognition
 from handlers.ops.crop import Crop
 
 BothWays = Literal["none", "tall", "unsure"]
+DEFAULT_BOTH_WAYS: BothWays = "tall"  # /ocr's default and the in-process pipeline's (README, issue 13)
 # The text-direction model turns a crop only at a score of 0.9 or more (zoo `threshold`): below
 # that it is unsure whichever way it leans.
 UNSURE_BELOW = 0.9

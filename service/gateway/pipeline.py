@@ -11,7 +11,7 @@ import numpy as np
 from handlers.api.results import Detection, Recognition
 from handlers.ops.crop import Crop, crop_quad, quad_for_polygon
 from service.gateway.backends import Backend
-from service.gateway.directions import BothWays, doubtful, keep_surer, turned
+from service.gateway.directions import DEFAULT_BOTH_WAYS, BothWays, doubtful, keep_surer, turned
 from service.gateway.errors import PayloadTooLarge
 from service.gateway.kie_units import attach_labels, kie_units
 from service.gateway.layout import analyse_page
@@ -43,7 +43,7 @@ class OcrRequest:
     max_rec_columns: int = 60_000
     rec_columns_per_byte: float = 4.0
     # Crops read a second time turned 180 degrees, keeping the surer reading (service.gateway.directions).
-    both_ways: BothWays = "none"
+    both_ways: BothWays = DEFAULT_BOTH_WAYS
     # Words are also cut where neighbouring characters lie this many median pitches apart (0: spaces only).
     word_gap: float = 0.0
 

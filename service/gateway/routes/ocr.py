@@ -7,6 +7,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from handlers.api.det_options import DET_OPTION_BOUNDS
+from service.gateway.directions import DEFAULT_BOTH_WAYS, BothWays
 from service.gateway.errors import BadOptions
 from service.gateway.document_pipeline import DEFAULT_DPI, DocumentOptions, ocr_document
 from service.gateway.formats.response import formatted_response
@@ -42,8 +43,8 @@ class OcrOptions(BaseModel):
     max_side_len: int | None = _det_option("max_side_len")
     rec_min_score: float | None = Field(None, ge=0, le=1, description="drop lines read with a lower text score "
                                                                        "(default: the recogniser's min_score in the zoo)")
-    both_ways: Literal["none", "tall", "unsure"] = Field(
-        "tall", description="read doubtful crops turned 180 degrees too and keep the higher-scoring reading: "
+    both_ways: BothWays = Field(
+        DEFAULT_BOTH_WAYS, description="read doubtful crops turned 180 degrees too and keep the higher-scoring reading: "
                             "none, tall (crops turned 90 because they are tall: 90 or 270), unsure (tall ones plus "
                             "those the direction classifier scores below 0.9; all crops without cls)")
     word_gap: float = Field(0.0, ge=0, le=20, description="also cut a line's words where two neighbouring "
