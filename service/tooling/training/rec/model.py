@@ -52,6 +52,28 @@ class RecModel:
         """This network behind the served CTC pre/post-processing (batching, decoding)."""
         return CTCRecognizer(_NumpyRunner(self), self.cfg)
 
+    # what the training loop (train.py) asks of a recogniser; native.NativeRecModel answers it too
+    blank = 0
+
+    def encode(self, texts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        """CTC targets and their lengths (character i of `classes` is class i + 1)."""
+        from service.tooling.training.rec.train import encode
+
+        return encode(texts, self.classes)
+
+    def batches(self, images: Sequence[np.ndarray]) -> list[tuple[np.ndarray, list[int]]]:
+        """The served input of BGR crops: one batch, right-padded to a common width."""
+        from handlers.predictors.ctc import batch_tensor, resized_width
+
+        widths = [resized_width(image, self.cfg) for image in images]
+        return [(batch_tensor(images, widths, self.cfg), list(range(len(images))))]
+
+    def freeze_backbone(self) -> int:
+        return freeze_backbone(self.net)
+
+    def train_mode(self) -> None:
+        train_mode(self.net)
+
 
 class _NumpyRunner:
     """The Runner interface CTCRecognizer calls, over a RecModel."""
