@@ -6,7 +6,6 @@ loads, saved as a user's .pth by tests/oracle.py); nothing is downloaded.
 from __future__ import annotations
 
 import hashlib
-import shutil
 
 import cv2
 import numpy as np
@@ -15,7 +14,6 @@ import torch
 import yaml
 
 from service.tooling.cli import main
-from tests.conftest import data_path
 from tests.oracle import save_checkpoint
 
 ARCH = "dbnet_resnet18_fpnc_1200e_icdar2015"
@@ -24,15 +22,8 @@ pytestmark = pytest.mark.usefixtures("one_thread")  # the command sets torch's t
 
 
 @pytest.fixture(scope="module")
-def photos(tmp_path_factory):
-    root = data_path("icdar2015_train")
-    data = tmp_path_factory.mktemp("photos")
-    (data / "images").mkdir()
-    (data / "gt").mkdir()
-    for stem in PHOTOS:
-        shutil.copy(root / "images" / f"{stem}.jpg", data / "images")
-        shutil.copy(root / "gt" / f"gt_{stem}.txt", data / "gt")
-    return data
+def photos(icdar_photos):
+    return icdar_photos
 
 
 def _fixed_batch(photos, size: int = 192):

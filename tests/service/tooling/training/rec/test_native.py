@@ -7,14 +7,12 @@ loads, saved as a user's .pth by tests/oracle.py); nothing is downloaded.
 from __future__ import annotations
 
 import json
-import shutil
 
 import numpy as np
 import pytest
 import torch
 
 from service.tooling.cli import main
-from tests.conftest import data_path
 from tests.oracle import save_checkpoint
 
 CRNN = "crnn_mini-vgg_5e_mj"
@@ -24,15 +22,8 @@ pytestmark = pytest.mark.usefixtures("one_thread")  # the command sets torch's t
 
 
 @pytest.fixture(scope="module")
-def photos(tmp_path_factory):
-    root = data_path("icdar2015_train")
-    data = tmp_path_factory.mktemp("photos")
-    (data / "images").mkdir()
-    (data / "gt").mkdir()
-    for stem in PHOTOS:
-        shutil.copy(root / "images" / f"{stem}.jpg", data / "images")
-        shutil.copy(root / "gt" / f"gt_{stem}.txt", data / "gt")
-    return data
+def photos(icdar_photos):
+    return icdar_photos
 
 
 def _crops(model, photos):
