@@ -61,12 +61,11 @@ class RecModel:
 
         return encode(texts, self.classes)
 
-    def batches(self, images: Sequence[np.ndarray]) -> list[tuple[np.ndarray, list[int]]]:
+    def batch(self, images: Sequence[np.ndarray]) -> np.ndarray:
         """The served input of BGR crops: one batch, right-padded to a common width."""
         from handlers.predictors.ctc import batch_tensor, resized_width
 
-        widths = [resized_width(image, self.cfg) for image in images]
-        return [(batch_tensor(images, widths, self.cfg), list(range(len(images))))]
+        return batch_tensor(images, [resized_width(image, self.cfg) for image in images], self.cfg)
 
     def freeze_backbone(self) -> int:
         return freeze_backbone(self.net)

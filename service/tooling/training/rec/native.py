@@ -4,8 +4,7 @@ The network is the one the `mmocr_rec` family serves (handlers/families/mmocr_re
 names, loaded strictly by the family's loader), trained with CTC on its `logits` (the softmax of
 `forward` cut off) by the same loop as the PP-OCR recognisers (train.py). Inputs follow the
 config's test pipeline (handlers/predictors/mmocr_rec.preprocess: grayscale / height 32 for CRNN,
-64 x 256 for SVTR); crops are not padded, as in serving, so a batch runs as one group per input
-shape. The CTC blank is the dictionary's padding class. Dictionaries without capitals
+64 x 256 for SVTR), a batch right-padded to its widest crop. The CTC blank is the dictionary's padding class. Dictionaries without capitals
 (MMOCR's DICT36 of CRNN and SVTR) learn lower-cased labels, as MMOCR's `letter_case='lower'`
 loss does. Batch norm keeps the checkpoint's statistics. The result is OUT/model.pth in the same
 layout, checked by a strict load through the registry and the served probabilities compared with
@@ -81,13 +80,13 @@ class NativeRecModel:
         ids = [self.dictionary.char2idx(c) for text in texts for c in text]
         return torch.tensor(ids, dtype=torch.long), torch.tensor([len(t) for t in texts], dtype=torch.long)
 
-    def batches(self, images: Sequence[np.ndarray]) -> list[tuple[np.ndarray, list[int]]]:
-        """The served inputs of BGR crops, one batch per input shape (no padding, as served)."""
+    def batch(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        """The inputs of BGR crops (the config's test pipeline) as one training batch: narrower
+        ones right-padded with zeros after normalisation to the widest (a batch has one width;
+        serving runs each crop unpadded)."""
         tensors = [preprocess(image, self.input)[0] for image in images]
-        groups: dict[tuple, list[int]] = {}
-        for i, tensor in enumerate(tensors):
-            groups.setdefault(tensor.shape, []).append(i)
-        return [(np.stack([tensors[i] for i in members]), members) for members in groups.values()]
+        width = max(t.shape[2] for t in tensors)
+        return np.stack([np.pad(t, ((0, 0), (0, 0), (0, width - t.shape[2]))) for t in tensors])
 
     def predictor(self):
         """Reads crops like the served model: texts with scores (eval mode; training mode restored)."""
@@ -97,10 +96,9 @@ class NativeRecModel:
             device = next(self.module.parameters()).device
             out: list = [None] * len(images)
             try:
-                for batch, members in self.batches(images):
-                    reads = self.module.predict(torch.from_numpy(batch).to(device), [1.0] * len(members))
-                    for i, decoded in zip(members, reads):
-                        out[i] = as_recognition(decoded, 1.0)
+                for i, image in enumerate(images):  # one by one: served crops are not padded
+                    tensor = torch.from_numpy(preprocess(image, self.input)[0][None]).to(device)
+                    out[i] = as_recognition(self.module.predict(tensor, [1.0])[0], 1.0)
             finally:
                 self.module.train(was)
             return out

@@ -64,19 +64,12 @@ def make_batch(crops: Sequence[Crop], model: RecModel, rng: np.random.Generator 
 
 
 def ctc_loss(model: RecModel, images: Sequence[np.ndarray], texts: Sequence[str], device: torch.device) -> torch.Tensor:
-    """Mean CTC loss (per target character, torch's 'mean') of BGR crops, on the logits. The
-    model's `batches` groups them (one padded batch for PP-OCR; one per input shape for MMOCR
-    recognisers, which are served unpadded); groups weigh by their number of crops."""
-    total = torch.zeros((), device=device)
-    for batch, members in model.batches(images):
-        logits = model.net(torch.from_numpy(batch).to(device))  # (n, T, C)
-        log_probs = torch.log_softmax(logits, dim=-1).transpose(0, 1)  # (T, n, C)
-        targets, lengths = model.encode([texts[i] for i in members])
-        frames = torch.full((len(members),), log_probs.shape[0], dtype=torch.long)
-        loss = torch.nn.functional.ctc_loss(log_probs, targets, frames, lengths, blank=model.blank,
-                                            zero_infinity=True)
-        total = total + loss * len(members)
-    return total / len(images)
+    """Mean CTC loss (per target character, torch's 'mean') of BGR crops, on the logits."""
+    logits = model.net(torch.from_numpy(model.batch(images)).to(device))  # (N, T, C)
+    log_probs = torch.log_softmax(logits, dim=-1).transpose(0, 1)  # (T, N, C)
+    targets, lengths = model.encode(texts)
+    frames = torch.full((len(texts),), log_probs.shape[0], dtype=torch.long)
+    return torch.nn.functional.ctc_loss(log_probs, targets, frames, lengths, blank=model.blank, zero_infinity=True)
 
 
 def evaluate(model: RecModel, crops: Sequence[Crop]) -> dict:

@@ -56,7 +56,7 @@ def test_fine_tunes_a_users_crnn_into_a_checkpoint_the_registry_serves(photos, t
     report = json.loads((out / "report.json").read_text())
     assert report["model"] == CRNN and report["export"]["max_diff_vs_torch"] < 1e-4
 
-    # CTC loss on the crops fell (CRNN's inputs differ in width: batches of one shape each)
+    # CTC loss on the crops fell (CRNN's inputs differ in width: the batch is padded to the widest)
     original, tuned = load_native(CRNN, user), load_native(CRNN, out / "model.pth")
     crops = _crops(original, photos)
     assert len(crops) >= 4 and len({c.image.shape[1] * 32 // c.image.shape[0] for c in crops}) > 1
