@@ -14,6 +14,7 @@ import torch
 import yaml
 
 from service.tooling.cli import main
+from tests.handlers.checkpoints import served
 from tests.oracle import save_checkpoint
 
 ARCH = "dbnet_resnet18_fpnc_1200e_icdar2015"
@@ -65,10 +66,11 @@ def test_fine_tunes_a_users_dbnet_into_a_checkpoint_the_registry_serves(photos, 
     before, after = _loss(load_native(ARCH, user), batch), _loss(load_native(ARCH, out / "model.pth"), batch)
     assert after < 0.7 * before, (before, after)
 
-    # MMOCR's key layout, loaded strictly by the family the archive uses; its output moved but is sane
+    # MMOCR's key layout; archived as `ocrserve archive --arch` does and loaded strictly by its
+    # handler (unpacked as TorchServe does); its output moved but is sane
     saved = torch.load(out / "model.pth", weights_only=True)
     assert saved["state_dict"].keys() == torch.load(user, weights_only=True)["state_dict"].keys()
-    tuned = build_model(spec_of(ARCH, out / "model.pth"))
+    tuned = served("mydb", ARCH, out / "model.pth", tmp_path).handler.model
     original = build_model(spec_of(ARCH, user))
     image = cv2.imread(str(photos / "images" / "img_1.jpg"))
     from handlers.predictors.mmocr_det import preprocess
