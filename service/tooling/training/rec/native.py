@@ -25,7 +25,8 @@ from torch import nn
 
 from handlers.api.spec import ModelSpec
 from handlers.families.mmocr_rec import crnn, svtr
-from handlers.predictors.mmocr_rec import MMOCRRecConfig, as_recognition, load_torch_runner, preprocess
+from handlers.predictors.mmocr_rec import MMOCRRecConfig, MMOCRRecognizer, load_torch_runner, preprocess
+from handlers.runtime import Device, TorchRunner
 
 #: MMOCR configs this trainer fine-tunes: the 1.x CTC recognisers.
 CTC_ARCHS = tuple(sorted({*crnn.DEFAULT_CFGS, *svtr.DEFAULT_CFGS}))
@@ -88,21 +89,12 @@ class NativeRecModel:
         width = max(t.shape[2] for t in tensors)
         return np.stack([np.pad(t, ((0, 0), (0, 0), (0, width - t.shape[2]))) for t in tensors])
 
-    def predictor(self):
-        """Reads crops like the served model: texts with scores (eval mode; training mode restored)."""
-        def read(images: Sequence[np.ndarray]) -> list:
-            was = self.module.training
-            self.module.eval()
-            device = next(self.module.parameters()).device
-            out: list = [None] * len(images)
-            try:
-                for i, image in enumerate(images):  # one by one: served crops are not padded
-                    tensor = torch.from_numpy(preprocess(image, self.input)[0][None]).to(device)
-                    out[i] = as_recognition(self.module.predict(tensor, [1.0])[0], 1.0)
-            finally:
-                self.module.train(was)
-            return out
-        return read
+    def predictor(self) -> MMOCRRecognizer:
+        """This network behind the served pre/post-processing (the `mmocr_rec` family's reader),
+        in eval mode on its current device; the training loop puts it back in training mode."""
+        device = next(self.module.parameters()).device
+        runner = TorchRunner(self.module, Device(device.type, device.index or 0), torch.get_num_threads())
+        return MMOCRRecognizer(runner, MMOCRRecConfig.from_dict({"arch": self.arch}))
 
     def freeze_backbone(self) -> int:
         """Freeze the feature extractor before the sequence layers (CRNN's MiniVGG backbone,

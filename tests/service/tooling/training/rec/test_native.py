@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from service.tooling.cli import main
+from tests.conftest import data_path
 from tests.oracle import save_checkpoint
 
 CRNN = "crnn_mini-vgg_5e_mj"
@@ -48,13 +49,17 @@ def test_fine_tunes_a_users_crnn_into_a_checkpoint_the_registry_serves(photos, t
 
     user = save_checkpoint(CRNN, tmp_path / "user.pth")
     out = tmp_path / "run"
+    toy = str(data_path("mmocr", "0.x", "ocr_toy_dataset", "label.txt"))  # dev set and replay: real crops too
     assert main(["train", "rec", "--arch", CRNN, "--checkpoint", str(user), "--data", str(photos), "--format", "icdar",
-                 "--iterations", "20", "--batch-size", "8", "--lr", "1e-3", "--eval-every", "10", "--no-augment",
+                 "--dev", toy, "--dev-format", "label-txt", "--replay", toy, "--replay-format", "label-txt",
+                 "--replay-min-score", "0", "--replay-limit", "4", "--replay-share", "0.25",
+                 "--iterations", "20", "--batch-size", "8", "--lr", "1e-3", "--eval-every", "20", "--no-augment",
                  "--out", str(out)]) == 0
     log = capsys.readouterr().out
     assert "loaded strictly" in log and "labels lower-cased" in log
     report = json.loads((out / "report.json").read_text())
     assert report["model"] == CRNN and report["export"]["max_diff_vs_torch"] < 1e-4
+    assert report["dev_crops"] >= 8 and report["replay_crops"] >= 1 and "word_acc" in report["dev_after"]
 
     # CTC loss on the crops fell (CRNN's inputs differ in width: the batch is padded to the widest)
     original, tuned = load_native(CRNN, user), load_native(CRNN, out / "model.pth")
