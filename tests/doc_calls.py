@@ -73,6 +73,16 @@ NOT_RUN = {
     ".venv/bin/ocrserve train det --data ../shared/data/icdar2015_train --list /tmp/ic15_lists/train.txt "
     "--out /tmp/det_runs/ic15 --steps 120 --batch-size 4 --size 384 --freeze 0.6 --warmup 10 --save-every 10":
         "trains for tens of minutes; tests/service/tooling/training/det/test_cli.py runs `train det` for 2 steps",
+    ".venv/bin/ocrserve train det --arch dbnet_resnet18_fpnc_1200e_icdar2015 --checkpoint epoch_1200.pth "
+    "--data my_photos --out runs/mydet --steps 500 --batch-size 2 --size 640":
+        "needs the reader's MMOCR checkpoint and photos, and trains for hours; "
+        "tests/service/tooling/training/det/test_native.py runs `train det --arch` for 6 steps on an oracle checkpoint",
+    ".venv/bin/ocrserve archive --arch dbnet_resnet18_fpnc_1200e_icdar2015 --checkpoint runs/mydet/model.pth "
+    "--name mydet": "needs runs/mydet from the call above; test_native.py loads such a model.pth strictly "
+                    "through the registry, tests/integration/test_checkpoint_model.py archives and serves a checkpoint",
+    ".venv/bin/ocrserve train rec --arch crnn_mini-vgg_5e_mj --checkpoint crnn.pth --data my_crops/label.txt "
+    "--iterations 450 --out runs/myrec": "needs the reader's MMOCR checkpoint and crops (tens of minutes); "
+    "tests/service/tooling/training/rec/test_native.py runs `train rec --arch` on an oracle checkpoint",
     ".venv/bin/ocrserve train rec --data my_crops/label.txt --dev my_dev/label.txt --replay old_domain/label.txt "
     "--iterations 450 --out runs/rec": "trains on the reader's crops (tens of minutes); "
     "tests/service/tooling/training/rec/test_finetune.py runs `train rec` on ../shared/data's toy sets",

@@ -160,17 +160,21 @@ def target_size(height: int, width: int, cfg: MMOCRDetConfig) -> tuple[int, int]
     return RESIZE_RULES[cfg.resize.get("type", "Resize")](height, width, **numbers)
 
 
+def normalise(image: np.ndarray, cfg: MMOCRDetConfig) -> np.ndarray:
+    """BGR uint8 (H, W, 3) -> the network's float32 (3, H, W): RGB, (x - mean) / std."""
+    rgb = image[:, :, ::-1].astype(np.float32)
+    return ((rgb - np.asarray(cfg.mean, np.float32)) / np.asarray(cfg.std, np.float32)).transpose(2, 0, 1)
+
+
 def preprocess(image: np.ndarray, cfg: MMOCRDetConfig) -> tuple[np.ndarray, tuple[float, float]]:
     """BGR uint8 -> padded (1,3,H,W) float32 tensor and the (w, h) scale factors."""
     height, width = image.shape[:2]
     new_h, new_w = target_size(height, width, cfg)
     resized = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
-    rgb = resized[:, :, ::-1].astype(np.float32)
-    normalised = (rgb - np.asarray(cfg.mean, np.float32)) / np.asarray(cfg.std, np.float32)
     pad_h = -new_h % cfg.pad_divisor
     pad_w = -new_w % cfg.pad_divisor
-    padded = np.pad(normalised, ((0, pad_h), (0, pad_w), (0, 0)))
-    return padded.transpose(2, 0, 1)[None].copy(), (new_w / width, new_h / height)
+    padded = np.pad(normalise(resized, cfg), ((0, 0), (0, pad_h), (0, pad_w)))
+    return padded[None].copy(), (new_w / width, new_h / height)
 
 
 def load_torch_runner(spec: Any, device: Device = Device(), threads: int = 1, fold: bool = True) -> Runner:

@@ -1,5 +1,6 @@
-"""`ocrserve train det`: fine-tune a zoo DB detector (PP-OCR ONNX, trained as a torch module) on
-detection data in any format `ocrserve eval` reads, and export it back to ONNX for the `db` family."""
+"""`ocrserve train det`: fine-tune a zoo DB detector (PP-OCR ONNX, trained as a torch module; exported
+back to ONNX for the `db` family) or a user's MMOCR DBNet / DBNet++ checkpoint (`--arch`; saved as
+an MMOCR checkpoint for the `mmocr_det` family) on detection data in any format `ocrserve eval` reads."""
 from __future__ import annotations
 
 import argparse
@@ -10,12 +11,15 @@ from pathlib import Path
 
 
 def add_command(kinds: argparse._SubParsersAction) -> None:
-    det = kinds.add_parser("det", help="fine-tune a zoo DB detector (PP-OCR) on ICDAR-format data; "
-                           "exports OUT/det.onnx for the db family")
+    det = kinds.add_parser("det", help="fine-tune a zoo DB detector (PP-OCR; exports OUT/det.onnx for the db "
+                           "family) or your MMOCR DBNet checkpoint (--arch; OUT/model.pth) on ICDAR-format data")
     det.add_argument("--data", type=Path, required=True, help="annotated images (ICDAR: gt_<stem>.txt + images)")
     det.add_argument("--format", default="icdar", help="icdar (default), coco, lines, textdet, labelme")
     det.add_argument("--list", type=Path, default=None, help="train only on the image file names in this file")
     det.add_argument("--base", default=None, help="zoo detector to start from (default: the zoo's default det)")
+    det.add_argument("--arch", default=None, help="instead of --base: the MMOCR config of --checkpoint, a "
+                     "DBNet / DBNet++ (e.g. dbnet_resnet18_fpnc_1200e_icdar2015); writes OUT/model.pth")
+    det.add_argument("--checkpoint", type=Path, default=None, help="your MMOCR checkpoint (.pth) of --arch")
     det.add_argument("--zoo", type=Path, default=None, help="zoo manifest (default: model_store/zoo.yaml)")
     det.add_argument("--out", type=Path, required=True, help="output folder (checkpoints, det.onnx, zoo_entry.yaml)")
     det.add_argument("--steps", type=int, default=None, help="optimiser steps (default: --epochs over the data)")
@@ -46,47 +50,44 @@ def add_command(kinds: argparse._SubParsersAction) -> None:
     det.set_defaults(func=run_train_det)
 
 
-def _zoo_entry(zoo_path: Path | None, base: str | None):
+def _start(args: argparse.Namespace):
+    """What training starts from: a zoo PP-OCR detector (--base) or a user's MMOCR checkpoint (--arch)."""
+    if args.arch is not None:
+        if args.base is not None:
+            raise ValueError("give --base (a zoo detector) or --arch with --checkpoint (yours), not both")
+        if args.checkpoint is None:
+            raise ValueError(f"--arch {args.arch} needs --checkpoint (the MMOCR .pth to fine-tune)")
+        if args.size % 32:
+            raise ValueError(f"--size {args.size}: MMOCR detectors take multiples of 32")
+        from service.tooling.training.det.native import NativeStart
+
+        return NativeStart(args.arch, args.checkpoint)
+    if args.checkpoint is not None:
+        raise ValueError("--checkpoint needs --arch (the MMOCR config it was trained with)")
     from service.gateway.zoo import load_zoo
+    from service.tooling.packaging.weights import weight_path
+    from service.tooling.training.det.run import ZooStart
 
-    zoo = load_zoo(zoo_path) if zoo_path else load_zoo()
-    name = base or zoo.defaults["det"]
-    entry = zoo.get(name)
+    zoo = load_zoo(args.zoo) if args.zoo else load_zoo()
+    entry = zoo.get(args.base or zoo.defaults["det"])
     if entry.family != "db" or entry.runtime != "onnxruntime":
-        raise ValueError(f"--base {name}: a db-family ONNX detector is needed, not {entry.family}/{entry.runtime}")
-    return entry
-
-
-def _write_entry(out: Path, name: str, base, onnx_path: Path, note: str) -> tuple[Path, str]:
-    import yaml
-
-    from service.tooling.training.det.zoo_entry import trained_entry
-
-    entry = trained_entry(base, name, onnx_path, note)
-    path = out / "zoo_entry.yaml"
-    path.write_text(yaml.safe_dump({name: entry.model_dump(exclude={"name"}, mode="json")}, sort_keys=False),
-                    encoding="utf-8")
-    return path, entry.weights.sha256
+        raise ValueError(f"--base {entry.name}: a db-family ONNX detector is needed, not {entry.family}/{entry.runtime}")
+    return ZooStart(entry, weight_path(entry))
 
 
 def run_train_det(args: argparse.Namespace) -> int:
     import torch
 
-    from service.tooling.packaging.weights import weight_path
     from service.tooling.training import pick_device
     from service.tooling.training.det.augment import AugmentOptions
-    from handlers.predictors.db import DBConfig
     from service.tooling.training.det.data import DetTrainSet, read_name_list, read_samples
-    from service.tooling.training.det.run import build, export, from_checkpoint, served_inputs
     from service.tooling.training.det.train import LAST, TrainOptions, options_meta, train
     from service.tooling.training.onnx_torch import ConversionError
 
     try:
         if not args.data.exists():
             raise ValueError(f"--data {args.data} does not exist")
-        base = _zoo_entry(args.zoo, args.base)
-        source = weight_path(base)
-        inputs = DBConfig.from_dict(base.config)
+        start = _start(args)
         names = read_name_list(args.list) if args.list else None
         samples = read_samples(args.data, args.format, names)
         if not samples:
@@ -103,18 +104,15 @@ def run_train_det(args: argparse.Namespace) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     name = args.name or args.out.resolve().name
     # the equality checks run on two real images (long side --check-side)
-    check = served_inputs(samples, inputs, n=2, limit=args.check_side)
-    start = time.perf_counter()
+    check = start.check(samples, args.check_side)
+    began = time.perf_counter()
     try:
         if args.export_only is not None:
-            model, mapping, state = from_checkpoint(source, args.export_only)
+            state = start.restore(args.export_only)
             meta, step = state["meta"], state["step"]
             print(f"train det: {args.export_only} (step {step})")
         else:
-            model, mapping, worst = build(source, check)
-            print(f"train det: {base.name} ({source.name}) as a torch module, equal to onnxruntime on "
-                  f"{len(check)} real images (max |diff| {worst:.2g}); {len(samples)} training images, "
-                  f"device {device}", flush=True)
+            print(f"train det: {start.build(check)}; {len(samples)} training images, device {device}", flush=True)
             per_epoch = max(len(samples) // args.batch_size, 1)
             steps = args.steps or max(1, round(args.epochs * per_epoch))
             opts = TrainOptions(steps=steps, batch_size=args.batch_size, lr=args.lr, head_lr=args.head_lr,
@@ -123,23 +121,19 @@ def run_train_det(args: argparse.Namespace) -> int:
                                 workers=args.workers, device=device,
                                 augment=AugmentOptions(size=args.size, scale=tuple(args.scale), rotate=args.rotate,
                                                        jitter=args.jitter))
-            meta = {"base": base.name, "base_sha256": base.weights.sha256, "images": len(samples),
-                    "data": str(args.data), "list": str(args.list) if args.list else None, "options": options_meta(opts)}
-            dataset = DetTrainSet(samples, inputs, opts.augment, seed=args.seed)
+            meta = {**start.meta, "images": len(samples), "data": str(args.data),
+                    "list": str(args.list) if args.list else None, "options": options_meta(opts)}
+            dataset = DetTrainSet(samples, start.inputs, opts.augment, seed=args.seed)
             checkpoint = torch.load(resume, map_location="cpu", weights_only=True) if resume else None
-            history = train(model, dataset, opts, args.out, meta, resume=checkpoint,
+            history = train(start.model, dataset, opts, args.out, meta, resume=checkpoint,
                             log=lambda line: print(line, flush=True))
             (args.out / "history.jsonl").open("a", encoding="utf-8").write(
                 "".join(json.dumps(row) + "\n" for row in history))
             step = opts.steps
-        target = args.out / "det.onnx"
-        changed, worst = export(model, mapping, source, target, check, {"step": step, **meta})
-    except ConversionError as exc:
+        line = start.export(args.out, check, {"step": step, **meta}, name,
+                            f"fine-tuned by `ocrserve train det` ({step} steps on {meta['images']} images)")
+    except (ConversionError, ValueError) as exc:
         print(f"train det: {exc}", file=sys.stderr)
         return 1
-    entry, digest = _write_entry(args.out, name, base, target,
-                                 f"{base.name} fine-tuned by `ocrserve train det` ({step} steps on {meta['images']} images)")
-    print(f"train det: wrote {target} ({changed} tensors changed; onnxruntime equals torch on {len(check)} "
-          f"real images, max |diff| {worst:.2g}), sha256 {digest[:12]}; zoo entry {entry}; "
-          f"{time.perf_counter() - start:.0f} s")
+    print(f"train det: {line}; {time.perf_counter() - began:.0f} s")
     return 0

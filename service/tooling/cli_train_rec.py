@@ -1,5 +1,6 @@
 """`ocrserve train rec`: fine-tune a zoo CTC recogniser (PP-OCR, via its ONNX graph) on word crops
-and export it as an ONNX file the `ctc` family serves (service/tooling/training/rec/)."""
+and export it as an ONNX file the `ctc` family serves, or a user's MMOCR CTC checkpoint (`--arch`)
+saved for the `mmocr_rec` family (service/tooling/training/rec/)."""
 from __future__ import annotations
 
 import argparse
@@ -8,7 +9,8 @@ from pathlib import Path
 
 
 def add_command(kinds: argparse._SubParsersAction) -> None:
-    rec = kinds.add_parser("rec", help="fine-tune a zoo CTC recogniser (PP-OCR) on word crops -> ONNX")
+    rec = kinds.add_parser("rec", help="fine-tune a zoo CTC recogniser (PP-OCR) on word crops -> ONNX, or "
+                           "your MMOCR CTC checkpoint (--arch) -> OUT/model.pth")
     rec.add_argument("--data", type=Path, required=True, help="training crops, or detection GT to cut them from")
     rec.add_argument("--format", default="label-txt", help="format of --data: label-txt, label-jsonl, textrecog, "
                      "lmdb (crops) or icdar, textdet, labelme (word quads with texts; `###` skipped)")
@@ -23,6 +25,9 @@ def add_command(kinds: argparse._SubParsersAction) -> None:
     rec.add_argument("--train-backbone", action="store_true",
                      help="train the convolutional backbone too (default: frozen; neck and CTC head train)")
     rec.add_argument("--model", default="ppocrv6-small-rec", help="zoo ctc recogniser to start from")
+    rec.add_argument("--arch", default=None, help="instead of --model: the MMOCR config of --checkpoint, a CTC "
+                     "recogniser (crnn_mini-vgg_5e_mj, svtr-small_20e_st_mj); writes OUT/model.pth")
+    rec.add_argument("--checkpoint", type=Path, default=None, help="your MMOCR checkpoint (.pth) of --arch")
     rec.add_argument("--out", type=Path, required=True, help="output folder (rec.onnx, best.pt, last.pt, report.json)")
     rec.add_argument("--init", type=Path, default=None, help="start from this checkpoint of an earlier run "
                      "(OUT/best.pt or last.pt); with --iterations 0 it is only exported")
@@ -60,12 +65,21 @@ def _job(args: argparse.Namespace):
         raise ValueError(f"--init {args.init} does not exist")
     if not 0 <= args.replay_share < 1:
         raise ValueError("--replay-share must be in [0, 1)")
+    if args.arch is not None:
+        from service.tooling.training.rec.native import check_arch
+
+        check_arch(args.arch)
+        if args.checkpoint is None or not args.checkpoint.is_file():
+            raise ValueError(f"--checkpoint {args.checkpoint} does not exist" if args.checkpoint
+                             else f"--arch {args.arch} needs --checkpoint (the MMOCR .pth to fine-tune)")
+    elif args.checkpoint is not None:
+        raise ValueError("--checkpoint needs --arch (the MMOCR config it was trained with)")
     opts = TrainOptions(iterations=args.iterations, batch_size=args.batch_size, lr=args.lr,
                         replay_share=args.replay_share, augment=not args.no_augment,
                         train_backbone=args.train_backbone, eval_every=args.eval_every,
                         seed=args.seed, device=args.device)
     return FineTuneJob(args.model, sets["--data"], args.out, sets.get("--dev"), sets.get("--replay"),
-                       args.replay_min_score, args.replay_limit, args.init, opts)
+                       args.replay_min_score, args.replay_limit, args.init, opts, args.arch, args.checkpoint)
 
 
 def run_train_rec(args: argparse.Namespace) -> int:

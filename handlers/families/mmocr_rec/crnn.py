@@ -121,6 +121,10 @@ class CRNN(CTCRecognizerBase):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.decoder(self.backbone(x))
 
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """Per-step logits (N, T, C) before the softmax: what CTC training takes."""
+        return self.decoder.logits(self.backbone(x))
+
 
 def build_crnn(name: str = "crnn_mini-vgg_5e_mj") -> CRNN:
     return CRNN(DEFAULT_CFGS[name])

@@ -157,6 +157,10 @@ class CRNNTPS(CRNN):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.decoder(self.backbone(self.preprocessor(x)))
 
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """Per-step logits (N, T, C) before the softmax, in the 0.x order (blank = 0)."""
+        return self.decoder.logits(self.backbone(self.preprocessor(x)))
+
     def postprocess(self, probs: torch.Tensor, valid_ratios: List[float] | None = None
                     ) -> List[DecodedText]:
         return super().postprocess(blank_last(probs), valid_ratios)

@@ -297,9 +297,12 @@ class SVTRDecoder(nn.Module):
         self.softmax = nn.Softmax(dim=-1)
 
     def forward(self, out_enc):
+        return self.softmax(self.logits(out_enc))
+
+    def logits(self, out_enc):
         if out_enc.size(2) != 1:
             raise ValueError("SVTR feature height must be 1")
-        return self.softmax(self.decoder(out_enc.squeeze(2).permute(0, 2, 1)))
+        return self.decoder(out_enc.squeeze(2).permute(0, 2, 1))
 
 
 class SVTR(CTCRecognizerBase):
@@ -313,6 +316,10 @@ class SVTR(CTCRecognizerBase):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.decoder(self.encoder(self.preprocessor(x)))
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """Per-step logits (N, T, C) before the softmax: what CTC training takes."""
+        return self.decoder.logits(self.encoder(self.preprocessor(x)))
 
 
 def build_svtr(name: str = "svtr-small_20e_st_mj") -> SVTR:

@@ -120,18 +120,23 @@ def build_checkpoint_archive(name: str, arch: str, checkpoint: Path, store: Path
     checkpoint = Path(checkpoint).resolve()
     if not checkpoint.is_file():
         raise ValueError(f"checkpoint {checkpoint} does not exist")
+    entry = checkpoint_entry(name, arch, checkpoint, files)
+    mar = build_archive(entry, store=store, force=True)
+    add_local_model(entry, zoo_path)
+    return mar
+
+
+def checkpoint_entry(name: str, arch: str, checkpoint: Path, files: dict[str, Path] | None = None) -> ZooEntry:
+    """The zoo entry serving a user's MMOCR checkpoint (or its ONNX export) of config `arch`."""
+    checkpoint = Path(checkpoint).resolve()
     family = family_of_arch(arch)
-    task = family.task
-    extra = _checked_files(task, files or {})
-    entry = ZooEntry.model_validate({
-        "name": name, "task": task, "family": family.name, "runtime": _runtime_of(checkpoint, arch, family),
+    extra = _checked_files(family.task, files or {})
+    return ZooEntry.model_validate({
+        "name": name, "task": family.task, "family": family.name, "runtime": _runtime_of(checkpoint, arch, family),
         "description": f"MMOCR {arch} from {checkpoint.name}",
         "weights": {"package": LOCAL, "version": "0", "path": str(checkpoint), "sha256": sha256_of(checkpoint)},
         "files": extra,
         "config": {"arch": arch}, "serving": {"workers": 1, "batch_size": 1, "max_batch_delay_ms": 0}})
-    mar = build_archive(entry, store=store, force=True)
-    add_local_model(entry, zoo_path)
-    return mar
 
 
 def _runtime_of(checkpoint: Path, arch: str, family: Family) -> str:

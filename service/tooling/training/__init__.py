@@ -1,5 +1,5 @@
-"""Training: SDMG-R on receipts (`kie`), Bert-Softmax NER (`ner`), PP-OCR detector (`det`) and
-recogniser (`rec`) fine-tuning."""
+"""Training: SDMG-R on receipts (`kie`), Bert-Softmax NER (`ner`), detector (`det`) and recogniser
+(`rec`) fine-tuning: the zoo's PP-OCR models, or a user's MMOCR DBNet / CTC checkpoint (`native.py`)."""
 
 
 def pick_device(name: str) -> str:

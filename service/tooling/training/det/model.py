@@ -67,7 +67,11 @@ class ThresholdHead(nn.Module):
 
 
 class DBTrainNet(nn.Module):
-    """Inference graph + threshold head. train(): (prob, thr); eval(): prob (the ONNX graph's output)."""
+    """Inference graph + threshold head. train(): (prob, thr); eval(): prob (the ONNX graph's output).
+
+    What the training loop (train.py) asks of a detector, which native.NativeDBNet answers too:
+    forward in train mode -> (probability map after its sigmoid, threshold map); `param_groups`,
+    `weights` / `load_weights` (the tensors a checkpoint holds) and `freeze_first`."""
 
     def __init__(self, graph_module: torch.fx.GraphModule):
         super().__init__()
@@ -81,16 +85,32 @@ class DBTrainNet(nn.Module):
             return prob
         return prob, self.thresh(features)
 
+    def param_groups(self, lr: float, head_lr: float) -> list[dict]:
+        """The pretrained network at `lr`; the fresh threshold head at `head_lr`, without warm-up."""
+        return [{"params": [p for p in self.net.parameters() if p.requires_grad], "lr": lr, "base": lr},
+                {"params": list(self.thresh.parameters()), "lr": head_lr, "base": head_lr, "warm": False}]
 
-def freeze_first(model: DBTrainNet, fraction: float) -> int:
-    """Freeze the parameters of the first `fraction` of the graph's layers (in execution order: the
-    early backbone); returns how many parameters stay trainable. Frozen layers need no backward
-    pass, and keep what they learnt on the original data."""
-    layers = [n for n in model.net.graph.nodes if n.op == "call_module"]
-    for node in layers[:int(fraction * len(layers))]:
-        for p in model.net.get_submodule(node.target).parameters():
-            p.requires_grad_(False)
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+    def weights(self) -> dict:
+        return {"net": self.net.state_dict(), "thresh": self.thresh.state_dict()}
+
+    def load_weights(self, checkpoint: dict) -> None:
+        self.net.load_state_dict(checkpoint["net"])
+        self.thresh.load_state_dict(checkpoint["thresh"])
+
+    def freeze_first(self, fraction: float) -> int:
+        """Freeze the parameters of the first `fraction` of the graph's layers (in execution order:
+        the early backbone); returns how many parameters stay trainable. Frozen layers need no
+        backward pass, and keep what they learnt on the original data."""
+        layers = [n for n in self.net.graph.nodes if n.op == "call_module"]
+        for node in layers[:int(fraction * len(layers))]:
+            for p in self.net.get_submodule(node.target).parameters():
+                p.requires_grad_(False)
+        return sum(p.numel() for p in self.parameters() if p.requires_grad)
+
+
+def freeze_first(model, fraction: float) -> int:
+    """`model.freeze_first(fraction)`: the first `fraction` of its layers fixed; trainable parameters left."""
+    return model.freeze_first(fraction)
 
 
 def load_detector(onnx_path: str | Path) -> DBTrainNet:

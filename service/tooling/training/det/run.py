@@ -56,3 +56,37 @@ def from_checkpoint(onnx_path: Path, checkpoint: Path) -> tuple[DBTrainNet, dict
     state = torch.load(checkpoint, map_location="cpu", weights_only=True)
     load_weights(model, state)
     return model, mapping, state
+
+
+class ZooStart:
+    """`train det` from a zoo PP-OCR detector (ONNX): what the command does around the shared
+    loop; native.NativeStart is the same for a user's MMOCR checkpoint."""
+
+    def __init__(self, base, source: Path):
+        self.base, self.source = base, source  # the zoo entry and its ONNX file
+        self.inputs = DBConfig.from_dict(base.config)
+        self.meta = {"base": base.name, "base_sha256": base.weights.sha256}
+        self.model: DBTrainNet | None = None
+        self.mapping: dict[str, str] = {}
+
+    def check(self, samples: list[DetImage], limit: int | None) -> list[np.ndarray]:
+        return served_inputs(samples, self.inputs, n=2, limit=limit)
+
+    def build(self, check: list[np.ndarray]) -> str:
+        self.model, self.mapping, worst = build(self.source, check)
+        return (f"{self.base.name} ({self.source.name}) as a torch module, equal to onnxruntime on "
+                f"{len(check)} real images (max |diff| {worst:.2g})")
+
+    def restore(self, checkpoint: Path) -> dict:
+        self.model, self.mapping, state = from_checkpoint(self.source, checkpoint)
+        return state
+
+    def export(self, out: Path, check: list[np.ndarray], meta: dict, name: str, note: str) -> str:
+        from service.tooling.training.det.zoo_entry import trained_entry, write_entry
+
+        target = out / "det.onnx"
+        changed, worst = export(self.model, self.mapping, self.source, target, check, meta)
+        entry = write_entry(out, trained_entry(self.base, name, target, f"{self.base.name} {note}"))
+        return (f"wrote {target} ({changed} tensors changed; onnxruntime equals torch on {len(check)} "
+                f"real images, max |diff| {worst:.2g}), sha256 {entry.weights.sha256[:12]}; "
+                f"zoo entry {out / 'zoo_entry.yaml'}")

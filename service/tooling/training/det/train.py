@@ -15,7 +15,7 @@ import torch
 from service.tooling.training.det.augment import AugmentOptions
 from service.tooling.training.det.data import DetTrainSet
 from service.tooling.training.det.loss import db_loss
-from service.tooling.training.det.model import DBTrainNet, freeze_first
+from service.tooling.training.det.model import DBTrainNet
 
 LAST = "last.pt"
 
@@ -51,23 +51,18 @@ def _rate(step: int, opts: TrainOptions, warm: bool = True) -> float:
 
 
 def _optimizer(model: DBTrainNet, opts: TrainOptions) -> torch.optim.Optimizer:
-    return torch.optim.AdamW([
-        {"params": [p for p in model.net.parameters() if p.requires_grad], "lr": opts.lr, "base": opts.lr},
-        {"params": list(model.thresh.parameters()), "lr": opts.head_lr, "base": opts.head_lr, "warm": False},
-    ], weight_decay=opts.weight_decay)
+    return torch.optim.AdamW(model.param_groups(opts.lr, opts.head_lr), weight_decay=opts.weight_decay)
 
 
 def save_checkpoint(path: Path, model: DBTrainNet, optimizer, step: int, meta: dict) -> None:
     tmp = path.with_suffix(".tmp")
-    torch.save({"net": model.net.state_dict(), "thresh": model.thresh.state_dict(),
-                "optimizer": optimizer.state_dict() if optimizer is not None else None,
+    torch.save({**model.weights(), "optimizer": optimizer.state_dict() if optimizer is not None else None,
                 "step": step, "meta": meta}, tmp)
     tmp.replace(path)
 
 
 def load_weights(model: DBTrainNet, checkpoint: dict) -> None:
-    model.net.load_state_dict(checkpoint["net"])
-    model.thresh.load_state_dict(checkpoint["thresh"])
+    model.load_weights(checkpoint)
 
 
 def _order(n: int, seed: int, epoch: int) -> list[int]:
@@ -76,10 +71,11 @@ def _order(n: int, seed: int, epoch: int) -> list[int]:
 
 def train(model: DBTrainNet, dataset: DetTrainSet, opts: TrainOptions, out: Path, meta: dict,
           resume: dict | None = None, log: Callable[[str], None] = print) -> list[dict]:
-    """Train for opts.steps optimiser steps (continuing a checkpoint's if given); returns the log rows."""
+    """Train for opts.steps optimiser steps (continuing a checkpoint's if given); returns the log rows.
+    `model` is a DBTrainNet (a zoo PP-OCR graph) or a native.NativeDBNet (a user's MMOCR DBNet)."""
     device = torch.device(opts.device)
     torch.set_flush_denormal(True)  # denormal activations slow CPU convolutions many-fold
-    trainable = freeze_first(model, opts.freeze)
+    trainable = model.freeze_first(opts.freeze)
     log(f"{trainable} trainable parameters (first {opts.freeze:.0%} of the network's layers frozen)")
     model.to(device).train()
     optimizer = _optimizer(model, opts)

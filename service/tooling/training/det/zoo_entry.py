@@ -42,3 +42,13 @@ def write_zoo(zoo: Zoo, path: Path) -> Path:
     Path(path).write_text(yaml.safe_dump({"defaults": dict(zoo.defaults), "models": models}, sort_keys=False),
                           encoding="utf-8")
     return Path(path)
+
+
+def write_entry(out: Path, entry: ZooEntry) -> ZooEntry:
+    """OUT/zoo_entry.yaml: the one entry, in the zoo manifest's form (merge it into a zoo)."""
+    import yaml
+
+    (Path(out) / "zoo_entry.yaml").write_text(
+        yaml.safe_dump({entry.name: entry.model_dump(exclude={"name"}, mode="json")}, sort_keys=False),
+        encoding="utf-8")
+    return entry

@@ -52,6 +52,27 @@ class RecModel:
         """This network behind the served CTC pre/post-processing (batching, decoding)."""
         return CTCRecognizer(_NumpyRunner(self), self.cfg)
 
+    # what the training loop (train.py) asks of a recogniser; native.NativeRecModel answers it too
+    blank = 0
+
+    def encode(self, texts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        """CTC targets and their lengths (character i of `classes` is class i + 1)."""
+        from service.tooling.training.rec.train import encode
+
+        return encode(texts, self.classes)
+
+    def batch(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        """The served input of BGR crops: one batch, right-padded to a common width."""
+        from handlers.predictors.ctc import batch_tensor, resized_width
+
+        return batch_tensor(images, [resized_width(image, self.cfg) for image in images], self.cfg)
+
+    def freeze_backbone(self) -> int:
+        return freeze_backbone(self.net)
+
+    def train_mode(self) -> None:
+        train_mode(self.net)
+
 
 class _NumpyRunner:
     """The Runner interface CTCRecognizer calls, over a RecModel."""

@@ -23,7 +23,7 @@ from service.tooling.evaluation.metrics import word_accuracy
 from service.tooling.training import pick_device
 from service.tooling.training.rec.augment import augment
 from service.tooling.training.rec.data import Crop
-from service.tooling.training.rec.model import RecModel, freeze_backbone, train_mode
+from service.tooling.training.rec.model import RecModel
 
 
 @dataclass(frozen=True)
@@ -63,13 +63,13 @@ def make_batch(crops: Sequence[Crop], model: RecModel, rng: np.random.Generator 
     return batch_tensor(images, widths, model.cfg)
 
 
-def ctc_loss(model: RecModel, batch: np.ndarray, texts: Sequence[str], device: torch.device) -> torch.Tensor:
-    """Mean CTC loss (per target character, torch's 'mean') of one batch, on the logits."""
-    logits = model.net(torch.from_numpy(batch).to(device))  # (N, T, C)
+def ctc_loss(model: RecModel, images: Sequence[np.ndarray], texts: Sequence[str], device: torch.device) -> torch.Tensor:
+    """Mean CTC loss (per target character, torch's 'mean') of BGR crops, on the logits."""
+    logits = model.net(torch.from_numpy(model.batch(images)).to(device))  # (N, T, C)
     log_probs = torch.log_softmax(logits, dim=-1).transpose(0, 1)  # (T, N, C)
-    targets, lengths = encode(texts, model.classes)
+    targets, lengths = model.encode(texts)
     frames = torch.full((len(texts),), log_probs.shape[0], dtype=torch.long)
-    return torch.nn.functional.ctc_loss(log_probs, targets, frames, lengths, blank=0, zero_infinity=True)
+    return torch.nn.functional.ctc_loss(log_probs, targets, frames, lengths, blank=model.blank, zero_infinity=True)
 
 
 def evaluate(model: RecModel, crops: Sequence[Crop]) -> dict:
@@ -97,7 +97,7 @@ def train(model: RecModel, train_crops: Sequence[Crop], opts: TrainOptions, *, d
     device = torch.device(pick_device(opts.device))
     model.net.to(device)
     if not opts.train_backbone:
-        freeze_backbone(model.net)
+        model.freeze_backbone()
     params = [p for p in model.net.parameters() if p.requires_grad]
     optimiser = torch.optim.AdamW(params, lr=opts.lr, weight_decay=opts.weight_decay)
     # linear warm-up over the first 5 %, then cosine decay to zero
@@ -108,10 +108,10 @@ def train(model: RecModel, train_crops: Sequence[Crop], opts: TrainOptions, *, d
     history: list[Step] = []
     start, losses = time.perf_counter(), []
     for iteration in range(1, opts.iterations + 1):
-        train_mode(model.net)
+        model.train_mode()
         crops = _draw(rng, train_crops, replay, opts)
-        batch = make_batch(crops, model, rng if opts.augment else None)
-        loss = ctc_loss(model, batch, [c.text for c in crops], device)
+        images = [augment(c.image, rng) if opts.augment else c.image for c in crops]
+        loss = ctc_loss(model, images, [c.text for c in crops], device)
         optimiser.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 5.0)
