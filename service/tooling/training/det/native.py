@@ -25,6 +25,7 @@ from handlers.api.spec import ModelSpec
 from handlers.families.mmocr import dbnet
 from handlers.predictors.mmocr_det import MMOCRDetConfig, load_torch_runner, preprocess
 from service.tooling.evaluation.det_formats import DetImage
+from service.tooling.training import save_mmocr_checkpoint
 
 #: MMOCR configs this trainer fine-tunes: the DB family (its head has the threshold branch).
 DB_ARCHS = tuple(sorted(dbnet.DEFAULT_CFGS))
@@ -122,16 +123,6 @@ def probabilities(model: NativeDBNet, inputs: list[np.ndarray]) -> list[np.ndarr
         model.train(was)
 
 
-def save_checkpoint(model: NativeDBNet, target: Path, meta: dict) -> Path:
-    """The weights as an MMOCR 1.x checkpoint (`{'state_dict', 'meta'}`, contiguous CPU tensors)."""
-    state = {k: v.detach().cpu().contiguous() for k, v in model.model.state_dict().items()}
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_suffix(".tmp")
-    torch.save({"state_dict": state, "meta": {"ocrserve_training": meta}}, tmp)
-    tmp.replace(target)
-    return target
-
-
 def served_difference(arch: str, checkpoint: Path, model: NativeDBNet, check: list[np.ndarray]) -> float:
     """Load `checkpoint` through the registry as the archive will (strict, BatchNorm folded) and
     return its largest probability difference from `model` on `check`; ValueError above EXPORT_ATOL."""
@@ -185,7 +176,7 @@ class NativeStart:
         from service.tooling.packaging.archive import checkpoint_entry
         from service.tooling.training.det.zoo_entry import write_entry
 
-        target = save_checkpoint(self.model, out / CHECKPOINT_NAME, meta)
+        target = save_mmocr_checkpoint(self.model.model, out / CHECKPOINT_NAME, meta)
         worst = served_difference(self.arch, target, self.model, check)
         entry = checkpoint_entry(name, self.arch, target).model_copy(update={"description": f"{self.arch} {note}"})
         write_entry(out, entry)

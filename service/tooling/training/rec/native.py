@@ -27,6 +27,7 @@ from handlers.api.spec import ModelSpec
 from handlers.families.mmocr_rec import crnn, svtr
 from handlers.predictors.mmocr_rec import MMOCRRecConfig, MMOCRRecognizer, load_torch_runner, preprocess
 from handlers.runtime import Device, TorchRunner
+from service.tooling.training import save_mmocr_checkpoint
 
 #: MMOCR configs this trainer fine-tunes: the 1.x CTC recognisers.
 CTC_ARCHS = tuple(sorted({*crnn.DEFAULT_CFGS, *svtr.DEFAULT_CFGS}))
@@ -136,16 +137,6 @@ def load_native(arch: str, checkpoint: Path) -> NativeRecModel:
     return NativeRecModel(arch, runner.module, checkpoint)
 
 
-def save_checkpoint(model: NativeRecModel, target: Path, meta: dict) -> Path:
-    """The weights as an MMOCR 1.x checkpoint (`{'state_dict', 'meta'}`, contiguous CPU tensors)."""
-    state = {k: v.detach().cpu().contiguous() for k, v in model.module.state_dict().items()}
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_suffix(".tmp")
-    torch.save({"state_dict": state, "meta": {"ocrserve_training": meta}}, tmp)
-    tmp.replace(target)
-    return target
-
-
 def served_difference(model: NativeRecModel, checkpoint: Path, images: Sequence[np.ndarray]) -> float:
     """Load `checkpoint` through the registry as the archive will (strict) and return its largest
     probability difference from `model` on `images`; ValueError above EXPORT_ATOL."""
@@ -189,7 +180,7 @@ class NativeStart:
     def export(self, model: NativeRecModel, out: Path, check_crops) -> tuple[dict, str]:
         from service.tooling.training.rec.run import export_record
 
-        target = save_checkpoint(model, out / CHECKPOINT_NAME, {"arch": model.arch, "source": str(self.source)})
+        target = save_mmocr_checkpoint(model.module, out / CHECKPOINT_NAME, {"arch": model.arch, "source": str(self.source)})
         diff = served_difference(model, target, [c.image for c in check_crops[:16]])
         after = model.module.state_dict()
         changed = sum(not torch.equal(v, after[k].detach().cpu()) for k, v in self.before.items())
