@@ -19,6 +19,8 @@ is dropped exactly as those /ocr options drop it (the DB score is the box's `box
 rows cost no extra run. `--documents` adds, per lever, the character error rate of the document
 pages phototest and eurotext (../shared/data/tesseract) and the fraction of their ground-truth
 words read on the pages turned 90, 180 and 270 degrees (single images: no page orientation).
+`--receipts`: word recall and precision (bags of words) on the SROIE receipts with an image;
+`--wild-receipts LIST`: the same on the WildReceipt receipts listed (bench/det_replay_images.py).
 
     .venv/bin/python bench/scene_text_levers.py --part val --n 100 [--levers default,side960]
         [--det dbnet-ic15 | --det /tmp/run/det.onnx]   # another zoo detector, or an ONNX file
@@ -170,6 +172,8 @@ def _arguments() -> argparse.Namespace:
                                          "rec_min_score=0.8) on every lever's answers")
     parser.add_argument("--documents", action="store_true", help="document pages table per lever")
     parser.add_argument("--receipts", action="store_true", help="SROIE receipts table per lever")
+    parser.add_argument("--wild-receipts", type=Path, metavar="LIST", help="instead of SROIE, the WildReceipt "
+                        "receipts listed (e.g. receipts_dev.txt of bench/det_replay_images.py)")
     return parser.parse_args()
 
 
@@ -192,16 +196,35 @@ class Lever:
         return out, f"{(time.perf_counter() - start) / max(count, 1):.2f} | {_stage_ms(self.answers[before:])}"
 
 
-def receipts_row(ocr) -> str:
-    """Word recall and precision (bags of words) on the SROIE receipts that have an image."""
+def receipts_row(ocr, listing: Path | None = None) -> str:
+    """Word recall and precision (bags of words) on the SROIE receipts that have an image, or on
+    the WildReceipt receipts whose image paths `listing` names (bench/det_replay_images.py)."""
     found = read = wanted = 0
-    for image in sorted((RECEIPTS / "img").glob("*.jpg")):
-        truth = " ".join(line.split(",", 8)[8] for line in
-                         (RECEIPTS / "box" / f"{image.stem}.csv").read_text(encoding="utf-8").splitlines() if line)
+    for image, truth in (wild_receipts(listing) if listing else sroie_receipts()):
         text = " ".join(r["text"] for r in ocr(image.read_bytes())["pages"][0]["result"])
         want, got = _words(truth), _words(text)
         found, read, wanted = found + sum((want & got).values()), read + sum(got.values()), wanted + sum(want.values())
     return f"{found / max(wanted, 1):.3f} | {found / max(read, 1):.3f}"
+
+
+def sroie_receipts() -> list[tuple[Path, str]]:
+    return [(image, " ".join(line.split(",", 8)[8] for line in
+                             (RECEIPTS / "box" / f"{image.stem}.csv").read_text(encoding="utf-8").splitlines() if line))
+            for image in sorted((RECEIPTS / "img").glob("*.jpg"))]
+
+
+def wild_receipts(listing: Path) -> list[tuple[Path, str]]:
+    """(image, its annotated texts) of the WildReceipt receipts named in `listing`."""
+    import json
+
+    root = REPO.parent / "shared" / "data" / "wildreceipt_subset"
+    texts = {}
+    for line in (root / "annotations.txt").read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            rec = json.loads(line)
+            texts[str((root / rec["file_name"]).resolve())] = " ".join(a["text"] for a in rec["annotations"])
+    names = [Path(n.strip()) for n in listing.read_text(encoding="utf-8").splitlines() if n.strip()]
+    return [(n, texts[str(n.resolve())]) for n in names]
 
 
 def _print_table(title: str, header: str, rows: list[str]) -> None:
@@ -250,8 +273,9 @@ def main() -> int:
             if args.documents:
                 cells, cost = lever.timed(documents_row, 8)
                 documents.append(f"| {name} | {cells} | {cost} |")
-            if args.receipts:
-                cells, cost = lever.timed(receipts_row, len(list((RECEIPTS / "img").glob("*.jpg"))))
+            if args.receipts or args.wild_receipts:
+                cells, cost = lever.timed(lambda ocr: receipts_row(ocr, args.wild_receipts),
+                                          len(wild_receipts(args.wild_receipts) if args.wild_receipts else sroie_receipts()))
                 receipts.append(f"| {name} | {cells} | {cost} |")
     turned = f", turned {args.turn} degrees clockwise" if args.turn else ""
     _print_table(f"ICDAR 2015 train, part {args.part} (seed {args.seed}), {len(data)} photos{turned}, "
@@ -261,7 +285,7 @@ def main() -> int:
     _print_table("Document pages (../shared/data/tesseract/testing): CER upright; words found when turned",
                  "| lever | CER phototest | CER eurotext | found at 90 (photo / euro) | at 180 | at 270 | s/page | "
                  "cls+reread ms/page |", documents)
-    _print_table("SROIE receipts with an image (../shared/data/sroie2019_train): bags of words",
+    _print_table(f"{args.wild_receipts or 'SROIE receipts with an image (../shared/data/sroie2019_train)'}: bags of words",
                  "| lever | word recall | word precision | s/receipt | cls+reread ms/receipt |", receipts)
     return 0
 

@@ -35,6 +35,12 @@ def add_command(kinds: argparse._SubParsersAction) -> None:
                      help="random scale range, times the served resize scale")
     det.add_argument("--rotate", type=float, default=10.0, help="random rotation, +- degrees")
     det.add_argument("--jitter", type=float, default=0.3, help="colour jitter strength (0: none)")
+    det.add_argument("--replay", type=Path, action="append", default=None, metavar="IMAGES",
+                     help="images of the base model's old domain (documents, receipts): an image, a folder "
+                          "or a file listing image paths (repeat); labelled by the base model's own boxes and mixed "
+                          "into every batch, so it keeps what it did there")
+    det.add_argument("--replay-ratio", type=float, default=0.25,
+                     help="share of each batch's crops taken from the --replay images")
     det.add_argument("--save-every", type=int, default=50, help="checkpoint every N steps")
     det.add_argument("--log-every", type=int, default=10)
     det.add_argument("--seed", type=int, default=0)
@@ -81,18 +87,25 @@ def run_train_det(args: argparse.Namespace) -> int:
     from service.tooling.training import pick_device
     from service.tooling.training.det.augment import AugmentOptions
     from service.tooling.training.det.data import DetTrainSet, read_name_list, read_samples
+    from service.tooling.training.det.replay import load_or_label, replay_images, replay_per_batch
     from service.tooling.training.det.train import LAST, TrainOptions, options_meta, train
     from service.tooling.training.onnx_torch import ConversionError
 
     try:
         if not args.data.exists():
             raise ValueError(f"--data {args.data} does not exist")
+        if args.replay and args.arch is not None:
+            raise ValueError("--replay labels old-domain images with a zoo detector (--base); "
+                             "it is not available with --arch")
         start = _start(args)
         names = read_name_list(args.list) if args.list else None
         samples = read_samples(args.data, args.format, names)
         if not samples:
             raise ValueError(f"no annotated images in {args.data}" + (f" named in {args.list}" if args.list else ""))
         device = pick_device(args.device)
+        replay_paths = replay_images(args.replay) if args.replay else []
+        if replay_paths:
+            replay_per_batch(args.replay_ratio, args.batch_size)
         resume = args.out / LAST if args.resume else None
         if resume is not None and not resume.is_file():
             raise ValueError(f"--resume: no {resume}")
@@ -119,14 +132,27 @@ def run_train_det(args: argparse.Namespace) -> int:
                                 warmup=args.warmup, freeze=args.freeze,
                                 save_every=args.save_every, log_every=args.log_every, seed=args.seed,
                                 workers=args.workers, device=device,
+                                replay_ratio=args.replay_ratio if replay_paths else 0.0,
                                 augment=AugmentOptions(size=args.size, scale=tuple(args.scale), rotate=args.rotate,
                                                        jitter=args.jitter))
             meta = {**start.meta, "images": len(samples), "data": str(args.data),
                     "list": str(args.list) if args.list else None, "options": options_meta(opts)}
             dataset = DetTrainSet(samples, start.inputs, opts.augment, seed=args.seed)
+            replay = None
+            if replay_paths:
+                tick = time.perf_counter()
+                replayed, fresh = load_or_label(args.out, start.source, start.base.weights.sha256, start.inputs,
+                                                replay_paths, threads=args.threads)
+                boxes = sum(len(s.words) for s in replayed)
+                print(f"train det: replay of {len(replayed)} images, {boxes} boxes of {start.base.name} "
+                      f"({'labelled' if fresh else 'read from ' + str(args.out / 'replay_labels.json')} in "
+                      f"{time.perf_counter() - tick:.0f} s)", flush=True)
+                replay = DetTrainSet(replayed, start.inputs, opts.augment, seed=args.seed + 1)
+                meta["replay"] = {"images": len(replayed), "boxes": boxes,
+                                  "sources": [str(p) for p in args.replay]}
             checkpoint = torch.load(resume, map_location="cpu", weights_only=True) if resume else None
             history = train(start.model, dataset, opts, args.out, meta, resume=checkpoint,
-                            log=lambda line: print(line, flush=True))
+                            log=lambda line: print(line, flush=True), replay=replay)
             (args.out / "history.jsonl").open("a", encoding="utf-8").write(
                 "".join(json.dumps(row) + "\n" for row in history))
             step = opts.steps

@@ -60,11 +60,15 @@ class DetTrainSet(torch.utils.data.Dataset):
         return len(self.samples)
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        return self.draw(index, self.epoch)
+
+    def draw(self, index: int, epoch: int) -> dict[str, torch.Tensor]:
+        """The crop of sample `index` in pass `epoch` (the same for the same arguments)."""
         sample = self.samples[index]
         image = cv2.imread(str(sample.image), cv2.IMREAD_COLOR)
         if image is None:
             raise ValueError(f"cannot read image {sample.image}")
-        rng = np.random.default_rng([self.seed, self.epoch, index])
+        rng = np.random.default_rng([self.seed, epoch, index])
         height, width = image.shape[:2]
         base = served_scale(height, width, self.inputs)
         polygons = [np.asarray(w.polygon, np.float64).reshape(-1, 2) for w in sample.words]

@@ -9,13 +9,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
 import torch
 
 from service.tooling.training.det.augment import AugmentOptions
 from service.tooling.training.det.data import DetTrainSet
 from service.tooling.training.det.loss import db_loss
 from service.tooling.training.det.model import DBTrainNet
+from service.tooling.training.det.replay import MixedSet, batch_keys, replay_per_batch
 
 LAST = "last.pt"
 
@@ -36,6 +36,7 @@ class TrainOptions:
     seed: int = 0
     workers: int = 0
     device: str = "cpu"
+    replay_ratio: float = 0.0  # share of each batch's crops drawn from the replay images (replay.py)
     augment: AugmentOptions = field(default_factory=AugmentOptions)
 
 
@@ -65,14 +66,15 @@ def load_weights(model: DBTrainNet, checkpoint: dict) -> None:
     model.load_weights(checkpoint)
 
 
-def _order(n: int, seed: int, epoch: int) -> list[int]:
-    return np.random.default_rng([seed, epoch, 7]).permutation(n).tolist()
-
-
 def train(model: DBTrainNet, dataset: DetTrainSet, opts: TrainOptions, out: Path, meta: dict,
-          resume: dict | None = None, log: Callable[[str], None] = print) -> list[dict]:
+          resume: dict | None = None, log: Callable[[str], None] = print,
+          replay: DetTrainSet | None = None) -> list[dict]:
     """Train for opts.steps optimiser steps (continuing a checkpoint's if given); returns the log rows.
-    `model` is a DBTrainNet (a zoo PP-OCR graph) or a native.NativeDBNet (a user's MMOCR DBNet)."""
+    `model` is a DBTrainNet (a zoo PP-OCR graph) or a native.NativeDBNet (a user's MMOCR DBNet).
+    With `replay`, opts.replay_ratio of each batch's crops come from it (replay.batch_keys)."""
+    n_rep = replay_per_batch(opts.replay_ratio, opts.batch_size) if replay is not None else 0
+    if n_rep:
+        log(f"replay: {n_rep} of {opts.batch_size} crops a batch from {len(replay)} replay images")
     device = torch.device(opts.device)
     torch.set_flush_denormal(True)  # denormal activations slow CPU convolutions many-fold
     trainable = model.freeze_first(opts.freeze)
@@ -87,23 +89,27 @@ def train(model: DBTrainNet, dataset: DetTrainSet, opts: TrainOptions, out: Path
             optimizer.load_state_dict(resume["optimizer"])
         step = int(resume["step"])
         log(f"resumed at step {step}")
-    per_epoch = max(len(dataset) // opts.batch_size, 1)
+    per_epoch = max(len(dataset) // (opts.batch_size - n_rep), 1)
     out.mkdir(parents=True, exist_ok=True)
     history: list[dict] = []
     sums: dict[str, float] = {}
     tick = time.perf_counter()
-    while step < opts.steps:
-        epoch, offset = divmod(step, per_epoch)
-        dataset.epoch = epoch
-        order = _order(len(dataset), opts.seed, epoch)
-        batches = [order[i * opts.batch_size:(i + 1) * opts.batch_size] for i in range(offset, per_epoch)]
-        loader = torch.utils.data.DataLoader(dataset, batch_sampler=batches, num_workers=opts.workers)
+    if step < opts.steps:
+        n_replay = len(replay) if n_rep else 0
+        batches = [batch_keys(len(dataset), n_replay, opts.batch_size, n_rep, opts.seed, s)
+                   for s in range(step, opts.steps)]
+        loader = torch.utils.data.DataLoader(MixedSet(dataset, replay if n_rep else None), batch_sampler=batches,
+                                             num_workers=opts.workers)
         for batch in loader:
             for group in optimizer.param_groups:
                 group["lr"] = group["base"] * _rate(step, opts, warm=group.get("warm", True))
             batch = {k: v.to(device) for k, v in batch.items()}
             prob, thr = model(batch["image"])
             loss, parts = db_loss(prob, thr, batch)
+            if n_rep:  # the loss of the replay crops alone (the last n_rep of the batch): forgetting shows here
+                with torch.no_grad():
+                    parts["replay"] = db_loss(prob[-n_rep:], thr[-n_rep:],
+                                              {k: v[-n_rep:] for k, v in batch.items()})[0].item()
             if not math.isfinite(loss.item()):
                 raise FloatingPointError(f"loss is {loss.item()} at step {step}")
             optimizer.zero_grad(set_to_none=True)

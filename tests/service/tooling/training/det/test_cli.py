@@ -65,3 +65,36 @@ def test_train_export_and_serve(tmp_path, zoo, weights_ready, capsys):
 def test_bad_arguments_exit_2(tmp_path, capsys):
     assert main(["train", "det", "--data", str(tmp_path / "missing"), "--out", str(tmp_path / "o")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_train_with_replay(tmp_path, zoo, weights_ready, capsys):
+    """--replay: the base model labels the replay images, each batch holds its share of them, and
+    the replay crops' own loss is logged."""
+    import json
+
+    import torch
+
+    root = data_path("icdar2015_train")
+    page = data_path("tesseract", "testing", "trainingtimes.tif")  # a printed page no evaluation reads
+    data = tmp_path / "data"
+    (data / "images").mkdir(parents=True)
+    (data / "gt").mkdir()
+    shutil.copy(root / "images" / "img_1.jpg", data / "images")
+    shutil.copy(root / "gt" / "gt_img_1.txt", data / "gt")
+    out = tmp_path / "run"
+    argv = ["train", "det", "--data", str(data), "--out", str(out), "--steps", "1", "--batch-size", "2",
+            "--size", "128", "--log-every", "1", "--check-side", "128", "--threads", "1",
+            "--replay", str(page), "--replay-ratio", "0.5"]
+    assert main(argv[:-4] + ["--replay", str(tmp_path / "none")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert main(argv) == 0
+    log = capsys.readouterr().out
+    assert "replay of 1 images" in log and "1 of 2 crops a batch" in log
+    labels = json.loads((out / "replay_labels.json").read_text())
+    assert labels["base_sha256"] == zoo.get("dbnet").weights.sha256
+    (line,) = [np.asarray(p).reshape(-1, 2) for p in labels["images"][0]["polygons"]]  # the page's one line
+    assert line[:, 0].min() < 200 and line[:, 0].max() > 800 and 50 < line[:, 1].min() < line[:, 1].max() < 170
+    row = json.loads((out / "history.jsonl").read_text().splitlines()[-1])
+    assert row["replay"] > 0
+    meta = torch.load(out / "last.pt", weights_only=True)["meta"]
+    assert meta["replay"]["images"] == 1 and meta["options"]["replay_ratio"] == 0.5

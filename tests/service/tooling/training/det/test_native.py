@@ -118,6 +118,7 @@ def test_dbnetpp_trains_a_step_and_exports_strictly(photos, tmp_path):
     (["--arch", ARCH, "--checkpoint", "{ckpt}", "--base", "dbnet"], "not both"),
     (["--arch", ARCH, "--checkpoint", "{ckpt}", "--size", "200"], "multiples of 32"),
     (["--arch", ARCH, "--checkpoint", "{missing}"], "does not exist"),
+    (["--arch", ARCH, "--checkpoint", "{ckpt}", "--replay", "{ckpt}"], "not available with --arch"),
 ])
 def test_bad_arguments_exit_2_with_a_message(photos, tmp_path, capsys, extra, message):
     ckpt = tmp_path / "user.pth"
