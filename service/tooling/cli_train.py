@@ -33,6 +33,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     kie.add_argument("--eval-only", action="store_true", help="evaluate --checkpoint on --ann, no training")
     kie.add_argument("--checkpoint", type=Path, default=None, help="checkpoint to evaluate (--eval-only)")
     kie.add_argument("--json", action="store_true", help="print the evaluation report as JSON")
+    kie.add_argument("--save-every-epoch", action="store_true",
+                     help="also write OUT/epoch_NNN.pth after every epoch (choose one on validation)")
     kie.set_defaults(func=run_train_kie)
     conv = kinds.add_parser("kie-openset", help="convert close-set WildReceipt labels to open-set (key/value + edges)")
     conv.add_argument("closeset", type=Path)
@@ -133,6 +135,9 @@ def _train(args: argparse.Namespace) -> int:
     with Progress(opts.epochs, "train kie") as progress:
         def log(epoch) -> None:
             progress.log(_epoch_line(epoch))
+            if args.save_every_epoch:
+                save_checkpoint(args.out, model, classes, dict(arch=arch, classes=classes, epoch=epoch.epoch,
+                                seed=opts.seed, train=options_meta(opts)), name=f"epoch_{epoch.epoch:03d}.pth")
             progress.step()
 
         history = train(model, train_docs, opts, classes, val_docs, log=log)
