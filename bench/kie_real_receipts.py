@@ -205,11 +205,11 @@ def run_sroie(client: TestClient, root: Path, models: list[str], units: list[str
             hits = {f: [0, 0, 0] for f in SROIE_CLASSES}
             for path in images:
                 keys = json.loads((root / "key" / f"{path.stem}.json").read_text())
-                units = labelled_units(ocr_page(client, path.read_bytes(), model, unit))
-                found = [(u["text"], u["label"]) for u in units]
+                labelled = labelled_units(ocr_page(client, path.read_bytes(), model, unit))
+                found = [(u["text"], u["label"]) for u in labelled]
                 for field, cls in SROIE_CLASSES.items():
                     hit = field_found(found, WILDRECEIPT_CLASSES[cls], keys.get(field, ""), field,
-                                      [u.get("value") for u in units])
+                                      [u.get("value") for u in labelled])
                     for k in range(3):
                         hits[field][k] += hit[k]
             n = max(len(images), 1)

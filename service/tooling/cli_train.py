@@ -33,6 +33,14 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     kie.add_argument("--eval-only", action="store_true", help="evaluate --checkpoint on --ann, no training")
     kie.add_argument("--checkpoint", type=Path, default=None, help="checkpoint to evaluate (--eval-only)")
     kie.add_argument("--json", action="store_true", help="print the evaluation report as JSON")
+    kie.add_argument("--box-jitter", type=float, default=0.0, help="augmentation: box edges move by "
+                     "N(0, this x box height) (0: off)")
+    kie.add_argument("--text-noise", type=float, default=0.0, help="augmentation: share of texts given "
+                     "one OCR-like edit (0: off)")
+    kie.add_argument("--rare-class-power", type=float, default=0.0, help="node classes rarer than the "
+                     "median weigh (median/count)^P in the loss, at most 10 (0: all 1, as MMOCR)")
+    kie.add_argument("--save-every-epoch", action="store_true",
+                     help="also write OUT/epoch_NNN.pth after every epoch (choose one on validation)")
     kie.set_defaults(func=run_train_kie)
     conv = kinds.add_parser("kie-openset", help="convert close-set WildReceipt labels to open-set (key/value + edges)")
     conv.add_argument("closeset", type=Path)
@@ -120,7 +128,9 @@ def _train(args: argparse.Namespace) -> int:
     if args.val_ann is not None:
         val_path = _ann_path(args.data, args.val_ann, ())
         val_docs = read_annotations(val_path, val_path.parent, num_classes=len(classes))
-    opts = TrainOptions(arch=arch, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed)
+    opts = TrainOptions(arch=arch, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+                        box_jitter=args.box_jitter, text_noise=args.text_noise,
+                        rare_class_power=args.rare_class_power)
     model = new_model(opts, len(classes), KIEDictionary.from_file(args.dict) if args.dict else None)
     if args.init is not None:
         _load_init(model, args.init)
@@ -133,6 +143,9 @@ def _train(args: argparse.Namespace) -> int:
     with Progress(opts.epochs, "train kie") as progress:
         def log(epoch) -> None:
             progress.log(_epoch_line(epoch))
+            if args.save_every_epoch:
+                save_checkpoint(args.out, model, classes, dict(arch=arch, classes=classes, epoch=epoch.epoch,
+                                seed=opts.seed, train=options_meta(opts)), name=f"epoch_{epoch.epoch:03d}.pth")
             progress.step()
 
         history = train(model, train_docs, opts, classes, val_docs, log=log)

@@ -201,28 +201,30 @@ class GNNLayer(nn.Module):
 
     def forward(self, nodes: torch.Tensor, edges: torch.Tensor,
                 nums: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
-        pairs = []
-        start = 0
-        for n in nums:
-            x = nodes[start:start + n]
-            pairs.append(torch.cat([x[:, None].expand(n, n, -1), x[None].expand(n, n, -1)], -1)
-                         .reshape(n * n, -1))
-            start += n
-        pair_feats = F.relu(self.in_fc(torch.cat([torch.cat(pairs), edges], -1)))
-        coefs = self.coef_fc(pair_feats)
+        # in_fc([n_i, n_j, e_ij]) = W_i n_i + W_j n_j + (W_e e_ij + b): the two node terms are
+        # computed once per node (N rows) and broadcast over the pairs instead of building the
+        # (N^2, 768) concatenation; the same function, about 3x fewer multiply-adds.
+        d = nodes.shape[1]
+        weight = self.in_fc.weight
+        from_i = F.linear(nodes, weight[:, :d])
+        from_j = F.linear(nodes, weight[:, d:2 * d])
+        from_e = F.linear(edges, weight[:, 2 * d:], self.in_fc.bias)
+        squares = [n * n for n in nums]  # split, not sliced: a slice's backward fills a whole-batch zero
+        pairs = [(e.view(n, n, -1) + i[:, None] + j[None]).reshape(n * n, -1) for n, e, i, j in zip(
+            nums, from_e.split(squares), from_i.split(list(nums)), from_j.split(list(nums)))]
+        pair_feats = F.relu(torch.cat(pairs))
         messages = []
-        start = 0
-        for n in nums:
-            c = coefs[start:start + n * n].view(n, n, 1)
-            c = c - torch.eye(n, dtype=c.dtype, device=c.device)[..., None] * 1e9  # no self-loop
-            attn = F.softmax(c, dim=1)
-            messages.append((attn * pair_feats[start:start + n * n].view(n, n, -1)).sum(1))
-            start += n * n
+        for n, c, feats in zip(nums, self.coef_fc(pair_feats).split(squares), pair_feats.split(squares)):
+            c = c.view(n, n) - torch.eye(n, dtype=c.dtype, device=c.device) * 1e9  # no self-loop
+            attn = F.softmax(c, dim=1)  # row i attends over its neighbours j
+            messages.append(torch.bmm(attn[:, None], feats.view(n, n, -1))[:, 0])  # sum_j a_ij f_ij
         nodes = nodes + F.relu(self.out_fc(torch.cat(messages)))
         return nodes, pair_feats
 
 
 class SDMGRHead(nn.Module):
+    LSTM_GROUPS = 8  # length groups of encode_texts (speed only: the features do not change)
+
     def __init__(self, dictionary: KIEDictionary | None = None, num_classes: int = 26,
                  visual_dim: int = 16, fusion_dim: int = 1024, node_input: int = 32,
                  node_embed: int = 256, edge_input: int = 5, edge_embed: int = 256,
@@ -256,14 +258,27 @@ class SDMGRHead(nn.Module):
         return torch.stack([dx, dy, aspect, h_ratio, w_ratio], -1)
 
     def encode_texts(self, texts: Sequence[str]) -> torch.Tensor:
-        """Node text features (N, node_embed): LSTM output at the last kept character."""
+        """Node text features (N, node_embed): LSTM output at the last kept character (0 if none).
+
+        A one-directional LSTM's output at a text's last character does not depend on the
+        padding after it, so texts are run in groups of similar kept length, each padded only to
+        its own longest (the features are the same; the padded steps are not computed)."""
         device = self.node_embed.weight.device
         idx, lengths = self.dictionary.encode(texts)
-        out, _ = self.rnn(self.node_embed(idx.to(device)))
-        lengths = lengths.to(device)
-        last = (lengths - 1).clamp(min=0)
-        feats = out[torch.arange(out.shape[0], device=device), last]
-        return feats * (lengths > 0).to(feats.dtype)[:, None]
+        embedded = self.node_embed(idx.to(device))
+        if self.rnn.bidirectional:  # the backward pass starts in the padding: one padded run
+            groups, width = [torch.arange(len(lengths))], embedded.shape[1]
+        else:
+            order = torch.argsort(lengths, stable=True)
+            order = order[lengths[order] > 0]  # empty texts keep the 0 feature
+            groups, width = (torch.chunk(order, self.LSTM_GROUPS) if len(order) else ()), None
+        feats = embedded.new_zeros(len(lengths), self.rnn.hidden_size * (1 + self.rnn.bidirectional))
+        for group in groups:
+            group_len = lengths[group]
+            out, _ = self.rnn(embedded[group.to(device), :width or int(group_len.max())])
+            last = out[torch.arange(len(group), device=device), (group_len - 1).clamp(min=0).to(device)]
+            feats = feats.index_put((group.to(device),), last * (group_len > 0).to(last.dtype).to(device)[:, None])
+        return feats
 
     def forward(self, visual: torch.Tensor | None, boxes: Sequence[torch.Tensor],
                 texts: Sequence[Sequence[str]]) -> tuple[torch.Tensor, torch.Tensor]:

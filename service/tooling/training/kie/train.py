@@ -9,12 +9,14 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Sequence
 
+import numpy as np
 import torch
 
 from handlers.families.kie.sdmgr import SDMGR
 from handlers.families.kie.text_encoding import SDMGR_CHARS, KIEDictionary
 from service.tooling.training.kie.checkpoint import build_model
-from service.tooling.training.kie.dataset import KIEDocument, make_batch
+from service.tooling.training.kie.augment import augment
+from service.tooling.training.kie.dataset import UNLABELLED, KIEDocument, make_batch
 from service.tooling.training.kie.evaluate import evaluate
 from service.tooling.training.kie.losses import sdmgr_loss
 
@@ -34,6 +36,9 @@ class TrainOptions:
     seed: int = 0
     threads: int = 1
     milestones: list[int] = field(default_factory=list)  # empty: 2/3 and 5/6 of the epochs
+    box_jitter: float = 0.0  # augment.py: box edges move by N(0, this x box height)
+    text_noise: float = 0.0  # augment.py: share of texts given one OCR-like edit
+    rare_class_power: float = 0.0  # > 0: node classes rarer than the median weigh (median/n)^p, <= 10
 
     def steps(self) -> list[int]:
         if self.milestones:
@@ -59,11 +64,26 @@ def new_model(opts: TrainOptions, num_classes: int, dictionary: KIEDictionary | 
     return build_model(opts.arch, num_classes, dictionary or KIEDictionary(RECEIPT_CHARS))
 
 
-def train_step(model: SDMGR, optimizer: torch.optim.Optimizer, docs: Sequence[KIEDocument]) -> dict[str, float]:
+def class_weights(docs: Sequence[KIEDocument], num_classes: int, power: float,
+                  cap: float = 10.0) -> torch.Tensor | None:
+    """Node-loss weights: 1 for classes at least as frequent as the median class (over classes
+    present in ``docs``), (median / count) ** power for rarer ones, at most ``cap``; None if power is 0."""
+    if power <= 0:
+        return None
+    labels = np.concatenate([d.labels for d in docs])
+    counts = np.bincount(labels[labels != UNLABELLED], minlength=num_classes).astype(np.float64)
+    median = np.median(counts[counts > 0])
+    weights = np.where(counts > 0, (median / np.maximum(counts, 1)) ** power, 1.0)
+    return torch.tensor(np.clip(weights, 1.0, cap), dtype=torch.float32)
+
+
+def train_step(model: SDMGR, optimizer: torch.optim.Optimizer, docs: Sequence[KIEDocument],
+               class_weight: torch.Tensor | None = None) -> dict[str, float]:
     """One optimiser step on a batch of receipts; returns the loss parts as floats."""
     batch = make_batch(docs, with_image=model.with_backbone)
     node_logits, edge_logits = model(batch.img, batch.boxes, batch.texts)
-    losses = sdmgr_loss(node_logits, edge_logits, batch.node_targets, batch.edge_targets)
+    losses = sdmgr_loss(node_logits, edge_logits, batch.node_targets, batch.edge_targets,
+                        class_weight=class_weight)
     optimizer.zero_grad()
     losses["loss"].backward()
     optimizer.step()
@@ -71,14 +91,21 @@ def train_step(model: SDMGR, optimizer: torch.optim.Optimizer, docs: Sequence[KI
 
 
 def run_epoch(model: SDMGR, optimizer: torch.optim.Optimizer, docs: Sequence[KIEDocument],
-              batch_size: int, generator: torch.Generator) -> dict[str, float]:
-    """One shuffled pass; mean of each loss part over the batches."""
+              batch_size: int, generator: torch.Generator, opts: TrainOptions | None = None,
+              rng: np.random.Generator | None = None,
+              class_weight: torch.Tensor | None = None) -> dict[str, float]:
+    """One shuffled pass (receipts augmented as ``opts`` says); mean of each loss part over the batches."""
     model.train()
+    opts = opts or TrainOptions()
+    rng = rng if rng is not None else np.random.default_rng(opts.seed)
+    chars = model.kie_head.dictionary.chars
     order = torch.randperm(len(docs), generator=generator).tolist()
     sums: dict[str, float] = {}
     n = 0
     for start in range(0, len(order), batch_size):
-        parts = train_step(model, optimizer, [docs[i] for i in order[start:start + batch_size]])
+        chunk = [augment(docs[i], rng, opts.box_jitter, opts.text_noise, chars)
+                 for i in order[start:start + batch_size]]
+        parts = train_step(model, optimizer, chunk, class_weight)
         for k, v in parts.items():
             sums[k] = sums.get(k, 0.0) + v
         n += 1
@@ -108,11 +135,13 @@ def _run_epochs(model: SDMGR, train_docs: Sequence[KIEDocument], opts: TrainOpti
     optimizer = torch.optim.Adam(model.parameters(), lr=opts.lr, weight_decay=opts.weight_decay)
     scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, opts.steps(), gamma=0.1)
     generator = torch.Generator().manual_seed(opts.seed)
+    rng = np.random.default_rng(opts.seed)
+    weight = class_weights(train_docs, len(classes), opts.rare_class_power)
     history = []
     for epoch in range(1, opts.epochs + 1):
         start = time.perf_counter()
         lr = optimizer.param_groups[0]["lr"]
-        parts = run_epoch(model, optimizer, train_docs, opts.batch_size, generator)
+        parts = run_epoch(model, optimizer, train_docs, opts.batch_size, generator, opts, rng, weight)
         scheduler.step()
         val = evaluate(model, val_docs, classes) if val_docs else None
         entry = EpochLog(epoch, parts["loss"], parts["loss_node"], parts["loss_edge"],

@@ -175,3 +175,38 @@ def test_default_threading_stays_close(name):
         node, edge = model(outputs["inputs"], [BOXES], [TEXTS])
     for got, want in zip((node, edge), outputs["raw"]):
         assert (got - want).abs().max() <= RTOL * want.abs().max()
+
+
+def test_fast_paths_equal_the_plain_formulas(one_thread):
+    """encode_texts runs the LSTM in length groups and the GNN splits in_fc into per-node and
+    per-edge terms (for speed): both must give what the plain formulas give (MMOCR's: one
+    padded LSTM run read at the last kept character; in_fc on the [n_i, n_j, e_ij]
+    concatenation), including empty texts, texts of dropped characters only, and two receipts."""
+    model = build_sdmgr(CONFIGS[1])
+    torch.manual_seed(1)
+    for p in model.parameters():
+        torch.nn.init.normal_(p, std=0.1)
+    head = model.kie_head
+    texts = ["", "Total", "a" * 37, "  ", "$12.50", "x", "ééé", "Store:ACME-12", "7"] * 3
+    idx, lengths = head.dictionary.encode(texts)
+    out, _ = head.rnn(head.node_embed(idx))
+    want = out[torch.arange(len(texts)), (lengths - 1).clamp(min=0)] * (lengths > 0).float()[:, None]
+    torch.testing.assert_close(head.encode_texts(texts), want, rtol=1e-6, atol=1e-7)
+    assert (head.encode_texts(texts)[lengths == 0] == 0).all()
+
+    layer, nums = head.gnn_layers[0], [5, 3]
+    nodes, edges = torch.randn(8, 256), torch.randn(34, 256)
+    got_nodes, got_edges = layer(nodes, edges, nums)
+    pairs, messages, start, pos = [], [], 0, 0
+    for n in nums:
+        x = nodes[start:start + n]
+        cat = torch.cat([x[:, None].expand(n, n, -1), x[None].expand(n, n, -1),
+                         edges[pos:pos + n * n].view(n, n, -1)], -1)
+        f = torch.relu(layer.in_fc(cat))
+        c = layer.coef_fc(f)[..., 0] - torch.eye(n) * 1e9
+        messages.append((torch.softmax(c, 1)[..., None] * f).sum(1))
+        pairs.append(f.reshape(n * n, -1))
+        start, pos = start + n, pos + n * n
+    torch.testing.assert_close(got_edges, torch.cat(pairs), rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(got_nodes, nodes + torch.relu(layer.out_fc(torch.cat(messages))),
+                               rtol=1e-5, atol=1e-5)
