@@ -28,6 +28,14 @@ def read_samples(data: Path, fmt: str = "icdar", names: set[str] | None = None) 
     return samples
 
 
+def read_image(sample: DetImage) -> np.ndarray:
+    """The sample's image (BGR); ValueError when it cannot be read."""
+    image = cv2.imread(str(sample.image), cv2.IMREAD_COLOR)
+    if image is None:
+        raise ValueError(f"cannot read image {sample.image}")
+    return image
+
+
 def read_name_list(path: Path) -> set[str]:
     """Image file names, one a line (blank lines and # comments skipped)."""
     lines = Path(path).read_text(encoding="utf-8").splitlines()
@@ -65,9 +73,7 @@ class DetTrainSet(torch.utils.data.Dataset):
     def draw(self, index: int, epoch: int) -> dict[str, torch.Tensor]:
         """The crop of sample `index` in pass `epoch` (the same for the same arguments)."""
         sample = self.samples[index]
-        image = cv2.imread(str(sample.image), cv2.IMREAD_COLOR)
-        if image is None:
-            raise ValueError(f"cannot read image {sample.image}")
+        image = read_image(sample)
         rng = np.random.default_rng([self.seed, epoch, index])
         height, width = image.shape[:2]
         base = served_scale(height, width, self.inputs)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 from torch import nn
@@ -26,6 +25,7 @@ from handlers.families.mmocr import dbnet
 from handlers.predictors.mmocr_det import MMOCRDetConfig, load_torch_runner, preprocess
 from service.tooling.evaluation.det_formats import DetImage
 from service.tooling.training import save_mmocr_checkpoint
+from service.tooling.training.det.data import read_image
 
 #: MMOCR configs this trainer fine-tunes: the DB family (its head has the threshold branch).
 DB_ARCHS = tuple(sorted(dbnet.DEFAULT_CFGS))
@@ -103,13 +103,7 @@ def check_inputs(samples: list[DetImage], cfg: MMOCRDetConfig, n: int = 2, limit
     resized to fit a limit x limit box (a cheaper check)."""
     if limit:
         cfg = dataclasses.replace(cfg, resize={"type": "Resize", "scale": (limit, limit), "keep_ratio": True})
-    out = []
-    for sample in samples[:n]:
-        image = cv2.imread(str(sample.image), cv2.IMREAD_COLOR)
-        if image is None:
-            raise ValueError(f"cannot read image {sample.image}")
-        out.append(preprocess(image, cfg)[0])
-    return out
+    return [preprocess(read_image(sample), cfg)[0] for sample in samples[:n]]
 
 
 def probabilities(model: NativeDBNet, inputs: list[np.ndarray]) -> list[np.ndarray]:

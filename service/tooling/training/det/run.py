@@ -4,12 +4,12 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 
 from handlers.predictors.db import DBConfig, preprocess
 from service.tooling.evaluation.det_formats import DetImage
+from service.tooling.training.det.data import read_image
 from service.tooling.training.det.export import export_onnx, initializer_names
 from service.tooling.training.det.model import DBTrainNet
 from service.tooling.training.det.train import load_weights
@@ -20,13 +20,7 @@ def served_inputs(samples: list[DetImage], inputs: DBConfig, n: int = 2, limit: 
     """The first n images as the served detector sees them, (1, 3, H, W) float32: its resize rule,
     or, with `limit`, scaled down to a long side of `limit` (a cheaper check)."""
     cfg = dataclasses.replace(inputs, limit_side_len=limit, limit_type="max") if limit else inputs
-    out = []
-    for sample in samples[:n]:
-        image = cv2.imread(str(sample.image), cv2.IMREAD_COLOR)
-        if image is None:
-            raise ValueError(f"cannot read image {sample.image}")
-        out.append(preprocess(image, cfg)[0])
-    return out
+    return [preprocess(read_image(sample), cfg)[0] for sample in samples[:n]]
 
 
 def build(onnx_path: Path, check: list[np.ndarray]) -> tuple[DBTrainNet, dict[str, str], float]:
