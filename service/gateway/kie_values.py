@@ -3,7 +3,9 @@
 A printed receipt line labelled `Date_value` often carries more than the date (`19/10/2018
 20:49:59 #01`, `Date: 23/01/2018`), an amount line its currency (`RM 31.00`). The label says what
 the unit is; `value` is the part of its text in the form of that class: a date for Date_value, a
-time for Time_value, an amount for the money classes. Units of other classes, or whose text holds
+time for Time_value, an amount for the money classes, and for Store_name_value the name without
+a company registration number printed after it (`AEON CO. (M) BHD (126926-H)`: Malaysian,
+Singaporean and similar business numbers, 4 or more digits with a check letter). Units of other classes, or whose text holds
 no such form, get no `value`. The patterns are the usual printed forms, not tuned to any set:
 day / month / year in any order with `/`, `-` or `.`, month names in English, 24- or 12-hour times,
 amounts with two decimals (`,` or `.` as the decimal mark).
@@ -22,6 +24,14 @@ _DATE = re.compile(
 _TIME = re.compile(r"(?<![\d.])\d{1,2}:\d{2}(?::\d{2})?(?: ?[ap]\.?m\.?)?(?![\d])", re.IGNORECASE)
 _AMOUNT = re.compile(r"(?<![\d.,])-?(?:\d{1,3}(?:[,.]\d{3})+|\d+)[.,]\d{2}(?![\d.,])")
 
+# a registration number closing a store-name line: `(728384-M)`, `(139386 X)`, `Co. Reg. No: 1135772-K`,
+# `860671-D`; in brackets, after a `reg` keyword, or hyphenated (a bare `1234 A` may be part of the name)
+_NUMBER = r"\d{4,}\s*-?\s*[A-Z]"
+_REG_WORD = r"(?:co(?:mpany)?\.?\s*)?reg(?:istration)?\.?\s*(?:no\.?\s*)?:?\s*"
+_REGISTRATION = re.compile(
+    r"[\s,]*(?:\(\s*(?:" + _REG_WORD + r")?" + _NUMBER + r"\s*\)?"
+    r"|" + _REG_WORD + _NUMBER + r"|\d{4,}-[A-Z])\s*$", re.IGNORECASE)
+
 _MONEY = ("Total_value", "Subtotal_value", "Tax_value", "Tips_value", "Prod_price_value")
 
 
@@ -34,6 +44,10 @@ def field_value(label: str, text: str) -> str | None:
     if label == "Time_value":
         match = _TIME.search(text)
         return match.group(0) if match else None
+    if label == "Store_name_value":
+        match = _REGISTRATION.search(text)
+        name = text[:match.start()].strip() if match else ""
+        return name or None
     if label in _MONEY:
         found = _AMOUNT.findall(text)
         return found[-1] if found else None

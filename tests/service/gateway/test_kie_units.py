@@ -127,7 +127,16 @@ def test_span_polygon_of_one_word_is_its_box():
     ("Prod_price_value", "2 100.00", "100.00"),  # a quantity before the price is not a thousands group
     ("Total_value", "TOTAL 1.234,50 EUR", "1.234,50"),
     ("Total_value", "12345.00", "12345.00"),
-    ("Store_name_value", "12/12/2012", None),  # other classes have no value form
+    ("Store_name_value", "AEON CO. (M) BHD (126926-H)", "AEON CO. (M) BHD"),
+    ("Store_name_value", "GARDENIA BAKERIES (KL) SDN BHD (139386 X)", "GARDENIA BAKERIES (KL) SDN BHD"),
+    ("Store_name_value", "Broadview Marketing Sdn Bhd(728384-M)", "Broadview Marketing Sdn Bhd"),
+    ("Store_name_value", "SANYU SUPPLY SDN BHD Co. Reg. No: 1135772-K", "SANYU SUPPLY SDN BHD"),
+    ("Store_name_value", "99 SPEED MART S/B", None),  # no number: the line is the name
+    ("Store_name_value", "KEDAI 1234 A", None),  # a bare number and letter may be part of the name
+    ("Store_name_value", "7-ELEVEN MALAYSIA SDN BHD", None),
+    ("Store_name_value", "(65351-M)", None),  # the number alone: no name
+    ("Store_name_value", "12/12/2012", None),
+    ("Store_addr_value", "NO. 9-G, JALAN DINAR D U3/D", None),  # other classes have no value form
 ])
 def test_field_value(label, text, value):
     assert field_value(label, text) == value
