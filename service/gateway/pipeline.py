@@ -126,8 +126,8 @@ async def _read_lines(backend: Backend, image: np.ndarray, rows: list[Detection]
     read them (doubtful ones both ways round, optional), split words."""
     t = time.perf_counter()
     crops = await asyncio.to_thread(_crops, image, [r.polygon for r in rows])
-    check_recognition_budget(page_columns(c.image.shape for c in crops), file_bytes, request.max_rec_columns,
-                             request.rec_columns_per_byte)
+    columns = page_columns(c.image.shape for c in crops)
+    check_recognition_budget(columns, file_bytes, request.max_rec_columns, request.rec_columns_per_byte)
     t = timer.mark("crop", t)
     images = [c.image for c in crops]
     flipped = [False] * len(crops)
@@ -140,10 +140,10 @@ async def _read_lines(backend: Backend, image: np.ndarray, rows: list[Detection]
     reads = await backend.recognize(request.rec, images, request.rec_lang)
     t = timer.mark("recognize", t)
     again = [i for i, d in enumerate(doubtful(crops, turns, request.both_ways)) if d]
-    shapes = [c.image.shape for c in crops] + [crops[i].image.shape for i in again]
     # A second reading that would overspend the page's budget is skipped, not refused: the page
     # was accepted for one reading of each line.
-    if again and within_budget(page_columns(shapes), file_bytes, request.max_rec_columns, request.rec_columns_per_byte):
+    columns += page_columns(crops[i].image.shape for i in again)
+    if again and within_budget(columns, file_bytes, request.max_rec_columns, request.rec_columns_per_byte):
         second = await backend.recognize(request.rec, [turned(images[i]) for i in again], request.rec_lang)
         keep_surer(reads, flipped, dict(zip(again, second)))
         t = timer.mark("reread", t)

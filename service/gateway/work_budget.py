@@ -31,14 +31,19 @@ def page_columns(shapes: Iterable[tuple[int, ...]]) -> int:
     return sum(line_columns(shape[1], shape[0]) for shape in shapes)
 
 
+def allowed_columns(file_bytes: int, base: int, per_byte: float) -> float:
+    """Recogniser columns a page of a `file_bytes` file may cost: `base + per_byte * file_bytes`."""
+    return base + per_byte * file_bytes
+
+
 def within_budget(columns: int, file_bytes: int, base: int, per_byte: float) -> bool:
     """Whether `columns` fit the budget of a `file_bytes` file (what check_recognition_budget enforces)."""
-    return columns <= base + per_byte * file_bytes
+    return columns <= allowed_columns(file_bytes, base, per_byte)
 
 
 def check_recognition_budget(columns: int, file_bytes: int, base: int, per_byte: float) -> None:
     """Refuse (413) a page whose lines would cost more than `base + per_byte * file_bytes` columns."""
-    allowed = base + per_byte * file_bytes
+    allowed = allowed_columns(file_bytes, base, per_byte)
     if columns > allowed:
         raise PayloadTooLarge(
             f"reading this page's text regions would cost {columns:,} recogniser columns (each line scaled to "
