@@ -34,7 +34,8 @@ class Segment(BaseModel):
     label: str = Field(description="KIE class of the segment")
     label_id: int
     label_score: float
-    value: str | None = Field(None, description="the date, time or amount in its text, for those classes")
+    value: str | None = Field(None, description="the date, time or amount in its text, for those classes; a store "
+                              "name without its company registration number (service/gateway/kie_values.py)")
 
 
 class Instance(BaseModel):
@@ -47,7 +48,8 @@ class Instance(BaseModel):
     label_id: int | None = Field(None, description="index of that class in the model's class list")
     label_score: float | None = Field(None, description="probability of that class")
     value: str | None = Field(None, description="the date / time / amount in the text of a line labelled "
-                              "Date_value, Time_value or a money class (Total_value, ...), when it holds one")
+                              "Date_value, Time_value or a money class (Total_value, ...), when it holds one; "
+                              "for Store_name_value the name without a registration number printed after it")
     entities: list[Entity] | None = Field(None, description="named entities in the line (with ?ner=<model>)")
     segments: list[Segment] | None = Field(None, description="the line's KIE units and their labels (with "
                                            "?kie=<model>&kie_unit=segment|word; the line itself then has no label)")
