@@ -66,12 +66,9 @@ def _job(args: argparse.Namespace):
     if not 0 <= args.replay_share < 1:
         raise ValueError("--replay-share must be in [0, 1)")
     if args.arch is not None:
-        from service.tooling.training.rec.native import check_arch
+        from service.tooling.training.rec.native import check_start
 
-        check_arch(args.arch)
-        if args.checkpoint is None or not args.checkpoint.is_file():
-            raise ValueError(f"--checkpoint {args.checkpoint} does not exist" if args.checkpoint
-                             else f"--arch {args.arch} needs --checkpoint (the MMOCR .pth to fine-tune)")
+        check_start(args.arch, args.checkpoint)  # before any data is read; NativeStart checks the same
     elif args.checkpoint is not None:
         raise ValueError("--checkpoint needs --arch (the MMOCR config it was trained with)")
     opts = TrainOptions(iterations=args.iterations, batch_size=args.batch_size, lr=args.lr,

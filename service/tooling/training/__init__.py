@@ -15,6 +15,19 @@ def save_mmocr_checkpoint(module, target, meta: dict):
     return target
 
 
+def state_snapshot(module) -> dict:
+    """A detached copy of `module`'s state_dict, to count later what training changed."""
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+def changed_tensors(before: dict, module) -> int:
+    """How many tensors of `module`'s state_dict differ from the snapshot `before`."""
+    import torch
+
+    after = module.state_dict()
+    return sum(not torch.equal(v, after[k].detach().cpu()) for k, v in before.items())
+
+
 def pick_device(name: str) -> str:
     """`--device` of the training commands: cpu, cuda, cuda:N, or auto (CUDA when available)."""
     import torch

@@ -28,11 +28,11 @@ def read_samples(data: Path, fmt: str = "icdar", names: set[str] | None = None) 
     return samples
 
 
-def read_image(sample: DetImage) -> np.ndarray:
-    """The sample's image (BGR); ValueError when it cannot be read."""
-    image = cv2.imread(str(sample.image), cv2.IMREAD_COLOR)
+def read_image(path: Path) -> np.ndarray:
+    """The image at `path` (BGR); ValueError when it cannot be read."""
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if image is None:
-        raise ValueError(f"cannot read image {sample.image}")
+        raise ValueError(f"cannot read image {path}")
     return image
 
 
@@ -73,7 +73,7 @@ class DetTrainSet(torch.utils.data.Dataset):
     def draw(self, index: int, epoch: int) -> dict[str, torch.Tensor]:
         """The crop of sample `index` in pass `epoch` (the same for the same arguments)."""
         sample = self.samples[index]
-        image = read_image(sample)
+        image = read_image(sample.image)
         rng = np.random.default_rng([self.seed, epoch, index])
         height, width = image.shape[:2]
         base = served_scale(height, width, self.inputs)

@@ -11,12 +11,10 @@ only, like the ONNX graph. Export writes the trained tensors back into the origi
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
 from torch import nn
 
-from service.tooling.training.onnx_torch import ConversionError, to_torch
+from service.tooling.training.onnx_torch import ConversionError
 
 
 def _plain_conv(module: nn.Module) -> nn.Conv2d | None:
@@ -106,13 +104,3 @@ class DBTrainNet(nn.Module):
             for p in self.net.get_submodule(node.target).parameters():
                 p.requires_grad_(False)
         return sum(p.numel() for p in self.parameters() if p.requires_grad)
-
-
-def freeze_first(model, fraction: float) -> int:
-    """`model.freeze_first(fraction)`: the first `fraction` of its layers fixed; trainable parameters left."""
-    return model.freeze_first(fraction)
-
-
-def load_detector(onnx_path: str | Path) -> DBTrainNet:
-    """The ONNX detector as a DBTrainNet (not yet checked: see check_against_onnx)."""
-    return DBTrainNet(to_torch(onnx_path))

@@ -24,7 +24,7 @@ from handlers.api.spec import ModelSpec
 from handlers.families.mmocr import dbnet
 from handlers.predictors.mmocr_det import MMOCRDetConfig, load_torch_runner, preprocess
 from service.tooling.evaluation.det_formats import DetImage
-from service.tooling.training import save_mmocr_checkpoint
+from service.tooling.training import changed_tensors, save_mmocr_checkpoint, state_snapshot
 from service.tooling.training.det.data import read_image
 
 #: MMOCR configs this trainer fine-tunes: the DB family (its head has the threshold branch).
@@ -103,7 +103,7 @@ def check_inputs(samples: list[DetImage], cfg: MMOCRDetConfig, n: int = 2, limit
     resized to fit a limit x limit box (a cheaper check)."""
     if limit:
         cfg = dataclasses.replace(cfg, resize={"type": "Resize", "scale": (limit, limit), "keep_ratio": True})
-    return [preprocess(read_image(sample), cfg)[0] for sample in samples[:n]]
+    return [preprocess(read_image(sample.image), cfg)[0] for sample in samples[:n]]
 
 
 def probabilities(model: NativeDBNet, inputs: list[np.ndarray]) -> list[np.ndarray]:
@@ -130,12 +130,6 @@ def served_difference(arch: str, checkpoint: Path, model: NativeDBNet, check: li
     return worst
 
 
-def changed_tensors(before: dict[str, torch.Tensor], model: NativeDBNet) -> int:
-    """How many tensors of the state_dict differ from `before`."""
-    after = model.model.state_dict()
-    return sum(not torch.equal(before[k], after[k].detach().cpu()) for k in before)
-
-
 class NativeStart:
     """`train det --arch CONFIG --checkpoint PTH`: the steps around the shared loop (run.ZooStart's
     interface) for a user's MMOCR DB-family checkpoint."""
@@ -157,7 +151,7 @@ class NativeStart:
 
     def build(self, check: list[np.ndarray]) -> str:
         self.model = load_native(self.arch, self.checkpoint)
-        self.before = {k: v.detach().clone() for k, v in self.model.model.state_dict().items()}
+        self.before = state_snapshot(self.model.model)
         return f"{self.arch} from {self.checkpoint} (loaded strictly)"
 
     def restore(self, checkpoint: Path) -> dict:
@@ -174,7 +168,7 @@ class NativeStart:
         worst = served_difference(self.arch, target, self.model, check)
         entry = checkpoint_entry(name, self.arch, target).model_copy(update={"description": f"{self.arch} {note}"})
         write_entry(out, entry)
-        return (f"wrote {target} ({changed_tensors(self.before, self.model)} tensors changed; loaded strictly "
+        return (f"wrote {target} ({changed_tensors(self.before, self.model.model)} tensors changed; loaded strictly "
                 f"by the registry, served output equals torch on {len(check)} real images, max |diff| {worst:.2g}), "
                 f"sha256 {entry.weights.sha256[:12]}; zoo entry {out / 'zoo_entry.yaml'}; serve it with "
                 f"`ocrserve archive --arch {self.arch} --checkpoint {target} --name {name}`")

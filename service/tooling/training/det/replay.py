@@ -19,17 +19,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 
 from handlers.predictors.db import DBConfig, DBDetector
 from handlers.runtime import OnnxRunner
 from service.tooling.evaluation.datasets import GtWord
-from service.tooling.evaluation.det_formats import DetImage
-from service.tooling.training.det.data import DetTrainSet
+from service.tooling.evaluation.det_formats import IMAGE_SUFFIXES, DetImage
+from service.tooling.training.det.data import DetTrainSet, read_image
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp")
 LABELS = "replay_labels.json"
 
 
@@ -64,9 +62,7 @@ def pseudo_labels(onnx_path: Path, config: DBConfig, images: list[Path], threads
     detector = DBDetector(OnnxRunner(Path(onnx_path), threads=threads), config)
     out = []
     for path in images:
-        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if image is None:
-            raise ValueError(f"cannot read replay image {path}")
+        image = read_image(path)
         words = [GtWord(polygon=[round(float(v), 2) for v in d.polygon.reshape(-1)], text=None, ignored=False)
                  for d in detector(image)]
         out.append(DetImage(image=Path(path), words=words))

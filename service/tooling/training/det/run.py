@@ -12,7 +12,6 @@ from service.tooling.evaluation.det_formats import DetImage
 from service.tooling.training.det.data import read_image
 from service.tooling.training.det.export import export_onnx, initializer_names
 from service.tooling.training.det.model import DBTrainNet
-from service.tooling.training.det.train import load_weights
 from service.tooling.training.onnx_torch import check_against_onnx, to_torch
 
 
@@ -20,7 +19,7 @@ def served_inputs(samples: list[DetImage], inputs: DBConfig, n: int = 2, limit: 
     """The first n images as the served detector sees them, (1, 3, H, W) float32: its resize rule,
     or, with `limit`, scaled down to a long side of `limit` (a cheaper check)."""
     cfg = dataclasses.replace(inputs, limit_side_len=limit, limit_type="max") if limit else inputs
-    return [preprocess(read_image(sample), cfg)[0] for sample in samples[:n]]
+    return [preprocess(read_image(sample.image), cfg)[0] for sample in samples[:n]]
 
 
 def build(onnx_path: Path, check: list[np.ndarray]) -> tuple[DBTrainNet, dict[str, str], float]:
@@ -48,7 +47,7 @@ def from_checkpoint(onnx_path: Path, checkpoint: Path) -> tuple[DBTrainNet, dict
     mapping = initializer_names(graph, onnx_path)
     model = DBTrainNet(graph)
     state = torch.load(checkpoint, map_location="cpu", weights_only=True)
-    load_weights(model, state)
+    model.load_weights(state)
     return model, mapping, state
 
 

@@ -62,10 +62,6 @@ def save_checkpoint(path: Path, model: DBTrainNet, optimizer, step: int, meta: d
     tmp.replace(path)
 
 
-def load_weights(model: DBTrainNet, checkpoint: dict) -> None:
-    model.load_weights(checkpoint)
-
-
 def train(model: DBTrainNet, dataset: DetTrainSet, opts: TrainOptions, out: Path, meta: dict,
           resume: dict | None = None, log: Callable[[str], None] = print,
           replay: DetTrainSet | None = None) -> list[dict]:
@@ -83,7 +79,7 @@ def train(model: DBTrainNet, dataset: DetTrainSet, opts: TrainOptions, out: Path
     optimizer = _optimizer(model, opts)
     step = 0
     if resume is not None:
-        load_weights(model, resume)
+        model.load_weights(resume)
         model.to(device)
         if resume.get("optimizer"):
             optimizer.load_state_dict(resume["optimizer"])

@@ -27,7 +27,7 @@ from handlers.api.spec import ModelSpec
 from handlers.families.mmocr_rec import crnn, svtr
 from handlers.predictors.mmocr_rec import MMOCRRecConfig, MMOCRRecognizer, load_torch_runner, preprocess
 from handlers.runtime import Device, TorchRunner
-from service.tooling.training import save_mmocr_checkpoint
+from service.tooling.training import changed_tensors, save_mmocr_checkpoint, state_snapshot
 
 #: MMOCR configs this trainer fine-tunes: the 1.x CTC recognisers.
 CTC_ARCHS = tuple(sorted({*crnn.DEFAULT_CFGS, *svtr.DEFAULT_CFGS}))
@@ -48,6 +48,14 @@ def check_arch(arch: str) -> None:
     raise ValueError(f"--arch {arch}: `train rec` fine-tunes CTC recognisers only ({', '.join(CTC_ARCHS)}); "
                      "attention decoders (SAR, NRTR, RobustScanner, SATRN, MASTER, ABINet, ASTER), SegOCR and "
                      "the 0.x CRNN-TPS are served (`ocrserve archive`) but not trained here")
+
+
+def check_start(arch: str, checkpoint: Path | None) -> None:
+    """ValueError unless `arch` is a CTC recogniser config and `checkpoint` an existing file."""
+    check_arch(arch)
+    if checkpoint is None or not Path(checkpoint).is_file():
+        raise ValueError(f"--checkpoint {checkpoint} does not exist" if checkpoint else
+                         f"--arch {arch} needs --checkpoint (the MMOCR .pth to fine-tune)")
 
 
 def spec_of(arch: str, checkpoint: Path, name: str = "train-rec") -> ModelSpec:
@@ -157,15 +165,12 @@ class NativeStart:
     """`train rec --arch CONFIG --checkpoint PTH`: run.ZooStart's steps for a user's MMOCR checkpoint."""
 
     def __init__(self, arch: str, checkpoint: Path | None):
-        check_arch(arch)
-        if checkpoint is None or not Path(checkpoint).is_file():
-            raise ValueError(f"--checkpoint {checkpoint} does not exist" if checkpoint else
-                             f"--arch {arch} needs --checkpoint (the MMOCR .pth to fine-tune)")
+        check_start(arch, checkpoint)
         self.native = load_native(arch, Path(checkpoint))
         self.source = self.native.source
         self.classes = self.native.classes
         self.reader = self.native.predictor()  # before training: the checkpoint's own reads (replay)
-        self.before = {k: v.detach().clone() for k, v in self.native.module.state_dict().items()}
+        self.before = state_snapshot(self.native.module)
 
     def fold_text(self, text: str) -> str:
         return self.native.fold_text(text)
@@ -182,8 +187,7 @@ class NativeStart:
 
         target = save_mmocr_checkpoint(model.module, out / CHECKPOINT_NAME, {"arch": model.arch, "source": str(self.source)})
         diff = served_difference(model, target, [c.image for c in check_crops[:16]])
-        after = model.module.state_dict()
-        changed = sum(not torch.equal(v, after[k].detach().cpu()) for k, v in self.before.items())
+        changed = changed_tensors(self.before, model.module)
         exported = {**export_record(target, diff), "tensors_changed": changed}
         return exported, (f"wrote {target} ({changed} tensors changed; loaded strictly by the registry, served "
                           f"output equals torch within {diff:.2g}); serve it with `ocrserve archive --arch "

@@ -76,11 +76,9 @@ def _overfit_batch(photos):
 
 
 def test_db_loss_falls_when_overfitting_two_photos(source, inputs, photos):
-    from service.tooling.training.det.model import freeze_first
-
     torch.manual_seed(0)  # the new threshold head starts from random weights: the same ones every run
     model, _, _ = _build(source, inputs)
-    freeze_first(model, 0.6)
+    model.freeze_first(0.6)
     model.train()
     batch = _overfit_batch(photos)
     assert batch["shrink"].sum() > 100  # the crops hold text
