@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import hashlib
 import json
 import sys
 import tempfile
@@ -52,13 +51,14 @@ from service.tooling.evaluation.kie_metrics import kie_f1  # noqa: E402
 from service.tooling.local_backend import LocalBackend  # noqa: E402
 from service.tooling.training.kie.dataset import UNLABELLED  # noqa: E402
 from service.tooling.training.kie.evaluate import WILDRECEIPT_CLASSES, ignored_classes_for, per_class_scores  # noqa: E402
-from service.tooling.training.kie.real_data import SROIE_CLASSES, norm  # noqa: E402
+from service.tooling.training.kie.real_data import SROIE_CLASSES, norm, sroie_images  # noqa: E402
 from service.gateway import kie_units  # noqa: E402
 from service.gateway.main import create_app  # noqa: E402
 from service.tooling.evaluation.metrics import _intersection_area, _polygon, _valid  # noqa: E402
 from service.gateway.settings import Settings  # noqa: E402
 from service.tooling.packaging.weights import sha256_of  # noqa: E402
 from service.gateway.zoo import load_zoo  # noqa: E402
+from service.tooling.training.det.zoo_entry import with_detector, write_zoo  # noqa: E402
 
 DEFAULT_ANN = REPO.parent / "shared" / "data" / "mmocr" / "main" / "kie_toy_dataset" / "wildreceipt" / "data.txt"
 FIELDS = ("Store_name_value", "Store_addr_value", "Date_value", "Total_value")
@@ -120,9 +120,10 @@ def wild_report(name: str, preds: list[list[int]], gts: list[list[int]]) -> None
     print(f"| {name} | {len(gts)} | {f1['macro_f1']:.4f} | {f1['micro_f1']:.4f} | {fields} | {worst} |", flush=True)
 
 
-def candidate_zoo(checkpoints: list[Path], out: Path) -> tuple[Path, list[str]]:
+def candidate_zoo(checkpoints: list[Path], out: Path, det: str | None = None) -> tuple[Path, list[str]]:
     """A copy of the zoo manifest at ``out`` plus each checkpoint as model ``sdmgr-cand<i>`` (the
-    entry of sdmgr with other weights, and the class list / dictionary beside them); returns the
+    entry of sdmgr with other weights, and the class list / dictionary beside them), and ``det`` (a
+    zoo detector or an ONNX file, as scene_text_levers.py --det) as the default detector; returns the
     manifest and the KIE model names to measure."""
     raw = yaml.safe_load((REPO / "model_store" / "zoo.yaml").read_text(encoding="utf-8"))
     names = ["sdmgr"]
@@ -138,6 +139,10 @@ def candidate_zoo(checkpoints: list[Path], out: Path) -> tuple[Path, list[str]]:
         names.append(name)
         print(f"{name} = {ckpt}")
     out.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
+    if det:
+        zoo, name = with_detector(load_zoo(out), det)
+        write_zoo(zoo.model_copy(update={"defaults": {**zoo.defaults, "det": name}}), out)
+        print(f"detector {name}")
     return out, names
 
 
@@ -183,17 +188,6 @@ def run_wild(client: TestClient, ann: Path, models: list[str], units: list[str],
                         [gts[i] for i in with_image])
 
 
-def sroie_images(root: Path, part: str) -> list[Path]:
-    """SROIE receipts with an image: all, or the `tune` / `test` half (ranked by sha1 of `13:<stem>`,
-    the first half tunes, the second is reported)."""
-    images = sorted((root / "img").glob("*.jpg"))
-    if part == "all":
-        return images
-    ranked = sorted(images, key=lambda p: hashlib.sha1(f"13:{p.stem}".encode()).hexdigest())
-    half = ranked[:len(ranked) // 2] if part == "tune" else ranked[len(ranked) // 2:]
-    return sorted(half)
-
-
 def run_sroie(client: TestClient, root: Path, models: list[str], units: list[str], part: str) -> None:
     images = sroie_images(root, part)
     print(f"\nSROIE {root} ({part}): {len(images)} receipts with an image, `/ocr?kie=`; fraction found, "
@@ -233,6 +227,8 @@ def main() -> int:
     parser.add_argument("--sroie-part", choices=("all", "tune", "test"), default="all",
                         help="SROIE images: all, or the tuning / reported half")
     parser.add_argument("--no-gt", action="store_true", help="skip the ground-truth-box figures")
+    parser.add_argument("--det", default=None, help="detector of the /ocr figures: a zoo detector or an .onnx file "
+                        "served like the default one (ocrserve train det's output); default: the zoo's default")
     args = parser.parse_args()
     if not args.ann.is_file():
         print(f"no annotations at {args.ann}", file=sys.stderr)
@@ -246,7 +242,7 @@ def main() -> int:
         kie_units.SEGMENT_GAP = args.gap
     print(f"kie_unit {units}, segment gap {kie_units.SEGMENT_GAP} line heights")
     with tempfile.TemporaryDirectory() as tmp:
-        zoo_path, models = candidate_zoo(args.checkpoint, Path(tmp) / "zoo.yaml")
+        zoo_path, models = candidate_zoo(args.checkpoint, Path(tmp) / "zoo.yaml", args.det)
         models = models[1:] if args.no_default and args.checkpoint else models
         app = create_app(Settings(zoo_path=zoo_path), backend=LocalBackend(load_zoo(zoo_path)))
         with TestClient(app) as client:

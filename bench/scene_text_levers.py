@@ -48,7 +48,7 @@ from service.tooling.local_backend import LocalBackend  # noqa: E402
 from service.tooling.evaluation.datasets import GtWord, read_icdar2015_gt  # noqa: E402
 from service.tooling.evaluation.evaluation import evaluate_end_to_end  # noqa: E402
 from service.tooling.evaluation.metrics import character_error_rate  # noqa: E402
-from service.tooling.training.kie.real_data import split_of  # noqa: E402
+from service.tooling.training.kie.real_data import split_of, sroie_images  # noqa: E402
 from service.gateway.main import create_app  # noqa: E402
 from service.gateway.settings import Settings  # noqa: E402
 from service.gateway.zoo import load_zoo  # noqa: E402
@@ -59,6 +59,7 @@ LEVERS: dict[str, dict] = {
     "default": {},
     "side960": {"limit_side_len": 960},
     "side1280": {"limit_side_len": 1280},
+    "mask0.25": {"mask_thr": 0.25},
     "mask0.3": {"mask_thr": 0.3},
     "unclip1.6": {"unclip_ratio": 1.6},
     "unclip1.8": {"unclip_ratio": 1.8},
@@ -172,6 +173,9 @@ def _arguments() -> argparse.Namespace:
                                          "rec_min_score=0.8) on every lever's answers")
     parser.add_argument("--documents", action="store_true", help="document pages table per lever")
     parser.add_argument("--receipts", action="store_true", help="SROIE receipts table per lever")
+    parser.add_argument("--sroie-part", choices=("all", "tune", "test"), default="all",
+                        help="with --receipts: all SROIE receipts with an image, or the half that tunes or is "
+                             "reported (the halves of bench/kie_real_receipts.py)")
     parser.add_argument("--wild-receipts", type=Path, metavar="LIST", help="instead of SROIE, the WildReceipt "
                         "receipts listed (e.g. receipts_dev.txt of bench/det_replay_images.py)")
     return parser.parse_args()
@@ -196,21 +200,21 @@ class Lever:
         return out, f"{(time.perf_counter() - start) / max(count, 1):.2f} | {_stage_ms(self.answers[before:])}"
 
 
-def receipts_row(ocr, listing: Path | None = None) -> str:
+def receipts_row(ocr, listing: Path | None = None, part: str = "all") -> str:
     """Word recall and precision (bags of words) on the SROIE receipts that have an image, or on
     the WildReceipt receipts whose image paths `listing` names (bench/det_replay_images.py)."""
     found = read = wanted = 0
-    for image, truth in (wild_receipts(listing) if listing else sroie_receipts()):
+    for image, truth in (wild_receipts(listing) if listing else sroie_receipts(part)):
         text = " ".join(r["text"] for r in ocr(image.read_bytes())["pages"][0]["result"])
         want, got = _words(truth), _words(text)
         found, read, wanted = found + sum((want & got).values()), read + sum(got.values()), wanted + sum(want.values())
     return f"{found / max(wanted, 1):.3f} | {found / max(read, 1):.3f}"
 
 
-def sroie_receipts() -> list[tuple[Path, str]]:
+def sroie_receipts(part: str = "all") -> list[tuple[Path, str]]:
     return [(image, " ".join(line.split(",", 8)[8] for line in
                              (RECEIPTS / "box" / f"{image.stem}.csv").read_text(encoding="utf-8").splitlines() if line))
-            for image in sorted((RECEIPTS / "img").glob("*.jpg"))]
+            for image in sroie_images(RECEIPTS, part)]
 
 
 def wild_receipts(listing: Path) -> list[tuple[Path, str]]:
@@ -274,20 +278,29 @@ def main() -> int:
                 cells, cost = lever.timed(documents_row, 8)
                 documents.append(f"| {name} | {cells} | {cost} |")
             if args.receipts or args.wild_receipts:
-                cells, cost = lever.timed(lambda ocr: receipts_row(ocr, args.wild_receipts),
-                                          len(wild_receipts(args.wild_receipts) if args.wild_receipts else sroie_receipts()))
+                cells, cost = lever.timed(lambda ocr: receipts_row(ocr, args.wild_receipts, args.sroie_part),
+                                          len(wild_receipts(args.wild_receipts) if args.wild_receipts
+                                              else sroie_receipts(args.sroie_part)))
                 receipts.append(f"| {name} | {cells} | {cost} |")
     turned = f", turned {args.turn} degrees clockwise" if args.turn else ""
     _print_table(f"ICDAR 2015 train, part {args.part} (seed {args.seed}), {len(data)} photos{turned}, "
-                 f"detector {det_model or zoo.defaults['det']}",
+                 f"detector {det_model or _default_detector(zoo)}",
                  "| lever | options | det P | det R | det hmean | e2e P | e2e R | e2e F | s/image | "
                  "cls+reread ms/image |", photos)
     _print_table("Document pages (../shared/data/tesseract/testing): CER upright; words found when turned",
                  "| lever | CER phototest | CER eurotext | found at 90 (photo / euro) | at 180 | at 270 | s/page | "
                  "cls+reread ms/page |", documents)
-    _print_table(f"{args.wild_receipts or 'SROIE receipts with an image (../shared/data/sroie2019_train)'}: bags of words",
+    _print_table(f"{args.wild_receipts or f'SROIE receipts with an image (../shared/data/sroie2019_train, {args.sroie_part})'}"
+                 ": bags of words",
                  "| lever | word recall | word precision | s/receipt | cls+reread ms/receipt |", receipts)
     return 0
+
+
+def _default_detector(zoo) -> str:
+    """What reads a request that names no detector: the default, or the photo route's detector for
+    images that are mostly not paper (service/gateway/photo_route.py)."""
+    det = zoo.defaults["det"]
+    return f"{det}, photos to {zoo.photos.det} (paper share < {zoo.photos.paper_below:g})" if zoo.photos else det
 
 
 def _floor_row(data: list, answers: list[dict], floors: dict[str, float], prefix: str = "") -> str:

@@ -105,3 +105,14 @@ def sroie_record(csv_path: Path, key_path: Path, image_path: Path) -> dict | Non
     height = int(max(max(q[1::2]) for q, _ in rows)) + 1
     anns = [{"box": q, "text": t, "label": lab} for (q, t), lab in zip(rows, labels)]
     return {"file_name": str(image_path), "height": height, "width": width, "annotations": anns}
+
+
+def sroie_images(root: Path, part: str) -> list[Path]:
+    """SROIE receipts with an image under `root/img`: all, or the `tune` / `test` half (ranked by sha1
+    of `13:<stem>`, the first half tunes, the second is reported)."""
+    images = sorted((root / "img").glob("*.jpg"))
+    if part == "all":
+        return images
+    ranked = sorted(images, key=lambda p: hashlib.sha1(f"13:{p.stem}".encode()).hexdigest())
+    half = ranked[:len(ranked) // 2] if part == "tune" else ranked[len(ranked) // 2:]
+    return sorted(half)
