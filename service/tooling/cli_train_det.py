@@ -50,6 +50,9 @@ def add_command(kinds: argparse._SubParsersAction) -> None:
     det.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
     det.add_argument("--export-only", type=Path, default=None, metavar="CHECKPOINT",
                      help="no training: export this checkpoint to OUT/det.onnx")
+    det.add_argument("--blend", type=float, default=None, metavar="SHARE",
+                     help="export SHARE x the trained weights + (1 - SHARE) x the --base model's (a weight-space "
+                          "ensemble, WiSE-FT: keeps more of what the base model did elsewhere); 0 < SHARE <= 1")
     det.add_argument("--check-side", type=int, default=960,
                      help="long side of the real images the ONNX / torch equality checks run on")
     det.add_argument("--name", default=None, help="model name in OUT/zoo_entry.yaml (default: OUT's name)")
@@ -97,6 +100,9 @@ def run_train_det(args: argparse.Namespace) -> int:
         if args.replay and args.arch is not None:
             raise ValueError("--replay labels old-domain images with a zoo detector (--base); "
                              "it is not available with --arch")
+        if args.blend is not None and (args.arch is not None or not 0 < args.blend <= 1):
+            raise ValueError(f"--blend {args.blend}: a share in (0, 1] of the trained weights, blended with a "
+                             "zoo detector's (--base; not with --arch)")
         start = _start(args)
         names = read_name_list(args.list) if args.list else None
         samples = read_samples(args.data, args.format, names)
@@ -156,8 +162,12 @@ def run_train_det(args: argparse.Namespace) -> int:
             (args.out / "history.jsonl").open("a", encoding="utf-8").write(
                 "".join(json.dumps(row) + "\n" for row in history))
             step = opts.steps
+        if args.blend is not None and args.blend < 1:
+            print(f"train det: {start.blend(args.blend)}", flush=True)
+            meta = {**meta, "blend": args.blend}
         line = start.export(args.out, check, {"step": step, **meta}, name,
-                            f"fine-tuned by `ocrserve train det` ({step} steps on {meta['images']} images)")
+                            f"fine-tuned by `ocrserve train det` ({step} steps on {meta['images']} images"
+                            + (f"; weights {args.blend:g} x trained + {1 - args.blend:g} x base)" if "blend" in meta else ")"))
     except (ConversionError, ValueError) as exc:
         print(f"train det: {exc}", file=sys.stderr)
         return 1

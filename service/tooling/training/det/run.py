@@ -74,6 +74,19 @@ class ZooStart:
         self.model, self.mapping, state = from_checkpoint(self.source, checkpoint)
         return state
 
+    def blend(self, share: float) -> str:
+        """The network's weights become `share` x the trained ones + (1 - share) x the base model's
+        (WiSE-FT, Wortsman et al. 2022): the fine-tuned gain largely stays while the model keeps more
+        of its other domains. Only tensors that training changed move."""
+        base = to_torch(self.source).state_dict()
+        moved = 0
+        with torch.no_grad():
+            for key, value in self.model.net.state_dict().items():  # views of the parameters
+                if value.dtype.is_floating_point and not torch.equal(value, base[key].to(value)):
+                    value.copy_(share * value + (1 - share) * base[key].to(value))
+                    moved += 1
+        return f"blended {moved} trained tensors: {share:g} x trained + {1 - share:g} x {self.base.name}"
+
     def export(self, out: Path, check: list[np.ndarray], meta: dict, name: str, note: str) -> str:
         from service.tooling.training.det.zoo_entry import trained_entry, write_entry
 

@@ -26,8 +26,9 @@ def _covered(words, detections) -> float:
 def test_train_export_and_serve(tmp_path, zoo, weights_ready, capsys):
     from service.gateway.zoo import ZooEntry, load_zoo
     from service.tooling.local_backend import LocalBackend
-    from service.tooling.training.det.zoo_entry import with_detector, write_zoo
     from service.tooling.evaluation.datasets import read_icdar2015_gt
+    from service.tooling.packaging.weights import weight_path
+    from service.tooling.training.det.zoo_entry import with_detector, write_zoo
 
     root = data_path("icdar2015_train")
     data = tmp_path / "data"
@@ -60,6 +61,26 @@ def test_train_export_and_serve(tmp_path, zoo, weights_ready, capsys):
     # resuming the finished run trains nothing more and exports the same weights
     assert main(argv + ["--resume"]) == 0
     assert "resumed at step 2" in capsys.readouterr().out
+
+    # --blend 0.25: the exported tensors lie a quarter of the way from the base model's to the trained ones
+    blended = tmp_path / "blend"
+    export = ["train", "det", "--data", str(data), "--out", str(blended), "--check-side", "256", "--threads", "1",
+              "--export-only", str(out / "step00002.pt")]
+    assert main(export + ["--blend", "1.5"]) == 2 and "--blend 1.5" in capsys.readouterr().err
+    assert main(export + ["--blend", "0.25"]) == 0
+    assert "blended" in capsys.readouterr().out
+    base, trained, mix = (_initializers(p) for p in (weight_path(zoo.get("dbnet")), out / "det.onnx",
+                                                         blended / "det.onnx"))
+    moved = [k for k in base if not np.array_equal(base[k], trained[k])]
+    assert moved and all(np.allclose(mix[k], 0.75 * base[k] + 0.25 * trained[k], rtol=1e-6, atol=1e-6) for k in moved)
+    assert all(np.array_equal(mix[k], base[k]) for k in base if k not in moved)
+
+
+def _initializers(path) -> dict[str, np.ndarray]:
+    import onnx
+    from onnx import numpy_helper
+
+    return {i.name: numpy_helper.to_array(i) for i in onnx.load(str(path)).graph.initializer}
 
 
 def test_bad_arguments_exit_2(tmp_path, capsys):
