@@ -165,9 +165,9 @@ def run_train_det(args: argparse.Namespace) -> int:
         if args.blend is not None and args.blend < 1:
             print(f"train det: {start.blend(args.blend)}", flush=True)
             meta = {**meta, "blend": args.blend}
+        blend = f"; weights {args.blend:g} x trained + {1 - args.blend:g} x base" if "blend" in meta else ""
         line = start.export(args.out, check, {"step": step, **meta}, name,
-                            f"fine-tuned by `ocrserve train det` ({step} steps on {meta['images']} images"
-                            + (f"; weights {args.blend:g} x trained + {1 - args.blend:g} x base)" if "blend" in meta else ")"))
+                            f"fine-tuned by `ocrserve train det` ({step} steps on {meta['images']} images{blend})")
     except (ConversionError, ValueError) as exc:
         print(f"train det: {exc}", file=sys.stderr)
         return 1
