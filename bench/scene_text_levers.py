@@ -290,8 +290,8 @@ def main() -> int:
     _print_table("Document pages (../shared/data/tesseract/testing): CER upright; words found when turned",
                  "| lever | CER phototest | CER eurotext | found at 90 (photo / euro) | at 180 | at 270 | s/page | "
                  "cls+reread ms/page |", documents)
-    _print_table(f"{args.wild_receipts or f'SROIE receipts with an image (../shared/data/sroie2019_train, {args.sroie_part})'}"
-                 ": bags of words",
+    sroie = f"SROIE receipts with an image (../shared/data/sroie2019_train, {args.sroie_part})"
+    _print_table(f"{args.wild_receipts or sroie}: bags of words",
                  "| lever | word recall | word precision | s/receipt | cls+reread ms/receipt |", receipts)
     return 0
 

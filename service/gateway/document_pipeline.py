@@ -23,6 +23,7 @@ from service.gateway.errors import BadOptions
 from service.gateway.orientation import is_sideways, pieces, turn, turn_rows, upside_down, vote_rows
 from service.gateway.pdf_text import TextLayer
 from service.gateway.layout import analyse_page
+from service.gateway.photo_route import route_photo
 from service.gateway.pipeline import OcrRequest, Timer, _crops, ocr_image, used_models
 from service.gateway.settings import Settings
 
@@ -58,6 +59,7 @@ async def ocr_document(data: bytes, content_type: str, options: DocumentOptions,
     doc = await asyncio.to_thread(open_document, data, content_type, settings.max_pixels)
     try:
         numbers, orient = plan_document(doc, options, request, settings)
+        request = await asyncio.to_thread(route_photo, request, doc)
         load_ms = round((time.perf_counter() - started) * 1000, 2)
         gate = asyncio.Semaphore(settings.page_concurrency)
 

@@ -28,6 +28,10 @@ class OcrRequest:
     det: str | None
     rec: str | None
     cls: str | None = None
+    # The detector a single image that is mostly not paper goes to instead of `det` (paper share under
+    # `paper_below`; service.gateway.photo_route); None when the request named its detector.
+    photo_det: str | None = None
+    paper_below: float = 0.0
     det_options: dict[str, float] = field(default_factory=dict)
     min_text_score: float = 0.0
     kie: str | None = None

@@ -79,11 +79,20 @@ class ZooEntry(_Strict):
         return {(self.weights.package, self.weights.version)}
 
 
+class PhotoRoute(_Strict):
+    """Single images that are mostly not paper go to `det` when a request names no detector
+    (service.gateway.photo_route): the share of paper-like pixels must be under `paper_below`."""
+
+    det: str
+    paper_below: float = Field(gt=0.0, le=1.0)
+
+
 class Zoo(_Strict):
-    """The whole manifest: models by name plus the default model of each task."""
+    """The whole manifest: models by name, the default model of each task, and the photo detector."""
 
     defaults: dict[Task, str]
     models: dict[str, ZooEntry]
+    photos: PhotoRoute | None = None
 
     @field_validator("models", mode="before")
     @classmethod
@@ -96,6 +105,10 @@ class Zoo(_Strict):
             entry = self.models.get(name)
             if entry is None or entry.task != task:
                 raise ValueError(f"default {task} model {name!r} is not a {task} model of the zoo")
+        if self.photos is not None:
+            entry = self.models.get(self.photos.det)
+            if entry is None or entry.task != "det":
+                raise ValueError(f"photos.det {self.photos.det!r} is not a det model of the zoo")
         return self
 
     def get(self, name: str) -> ZooEntry:
@@ -118,8 +131,9 @@ class Zoo(_Strict):
         return sorted(n for n, e in self.models.items() if task is None or e.task == task)
 
     def default_names(self) -> list[str]:
-        """The default model of every task."""
-        return list(self.defaults.values())
+        """The default model of every task, then the photo detector: what a service loads."""
+        names = list(self.defaults.values())
+        return names + [self.photos.det] if self.photos and self.photos.det not in names else names
 
 
 def load_zoo(path: Path = DEFAULT_ZOO) -> Zoo:

@@ -14,6 +14,7 @@ from service.gateway.jobs.queue import Process
 from service.gateway.jobs.service import run_pages
 from service.gateway.jobs.store import JobRecord, JobStore
 from service.gateway.orientation import turn
+from service.gateway.photo_route import route_photo
 from service.gateway.routes.ocr import OcrOptions, build_request, document_options
 
 
@@ -50,6 +51,7 @@ def document_process(state) -> Process:
         doc = await asyncio.to_thread(open_document, data, record.content_type, state.settings.max_pixels)
         try:
             numbers, orient = plan_document(doc, doc_options, request, state.settings)
+            request = await asyncio.to_thread(route_photo, request, doc)
 
             async def read(index: int) -> dict[str, Any]:
                 page, _, _ = await run_page(doc, numbers[index], doc_options, request, state.backend, orient)

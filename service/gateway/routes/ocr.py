@@ -33,7 +33,10 @@ class OcrOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    det: str | None = Field(None, description="detector name, or 'none' (whole image is one line)")
+    det: str | None = Field(None, description="detector name, or 'none' (whole image is one line); default: the "
+                                               "zoo's default detector, or, when the zoo sets `photos`, its photo "
+                                               "detector for a single image that is mostly not paper (`models.det` "
+                                               "names the one that ran)")
     rec: str | None = Field(None, description="recogniser name, or 'none' (detection only)")
     cls: bool | None = Field(None, description="classify text direction (0/180) before reading")
     mask_thr: float | None = _det_option("mask_thr")
@@ -81,6 +84,9 @@ def build_request(state, options: OcrOptions) -> OcrRequest:
     if options.kie_unit is not None and not kie:
         raise BadOptions("kie_unit applies with a KIE model (kie=<model>)")
     det = pick_model(state, "det", options.det, defaults.get("det"))
+    photos = state.zoo.photos if options.det is None and det else None
+    if photos and state.settings.ready_models and photos.det not in state.settings.ready_models:
+        photos = None  # a gateway told to expect other models: the photo detector may not be loaded
     rec_lang = tesseract_lang(state, options.lang, det, rec, det_options)
     if options.level:
         if det is None or state.zoo.models[det].runtime != "tesseract":
@@ -88,6 +94,7 @@ def build_request(state, options: OcrOptions) -> OcrRequest:
         det_options["level"] = options.level
     return OcrRequest(
         det=det, rec=rec, cls=pick_model(state, "cls", None, defaults.get("cls")) if use_cls else None,
+        photo_det=photos.det if photos else None, paper_below=photos.paper_below if photos else 0.0,
         det_options=det_options, min_text_score=state.zoo.rec_floor(rec, options.rec_min_score), kie=kie, rec_lang=rec_lang,
         kie_unit=options.kie_unit or DEFAULT_KIE_UNIT,
         ner=_ner_model(state, options.ner, rec),

@@ -39,8 +39,10 @@ def write_zoo(zoo: Zoo, path: Path) -> Path:
     import yaml
 
     models = {name: entry.model_dump(exclude={"name"}, mode="json") for name, entry in zoo.models.items()}
-    Path(path).write_text(yaml.safe_dump({"defaults": dict(zoo.defaults), "models": models}, sort_keys=False),
-                          encoding="utf-8")
+    manifest = {"defaults": dict(zoo.defaults), "models": models}
+    if zoo.photos is not None:
+        manifest["photos"] = zoo.photos.model_dump()
+    Path(path).write_text(yaml.safe_dump(manifest, sort_keys=False), encoding="utf-8")
     return Path(path)
 
 

@@ -1,0 +1,109 @@
+"""Photos to a photo detector (service/gateway/photo_route.py; off in the shipped zoo): the paper share
+of real images, which uploads may be routed, the zoo's `photos` entry, and /ocr end to end in process
+with `photos` set to dbnet-ic15."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from service.gateway.documents import open_document
+from service.gateway.main import create_app
+from service.gateway.photo_route import paper_share, route_photo
+from service.gateway.pipeline import OcrRequest
+from service.gateway.settings import Settings
+from service.gateway.zoo import PhotoRoute, Zoo
+from service.tooling.local_backend import LocalBackend
+from service.tooling.training.det.zoo_entry import write_zoo
+from tests.conftest import data_path
+from tests.document_files import image_pdf
+
+MAX_PIXELS = 40_000_000
+PAPER_BELOW = 0.5  # the threshold README and bench/photo_route.py suggest
+
+
+def _read(*parts: str) -> np.ndarray:
+    return cv2.imread(str(data_path(*parts)), cv2.IMREAD_COLOR)
+
+
+def test_paper_share_of_real_photos_pages_and_receipts():
+    below = PAPER_BELOW
+    photos = [_read("icdar2015_train", "images", f"img_{i}.jpg") for i in (1, 2, 3, 4, 5)]
+    pages = [_read("tesseract", "testing", f"{name}.tif") for name in ("phototest", "eurotext")]
+    receipt = _read("sroie2019_train", "img", "005.jpg")
+    assert all(paper_share(p) < below for p in photos), [round(paper_share(p), 3) for p in photos]
+    assert all(paper_share(p) >= below for p in pages + [receipt])
+    # grey and single-channel inputs measure the same as their colour copies
+    assert paper_share(cv2.cvtColor(pages[0], cv2.COLOR_BGR2GRAY)) == pytest.approx(paper_share(pages[0]), abs=0.02)
+
+
+def test_paper_share_is_about_brightness_and_colour():
+    white = np.full((300, 200, 3), 245, np.uint8)
+    assert paper_share(white) == 1.0
+    colourful = white.copy()
+    colourful[:, :150] = (40, 200, 60)  # saturated green over three quarters of the width
+    assert paper_share(colourful) == pytest.approx(0.25, abs=0.01)
+    dark = white.copy()
+    dark[150:] = 90  # grey, but far darker than the page's bright part
+    assert paper_share(dark) == pytest.approx(0.5, abs=0.01)
+
+
+def _request(photo_det: str | None = "photo") -> OcrRequest:
+    return OcrRequest(det="pages", rec="rec", photo_det=photo_det, paper_below=0.5)
+
+
+def test_only_a_single_image_without_a_named_detector_is_routed():
+    photo = data_path("icdar2015_train", "images", "img_1.jpg").read_bytes()
+    page = data_path("tesseract", "testing", "phototest.tif").read_bytes()
+    assert route_photo(_request(), open_document(photo, "image/jpeg", MAX_PIXELS)).det == "photo"
+    assert route_photo(_request(), open_document(page, "image/tiff", MAX_PIXELS)).det == "pages"
+    assert route_photo(_request(None), open_document(photo, "image/jpeg", MAX_PIXELS)).det == "pages"
+    # the same photo as a PDF page is a document: the default detector reads it
+    pdf = image_pdf([cv2.imdecode(np.frombuffer(photo, np.uint8), cv2.IMREAD_COLOR)])
+    assert route_photo(_request(), open_document(pdf, "application/pdf", MAX_PIXELS)).det == "pages"
+
+
+def test_the_zoo_checks_its_photo_detector(zoo):
+    raw = {"defaults": dict(zoo.defaults), "models": {n: e.model_dump(exclude={"name"}) for n, e in zoo.models.items()}}
+    with pytest.raises(ValueError, match="photos.det 'sdmgr' is not a det model"):
+        Zoo.model_validate({**raw, "photos": {"det": "sdmgr", "paper_below": 0.5}})
+    with pytest.raises(ValueError, match="paper_below"):
+        Zoo.model_validate({**raw, "photos": {"det": "dbnet", "paper_below": 0}})
+    routed = Zoo.model_validate({**raw, "photos": {"det": "dbnet-ic15", "paper_below": 0.5}})
+    assert routed.default_names() == list(zoo.defaults.values()) + ["dbnet-ic15"]  # loaded with the defaults
+    assert zoo.photos is None and zoo.default_names() == list(zoo.defaults.values())  # off as shipped
+
+
+@pytest.fixture(scope="module")
+def photo_zoo(zoo) -> Zoo:
+    return zoo.model_copy(update={"photos": PhotoRoute(det="dbnet-ic15", paper_below=PAPER_BELOW)})
+
+
+@pytest.fixture(scope="module")
+def client(photo_zoo, weights_ready, tmp_path_factory):
+    settings = Settings(zoo_path=write_zoo(photo_zoo, tmp_path_factory.mktemp("zoo") / "zoo.yaml"))
+    with TestClient(create_app(settings, backend=LocalBackend(photo_zoo))) as c:
+        yield c
+
+
+def _boxes(answer: dict) -> list[list[float]]:
+    return [line["box"] for line in answer["pages"][0]["result"]]
+
+
+def test_ocr_reads_a_photo_with_the_photo_detector_and_a_page_with_the_default(client, photo_zoo):
+    zoo = photo_zoo
+    photo = data_path("icdar2015_train", "images", "img_1.jpg").read_bytes()
+    page = data_path("tesseract", "testing", "phototest.tif").read_bytes()
+
+    def ocr(data: bytes, **params) -> dict:  # detection only: the detector is what is routed
+        response = client.post("/ocr", params={"rec": "none", **params}, files={"file": ("upload", data)})
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    routed = ocr(photo)
+    assert routed["models"]["det"] == zoo.photos.det != zoo.defaults["det"]
+    assert _boxes(routed) == _boxes(ocr(photo, det=zoo.photos.det))  # it ran the photo detector ...
+    named = ocr(photo, det=zoo.defaults["det"])  # ... and naming a detector turns routing off
+    assert named["models"]["det"] == zoo.defaults["det"] and _boxes(named) != _boxes(routed)
+    assert ocr(page)["models"]["det"] == zoo.defaults["det"]
