@@ -20,7 +20,6 @@ coordinates, starting at the vertex nearest the quad's TL.
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -46,9 +45,9 @@ class Word:
 
 
 def split_words(chars: Sequence[CharSpan], gap: float = 0.0) -> list[list[CharSpan]]:
-    """Maximal runs of non-whitespace characters of a decoded line, cut where the script changes
-    (see _script); with `gap` > 0, a run is also cut where two neighbours' centres lie more than
-    `gap` times the line's median pitch apart (words the recogniser ran together without a space)."""
+    """Maximal runs of non-whitespace characters of a decoded line; with `gap` > 0, a run is also
+    cut where two neighbours' centres lie more than `gap` times the line's median pitch apart
+    (words the recogniser ran together without a space)."""
     words: list[list[CharSpan]] = []
     current: list[CharSpan] = []
     for char in chars:
@@ -56,29 +55,11 @@ def split_words(chars: Sequence[CharSpan], gap: float = 0.0) -> list[list[CharSp
             if current:
                 words.append(current)
             current = []
-        elif current and _script(char[0]) != _script(current[-1][0]):
-            words.append(current)
-            current = [char]
         else:
             current.append(char)
     if current:
         words.append(current)
     return [piece for word in words for piece in _cut_at_gaps(word, _median_pitch(chars) * gap)] if gap else words
-
-
-def _script(char: str) -> str:
-    """Which kind of word `char` belongs to: "wide" (CJK ideographs, kana, hangul, full-width forms:
-    East Asian width W or F), "picture" (pictographs, arrows and other symbols from U+2000 up:
-    categories So and Sm), or "text" (letters, digits, punctuation, ASCII and Latin-1 symbols such
-    as $ + % ° ®). Words are cut between kinds: a CJK word and an English one run together, or an
-    arrow or icon read as a character before a word (`↑Exit`, `个Lift` on street signs), are
-    separate words. Unicode's own word breaks (UAX #29) also cut at `$`, `%` or `-`, which ICDAR-style
-    words keep, hence this narrower rule."""
-    if unicodedata.east_asian_width(char) in ("W", "F"):
-        return "wide"
-    if ord(char) >= 0x2000 and unicodedata.category(char) in ("So", "Sm"):
-        return "picture"
-    return "text"
 
 
 def _centre(char: CharSpan) -> float:

@@ -30,23 +30,6 @@ def test_split_words_ignores_extra_spaces():
     assert split_words([]) == []
 
 
-def _texts(line: str) -> list[str]:
-    return ["".join(c[0] for c in w) for w in split_words(_chars([(c, 2 * i, 2 * i + 1) for i, c in enumerate(line)]))]
-
-
-def test_words_are_cut_where_the_script_changes():
-    # an icon or arrow read as a character before a word, CJK next to Latin: separate words
-    assert _texts("个Lift") == ["个", "Lift"]
-    assert _texts("Lift图个 ↑Exit→") == ["Lift", "图个", "↑", "Exit", "→"]
-    assert _texts("中文English") == ["中文", "English"]
-    # what ICDAR-style words keep together stays one word
-    for word in ("$9.90", "25°C", "10%OFF", "A13-B", "WE'RE", "Brand®", "€5", "e-mail"):
-        assert _texts(word) == [word]
-    # the box of "Lift" starts after the icon's frames
-    lift = word_boxes(LINE, _chars([("个", 1, 3), ("L", 5, 6), ("i", 7, 8), ("f", 9, 10), ("t", 11, 12)]), FRAME)
-    assert [w.text for w in lift] == ["个", "Lift"] and lift[1].box[0, 0] == pytest.approx(35.0)
-
-
 def test_three_words_in_order_non_overlapping_inside_the_line():
     words = word_boxes(LINE, THREE_WORDS, FRAME)
     assert [w.text for w in words] == ["ab", "cd", "e"]
