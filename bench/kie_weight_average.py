@@ -155,7 +155,7 @@ def main() -> int:
     print(f"| model |{head} name | addr | date | total | tips |")
     print("|---|" + "---|" * (3 * len(anns) + 5))
     start = time.perf_counter()
-    for letter, run in runs.items():
+    for letter, run in runs.items() if args.per_epoch or args.last else ():
         paths = epochs_of(run)
         if args.per_epoch:
             for p in paths:
