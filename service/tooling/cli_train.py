@@ -39,6 +39,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                      "one OCR-like edit (0: off)")
     kie.add_argument("--rare-class-power", type=float, default=0.0, help="node classes rarer than the "
                      "median weigh (median/count)^P in the loss, at most 10 (0: all 1, as MMOCR)")
+    kie.add_argument("--label-smoothing", type=float, default=0.0, help="node loss label smoothing (0: off)")
+    kie.add_argument("--dropout", type=float, default=0.0, help="training-only dropout on the character "
+                     "embeddings and node features (0: off; the saved model is unchanged)")
+    kie.add_argument("--milestones", type=int, nargs="+", default=None,
+                     help="epochs after which the lr drops x0.1 (default: 2/3 and 5/6 of --epochs)")
     kie.add_argument("--save-every-epoch", action="store_true",
                      help="also write OUT/epoch_NNN.pth after every epoch (choose one on validation)")
     kie.set_defaults(func=run_train_kie)
@@ -130,7 +135,8 @@ def _train(args: argparse.Namespace) -> int:
         val_docs = read_annotations(val_path, val_path.parent, num_classes=len(classes))
     opts = TrainOptions(arch=arch, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                         box_jitter=args.box_jitter, text_noise=args.text_noise,
-                        rare_class_power=args.rare_class_power)
+                        rare_class_power=args.rare_class_power, label_smoothing=args.label_smoothing,
+                        dropout=args.dropout, milestones=list(args.milestones or []))
     model = new_model(opts, len(classes), KIEDictionary.from_file(args.dict) if args.dict else None)
     if args.init is not None:
         _load_init(model, args.init)

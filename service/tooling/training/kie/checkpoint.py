@@ -78,3 +78,29 @@ def load_checkpoint(path: str | Path, arch: str | None = None, dict_file: str | 
     model = build_model(arch, len(classes), dictionary)
     model.load_state_dict(state, strict=True)
     return model.eval(), classes, meta
+
+
+def average_checkpoints(paths: list[str | Path]) -> dict[str, torch.Tensor]:
+    """The uniform average of the state_dicts of ``paths`` (SWA-style averaging of one run's last
+    epochs): floating tensors are averaged in fp64 then stored fp32; other tensors must be equal
+    in every checkpoint. The checkpoints must share every key and shape."""
+    if not paths:
+        raise ValueError("no checkpoint to average")
+    states = []
+    for path in paths:
+        loaded = torch.load(Path(path), map_location="cpu", weights_only=True)
+        states.append(loaded.get("state_dict", loaded))
+    keys = list(states[0])
+    out: dict[str, torch.Tensor] = {}
+    for path, state in zip(paths, states):
+        if list(state) != keys or any(state[k].shape != states[0][k].shape for k in keys):
+            raise ValueError(f"{path}: keys or shapes differ from {paths[0]}")
+    for key in keys:
+        first = states[0][key]
+        if first.is_floating_point():
+            out[key] = (sum(s[key].double() for s in states) / len(states)).to(first.dtype)
+        elif all(torch.equal(s[key], first) for s in states):
+            out[key] = first.clone()
+        else:
+            raise ValueError(f"non-float tensor {key!r} differs between the checkpoints")
+    return out

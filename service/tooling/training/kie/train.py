@@ -11,6 +11,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from handlers.families.kie.sdmgr import SDMGR
 from handlers.families.kie.text_encoding import SDMGR_CHARS, KIEDictionary
@@ -39,6 +40,8 @@ class TrainOptions:
     box_jitter: float = 0.0  # augment.py: box edges move by N(0, this x box height)
     text_noise: float = 0.0  # augment.py: share of texts given one OCR-like edit
     rare_class_power: float = 0.0  # > 0: node classes rarer than the median weigh (median/n)^p, <= 10
+    label_smoothing: float = 0.0  # node loss target smoothing (0: off, as MMOCR)
+    dropout: float = 0.0  # training only: dropout on the character embeddings and the node features
 
     def steps(self) -> list[int]:
         if self.milestones:
@@ -77,13 +80,25 @@ def class_weights(docs: Sequence[KIEDocument], num_classes: int, power: float,
     return torch.tensor(np.clip(weights, 1.0, cap), dtype=torch.float32)
 
 
+def training_dropout(model: SDMGR, p: float) -> list[torch.utils.hooks.RemovableHandle]:
+    """Dropout (rate ``p``) while the model is in training mode, added by hooks so that the
+    model, its state_dict and its inference stay MMOCR's: on the character embeddings (the
+    LSTM's input) and on the node features entering the node classifier. Returns the hook
+    handles (``.remove()`` them after training); none when ``p`` is 0."""
+    if p <= 0:
+        return []
+    head = model.kie_head
+    return [head.node_embed.register_forward_hook(lambda m, args, out: F.dropout(out, p, m.training)),
+            head.node_cls.register_forward_pre_hook(lambda m, args: (F.dropout(args[0], p, m.training),))]
+
+
 def train_step(model: SDMGR, optimizer: torch.optim.Optimizer, docs: Sequence[KIEDocument],
-               class_weight: torch.Tensor | None = None) -> dict[str, float]:
+               class_weight: torch.Tensor | None = None, label_smoothing: float = 0.0) -> dict[str, float]:
     """One optimiser step on a batch of receipts; returns the loss parts as floats."""
     batch = make_batch(docs, with_image=model.with_backbone)
     node_logits, edge_logits = model(batch.img, batch.boxes, batch.texts)
     losses = sdmgr_loss(node_logits, edge_logits, batch.node_targets, batch.edge_targets,
-                        class_weight=class_weight)
+                        class_weight=class_weight, label_smoothing=label_smoothing)
     optimizer.zero_grad()
     losses["loss"].backward()
     optimizer.step()
@@ -105,7 +120,7 @@ def run_epoch(model: SDMGR, optimizer: torch.optim.Optimizer, docs: Sequence[KIE
     for start in range(0, len(order), batch_size):
         chunk = [augment(docs[i], rng, opts.box_jitter, opts.text_noise, chars)
                  for i in order[start:start + batch_size]]
-        parts = train_step(model, optimizer, chunk, class_weight)
+        parts = train_step(model, optimizer, chunk, class_weight, opts.label_smoothing)
         for k, v in parts.items():
             sums[k] = sums.get(k, 0.0) + v
         n += 1
@@ -123,9 +138,12 @@ def train(model: SDMGR, train_docs: Sequence[KIEDocument], opts: TrainOptions,
     # make denormal Adam states that slow CPU arithmetic many times over. Flush them to 0
     # while training, then restore the process default (off) for everything else.
     torch.set_flush_denormal(True)
+    hooks = training_dropout(model, opts.dropout)
     try:
         return _run_epochs(model, train_docs, opts, classes, val_docs, log)
     finally:
+        for hook in hooks:
+            hook.remove()
         torch.set_flush_denormal(False)
 
 

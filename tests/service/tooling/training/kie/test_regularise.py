@@ -1,0 +1,98 @@
+"""SDMG-R training extras: the uniform average of checkpoints (SWA-style), training-only dropout
+hooks and node label smoothing (`ocrserve train kie --dropout / --label-smoothing`)."""
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from service.tooling.training.kie.checkpoint import average_checkpoints, save_checkpoint
+from service.tooling.training.kie.dataset import make_batch
+from service.tooling.training.kie.evaluate import WILDRECEIPT_CLASSES
+from service.tooling.training.kie.losses import sdmgr_loss
+from service.tooling.training.kie.train import TrainOptions, new_model, train, training_dropout
+from tests.handlers.families.kie.test_training import _docs
+
+CLASSES = list(WILDRECEIPT_CLASSES)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
+
+
+def _saved(tmp_path, seeds):
+    paths = []
+    for seed in seeds:
+        model = new_model(TrainOptions(seed=seed), 26)
+        paths.append(save_checkpoint(tmp_path, model, CLASSES, {"arch": "x"}, name=f"s{seed}.pth"))
+    return paths
+
+
+def test_average_is_the_uniform_mean_of_every_tensor(tmp_path):
+    paths = _saved(tmp_path, (1, 2, 3))
+    states = [torch.load(p, weights_only=True)["state_dict"] for p in paths]
+    avg = average_checkpoints(paths)
+    assert list(avg) == list(states[0])
+    for key, value in avg.items():
+        assert value.dtype == states[0][key].dtype
+        assert torch.allclose(value, (states[0][key] + states[1][key] + states[2][key]) / 3, atol=1e-7)
+    # not the first, not the last, not the average of two: every checkpoint counts with weight 1/3
+    key = "kie_head.node_cls.weight"
+    assert not torch.allclose(avg[key], (states[0][key] + states[2][key]) / 2, atol=1e-4)
+    assert torch.equal(average_checkpoints(paths[:1])[key], states[0][key])
+    model = new_model(TrainOptions(), 26)
+    model.load_state_dict(avg, strict=True)  # loads as a model of the same config
+
+
+def test_average_refuses_checkpoints_that_do_not_fit(tmp_path):
+    (first,) = _saved(tmp_path, (1,))
+    other = new_model(TrainOptions(seed=2), 25)  # another class count: node_cls shapes differ
+    bad = save_checkpoint(tmp_path / "o", other, CLASSES[:25], {"arch": "x"})
+    with pytest.raises(ValueError, match="shapes differ"):
+        average_checkpoints([first, bad])
+    with pytest.raises(ValueError, match="no checkpoint"):
+        average_checkpoints([])
+
+
+def test_dropout_acts_only_while_training_and_leaves_the_model_unchanged():
+    docs = _docs()
+    batch = make_batch(docs)
+    model = new_model(TrainOptions(seed=5), 26)
+    keys = list(model.state_dict())
+    with torch.no_grad():
+        clean = model.eval()(None, batch.boxes, batch.texts)[0]
+        hooks = training_dropout(model, 0.5)
+        assert torch.equal(model.eval()(None, batch.boxes, batch.texts)[0], clean)  # eval: identity
+        model.train()
+        torch.manual_seed(0)
+        a = model(None, batch.boxes, batch.texts)[0]
+        b = model(None, batch.boxes, batch.texts)[0]
+        assert not torch.allclose(a, clean) and not torch.allclose(a, b)  # a new mask every call
+        for hook in hooks:
+            hook.remove()
+        assert torch.equal(model(None, batch.boxes, batch.texts)[0], clean)  # removed: no dropout
+    assert list(model.state_dict()) == keys and training_dropout(model, 0.0) == []
+
+
+def test_training_with_dropout_is_deterministic_removes_its_hooks_and_differs():
+    opts = TrainOptions(epochs=2, seed=4, dropout=0.3, label_smoothing=0.1)
+    runs, models = [], []
+    for _ in range(2):
+        model = new_model(opts, 26)
+        runs.append([e.loss for e in train(model, _docs(), opts, CLASSES)])
+        models.append(model)
+    assert runs[0] == runs[1]
+    head = models[0].kie_head
+    assert not head.node_embed._forward_hooks and not head.node_cls._forward_pre_hooks
+    plain = new_model(TrainOptions(seed=4), 26)
+    assert [e.loss for e in train(plain, _docs(), TrainOptions(epochs=2, seed=4), CLASSES)] != runs[0]
+
+
+def test_label_smoothing_is_torch_definition_on_the_node_loss_only():
+    torch.manual_seed(0)
+    node, edge = torch.randn(4, 26), torch.randn(4, 2)
+    node_t, edge_t = torch.tensor([1, 21, 3, -100]), torch.tensor([-1, 1, 0, -1])
+    got = sdmgr_loss(node, edge, node_t, edge_t, label_smoothing=0.1)
+    logp = F.log_softmax(node[:3], -1)
+    want = (0.9 * -logp[torch.arange(3), node_t[:3]] + 0.1 * -logp.mean(-1)).mean()
+    assert torch.allclose(got["loss_node"], want)
+    plain = sdmgr_loss(node, edge, node_t, edge_t)
+    assert not torch.allclose(got["loss_node"], plain["loss_node"])
+    assert torch.equal(got["loss_edge"], plain["loss_edge"])
