@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from handlers.ops.crop import crop_quad, order_quad
-from handlers.ops.word_boxes import span_box, split_words, word_boxes
+from handlers.ops.word_boxes import WORD_HEIGHT, span_box, split_words, word_boxes
 
 LINE = np.array([[0, 0], [300, 0], [300, 30], [0, 30]], dtype=np.float32)
 FRAME = 1 / 30  # 240 px of content padded to 320 px, 40 frames of 8 px: 1/30 of the line each
@@ -39,7 +39,8 @@ def test_three_words_in_order_non_overlapping_inside_the_line():
         assert box.shape == (4, 2) and box.dtype == np.float32
         assert word.score == pytest.approx(0.9)
         assert box[:, 0].min() >= 0 and box[:, 0].max() <= 300
-        assert np.allclose(box[:, 1], [0, 0, 30, 30])
+        # the middle WORD_HEIGHT (0.85) of the 30 px line: the line's padding is left out
+        assert np.allclose(box[:, 1], [2.25, 2.25, 27.75, 27.75])
         spans.append((box[0, 0], box[1, 0]))
     # "ab": frames 1..5 widened by 1.5 frames before, 0.5 after, in frames of 10 px (clipped at 0).
     assert spans[0] == pytest.approx((0.0, 55.0))
@@ -67,6 +68,15 @@ def test_tilted_line_follows_both_edges():
     assert np.allclose(box[2], bl + 0.5 * (br - bl), atol=1e-4)
     assert np.allclose(box[3], bl + 0.25 * (br - bl), atol=1e-4)
     assert np.allclose(span_box(quad, 0.0, 1.0), quad, atol=1e-4)
+
+
+def test_height_keeps_the_middle_of_the_line_across_the_reading_direction():
+    assert WORD_HEIGHT == 0.85
+    flat = span_box(LINE, 0.0, 0.5, height=0.5)  # reading left to right: y shrinks, x does not
+    assert np.allclose(flat, [[0, 7.5], [150, 7.5], [150, 22.5], [0, 22.5]])
+    tall = np.array([[40, 10], [60, 10], [60, 90], [40, 90]], dtype=np.float32)
+    down = span_box(tall, 0.0, 0.5, rotated=True, height=0.5)  # reading downwards: x shrinks, y does not
+    assert np.allclose(down, [[45, 10], [55, 10], [55, 50], [45, 50]])
 
 
 def test_rotated_line_reads_down_the_left_edge():
