@@ -25,7 +25,7 @@ def test_words_split_on_spaces_and_map_to_the_quad():
     first, second = (np.asarray(w["box"]).reshape(4, 2) for w in words)
     assert first[:, 0].min() == 100 and abs(first[:, 0].max() - (100 + 200 * 0.21)) < 0.2
     assert abs(second[:, 0].min() - (100 + 200 * 0.57)) < 0.2  # starts 1.5 frames early
-    assert (first[:, 1].min(), first[:, 1].max()) == (50, 70)
+    assert (first[:, 1].min(), first[:, 1].max()) == (51.5, 68.5)  # the middle 0.85 of the line (WORD_HEIGHT)
     assert first[:, 0].max() < second[:, 0].min()
 
 
