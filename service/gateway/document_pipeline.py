@@ -59,7 +59,7 @@ async def ocr_document(data: bytes, content_type: str, options: DocumentOptions,
     doc = await asyncio.to_thread(open_document, data, content_type, settings.max_pixels)
     try:
         numbers, orient = plan_document(doc, options, request, settings)
-        request = await asyncio.to_thread(route_photo, request, doc)
+        request = await route_photo(request, doc)
         load_ms = round((time.perf_counter() - started) * 1000, 2)
         gate = asyncio.Semaphore(settings.page_concurrency)
 

@@ -15,6 +15,7 @@ count as photos.
 """
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 
 import cv2
@@ -53,12 +54,17 @@ def _thumbnail(data: bytes) -> np.ndarray | None:
     return image if image is not None and image.size else None
 
 
-def route_photo(request: OcrRequest, doc: Document) -> OcrRequest:
-    """`request` with the photo detector when it may route (`photo_det` set: no detector was named)
-    and `doc` is one image that is mostly not paper; `request` itself otherwise."""
-    if not request.photo_det or doc.kind == PDF or doc.count != 1:
+async def route_photo(request: OcrRequest, doc: Document) -> OcrRequest:
+    """`request` with the photo detector when it may route (`photos` set: no detector was named)
+    and `doc` is one image that is mostly not paper; `request` itself otherwise. Only a request that
+    may route pays for the decode, off the event loop."""
+    if request.photos is None or doc.kind == PDF or doc.count != 1:
         return request
-    thumb = _thumbnail(doc.data)
-    if thumb is None or paper_share(thumb) >= request.paper_below:
+    if not await asyncio.to_thread(_is_photo, doc.data, request.photos.paper_below):
         return request
-    return dataclasses.replace(request, det=request.photo_det)
+    return dataclasses.replace(request, det=request.photos.det)
+
+
+def _is_photo(data: bytes, paper_below: float) -> bool:
+    thumb = _thumbnail(data)
+    return thumb is not None and paper_share(thumb) < paper_below

@@ -19,6 +19,7 @@ from service.gateway.ner_lines import tag_lines
 from service.gateway.uploads import decode_upload
 from service.gateway.words import line_words
 from service.gateway.work_budget import check_recognition_budget, page_columns, within_budget
+from service.gateway.zoo import PhotoRoute
 
 
 @dataclass(frozen=True)
@@ -28,10 +29,9 @@ class OcrRequest:
     det: str | None
     rec: str | None
     cls: str | None = None
-    # The detector a single image that is mostly not paper goes to instead of `det` (paper share under
-    # `paper_below`; service.gateway.photo_route); None when the request named its detector.
-    photo_det: str | None = None
-    paper_below: float = 0.0
+    # The zoo's photo route (service.gateway.photo_route): a single image that is mostly not paper goes
+    # to its detector instead of `det`; None when the request named its detector or the zoo has none.
+    photos: PhotoRoute | None = None
     det_options: dict[str, float] = field(default_factory=dict)
     min_text_score: float = 0.0
     kie: str | None = None

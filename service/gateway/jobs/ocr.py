@@ -51,7 +51,7 @@ def document_process(state) -> Process:
         doc = await asyncio.to_thread(open_document, data, record.content_type, state.settings.max_pixels)
         try:
             numbers, orient = plan_document(doc, doc_options, request, state.settings)
-            request = await asyncio.to_thread(route_photo, request, doc)
+            request = await route_photo(request, doc)
 
             async def read(index: int) -> dict[str, Any]:
                 page, _, _ = await run_page(doc, numbers[index], doc_options, request, state.backend, orient)

@@ -94,7 +94,7 @@ def build_request(state, options: OcrOptions) -> OcrRequest:
         det_options["level"] = options.level
     return OcrRequest(
         det=det, rec=rec, cls=pick_model(state, "cls", None, defaults.get("cls")) if use_cls else None,
-        photo_det=photos.det if photos else None, paper_below=photos.paper_below if photos else 0.0,
+        photos=photos,
         det_options=det_options, min_text_score=state.zoo.rec_floor(rec, options.rec_min_score), kie=kie, rec_lang=rec_lang,
         kie_unit=options.kie_unit or DEFAULT_KIE_UNIT,
         ner=_ner_model(state, options.ner, rec),

@@ -3,6 +3,8 @@ of real images, which uploads may be routed, the zoo's `photos` entry, and /ocr 
 with `photos` set to dbnet-ic15."""
 from __future__ import annotations
 
+import asyncio
+
 import cv2
 import numpy as np
 import pytest
@@ -50,18 +52,22 @@ def test_paper_share_is_about_brightness_and_colour():
 
 
 def _request(photo_det: str | None = "photo") -> OcrRequest:
-    return OcrRequest(det="pages", rec="rec", photo_det=photo_det, paper_below=0.5)
+    return OcrRequest(det="pages", rec="rec", photos=PhotoRoute(det=photo_det, paper_below=0.5) if photo_det else None)
+
+
+def _route(request: OcrRequest, doc) -> OcrRequest:
+    return asyncio.run(route_photo(request, doc))
 
 
 def test_only_a_single_image_without_a_named_detector_is_routed():
     photo = data_path("icdar2015_train", "images", "img_1.jpg").read_bytes()
     page = data_path("tesseract", "testing", "phototest.tif").read_bytes()
-    assert route_photo(_request(), open_document(photo, "image/jpeg", MAX_PIXELS)).det == "photo"
-    assert route_photo(_request(), open_document(page, "image/tiff", MAX_PIXELS)).det == "pages"
-    assert route_photo(_request(None), open_document(photo, "image/jpeg", MAX_PIXELS)).det == "pages"
+    assert _route(_request(), open_document(photo, "image/jpeg", MAX_PIXELS)).det == "photo"
+    assert _route(_request(), open_document(page, "image/tiff", MAX_PIXELS)).det == "pages"
+    assert _route(_request(None), open_document(photo, "image/jpeg", MAX_PIXELS)).det == "pages"
     # the same photo as a PDF page is a document: the default detector reads it
     pdf = image_pdf([cv2.imdecode(np.frombuffer(photo, np.uint8), cv2.IMREAD_COLOR)])
-    assert route_photo(_request(), open_document(pdf, "application/pdf", MAX_PIXELS)).det == "pages"
+    assert _route(_request(), open_document(pdf, "application/pdf", MAX_PIXELS)).det == "pages"
 
 
 def test_the_zoo_checks_its_photo_detector(zoo):
