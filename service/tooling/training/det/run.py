@@ -82,8 +82,11 @@ class ZooStart:
         moved = 0
         with torch.no_grad():
             for key, value in self.model.net.state_dict().items():  # views of the parameters
-                if value.dtype.is_floating_point and not torch.equal(value, base[key].to(value)):
-                    value.copy_(share * value + (1 - share) * base[key].to(value))
+                if not value.dtype.is_floating_point:
+                    continue
+                start = base[key].to(value)
+                if not torch.equal(value, start):
+                    value.copy_(share * value + (1 - share) * start)
                     moved += 1
         return f"blended {moved} trained tensors: {share:g} x trained + {1 - share:g} x {self.base.name}"
 
