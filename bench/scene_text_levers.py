@@ -58,6 +58,8 @@ SPLIT = (("val", 0.5), ("test", 0.5))
 LEVERS: dict[str, dict] = {
     "default": {},
     "side960": {"limit_side_len": 960},
+    "side864": {"limit_side_len": 864},
+    "side1088": {"limit_side_len": 1088},
     "side1280": {"limit_side_len": 1280},
     "mask0.25": {"mask_thr": 0.25},
     "mask0.3": {"mask_thr": 0.3},
@@ -69,6 +71,8 @@ LEVERS: dict[str, dict] = {
     "side960+unclip1.6": {"limit_side_len": 960, "unclip_ratio": 1.6},
     "gap2": {"word_gap": 2.0},
     "gap2.5": {"word_gap": 2.5},
+    "noglued": {"glued_gap": 0},  # the default before glued words were cut (service/gateway/glued_words.py)
+    "glued1.0": {"glued_gap": 1.0},
     "none": {"both_ways": "none"},  # the default before both_ways=tall
     "tall": {"both_ways": "tall"},
     "cls": {"cls": "true"},

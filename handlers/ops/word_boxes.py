@@ -21,7 +21,7 @@ coordinates, starting at the vertex nearest the quad's TL.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -39,6 +39,8 @@ WORD_HEIGHT = 0.85
 
 #: One recognised character: (char, x0, x1, prob), x as a fraction of the crop width.
 CharSpan = Sequence[Any]
+#: Where else to cut one word: indices into its characters where a new word starts.
+Cutter = Callable[[Sequence[CharSpan]], Sequence[int]]
 
 
 @dataclass(frozen=True)
@@ -50,10 +52,10 @@ class Word:
     box: np.ndarray  # (4, 2) float32, same vertex order as the line quad
 
 
-def split_words(chars: Sequence[CharSpan], gap: float = 0.0) -> list[list[CharSpan]]:
+def split_words(chars: Sequence[CharSpan], gap: float = 0.0, cut: Cutter | None = None) -> list[list[CharSpan]]:
     """Maximal runs of non-whitespace characters of a decoded line; with `gap` > 0, a run is also
     cut where two neighbours' centres lie more than `gap` times the line's median pitch apart
-    (words the recogniser ran together without a space)."""
+    (words the recogniser ran together without a space); `cut` then names further cuts in each word."""
     words: list[list[CharSpan]] = []
     current: list[CharSpan] = []
     for char in chars:
@@ -65,7 +67,9 @@ def split_words(chars: Sequence[CharSpan], gap: float = 0.0) -> list[list[CharSp
             current.append(char)
     if current:
         words.append(current)
-    return [piece for word in words for piece in _cut_at_gaps(word, _median_pitch(chars) * gap)] if gap else words
+    if gap:
+        words = [piece for word in words for piece in _cut_at_gaps(word, _median_pitch(chars) * gap)]
+    return [piece for word in words for piece in _cut_at(word, cut(word))] if cut else words
 
 
 def _centre(char: CharSpan) -> float:
@@ -87,18 +91,23 @@ def _cut_at_gaps(word: list[CharSpan], limit: float) -> list[list[CharSpan]]:
     return pieces
 
 
+def _cut_at(word: list[CharSpan], cuts: Sequence[int]) -> list[list[CharSpan]]:
+    bounds = [0, *sorted(k for k in set(cuts) if 0 < k < len(word)), len(word)]
+    return [word[a:b] for a, b in zip(bounds, bounds[1:])]
+
+
 def word_boxes(quad: np.ndarray, chars: Sequence[CharSpan], frame: float, rotated: bool = False,
-               flipped: bool = False, *, gap: float = 0.0) -> list[Word]:
+               flipped: bool = False, *, gap: float = 0.0, cut: Cutter | None = None) -> list[Word]:
     """Boxes of the words of a line inside its `quad`, in reading order.
 
     Each word spans from the start of its first character's frames to the end of its last
     one's, widened by LEAD_FRAMES before and TRAIL_FRAMES after (CTC emits a character late,
     from the right part of its glyph, and peaks are narrower than glyphs), clipped to the line.
-    `gap`: see split_words.
+    `gap`, `cut`: see split_words.
     """
     corners = np.asarray(quad, dtype=np.float64).reshape(4, 2)
     words = []
-    for word in split_words(chars, gap):
+    for word in split_words(chars, gap, cut):
         t0 = float(np.clip(word[0][1] - LEAD_FRAMES * frame, 0.0, 1.0))
         t1 = float(np.clip(word[-1][2] + TRAIL_FRAMES * frame, 0.0, 1.0))
         if flipped:

@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from service.gateway.backends import Backend, TorchServeBackend
 from service.gateway.errors import (BadOptions, JobsUnavailable, ModelUnavailable, OcrServeError, UpstreamError,
                             UpstreamTimeout)
+from service.gateway.glued_words import load_lexicon
 from service.gateway.guards import Admission, admission_middleware, error_net, security_headers
 from service.gateway.observability import Metrics, middleware
 from service.gateway.jobs.ocr import document_process
@@ -41,6 +42,7 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
                                       backend or TorchServeBackend(client, settings.rec_chunk_size), metrics)
         state = app.state.ocrserve
         state.jobs = open_jobs(settings, asyncio.get_running_loop(), document_process(state))
+        await asyncio.to_thread(load_lexicon)  # not on the event loop at the first glued word
         try:
             yield
         finally:

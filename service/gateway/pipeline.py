@@ -13,6 +13,7 @@ from handlers.ops.crop import Crop, crop_quad, quad_for_polygon
 from service.gateway.backends import Backend
 from service.gateway.directions import DEFAULT_BOTH_WAYS, BothWays, doubtful, keep_surer, turned
 from service.gateway.errors import PayloadTooLarge
+from service.gateway.glued_words import GLUED_GAP
 from service.gateway.kie_units import attach_labels, kie_units
 from service.gateway.layout import analyse_page
 from service.gateway.ner_lines import tag_lines
@@ -50,6 +51,9 @@ class OcrRequest:
     both_ways: BothWays = DEFAULT_BOTH_WAYS
     # Words are also cut where neighbouring characters lie this many median pitches apart (0: spaces only).
     word_gap: float = 0.0
+    # Words run together are also cut where the line shows this many median pitches of gap and an
+    # English lexicon agrees (service.gateway.glued_words; 0: never).
+    glued_gap: float = GLUED_GAP
 
 
 class Timer:
@@ -163,7 +167,7 @@ def _merge(result: list[dict], crops: list[Crop], flipped: list[bool], reads: li
     for item, crop, flip, read in zip(result, crops, flipped, reads):
         if read.score < request.min_text_score or not read.text.strip():
             continue
-        words = line_words(crop, read, flip, request.word_gap)
+        words = line_words(crop, read, flip, request.word_gap, request.glued_gap)
         merged.append({**item, "text": read.text, "text_score": read.score, "words": words})
     return merged
 

@@ -11,6 +11,7 @@ from service.gateway.directions import DEFAULT_BOTH_WAYS, BothWays
 from service.gateway.errors import BadOptions
 from service.gateway.document_pipeline import DEFAULT_DPI, DocumentOptions, ocr_document
 from service.gateway.formats.response import formatted_response
+from service.gateway.glued_words import GLUED_GAP
 from service.gateway.kie_units import DEFAULT_KIE_UNIT, KieUnit
 from service.gateway.model_choice import pick_model
 from service.gateway.pipeline import OcrRequest
@@ -53,6 +54,9 @@ class OcrOptions(BaseModel):
     word_gap: float = Field(0.0, ge=0, le=20, description="also cut a line's words where two neighbouring "
                                                           "characters lie this many median pitches apart (0: at "
                                                           "spaces only)")
+    glued_gap: float = Field(GLUED_GAP, ge=0, le=20, description="also cut a word the recogniser ran together "
+                             "(NEWYEAR) where its characters lie more than this many median pitches apart and an "
+                             "English lexicon splits it there (0: never)")
     kie: str | None = Field(None, description="KIE model labelling the read lines (e.g. sdmgr); off by default")
     kie_unit: KieUnit | None = Field(
         None, description="what kie labels: whole lines, segments of a line split at wide gaps between words, "
@@ -101,7 +105,7 @@ def build_request(state, options: OcrOptions) -> OcrRequest:
         orient_cls=defaults.get("cls") if defaults.get("cls") in state.zoo.models else None,
         max_lines=state.settings.max_lines, max_rec_columns=state.settings.max_rec_columns,
         rec_columns_per_byte=state.settings.rec_columns_per_byte, both_ways=options.both_ways,
-        word_gap=options.word_gap)
+        word_gap=options.word_gap, glued_gap=options.glued_gap)
 
 
 def tesseract_lang(state, lang: str | None, det: str | None, rec: str | None, det_options: dict) -> str | None:

@@ -124,3 +124,15 @@ def test_split_words_cuts_a_wide_gap_only_when_asked():
     assert [[c[0] for c in w] for w in split_words(text, gap=5.0)] == [["a", "b", "c", "d", "e"]]
     # under three characters there is no pitch to compare with
     assert [[c[0] for c in w] for w in split_words(text[2:4], gap=2.0)] == [["c", "d"]]
+
+
+def test_a_cutter_splits_words_at_the_indices_it_names():
+    """`cut` names where a new word starts inside one word (e.g. service.gateway.glued_words)."""
+    glued = _chars([("a", 1, 2), ("b", 3, 4), ("c", 8, 9), ("d", 10, 11), (" ", 12, 13), ("e", 14, 16)])
+    words = word_boxes(LINE, glued, FRAME, cut=lambda word: [2] if len(word) == 4 else [])
+    assert [w.text for w in words] == ["ab", "cd", "e"]
+    # each piece spans its own characters: "ab" ends where "cd" starts, both inside the line
+    assert words[0].box[1, 0] == pytest.approx(45.0) and words[1].box[0, 0] == pytest.approx(65.0)
+    # indices outside the word, repeats and 0 are ignored
+    assert [len(w) for w in split_words(glued, cut=lambda word: [0, 2, 2, 9])] == [2, 2, 1]
+    assert [len(w) for w in split_words(glued)] == [4, 1]
