@@ -1,0 +1,54 @@
+"""Training lists of stage 5 (bench/RESULTS-kie-real.md): the WildReceipt learning curve and the
+all-data model, built from the split of `bench/kie_prepare_real.py` (seed 13).
+
+* `train_wild_half.txt`: half of `wild_train.txt` (the first ``ceil(n / 2)`` receipts ordered by
+  sha1 of ``half:<seed>:<image file name>``: seeded, independent of the file's order) + `sroie_train.txt`;
+* `train_all.txt`: every WildReceipt receipt (`wild_train` + `wild_val` + `wild_test`) + `sroie_train.txt`
+  (`sroie_val.txt` and `sroie_test.txt` stay out: the all-data model's only held-out checks).
+
+Prints counts and sha256 of each list.
+
+    .venv/bin/python bench/kie_learning_curve_lists.py --split /tmp/kie_real [--seed 13]
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+from pathlib import Path
+
+
+def read(path: Path) -> list[str]:
+    return [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def rank(line: str, seed: int) -> str:
+    name = Path(json.loads(line)["file_name"]).name
+    return hashlib.sha1(f"half:{seed}:{name}".encode()).hexdigest()
+
+
+def write(path: Path, lines: list[str]) -> None:
+    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+    print(f"{path}  {len(lines)} receipts  sha256 {digest}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--split", type=Path, required=True, help="the --out folder of kie_prepare_real.py")
+    parser.add_argument("--seed", type=int, default=13)
+    args = parser.parse_args()
+    parts = {p: read(args.split / f"{p}.txt") for p in ("wild_train", "wild_val", "wild_test", "sroie_train")}
+    ordered = sorted(parts["wild_train"], key=lambda line: rank(line, args.seed))
+    half = ordered[: (len(ordered) + 1) // 2]
+    keep = set(half)
+    half = [line for line in parts["wild_train"] if line in keep]  # the original order
+    write(args.split / "wild_train_half.txt", half)
+    write(args.split / "train_wild_half.txt", half + parts["sroie_train"])
+    write(args.split / "train_all.txt",
+          parts["wild_train"] + parts["wild_val"] + parts["wild_test"] + parts["sroie_train"])
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
