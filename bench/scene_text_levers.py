@@ -80,6 +80,8 @@ LEVERS: dict[str, dict] = {
     "unsure": {"both_ways": "unsure"},
     "score0.55": {"min_text_score": 0.55},
     "rec0.8": {"rec_min_score": 0.8},
+    "rec0.85": {"rec_min_score": 0.85},
+    "rec0.9": {"rec_min_score": 0.9},
     "score0.55+rec0.8": {"min_text_score": 0.55, "rec_min_score": 0.8},
     "tall+rec0.8": {"both_ways": "tall", "rec_min_score": 0.8},
     "tall+score0.55+rec0.8": {"both_ways": "tall", "min_text_score": 0.55, "rec_min_score": 0.8},
