@@ -298,7 +298,7 @@ def main() -> int:
                  "cls+reread+recut ms/page |", documents)
     sroie = f"SROIE receipts with an image (../shared/data/sroie2019_train, {args.sroie_part})"
     _print_table(f"{args.wild_receipts or sroie}: bags of words",
-                 "| lever | word recall | word precision | s/receipt | cls+reread ms/receipt |", receipts)
+                 "| lever | word recall | word precision | s/receipt | cls+reread+recut ms/receipt |", receipts)
     return 0
 
 
