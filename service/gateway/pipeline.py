@@ -16,7 +16,7 @@ from service.gateway.errors import PayloadTooLarge
 from service.gateway.glued_words import GLUED_GAP
 from service.gateway.kie_units import attach_labels, kie_units
 from service.gateway.layout import analyse_page
-from service.gateway.recuts import RECUT_BELOW, doubtful_reads, recut, surer
+from service.gateway.recuts import doubtful_reads, recut, surer
 from service.gateway.ner_lines import tag_lines
 from service.gateway.uploads import decode_upload
 from service.gateway.words import line_words
@@ -56,8 +56,8 @@ class OcrRequest:
     # English lexicon agrees (service.gateway.glued_words; 0: never).
     glued_gap: float = GLUED_GAP
     # Lines read with a lower score are read again from a crop tighter across the line, keeping the
-    # surer text and the mean score (service.gateway.recuts; 0: never).
-    recut_below: float = RECUT_BELOW
+    # surer text and the mean score (service.gateway.recuts; 0: never; /ocr: the recogniser's zoo value).
+    recut_below: float = 0.0
 
 
 class Timer:

@@ -2,7 +2,9 @@
 
 The detector's line polygons carry DB's unclip padding, so a crop often holds slivers of the
 lines above and below, or of a neighbouring sign, which the recogniser reads as stray or wrong
-characters. A line read with a recogniser score under `recut_below` (an /ocr option) is cut again
+characters. A line read with a recogniser score under `recut_below` (an /ocr option; by default the
+recogniser's zoo `recut_below`, like its `min_score` floor, since scores are on each model's own
+scale: 0.9 for ppocrv6-small-rec, else 0, never) is cut again
 from the photo with its quad shrunk across the line to RECUT_HEIGHT of its height (the same
 length along it, so the characters keep their places as fractions of the crop width and the word
 boxes need no change) and read again. The reading with the higher score supplies the text; the
@@ -21,7 +23,6 @@ from handlers.api.results import Recognition
 from handlers.ops.crop import Crop, crop_quad
 from service.gateway.directions import turned
 
-RECUT_BELOW = 0.9  # /ocr `recut_below` default: lines read with a lower score are read again
 RECUT_HEIGHT = 0.9  # the second crop keeps this share of the line's height, centred
 
 

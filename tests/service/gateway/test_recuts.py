@@ -1,4 +1,5 @@
-"""A second reading of doubtful lines from a tighter crop (`recut_below`, default 0.9): the pure
+"""A second reading of doubtful lines from a tighter crop (`recut_below`, 0.9 for the default
+recogniser in the zoo): the pure
 geometry and choice, then real ICDAR 2015 photos (train part `val`, where the lever was tuned)
 whose lines pick up a stray neighbour character from the padded crop, through the gateway with the
 models in-process."""
@@ -70,6 +71,14 @@ def test_doubtful_reads_are_the_lines_under_the_bar():
     assert doubtful_reads(reads, 0.9) == [1]
     assert doubtful_reads(reads, 1.0) == [0, 1, 2]
     assert doubtful_reads(reads, 0.0) == []
+
+
+def test_the_bar_is_the_recognisers_zoo_setting_unless_asked(zoo):
+    # measured for ppocrv6-small-rec only: other recognisers (their scores on their own scales) never recut
+    assert zoo.recut_bar("ppocrv6-small-rec") == 0.9
+    assert zoo.recut_bar("tesseract-rec") == 0.0 and zoo.recut_bar("not-in-the-zoo") == 0.0
+    assert zoo.recut_bar(None) == 0.0
+    assert zoo.recut_bar("ppocrv6-small-rec", 0.0) == 0.0 and zoo.recut_bar("tesseract-rec", 0.5) == 0.5
 
 
 @pytest.fixture(scope="module")
