@@ -53,7 +53,8 @@ class Runner:
         self.backend = LocalBackend(self.zoo)
         self.request = OcrRequest(det=self.zoo.defaults["det"], rec=self.zoo.defaults["rec"],
                                   orient_cls=self.zoo.defaults["cls"],
-                                  min_text_score=self.zoo.rec_floor(self.zoo.defaults["rec"]))
+                                  min_text_score=self.zoo.rec_floor(self.zoo.defaults["rec"]),
+                                  recut_below=self.zoo.recut_bar(self.zoo.defaults["rec"]))
         self.settings = Settings()
 
     def __call__(self, data: bytes, **options) -> tuple[dict, float]:
@@ -184,7 +185,7 @@ def bench_concurrency(inference_url: str, management_url: str, pid: int | None, 
 
     zoo = load_zoo()
     request = OcrRequest(det=zoo.defaults["det"], rec=zoo.defaults["rec"], orient_cls=zoo.defaults["cls"],
-                         min_text_score=zoo.rec_floor(zoo.defaults["rec"]))
+                         min_text_score=zoo.rec_floor(zoo.defaults["rec"]), recut_below=zoo.recut_bar(zoo.defaults["rec"]))
     upright = render(text_pdf([SMALL_PRINT * 3], size=10), dpi=150)
     data = image_pdf([upright] * pages, dpi=150)
 

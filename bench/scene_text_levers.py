@@ -73,6 +73,8 @@ LEVERS: dict[str, dict] = {
     "gap2.5": {"word_gap": 2.5},
     "noglued": {"glued_gap": 0},  # the default before glued words were cut (service/gateway/glued_words.py)
     "glued1.0": {"glued_gap": 1.0},
+    "norecut": {"recut_below": 0},  # the default before lines were read again from tighter crops (service/gateway/recuts.py)
+    "recut1": {"recut_below": 1},
     "none": {"both_ways": "none"},  # the default before both_ways=tall
     "tall": {"both_ways": "tall"},
     "cls": {"cls": "true"},
@@ -94,7 +96,7 @@ THRESHOLDS = [{"min_text_score": t} for t in (0.5, 0.55, 0.6, 0.7)] + \
              [{"min_text_score": 0.55, "rec_min_score": 0.8}, {"min_text_score": 0.6, "rec_min_score": 0.8}]
 DOCUMENTS = REPO.parent / "shared" / "data" / "tesseract" / "testing"
 RECEIPTS = REPO.parent / "shared" / "data" / "sroie2019_train"
-EXTRA_STAGES = ("classify", "reread")
+EXTRA_STAGES = ("classify", "reread", "recut")
 _TURN = {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_COUNTERCLOCKWISE}
 
 
@@ -159,7 +161,7 @@ def _row(name: str, options: dict, report: dict, seconds: str) -> str:
 
 
 def _stage_ms(answers: list[dict]) -> str:
-    """Mean ms per image of the stages the direction levers add (`classify`, `reread`): their own cost,
+    """Mean ms per image of the stages the direction levers add (`classify`, `reread`, `recut`): their own cost,
     which the s/image of a loaded machine hides."""
     return f"{sum(a['timings_ms'].get(s, 0.0) for a in answers for s in EXTRA_STAGES) / max(len(answers), 1):.0f}"
 
@@ -292,13 +294,13 @@ def main() -> int:
     _print_table(f"ICDAR 2015 train, part {args.part} (seed {args.seed}), {len(data)} photos{turned}, "
                  f"detector {det_model or _default_detector(zoo)}",
                  "| lever | options | det P | det R | det hmean | e2e P | e2e R | e2e F | s/image | "
-                 "cls+reread ms/image |", photos)
+                 "cls+reread+recut ms/image |", photos)
     _print_table("Document pages (../shared/data/tesseract/testing): CER upright; words found when turned",
                  "| lever | CER phototest | CER eurotext | found at 90 (photo / euro) | at 180 | at 270 | s/page | "
-                 "cls+reread ms/page |", documents)
+                 "cls+reread+recut ms/page |", documents)
     sroie = f"SROIE receipts with an image (../shared/data/sroie2019_train, {args.sroie_part})"
     _print_table(f"{args.wild_receipts or sroie}: bags of words",
-                 "| lever | word recall | word precision | s/receipt | cls+reread ms/receipt |", receipts)
+                 "| lever | word recall | word precision | s/receipt | cls+reread+recut ms/receipt |", receipts)
     return 0
 
 

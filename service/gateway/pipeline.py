@@ -16,6 +16,7 @@ from service.gateway.errors import PayloadTooLarge
 from service.gateway.glued_words import GLUED_GAP
 from service.gateway.kie_units import attach_labels, kie_units
 from service.gateway.layout import analyse_page
+from service.gateway.recuts import doubtful_reads, recut, surer
 from service.gateway.ner_lines import tag_lines
 from service.gateway.uploads import decode_upload
 from service.gateway.words import line_words
@@ -54,6 +55,9 @@ class OcrRequest:
     # Words run together are also cut where the line shows this many median pitches of gap and an
     # English lexicon agrees (service.gateway.glued_words; 0: never).
     glued_gap: float = GLUED_GAP
+    # Lines read with a lower score are read again from a crop tighter across the line, keeping the
+    # surer text and the mean score (service.gateway.recuts; 0: never; /ocr: the recogniser's zoo value).
+    recut_below: float = 0.0
 
 
 class Timer:
@@ -155,9 +159,28 @@ async def _read_lines(backend: Backend, image: np.ndarray, rows: list[Detection]
         second = await backend.recognize(request.rec, [turned(images[i]) for i in again], request.rec_lang)
         keep_surer(reads, flipped, dict(zip(again, second)))
         t = timer.mark("reread", t)
+    t = await _recut_doubtful(backend, image, crops, flipped, reads, request, columns, file_bytes, timer, t)
     merged = _merge(result, crops, flipped, reads, request)
     timer.mark("words", t)
     return merged
+
+
+async def _recut_doubtful(backend: Backend, image: np.ndarray, crops: list[Crop], flipped: list[bool],
+                          reads: list[Recognition], request: OcrRequest, columns: int, file_bytes: int,
+                          timer: Timer, t: float) -> float:
+    """Read the lines read under `request.recut_below` again from tighter crops, in place, where the
+    page's column budget has room (service.gateway.recuts); returns the time mark."""
+    doubtful_lines = doubtful_reads(reads, request.recut_below)
+    if not doubtful_lines:
+        return t
+    images = await asyncio.to_thread(lambda: [recut(image, crops[i], flipped[i]) for i in doubtful_lines])
+    if not within_budget(columns + page_columns(im.shape for im in images), file_bytes, request.max_rec_columns,
+                         request.rec_columns_per_byte):
+        return t
+    second = await backend.recognize(request.rec, images, request.rec_lang)
+    for index, read in zip(doubtful_lines, second):
+        reads[index] = surer(reads[index], read)
+    return timer.mark("recut", t)
 
 
 def _merge(result: list[dict], crops: list[Crop], flipped: list[bool], reads: list[Recognition],

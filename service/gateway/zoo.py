@@ -67,6 +67,9 @@ class ZooEntry(_Strict):
     # recognisers: the gateway drops lines read below this score unless /ocr's rec_min_score says
     # otherwise (scores are on each model's own scale, hence per model)
     min_score: float = Field(0.0, ge=0.0, le=1.0)
+    # recognisers: lines read below this score are read again from a tighter crop unless /ocr's
+    # recut_below says otherwise (service/gateway/recuts.py; 0: never)
+    recut_below: float = Field(0.0, ge=0.0, le=1.0)
 
     def installed(self) -> bool:
         """False only for a model whose Debian package is not installed on this machine."""
@@ -125,6 +128,14 @@ class Zoo(_Strict):
             return asked
         entry = self.models.get(rec) if rec else None
         return entry.min_score if entry is not None else 0.0
+
+    def recut_bar(self, rec: str | None, asked: float | None = None) -> float:
+        """The score under which a request's lines are read again from a tighter crop: the one asked
+        for, else the recogniser's `recut_below` (0: never, also for a model outside the zoo)."""
+        if asked is not None:
+            return asked
+        entry = self.models.get(rec) if rec else None
+        return entry.recut_below if entry is not None else 0.0
 
     def names(self, task: Task | None = None) -> list[str]:
         """Model names, optionally of one task, sorted."""

@@ -57,6 +57,9 @@ class OcrOptions(BaseModel):
     glued_gap: float = Field(GLUED_GAP, ge=0, le=20, description="also cut a word the recogniser ran together "
                              "(NEWYEAR) where its characters lie more than this many median pitches apart and an "
                              "English lexicon splits it there (0: never)")
+    recut_below: float | None = Field(None, ge=0, le=1, description="read lines read with a lower score again from "
+                                      "a crop 10 % tighter across the line; keep the surer text and the mean score "
+                                      "(0: never; default: the recogniser's recut_below in the zoo)")
     kie: str | None = Field(None, description="KIE model labelling the read lines (e.g. sdmgr); off by default")
     kie_unit: KieUnit | None = Field(
         None, description="what kie labels: whole lines, segments of a line split at wide gaps between words, "
@@ -105,7 +108,7 @@ def build_request(state, options: OcrOptions) -> OcrRequest:
         orient_cls=defaults.get("cls") if defaults.get("cls") in state.zoo.models else None,
         max_lines=state.settings.max_lines, max_rec_columns=state.settings.max_rec_columns,
         rec_columns_per_byte=state.settings.rec_columns_per_byte, both_ways=options.both_ways,
-        word_gap=options.word_gap, glued_gap=options.glued_gap)
+        word_gap=options.word_gap, glued_gap=options.glued_gap, recut_below=state.zoo.recut_bar(rec, options.recut_below))
 
 
 def tesseract_lang(state, lang: str | None, det: str | None, rec: str | None, det_options: dict) -> str | None:

@@ -25,7 +25,8 @@ def local_ocr(zoo: Zoo | None = None, threads: int = 1) -> OcrFn:
             **det_options: Any) -> dict:
         rec = zoo.defaults["rec"] if rec == "default" else rec
         request = OcrRequest(det=zoo.defaults["det"] if det == "default" else det, rec=rec,
-                             cls=cls, det_options=det_options, kie=kie, min_text_score=zoo.rec_floor(rec, rec_min_score))
+                             cls=cls, det_options=det_options, kie=kie, min_text_score=zoo.rec_floor(rec, rec_min_score),
+                             recut_below=zoo.recut_bar(rec))
         return loop.run_until_complete(run_ocr(backend, data, request, max_pixels))
 
     ocr.backend = backend  # type: ignore[attr-defined]
