@@ -73,7 +73,8 @@ LEVERS: dict[str, dict] = {
     "gap2.5": {"word_gap": 2.5},
     "noglued": {"glued_gap": 0},  # the default before glued words were cut (service/gateway/glued_words.py)
     "glued1.0": {"glued_gap": 1.0},
-    "norecut": {"recut_below": 0},  # the default before lines were read again from tighter crops (service/gateway/recuts.py)
+    "norecut": {"recut_below": 0},  # the zoo's default: no second reading from a tighter crop (service/gateway/recuts.py)
+    "recut0.9": {"recut_below": 0.9},
     "recut1": {"recut_below": 1},
     "none": {"both_ways": "none"},  # the default before both_ways=tall
     "tall": {"both_ways": "tall"},
