@@ -16,8 +16,8 @@ from service.gateway.errors import PayloadTooLarge
 from service.gateway.glued_words import GLUED_GAP
 from service.gateway.kie_units import attach_labels, kie_units
 from service.gateway.layout import analyse_page
-from service.gateway.recuts import doubtful_reads, recut, surer
 from service.gateway.ner_lines import tag_lines
+from service.gateway.recuts import doubtful_reads, recut, surer
 from service.gateway.uploads import decode_upload
 from service.gateway.words import line_words
 from service.gateway.work_budget import check_recognition_budget, page_columns, within_budget

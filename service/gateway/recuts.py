@@ -4,7 +4,8 @@ The detector's line polygons carry DB's unclip padding, so a crop often holds sl
 lines above and below, or of a neighbouring sign, which the recogniser reads as stray or wrong
 characters. A line read with a recogniser score under `recut_below` (an /ocr option; by default the
 recogniser's zoo `recut_below`, like its `min_score` floor, since scores are on each model's own
-scale: 0.9 for ppocrv6-small-rec, else 0, never) is cut again
+scale; 0, never, for every shipped recogniser: 0.9, measured for ppocrv6-small-rec, tied on the
+held-out photos) is cut again
 from the photo with its quad shrunk across the line to RECUT_HEIGHT of its height (the same
 length along it, so the characters keep their places as fractions of the crop width and the word
 boxes need no change) and read again. The reading with the higher score supplies the text; the
