@@ -50,6 +50,17 @@ def test_a_job_gives_what_ocr_gives(gateway):
     assert gateway.get(f"/jobs/{job['id']}/result").status_code == 404
 
 
+def _read(pages: list[dict]) -> list:
+    """What a page's reading must repeat: its size, line boxes (the detector runs one image at a time)
+    and the texts of its lines and words. Not the recogniser's scores and character spans: /ocr reads
+    a document's pages concurrently, so TorchServe may batch the crops of two pages together, which
+    pads them to other widths than a job reading one page at a time (a score 0.997 against 0.972 for
+    the same text in one run)."""
+    return [(p["page"], p["width"], p["height"],
+             [(line["box"], line["text"], [w["text"] for w in line["words"]]) for line in p["result"]])
+            for p in pages]
+
+
 def test_a_pdf_job_reads_every_page_like_ocr(gateway):
     from tests.document_files import text_pdf
 
@@ -61,7 +72,8 @@ def test_a_pdf_job_reads_every_page_like_ocr(gateway):
     assert status["state"] == "done" and status["pages_done"] == 2
     result = gateway.get(f"/jobs/{job.json()['id']}/result").json()
     direct = gateway.post("/ocr", content=pdf, headers={"Content-Type": "application/pdf"}, params={"pages": "1,3"})
-    assert [p["page"] for p in result["pages"]] == [1, 3] and result["pages"] == direct.json()["pages"]
+    assert [p["page"] for p in result["pages"]] == [1, 3]
+    assert _read(result["pages"]) == _read(direct.json()["pages"])
     assert result["document"] == direct.json()["document"] and result["document"]["page_count"] == 3
     assert "4711" in " ".join(line["text"] for line in result["pages"][0]["result"])
     # every /ocr format, from the stored result; the searchable PDF has the pages' text under it
