@@ -38,9 +38,10 @@ from fastapi.testclient import TestClient  # noqa: E402
 import scene_text_levers as levers  # noqa: E402
 import service.gateway.pipeline as pipeline  # noqa: E402
 from handlers.api.results import Recognition  # noqa: E402
-from handlers.ops.crop import Crop, crop_size  # noqa: E402
+from handlers.ops.crop import crop_size  # noqa: E402
 from service.gateway.directions import turned  # noqa: E402
 from service.gateway.main import create_app  # noqa: E402
+from service.gateway.recuts import scaled_quad  # noqa: E402
 from service.gateway.settings import Settings  # noqa: E402
 from service.gateway.zoo import load_zoo  # noqa: E402
 from service.tooling.local_backend import LocalBackend  # noqa: E402
@@ -50,19 +51,6 @@ VARIANTS = {"x1.1": (1.1, 1.0), "x1.2": (1.2, 1.0), "x0.9": (0.9, 1.0), "x0.85":
             "l1.06": (1.0, 1.06), "l0.96": (1.0, 0.96), "x1.1l1.04": (1.1, 1.04)}
 DEFAULT_RULES = ["x1.1@1.01", "x1.2@1.01", "x0.9@1.01", "x0.85@1.01", "l1.06@1.01", "l0.96@1.01",
                  "x1.1l1.04@1.01", "x0.9@1.01:orig", "x0.9@1.01:agree", "x0.9@1.01:mean", "x0.9@0.9:mean"]
-
-
-def resized_quad(crop: Crop, across: float, along: float) -> np.ndarray:
-    """The crop's quad scaled about its centre: `across` its line, `along` it."""
-    tl, tr, br, bl = np.asarray(crop.quad, np.float64)
-    top, side = (tr - tl + br - bl) / 2, (bl - tl + br - tr) / 2
-    u, v = (side, top) if crop.rotated else (top, side)  # u: along the reading direction
-    du, dv = u * (along - 1) / 2, v * (across - 1) / 2
-    if crop.rotated:
-        quad = [tl - du - dv, tr - du + dv, br + du + dv, bl + du - dv]
-    else:
-        quad = [tl - du - dv, tr + du - dv, br + du + dv, bl - du + dv]
-    return np.array(quad, np.float32)
 
 
 def warp(image: np.ndarray, quad: np.ndarray, rotated: bool) -> np.ndarray:
@@ -99,7 +87,7 @@ class Collector:
             start = time.perf_counter()
             images = []
             for crop, flip in zip(kept["crops"], kept["flipped"]):
-                quad = resized_quad(crop, across, along)
+                quad = scaled_quad(crop, across, along)
                 cut = warp(image, quad, crop.rotated) if min(crop_size(quad)) >= 2 else crop.image
                 images.append(turned(cut) if flip else cut)
             kept["variants"][name] = await backend.recognize(request.rec, images, request.rec_lang)

@@ -30,14 +30,20 @@ RECUT_HEIGHT = 0.9  # the second crop keeps this share of the line's height, cen
 def tighter_quad(crop: Crop, height: float = RECUT_HEIGHT) -> np.ndarray:
     """The crop's quad (TL, TR, BR, BL in the photo) shrunk across its line to `height` of its
     height, about its centre line; its length along the line is unchanged."""
+    return scaled_quad(crop, across=height)
+
+
+def scaled_quad(crop: Crop, across: float, along: float = 1.0) -> np.ndarray:
+    """The crop's quad scaled about its centre: `across` its line and `along` it (a tall crop is
+    read along TL -> BL, so its across is TL -> TR)."""
     tl, tr, br, bl = np.asarray(crop.quad, np.float64)
-    # Across the line: TL -> BL for a flat crop; a tall crop is read along TL -> BL, so across is TL -> TR.
+    top, side = (tr - tl + br - bl) / 2, (bl - tl + br - tr) / 2
+    u, v = (side, top) if crop.rotated else (top, side)  # u: along the reading direction
+    du, dv = u * (along - 1) / 2, v * (across - 1) / 2
     if crop.rotated:
-        inset = (tr - tl + br - bl) / 2 * (1 - height) / 2
-        quad = [tl + inset, tr - inset, br - inset, bl + inset]
+        quad = [tl - du - dv, tr - du + dv, br + du + dv, bl + du - dv]
     else:
-        inset = (bl - tl + br - tr) / 2 * (1 - height) / 2
-        quad = [tl + inset, tr + inset, br - inset, bl - inset]
+        quad = [tl - du - dv, tr + du - dv, br + du + dv, bl - du + dv]
     return np.array(quad, np.float32)
 
 
