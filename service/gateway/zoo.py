@@ -124,18 +124,19 @@ class Zoo(_Strict):
     def rec_floor(self, rec: str | None, asked: float | None = None) -> float:
         """The text-score floor of a request: the one asked for, else the recogniser's `min_score`
         (0 for a model outside the zoo, or no recogniser)."""
-        if asked is not None:
-            return asked
-        entry = self.models.get(rec) if rec else None
-        return entry.min_score if entry is not None else 0.0
+        return self._rec_setting(rec, asked, "min_score")
 
     def recut_bar(self, rec: str | None, asked: float | None = None) -> float:
         """The score under which a request's lines are read again from a tighter crop: the one asked
         for, else the recogniser's `recut_below` (0: never, also for a model outside the zoo)."""
+        return self._rec_setting(rec, asked, "recut_below")
+
+    def _rec_setting(self, rec: str | None, asked: float | None, name: str) -> float:
+        """A per-recogniser score setting: the request's value, else the zoo entry's, else 0."""
         if asked is not None:
             return asked
         entry = self.models.get(rec) if rec else None
-        return entry.recut_below if entry is not None else 0.0
+        return getattr(entry, name) if entry is not None else 0.0
 
     def names(self, task: Task | None = None) -> list[str]:
         """Model names, optionally of one task, sorted."""
