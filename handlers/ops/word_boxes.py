@@ -68,24 +68,25 @@ def split_words(chars: Sequence[CharSpan], gap: float = 0.0, cut: Cutter | None 
     if current:
         words.append(current)
     if gap:
-        words = [piece for word in words for piece in _cut_at_gaps(word, _median_pitch(chars) * gap)]
+        words = [piece for word in words for piece in _cut_at_gaps(word, median_pitch(chars) * gap)]
     return [piece for word in words for piece in _cut_at(word, cut(word))] if cut else words
 
 
-def _centre(char: CharSpan) -> float:
+def char_centre(char: CharSpan) -> float:
+    """Centre of a character's span, as a fraction of the crop width."""
     return (char[1] + char[2]) / 2
 
 
-def _median_pitch(chars: Sequence[CharSpan]) -> float:
+def median_pitch(chars: Sequence[CharSpan]) -> float:
     """Median distance between the centres of neighbouring characters (spaces included); inf under 3."""
-    centres = [_centre(c) for c in chars if c[0]]
+    centres = [char_centre(c) for c in chars if c[0]]
     return float(np.median(np.diff(centres))) if len(centres) >= 3 else float("inf")
 
 
 def _cut_at_gaps(word: list[CharSpan], limit: float) -> list[list[CharSpan]]:
     pieces = [[word[0]]]
     for prev, char in zip(word, word[1:]):
-        if _centre(char) - _centre(prev) > limit:
+        if char_centre(char) - char_centre(prev) > limit:
             pieces.append([])
         pieces[-1].append(char)
     return pieces

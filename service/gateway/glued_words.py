@@ -22,7 +22,7 @@ from typing import Sequence
 
 import numpy as np
 
-from handlers.ops.word_boxes import CharSpan
+from handlers.ops.word_boxes import CharSpan, char_centre, median_pitch
 
 #: Default `glued_gap` of /ocr: a cut needs a gap of more than this many median pitches.
 GLUED_GAP = 1.3
@@ -40,8 +40,8 @@ def glued_cuts(word: Sequence[CharSpan], gap: float = GLUED_GAP) -> list[int]:
     """Indices into `word` (one word's characters, in reading order) where a new word starts."""
     if gap <= 0 or len(word) < MIN_RUN:
         return []
-    centres = [(c[1] + c[2]) / 2 for c in word]
-    pitch = float(np.median(np.diff(centres)))
+    centres = [char_centre(c) for c in word]
+    pitch = median_pitch(word)
     if pitch <= 0:
         return []
     wide = {k for k in range(1, len(word)) if centres[k] - centres[k - 1] > gap * pitch}
