@@ -123,8 +123,8 @@ def wild_report(name: str, preds: list[list[int]], gts: list[list[int]]) -> None
 def candidate_zoo(checkpoints: list[Path], out: Path, det: str | None = None) -> tuple[Path, list[str]]:
     """A copy of the zoo manifest at ``out`` plus each checkpoint as model ``sdmgr-cand<i>`` (the
     entry of sdmgr with other weights, and the class list / dictionary beside them), and ``det`` (a
-    zoo detector or an ONNX file, as scene_text_levers.py --det) as the default detector; returns the
-    manifest and the KIE model names to measure."""
+    zoo detector or an ONNX file, as scene_text_levers.py --det) as the detector of every receipt (the
+    zoo's photo route off); returns the manifest and the KIE model names to measure."""
     raw = yaml.safe_load((REPO / "model_store" / "zoo.yaml").read_text(encoding="utf-8"))
     names = ["sdmgr"]
     for i, ckpt in enumerate(checkpoints, 1):
@@ -141,8 +141,9 @@ def candidate_zoo(checkpoints: list[Path], out: Path, det: str | None = None) ->
     out.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
     if det:
         zoo, name = with_detector(load_zoo(out), det)
-        write_zoo(zoo.model_copy(update={"defaults": {**zoo.defaults, "det": name}}), out)
-        print(f"detector {name}")
+        # a named detector reads every receipt, as /ocr?det= does: no photo route
+        write_zoo(zoo.model_copy(update={"defaults": {**zoo.defaults, "det": name}, "photos": None}), out)
+        print(f"detector {name} (photo route off)")
     return out, names
 
 
@@ -228,7 +229,8 @@ def main() -> int:
                         help="SROIE images: all, or the tuning / reported half")
     parser.add_argument("--no-gt", action="store_true", help="skip the ground-truth-box figures")
     parser.add_argument("--det", default=None, help="detector of the /ocr figures: a zoo detector or an .onnx file "
-                        "served like the default one (ocrserve train det's output); default: the zoo's default")
+                        "served like the default one (ocrserve train det's output), for every receipt; default: the "
+                        "zoo's own choice (its default detector, photos routed by `photos`)")
     args = parser.parse_args()
     if not args.ann.is_file():
         print(f"no annotations at {args.ann}", file=sys.stderr)

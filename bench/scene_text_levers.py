@@ -63,6 +63,8 @@ LEVERS: dict[str, dict] = {
     "side1280": {"limit_side_len": 1280},
     "mask0.25": {"mask_thr": 0.25},
     "mask0.3": {"mask_thr": 0.3},
+    "mask0.35": {"mask_thr": 0.35},
+    "mask0.4": {"mask_thr": 0.4},
     "unclip1.6": {"unclip_ratio": 1.6},
     "unclip1.8": {"unclip_ratio": 1.8},
     "score0.6": {"min_text_score": 0.6},
