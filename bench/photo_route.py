@@ -2,7 +2,7 @@
 
 service/gateway/photo_route.py sends a single image whose share of paper-like pixels is under the
 zoo's `photos.paper_below` to the photo detector (`photos.det`), everything else to `defaults.det`
-(off in the shipped zoo).
+(the shipped zoo: dbnet-ic15 below 0.5).
 This prints, per set, the spread of that share and the fraction of images routed to photos at the
 zoo's threshold and at others, so the threshold can be checked against photos (ICDAR 2015, by the
 parts of bench/scene_text_levers.py) and documents (SROIE receipt scans, WildReceipt phone photos

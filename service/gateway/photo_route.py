@@ -1,5 +1,5 @@
 """Photos to a photo detector: a single image that is mostly not paper goes to the zoo's `photos.det`
-(off in the shipped zoo: bench/RESULTS-photo-route.md).
+(the shipped zoo routes photos to dbnet-ic15: model_store/weights/dbnet-ic15/README.md).
 
 The default detector (`defaults.det`) reads pages, scans and receipts best; a detector fine-tuned on
 street photos (ICDAR 2015) finds more words in photos but fewer on receipts. When a request names

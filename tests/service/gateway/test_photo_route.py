@@ -1,4 +1,4 @@
-"""Photos to a photo detector (service/gateway/photo_route.py; off in the shipped zoo): the paper share
+"""Photos to a photo detector (service/gateway/photo_route.py; dbnet-ic15 in the shipped zoo): the paper share
 of real images, which uploads may be routed, the zoo's `photos` entry, and /ocr end to end in process
 with `photos` set to dbnet-ic15."""
 from __future__ import annotations
@@ -78,7 +78,8 @@ def test_the_zoo_checks_its_photo_detector(zoo):
         Zoo.model_validate({**raw, "photos": {"det": "dbnet", "paper_below": 0}})
     routed = Zoo.model_validate({**raw, "photos": {"det": "dbnet-ic15", "paper_below": 0.5}})
     assert routed.default_names() == list(zoo.defaults.values()) + ["dbnet-ic15"]  # loaded with the defaults
-    assert zoo.photos is None and zoo.default_names() == list(zoo.defaults.values())  # off as shipped
+    assert Zoo.model_validate(raw).default_names() == list(zoo.defaults.values())  # no route: the defaults only
+    assert zoo.photos == PhotoRoute(det="dbnet-ic15", paper_below=PAPER_BELOW)  # as shipped
 
 
 @pytest.fixture(scope="module")
