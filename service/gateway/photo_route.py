@@ -50,7 +50,14 @@ def paper_share(image: np.ndarray) -> float:
 
 def _thumbnail(data: bytes) -> np.ndarray | None:
     """The upload decoded at a quarter of its size (JPEG decodes scaled, cheaply); None if it cannot be."""
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_REDUCED_COLOR_4)
+    buffer = np.frombuffer(data, np.uint8)
+    try:
+        image = cv2.imdecode(buffer, cv2.IMREAD_REDUCED_COLOR_4)
+    except cv2.error:  # OpenCV cannot quarter an image under 4 pixels a side: decode it whole
+        try:
+            image = cv2.imdecode(buffer, cv2.IMREAD_COLOR)
+        except cv2.error:
+            return None
     return image if image is not None and image.size else None
 
 
@@ -60,7 +67,12 @@ async def route_photo(request: OcrRequest, doc: Document) -> OcrRequest:
     may route pays for the decode, off the event loop."""
     if request.photos is None or doc.kind == PDF or doc.count != 1:
         return request
-    if not await asyncio.to_thread(_is_photo, doc.data, request.photos.paper_below):
+    return await asyncio.to_thread(route_image, request, doc.data)
+
+
+def route_image(request: OcrRequest, data: bytes) -> OcrRequest:
+    """route_photo for the bytes of one image (blocking): the in-process pipeline of `ocrserve eval`."""
+    if request.photos is None or not _is_photo(data, request.photos.paper_below):
         return request
     return dataclasses.replace(request, det=request.photos.det)
 

@@ -4,18 +4,22 @@ with `photos` set to dbnet-ic15."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 import cv2
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+from service.gateway.document_pipeline import DocumentOptions, ocr_document
 from service.gateway.documents import open_document
+from service.gateway.errors import ModelUnavailable
 from service.gateway.main import create_app
 from service.gateway.photo_route import paper_share, route_photo
 from service.gateway.pipeline import OcrRequest
 from service.gateway.settings import Settings
 from service.gateway.zoo import PhotoRoute, Zoo
+from service.tooling.evaluation.clients import local_ocr
 from service.tooling.local_backend import LocalBackend
 from service.tooling.training.det.zoo_entry import write_zoo
 from tests.conftest import data_path
@@ -114,3 +118,48 @@ def test_ocr_reads_a_photo_with_the_photo_detector_and_a_page_with_the_default(c
     named = ocr(photo, det=zoo.defaults["det"])  # ... and naming a detector turns routing off
     assert named["models"]["det"] == zoo.defaults["det"] and _boxes(named) != _boxes(routed)
     assert ocr(page)["models"]["det"] == zoo.defaults["det"]
+
+
+@pytest.mark.parametrize("height, width", [(1, 1), (2, 3), (3, 700)])
+def test_images_too_small_to_quarter_are_measured_whole(height, width):
+    # OpenCV refuses to decode an image under 4 pixels a side at a quarter of its size (the fuzzer's
+    # 500); such an upload is measured at full size instead
+    for colour, photo in (((245, 245, 245), False), ((40, 200, 60), True)):
+        data = cv2.imencode(".png", np.full((height, width, 3), colour, np.uint8))[1].tobytes()
+        assert _route(_request(), open_document(data, "image/png", MAX_PIXELS)).det == ("photo" if photo else "pages")
+
+
+class WithoutPhotoDetector(LocalBackend):
+    """The in-process backend serving every model but the photo detector, as TorchServe answers
+    for a model it has not loaded."""
+
+    async def detect(self, model, data, image, options):
+        if model == "dbnet-ic15":
+            raise ModelUnavailable("model 'dbnet-ic15' is not loaded")
+        return await super().detect(model, data, image, options)
+
+
+def test_a_photo_goes_to_the_default_detector_when_the_photo_detector_is_not_served(photo_zoo, weights_ready):
+    photo = data_path("icdar2015_train", "images", "img_1.jpg").read_bytes()
+    request = OcrRequest(det=photo_zoo.defaults["det"], rec=None, photos=photo_zoo.photos)
+    assert asyncio.run(route_photo(request, open_document(photo, "image/jpeg", MAX_PIXELS))).det == "dbnet-ic15"
+
+    def ocr(backend, req) -> dict:
+        return asyncio.run(ocr_document(photo, "image/jpeg", DocumentOptions(), req, backend, Settings())).response
+
+    answer = ocr(WithoutPhotoDetector(photo_zoo), request)
+    assert answer["models"]["det"] == photo_zoo.defaults["det"]
+    assert _boxes(answer) == _boxes(ocr(LocalBackend(photo_zoo), dataclasses.replace(request, photos=None)))
+    with pytest.raises(ModelUnavailable):  # a named detector that is not served is still an error
+        ocr(WithoutPhotoDetector(photo_zoo), dataclasses.replace(request, det="dbnet-ic15", photos=None))
+
+
+def test_the_in_process_pipeline_routes_photos_like_the_gateway(client, photo_zoo):
+    ocr = local_ocr(photo_zoo)
+    photo = data_path("icdar2015_train", "images", "img_1.jpg").read_bytes()
+    page = data_path("tesseract", "testing", "phototest.tif").read_bytes()
+    assert ocr(photo, rec=None)["models"]["det"] == photo_zoo.photos.det
+    assert ocr(photo, det=photo_zoo.defaults["det"], rec=None)["models"]["det"] == photo_zoo.defaults["det"]
+    assert ocr(page, rec=None)["models"]["det"] == photo_zoo.defaults["det"]
+    served = client.post("/ocr", params={"rec": "none"}, files={"file": ("upload", photo)}).json()
+    assert _boxes(ocr(photo, rec=None)) == _boxes(served)
