@@ -19,7 +19,7 @@ from handlers.api.results import Detection
 from handlers.ops.image_io import encode_png
 from service.gateway.backends import Backend
 from service.gateway.documents import PDF, Document, check_page_count, open_document, parse_pages
-from service.gateway.errors import BadOptions
+from service.gateway.errors import BadOptions, ModelUnavailable
 from service.gateway.orientation import is_sideways, pieces, turn, turn_rows, upside_down, vote_rows
 from service.gateway.pdf_text import TextLayer
 from service.gateway.layout import analyse_page
@@ -59,13 +59,21 @@ async def ocr_document(data: bytes, content_type: str, options: DocumentOptions,
     doc = await asyncio.to_thread(open_document, data, content_type, settings.max_pixels)
     try:
         numbers, orient = plan_document(doc, options, request, settings)
-        request = await route_photo(request, doc)
+        routed = await route_photo(request, doc)
         load_ms = round((time.perf_counter() - started) * 1000, 2)
         gate = asyncio.Semaphore(settings.page_concurrency)
 
         async def one(number: int) -> tuple[dict, np.ndarray, Timer]:
+            nonlocal routed
             async with gate:
-                return await run_page(doc, number, options, request, backend, orient)
+                try:
+                    return await run_page(doc, number, options, routed, backend, orient)
+                except ModelUnavailable:
+                    if routed is request:
+                        raise
+                    # the photo detector is not served here (not loaded, or down): the default reads the photo
+                    routed = request
+                    return await run_page(doc, number, options, request, backend, orient)
 
         failure = None
         try:
@@ -78,7 +86,7 @@ async def ocr_document(data: bytes, content_type: str, options: DocumentOptions,
     finally:
         await asyncio.to_thread(doc.close)
     done = [task.result() for task in tasks]
-    response = document_response(doc, options, request, orient, [page for page, _, _ in done],
+    response = document_response(doc, options, routed, orient, [page for page, _, _ in done],
                                  _timings(load_ms, [timer for _, _, timer in done], started))
     return DocumentResult(response, [image for _, image, _ in done])
 

@@ -8,6 +8,7 @@ import httpx
 
 from handlers.ops.image_io import DEFAULT_MAX_PIXELS
 from service.tooling.local_backend import LocalBackend
+from service.gateway.photo_route import route_image
 from service.gateway.pipeline import OcrRequest, run_ocr
 from service.gateway.zoo import Zoo, load_zoo
 
@@ -15,7 +16,8 @@ OcrFn = Callable[..., dict]
 
 
 def local_ocr(zoo: Zoo | None = None, threads: int = 1) -> OcrFn:
-    """`ocr(data, det=..., rec=..., cls=..., **det_options)` running the pipeline in this process."""
+    """`ocr(data, det=..., rec=..., cls=..., **det_options)` running the pipeline in this process; with the
+    default detector, photos go to the zoo's photo detector as /ocr sends them (`photos`)."""
     zoo = zoo or load_zoo()
     backend = LocalBackend(zoo, threads=threads)
     loop = asyncio.new_event_loop()
@@ -26,8 +28,8 @@ def local_ocr(zoo: Zoo | None = None, threads: int = 1) -> OcrFn:
         rec = zoo.defaults["rec"] if rec == "default" else rec
         request = OcrRequest(det=zoo.defaults["det"] if det == "default" else det, rec=rec,
                              cls=cls, det_options=det_options, kie=kie, min_text_score=zoo.rec_floor(rec, rec_min_score),
-                             recut_below=zoo.recut_bar(rec))
-        return loop.run_until_complete(run_ocr(backend, data, request, max_pixels))
+                             recut_below=zoo.recut_bar(rec), photos=zoo.photos if det == "default" else None)
+        return loop.run_until_complete(run_ocr(backend, data, route_image(request, data), max_pixels))
 
     ocr.backend = backend  # type: ignore[attr-defined]
     ocr.zoo = zoo  # type: ignore[attr-defined]
