@@ -6,13 +6,12 @@ import base64
 import json
 import shutil
 
-import cv2
 import httpx
-import numpy as np
 import pytest
 
 from handlers.api.class_list import read_class_list
-from service.gateway.photo_route import paper_share
+from service.gateway.photo_route import route_image
+from service.gateway.pipeline import OcrRequest
 from service.gateway.settings import Settings
 from tests.conftest import REPO, data_path
 from tests.integration.servers import running_gateway, running_torchserve, torch_serve_config_for_store
@@ -54,7 +53,7 @@ def test_ocr_then_kie_labels_every_line_of_a_receipt(served, zoo):
     body = response.json()
     # this phone photo of a receipt counts as a photo, but this TorchServe does not serve the zoo's
     # photo detector: the default detector reads it instead of a 503
-    assert paper_share(cv2.imdecode(np.frombuffer(image, np.uint8), cv2.IMREAD_COLOR)) < zoo.photos.paper_below
+    assert route_image(OcrRequest(det=zoo.defaults["det"], rec=REC, photos=zoo.photos), image).det == zoo.photos.det
     assert body["models"]["det"] == zoo.defaults["det"]
     lines = body["pages"][0]["result"]
     assert len(lines) >= 20 and body["models"]["kie"] == "mykie"

@@ -6,29 +6,20 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
+from bench.scene_text_levers import samples
 from service.gateway.main import create_app
 from service.gateway.settings import Settings
-from service.tooling.evaluation.datasets import read_icdar2015_gt
 from service.tooling.evaluation.evaluation import evaluate_end_to_end
 from service.tooling.local_backend import LocalBackend
-from service.tooling.training.kie.real_data import split_of
 from tests.conftest import data_path
 
 N_PHOTOS = 16
 MARGIN = 0.04  # measured: det hmean 0.819 -> 0.880, e2e F 0.735 -> 0.807; dbnet's own weights fail it (equal)
 
 
-def _dev_photos(n: int) -> list:
-    """The first n photos of part `val` in file order: the dev photos (never trained on)."""
-    root = data_path("icdar2015_train")
-    images = sorted((root / "images").glob("img_*.jpg"), key=lambda p: int(p.stem.split("_")[1]))
-    val = [p for p in images if split_of(p.name, 13, (("val", 0.5), ("test", 0.5))) == "val"][:n]
-    return [(p, read_icdar2015_gt(root / "gt" / f"gt_{p.stem}.txt")) for p in val]
-
-
 def test_dbnet_ic15_finds_and_reads_more_words_on_unseen_photos_than_dbnet(zoo, weights_ready):
     assert zoo.photos is not None and zoo.photos.det == "dbnet-ic15"  # the detector street photos get
-    photos = _dev_photos(N_PHOTOS)
+    photos = samples(data_path("icdar2015_train"), "val", 13, N_PHOTOS)  # the dev photos: first of part val
     with TestClient(create_app(Settings(), backend=LocalBackend(zoo))) as client:
         def report(det: str) -> dict:
             def ocr(image: bytes) -> dict:
