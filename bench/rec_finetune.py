@@ -3,6 +3,9 @@
   prepare  cut word crops (the pipeline's own crop) into label.txt folders under --work:
            ic15_train / ic15_dev: the `val` part of bench/scene_text_levers.py's split (seed 13,
              500 photos), its photos split again by sha1 (seed 14) 90 / 10 into train and dev;
+           ic15_det_train / ic15_det_dev: the same `val` part split as the photo detector's
+             (bench/det_ic15_split.py: its first 100 photos are dev, the other 408 train), so that a
+             recogniser for the photo route is chosen on photos neither model trained on;
            ic15_test: the `test` part (500 photos; report only, never tuned on);
            replay_wildreceipt: the annotated boxes of the WildReceipt receipts with an image
              (their texts are not used: `train rec --replay` relabels them with the original model);
@@ -38,6 +41,7 @@ SHARED = REPO.parent / "shared" / "data"
 IC15 = SHARED / "icdar2015_train"
 DEV_SPLIT = (("train", 0.9), ("dev", 0.1))
 BASE = "ppocrv6-small-rec"
+DET_DEV = 100  # bench/det_ic15_split.py's default: the dev photos of dbnet-ic15
 
 
 def _ic15(part: str) -> list[DetImage]:
@@ -74,6 +78,7 @@ def prepare(work: Path) -> None:
     val = _ic15("val")
     parts = {"ic15_train": [d for d in val if split_of(d.image.name, 14, DEV_SPLIT) == "train"],
              "ic15_dev": [d for d in val if split_of(d.image.name, 14, DEV_SPLIT) == "dev"],
+             "ic15_det_train": val[DET_DEV:], "ic15_det_dev": val[:DET_DEV],
              "ic15_test": _ic15("test"), "replay_wildreceipt": _wildreceipt(), "docs_sroie": _sroie()}
     for name, images in parts.items():
         count = write_crops(images, work / name)

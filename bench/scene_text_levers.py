@@ -24,6 +24,7 @@ words read on the pages turned 90, 180 and 270 degrees (single images: no page o
 
     .venv/bin/python bench/scene_text_levers.py --part val --n 100 [--levers default,side960]
         [--det dbnet-ic15 | --det /tmp/run/det.onnx]   # another zoo detector, or an ONNX file
+        [--rec /tmp/run/rec.onnx]                      # the same for the recogniser
     .venv/bin/python bench/scene_text_levers.py --part val --n 30 --turn 270 --levers default,tall
     .venv/bin/python bench/scene_text_levers.py --n 0 --documents --levers default,tall
 """
@@ -177,6 +178,8 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--det", default=None, help="zoo detector, or an .onnx file served like the "
                         "default detector (ocrserve train det's output); default: the zoo's default")
+    parser.add_argument("--rec", default=None, help="zoo recogniser, or an .onnx file served like the "
+                        "default recogniser (ocrserve train rec's output); default: the zoo's default")
     parser.add_argument("--levers", default=",".join(LEVERS), help=f"comma list of {', '.join(LEVERS)}")
     parser.add_argument("--turn", type=int, choices=sorted(_TURN), help="turn photos this many degrees clockwise")
     parser.add_argument("--thresholds", action="store_true", help="score-floor rows from the default run")
@@ -262,16 +265,18 @@ def main() -> int:
     data = samples(args.data, args.part, args.seed, args.n) if args.n else []
     if args.turn:
         data = [turn_sample(path, gt, args.turn) for path, gt in data]
-    zoo, det_model, settings = load_zoo(REPO / "model_store" / "zoo.yaml"), None, Settings()
-    if args.det:
+    zoo, chosen, settings = load_zoo(REPO / "model_store" / "zoo.yaml"), {}, Settings()
+    if args.det or args.rec:
         import tempfile
 
-        from service.tooling.training.det.zoo_entry import with_detector, write_zoo
+        from service.tooling.training.det.zoo_entry import with_model, write_zoo
 
-        zoo, det_model = with_detector(zoo, args.det)
+        for task in ("det", "rec"):
+            if getattr(args, task):
+                zoo, chosen[task] = with_model(zoo, getattr(args, task), task)
         settings = Settings(zoo_path=write_zoo(zoo, Path(tempfile.mkdtemp()) / "zoo.yaml"))
+    det_model = chosen.get("det")
     app = create_app(settings, backend=LocalBackend(zoo))
-    chosen = {"det": det_model} if det_model else {}
     photos, documents, receipts = [], [], []
     with TestClient(app) as client:
         for name in levers:
@@ -295,7 +300,7 @@ def main() -> int:
                 receipts.append(f"| {name} | {cells} | {cost} |")
     turned = f", turned {args.turn} degrees clockwise" if args.turn else ""
     _print_table(f"ICDAR 2015 train, part {args.part} (seed {args.seed}), {len(data)} photos{turned}, "
-                 f"detector {det_model or _default_detector(zoo)}",
+                 f"detector {det_model or _default_detector(zoo)}, recogniser {chosen.get('rec', zoo.defaults['rec'])}",
                  "| lever | options | det P | det R | det hmean | e2e P | e2e R | e2e F | s/image | "
                  "cls+reread+recut ms/image |", photos)
     _print_table("Document pages (../shared/data/tesseract/testing): CER upright; words found when turned",

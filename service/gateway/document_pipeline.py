@@ -71,7 +71,7 @@ async def ocr_document(data: bytes, content_type: str, options: DocumentOptions,
                 except ModelUnavailable:
                     if routed is request:
                         raise
-                    # the photo detector is not served here (not loaded, or down): the default reads the photo
+                    # the photo route's models are not served here (not loaded, or down): the defaults read the photo
                     routed = request
                     return await run_page(doc, number, options, request, backend, orient)
 

@@ -7,6 +7,8 @@ no detector and the zoo has a `photos` route, the gateway looks at a single uplo
 the share of its pixels that look like paper (bright for the image, barely coloured). Under
 `paper_below` it is a photo and the photo detector reads it; otherwise, and for every PDF or
 multi-page TIFF, the default detector does. The response's `models.det` names the one that ran.
+When the route also names a recogniser (`photos.rec`), a photo is read by it too, unless the request
+named its recogniser (`models.rec` then says which read it).
 
 On the images in ../shared/data (bench/photo_route.py prints the table), 99 % of the ICDAR 2015
 photos have a paper share under 0.37, SROIE receipt scans 0.83-0.99 and Tesseract's test pages
@@ -23,6 +25,7 @@ import numpy as np
 
 from service.gateway.documents import PDF, Document
 from service.gateway.pipeline import OcrRequest
+from service.gateway.zoo import PhotoRoute
 
 #: Long side, in pixels, of the copy the share is measured on.
 THUMB_SIDE = 256
@@ -61,6 +64,20 @@ def _thumbnail(data: bytes) -> np.ndarray | None:
     return image if image is not None and image.size else None
 
 
+def request_route(photos: PhotoRoute | None, asked_det: str | None, asked_rec: str | None, det: str | None,
+                  ready_models: list[str] | None = None) -> PhotoRoute | None:
+    """The zoo's photo route as it applies to one request: none when the request named its detector
+    (or runs none), without its recogniser when the request named one, and none when a gateway told
+    to expect other models (`ready_models`) may not have the route's models loaded."""
+    if photos is None or asked_det is not None or not det:
+        return None
+    if asked_rec is not None and photos.rec is not None:
+        photos = photos.model_copy(update={"rec": None})
+    if ready_models and not {photos.det, photos.rec} - {None} <= set(ready_models):
+        return None
+    return photos
+
+
 async def route_photo(request: OcrRequest, doc: Document) -> OcrRequest:
     """`request` with the photo detector when it may route (`photos` set: no detector was named)
     and `doc` is one image that is mostly not paper; `request` itself otherwise. Only a request that
@@ -74,7 +91,8 @@ def route_image(request: OcrRequest, data: bytes) -> OcrRequest:
     """route_photo for the bytes of one image (blocking): the in-process pipeline of `ocrserve eval`."""
     if request.photos is None or not _is_photo(data, request.photos.paper_below):
         return request
-    return dataclasses.replace(request, det=request.photos.det)
+    photos = request.photos
+    return dataclasses.replace(request, det=photos.det, rec=photos.rec or request.rec)
 
 
 def _is_photo(data: bytes, paper_below: float) -> bool:

@@ -84,9 +84,12 @@ class ZooEntry(_Strict):
 
 class PhotoRoute(_Strict):
     """Single images that are mostly not paper go to `det` when a request names no detector
-    (service.gateway.photo_route): the share of paper-like pixels must be under `paper_below`."""
+    (service.gateway.photo_route): the share of paper-like pixels must be under `paper_below`.
+    `rec`, when set, also reads them unless the request names its recogniser; it takes the default
+    recogniser's score settings (min_score, recut_below), which the zoo checks are the same."""
 
     det: str
+    rec: str | None = None
     paper_below: float = Field(gt=0.0, le=1.0)
 
 
@@ -112,7 +115,22 @@ class Zoo(_Strict):
             entry = self.models.get(self.photos.det)
             if entry is None or entry.task != "det":
                 raise ValueError(f"photos.det {self.photos.det!r} is not a det model of the zoo")
+            if self.photos.rec is not None:
+                self._check_photo_rec(self.photos.rec)
         return self
+
+    def _check_photo_rec(self, name: str) -> None:
+        """photos.rec is a recogniser whose score settings are the default recogniser's: a request's
+        floors are resolved before the gateway knows whether its image is a photo."""
+        entry, default = self.models.get(name), self.models.get(self.defaults.get("rec", ""))
+        if entry is None or entry.task != "rec":
+            raise ValueError(f"photos.rec {name!r} is not a rec model of the zoo")
+        if default is None:
+            raise ValueError("photos.rec needs a default recogniser (defaults.rec)")
+        for setting in ("min_score", "recut_below"):
+            if getattr(entry, setting) != getattr(default, setting):
+                raise ValueError(f"photos.rec {name!r} has {setting} {getattr(entry, setting)}, the default "
+                                 f"recogniser {default.name!r} {getattr(default, setting)}: they must be equal")
 
     def get(self, name: str) -> ZooEntry:
         """The entry called `name`; KeyError naming the known models otherwise."""
@@ -143,9 +161,10 @@ class Zoo(_Strict):
         return sorted(n for n, e in self.models.items() if task is None or e.task == task)
 
     def default_names(self) -> list[str]:
-        """The default model of every task, then the photo detector: what a service loads."""
+        """The default model of every task, then the photo route's models: what a service loads."""
         names = list(self.defaults.values())
-        return names + [self.photos.det] if self.photos and self.photos.det not in names else names
+        routed = [self.photos.det, self.photos.rec] if self.photos else []
+        return names + [n for n in dict.fromkeys(routed) if n and n not in names]
 
 
 def load_zoo(path: Path = DEFAULT_ZOO) -> Zoo:

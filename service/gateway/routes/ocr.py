@@ -14,6 +14,7 @@ from service.gateway.formats.response import formatted_response
 from service.gateway.glued_words import GLUED_GAP
 from service.gateway.kie_units import DEFAULT_KIE_UNIT, KieUnit
 from service.gateway.model_choice import pick_model
+from service.gateway.photo_route import request_route
 from service.gateway.pipeline import OcrRequest
 from service.gateway.schemas import ErrorResponse, OcrResponse
 from service.gateway.state import State
@@ -91,9 +92,7 @@ def build_request(state, options: OcrOptions) -> OcrRequest:
     if options.kie_unit is not None and not kie:
         raise BadOptions("kie_unit applies with a KIE model (kie=<model>)")
     det = pick_model(state, "det", options.det, defaults.get("det"))
-    photos = state.zoo.photos if options.det is None and det else None
-    if photos and state.settings.ready_models and photos.det not in state.settings.ready_models:
-        photos = None  # a gateway told to expect other models: the photo detector may not be loaded
+    photos = request_route(state.zoo.photos, options.det, options.rec, det, state.settings.ready_models)
     rec_lang = tesseract_lang(state, options.lang, det, rec, det_options)
     if options.level:
         if det is None or state.zoo.models[det].runtime != "tesseract":

@@ -8,7 +8,7 @@ import httpx
 
 from handlers.ops.image_io import DEFAULT_MAX_PIXELS
 from service.tooling.local_backend import LocalBackend
-from service.gateway.photo_route import route_image
+from service.gateway.photo_route import request_route, route_image
 from service.gateway.pipeline import OcrRequest, run_ocr
 from service.gateway.zoo import Zoo, load_zoo
 
@@ -17,7 +17,7 @@ OcrFn = Callable[..., dict]
 
 def local_ocr(zoo: Zoo | None = None, threads: int = 1) -> OcrFn:
     """`ocr(data, det=..., rec=..., cls=..., **det_options)` running the pipeline in this process; with the
-    default detector, photos go to the zoo's photo detector as /ocr sends them (`photos`)."""
+    default detector, photos go to the zoo's photo route as /ocr sends them (`photos`)."""
     zoo = zoo or load_zoo()
     backend = LocalBackend(zoo, threads=threads)
     loop = asyncio.new_event_loop()
@@ -25,10 +25,13 @@ def local_ocr(zoo: Zoo | None = None, threads: int = 1) -> OcrFn:
     def ocr(data: bytes, det: str | None = "default", rec: str | None = "default", cls: str | None = None,
             max_pixels: int = DEFAULT_MAX_PIXELS, kie: str | None = None, rec_min_score: float | None = None,
             **det_options: Any) -> dict:
+        asked_det = None if det == "default" else det or "none"  # None: no detector, a choice too
+        asked_rec = None if rec == "default" else rec or "none"
+        det = zoo.defaults["det"] if det == "default" else det
         rec = zoo.defaults["rec"] if rec == "default" else rec
-        request = OcrRequest(det=zoo.defaults["det"] if det == "default" else det, rec=rec,
-                             cls=cls, det_options=det_options, kie=kie, min_text_score=zoo.rec_floor(rec, rec_min_score),
-                             recut_below=zoo.recut_bar(rec), photos=zoo.photos if det == "default" else None)
+        request = OcrRequest(det=det, rec=rec, cls=cls, det_options=det_options, kie=kie,
+                             min_text_score=zoo.rec_floor(rec, rec_min_score), recut_below=zoo.recut_bar(rec),
+                             photos=request_route(zoo.photos, asked_det, asked_rec, det))
         return loop.run_until_complete(run_ocr(backend, data, route_image(request, data), max_pixels))
 
     ocr.backend = backend  # type: ignore[attr-defined]

@@ -15,7 +15,7 @@ from service.gateway.document_pipeline import DocumentOptions, ocr_document
 from service.gateway.documents import open_document
 from service.gateway.errors import ModelUnavailable
 from service.gateway.main import create_app
-from service.gateway.photo_route import paper_share, route_photo
+from service.gateway.photo_route import paper_share, request_route, route_photo
 from service.gateway.pipeline import OcrRequest
 from service.gateway.settings import Settings
 from service.gateway.zoo import PhotoRoute, Zoo
@@ -55,8 +55,9 @@ def test_paper_share_is_about_brightness_and_colour():
     assert paper_share(dark) == pytest.approx(0.5, abs=0.01)
 
 
-def _request(photo_det: str | None = "photo") -> OcrRequest:
-    return OcrRequest(det="pages", rec="rec", photos=PhotoRoute(det=photo_det, paper_below=0.5) if photo_det else None)
+def _request(photo_det: str | None = "photo", photo_rec: str | None = None) -> OcrRequest:
+    route = PhotoRoute(det=photo_det, rec=photo_rec, paper_below=0.5) if photo_det else None
+    return OcrRequest(det="pages", rec="rec", photos=route)
 
 
 def _route(request: OcrRequest, doc) -> OcrRequest:
@@ -72,6 +73,24 @@ def test_only_a_single_image_without_a_named_detector_is_routed():
     # the same photo as a PDF page is a document: the default detector reads it
     pdf = image_pdf([cv2.imdecode(np.frombuffer(photo, np.uint8), cv2.IMREAD_COLOR)])
     assert _route(_request(), open_document(pdf, "application/pdf", MAX_PIXELS)).det == "pages"
+    # a route with a recogniser swaps both models for a photo, neither for a page
+    both = _request(photo_rec="photo-rec")
+    assert (_route(both, open_document(photo, "image/jpeg", MAX_PIXELS)).rec, _route(both, open_document(
+        page, "image/tiff", MAX_PIXELS)).rec, _route(_request(), open_document(photo, "image/jpeg", MAX_PIXELS)).rec) \
+        == ("photo-rec", "rec", "rec")
+
+
+def test_what_a_request_names_stays_out_of_the_route():
+    route = PhotoRoute(det="photo", rec="photo-rec", paper_below=0.5)
+    assert request_route(route, None, None, "pages") == route
+    assert request_route(route, None, "some-rec", "pages") == PhotoRoute(det="photo", paper_below=0.5)  # its recogniser
+    assert request_route(route, "pages", None, "pages") is None  # its detector: no route at all
+    assert request_route(route, None, None, None) is None  # no detector runs
+    assert request_route(None, None, None, "pages") is None
+    # a gateway told which models are served routes only to models among them
+    assert request_route(route, None, None, "pages", ["pages", "rec", "photo"]) is None
+    assert request_route(route, None, None, "pages", ["pages", "rec", "photo", "photo-rec"]) == route
+    assert request_route(route, None, "rec", "pages", ["pages", "rec", "photo"]) == PhotoRoute(det="photo", paper_below=0.5)
 
 
 def test_the_zoo_checks_its_photo_detector(zoo):
@@ -80,15 +99,25 @@ def test_the_zoo_checks_its_photo_detector(zoo):
         Zoo.model_validate({**raw, "photos": {"det": "sdmgr", "paper_below": 0.5}})
     with pytest.raises(ValueError, match="paper_below"):
         Zoo.model_validate({**raw, "photos": {"det": "dbnet", "paper_below": 0}})
+    with pytest.raises(ValueError, match="photos.rec 'dbnet' is not a rec model"):
+        Zoo.model_validate({**raw, "photos": {"det": "dbnet-ic15", "rec": "dbnet", "paper_below": 0.5}})
+    # a request's score floor is set before its image is known to be a photo: the photo recogniser must share it
+    floorless = {**raw, "models": {**raw["models"], "ppocrv6-small-rec-ic15": {
+        **raw["models"]["ppocrv6-small-rec-ic15"], "min_score": 0.0}}}
+    with pytest.raises(ValueError, match="min_score 0.0, the default recogniser 'ppocrv6-small-rec' 0.8"):
+        Zoo.model_validate({**floorless, "photos": {"det": "dbnet-ic15", "rec": "ppocrv6-small-rec-ic15", "paper_below": 0.5}})
     routed = Zoo.model_validate({**raw, "photos": {"det": "dbnet-ic15", "paper_below": 0.5}})
     assert routed.default_names() == list(zoo.defaults.values()) + ["dbnet-ic15"]  # loaded with the defaults
+    both = Zoo.model_validate({**raw, "photos": {"det": "dbnet-ic15", "rec": "ppocrv6-small-rec-ic15", "paper_below": 0.5}})
+    assert both.default_names() == list(zoo.defaults.values()) + ["dbnet-ic15", "ppocrv6-small-rec-ic15"]
     assert Zoo.model_validate(raw).default_names() == list(zoo.defaults.values())  # no route: the defaults only
     assert zoo.photos == PhotoRoute(det="dbnet-ic15", paper_below=PAPER_BELOW)  # as shipped
 
 
 @pytest.fixture(scope="module")
 def photo_zoo(zoo) -> Zoo:
-    return zoo.model_copy(update={"photos": PhotoRoute(det="dbnet-ic15", paper_below=PAPER_BELOW)})
+    return zoo.model_copy(update={"photos": PhotoRoute(det="dbnet-ic15", rec="ppocrv6-small-rec-ic15",
+                                                       paper_below=PAPER_BELOW)})
 
 
 @pytest.fixture(scope="module")
@@ -118,6 +147,28 @@ def test_ocr_reads_a_photo_with_the_photo_detector_and_a_page_with_the_default(c
     named = ocr(photo, det=zoo.defaults["det"])  # ... and naming a detector turns routing off
     assert named["models"]["det"] == zoo.defaults["det"] and _boxes(named) != _boxes(routed)
     assert ocr(page)["models"]["det"] == zoo.defaults["det"]
+
+
+def _lines(answer: dict) -> list[tuple[list[float], str]]:
+    return [(line["box"], line["text"]) for line in answer["pages"][0]["result"]]
+
+
+def test_ocr_reads_a_photo_with_the_photo_recogniser_unless_one_is_named(client, photo_zoo):
+    zoo = photo_zoo
+    photo = data_path("icdar2015_train", "images", "img_1.jpg").read_bytes()
+    page = data_path("tesseract", "testing", "phototest.tif").read_bytes()
+
+    def ocr(data: bytes, **params) -> dict:
+        response = client.post("/ocr", params=params, files={"file": ("upload", data)})
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    routed = ocr(photo)
+    assert routed["models"] == {"det": zoo.photos.det, "rec": zoo.photos.rec}
+    assert _lines(routed) == _lines(ocr(photo, det=zoo.photos.det, rec=zoo.photos.rec))
+    named = ocr(photo, rec=zoo.defaults["rec"])  # a named recogniser reads the photo; the detector is still routed
+    assert named["models"] == {"det": zoo.photos.det, "rec": zoo.defaults["rec"]}
+    assert ocr(page)["models"] == {"det": zoo.defaults["det"], "rec": zoo.defaults["rec"]}
 
 
 @pytest.mark.parametrize("height, width", [(1, 1), (2, 3), (3, 700)])
@@ -161,5 +212,7 @@ def test_the_in_process_pipeline_routes_photos_like_the_gateway(client, photo_zo
     assert ocr(photo, rec=None)["models"]["det"] == photo_zoo.photos.det
     assert ocr(photo, det=photo_zoo.defaults["det"], rec=None)["models"]["det"] == photo_zoo.defaults["det"]
     assert ocr(page, rec=None)["models"]["det"] == photo_zoo.defaults["det"]
+    assert ocr(photo)["models"]["rec"] == photo_zoo.photos.rec  # the route's recogniser, unless one is named
+    assert ocr(photo, rec=photo_zoo.defaults["rec"])["models"]["rec"] == photo_zoo.defaults["rec"]
     served = client.post("/ocr", params={"rec": "none"}, files={"file": ("upload", photo)}).json()
     assert _boxes(ocr(photo, rec=None)) == _boxes(served)

@@ -20,15 +20,21 @@ def trained_entry(base: ZooEntry, name: str, onnx_path: Path, description: str) 
 def with_detector(zoo: Zoo, det: str) -> tuple[Zoo, str]:
     """(zoo, model name) for `det`: a zoo detector's name, or an ONNX file served like the zoo's
     default detector (same family and config) under the name of its folder."""
-    if not det.endswith(".onnx"):
-        entry = zoo.get(det)
-        if entry.task != "det":
-            raise ValueError(f"{det} is a {entry.task} model, not a detector")
-        return zoo, det
-    path = Path(det)
+    return with_model(zoo, det, "det")
+
+
+def with_model(zoo: Zoo, model: str, task: str) -> tuple[Zoo, str]:
+    """with_detector for any task: a zoo model of `task`, or an ONNX file served like the zoo's
+    default model of `task` (a trained recogniser: task "rec")."""
+    if not model.endswith(".onnx"):
+        entry = zoo.get(model)
+        if entry.task != task:
+            raise ValueError(f"{model} is a {entry.task} model, not a {task} model")
+        return zoo, model
+    path = Path(model)
     if not path.is_file():
         raise FileNotFoundError(f"no ONNX file {path}")
-    base = zoo.get(zoo.defaults["det"])
+    base = zoo.get(zoo.defaults[task])
     name = f"{path.resolve().parent.name}-{path.stem}"
     entry = trained_entry(base, name, path, f"{path} served like {base.name}")
     return zoo.model_copy(update={"models": {**zoo.models, name: entry}}), name
