@@ -275,7 +275,6 @@ def main() -> int:
             if getattr(args, task):
                 zoo, chosen[task] = with_model(zoo, getattr(args, task), task)
         settings = Settings(zoo_path=write_zoo(zoo, Path(tempfile.mkdtemp()) / "zoo.yaml"))
-    det_model = chosen.get("det")
     app = create_app(settings, backend=LocalBackend(zoo))
     photos, documents, receipts = [], [], []
     with TestClient(app) as client:
@@ -300,7 +299,7 @@ def main() -> int:
                 receipts.append(f"| {name} | {cells} | {cost} |")
     turned = f", turned {args.turn} degrees clockwise" if args.turn else ""
     _print_table(f"ICDAR 2015 train, part {args.part} (seed {args.seed}), {len(data)} photos{turned}, "
-                 f"detector {det_model or _default_detector(zoo)}, recogniser {chosen.get('rec', zoo.defaults['rec'])}",
+                 f"models {_models(zoo, chosen)}",
                  "| lever | options | det P | det R | det hmean | e2e P | e2e R | e2e F | s/image | "
                  "cls+reread+recut ms/image |", photos)
     _print_table("Document pages (../shared/data/tesseract/testing): CER upright; words found when turned",
@@ -312,11 +311,16 @@ def main() -> int:
     return 0
 
 
-def _default_detector(zoo) -> str:
-    """What reads a request that names no detector: the default, or the photo route's detector for
-    images that are mostly not paper (service/gateway/photo_route.py)."""
-    det = zoo.defaults["det"]
-    return f"{det}, photos to {zoo.photos.det} (paper share < {zoo.photos.paper_below:g})" if zoo.photos else det
+def _models(zoo, chosen: dict[str, str]) -> str:
+    """What reads the photos: the models the run named, else the defaults, or the photo route's
+    models for images that are mostly not paper (service/gateway/photo_route.py) where the run
+    named none of that task."""
+    det, rec = chosen.get("det", zoo.defaults["det"]), chosen.get("rec", zoo.defaults["rec"])
+    photos = zoo.photos if "det" not in chosen else None
+    if photos is None:
+        return f"{det} + {rec}"
+    photo_rec = rec if "rec" in chosen or not photos.rec else photos.rec
+    return f"{det} + {rec}; photos (paper share < {photos.paper_below:g}) {photos.det} + {photo_rec}"
 
 
 def _floor_row(data: list, answers: list[dict], floors: dict[str, float], prefix: str = "") -> str:

@@ -36,7 +36,8 @@ def test_prod_defaults_token_auth_on_and_nothing_private_on_a_wildcard():
     assert p["allowed_urls"] == f"file://{STORE}/.*\\.mar"
     assert p["model_store"] == STORE
     assert p["load_models"] == ("dbnet=dbnet.mar,ppocrv6-small-rec=ppocrv6-small-rec.mar,"
-                               "text-direction=text-direction.mar,sdmgr=sdmgr.mar,dbnet-ic15=dbnet-ic15.mar")  # + the photo route's
+                               "text-direction=text-direction.mar,sdmgr=sdmgr.mar,dbnet-ic15=dbnet-ic15.mar,"
+                               "ppocrv6-small-rec-ic15=ppocrv6-small-rec-ic15.mar")  # + the photo route's
     assert p["install_py_dep_per_model"] == "false"
 
 

@@ -39,7 +39,7 @@ def test_multipart_and_raw_body_give_the_same_answer(client):
     assert a["pages"] == b["pages"]
     texts = " ".join(r["text"] for r in a["pages"][0]["result"])
     assert "HarbourFront" in texts
-    assert a["models"] == {"det": "dbnet-ic15", "rec": "ppocrv6-small-rec"}  # a street photo: the zoo's photo route
+    assert a["models"] == {"det": "dbnet-ic15", "rec": "ppocrv6-small-rec-ic15"}  # a street photo: the zoo's photo route
     assert {"decode", "detect", "recognize", "total"} <= set(a["timings_ms"])
 
 

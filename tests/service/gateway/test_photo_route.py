@@ -111,7 +111,7 @@ def test_the_zoo_checks_its_photo_detector(zoo):
     both = Zoo.model_validate({**raw, "photos": {"det": "dbnet-ic15", "rec": "ppocrv6-small-rec-ic15", "paper_below": 0.5}})
     assert both.default_names() == list(zoo.defaults.values()) + ["dbnet-ic15", "ppocrv6-small-rec-ic15"]
     assert Zoo.model_validate(raw).default_names() == list(zoo.defaults.values())  # no route: the defaults only
-    assert zoo.photos == PhotoRoute(det="dbnet-ic15", paper_below=PAPER_BELOW)  # as shipped
+    assert zoo.photos == PhotoRoute(det="dbnet-ic15", rec="ppocrv6-small-rec-ic15", paper_below=PAPER_BELOW)  # as shipped
 
 
 @pytest.fixture(scope="module")
