@@ -90,6 +90,12 @@ NOT_RUN = {
     ".venv/bin/ocrserve train rec --data my_crops/label.txt --dev my_dev/label.txt --replay old_domain/label.txt "
     "--iterations 450 --out runs/rec": "trains on the reader's crops (tens of minutes); "
     "tests/service/tooling/training/rec/test_finetune.py runs `train rec` on ../shared/data's toy sets",
+    ".venv/bin/python bench/rec_finetune.py prepare --work /tmp/rec_ft2": "writes word crops of a benchmark's "
+    "split of ../shared/data (tests/service/tooling/training/det/test_ic15_model.py checks the model trained on them)",
+    ".venv/bin/ocrserve train rec --data /tmp/rec_ft2/ic15_det_train/label.txt --dev /tmp/rec_ft2/ic15_det_dev/label.txt "
+    "--replay /tmp/rec_ft2/replay_wildreceipt/label.txt --replay-limit 800 --out /tmp/rec_ft2/runA "
+    "--iterations 400 --eval-every 50 --lr 1e-4 --seed 0 --threads 1": "trains for 14 minutes on the crops of the "
+    "call above; tests/service/tooling/training/rec/test_finetune.py runs `train rec` on ../shared/data's toy sets",
     ".venv/bin/python -m bench.reliability": "a benchmark: the soak alone lasts 20 minutes",
     ".venv/bin/python -m bench.reliability --soak-s 240 --overload-s 45": "a benchmark (8+ minutes)",
     ".venv/bin/python -m bench.reliability --parts corpus access": "a benchmark (minutes)",

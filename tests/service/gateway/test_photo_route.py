@@ -205,6 +205,24 @@ def test_a_photo_goes_to_the_default_detector_when_the_photo_detector_is_not_ser
         ocr(WithoutPhotoDetector(photo_zoo), dataclasses.replace(request, det="dbnet-ic15", photos=None))
 
 
+class WithoutPhotoRecogniser(LocalBackend):
+    """The in-process backend serving every model but the photo recogniser."""
+
+    async def recognize(self, model, crops, lang=None):
+        if model == "ppocrv6-small-rec-ic15":
+            raise ModelUnavailable("model 'ppocrv6-small-rec-ic15' is not loaded")
+        return await super().recognize(model, crops, lang)
+
+
+def test_a_photo_goes_to_the_defaults_when_the_photo_recogniser_is_not_served(photo_zoo, weights_ready):
+    photo = data_path("icdar2015_train", "images", "img_1.jpg").read_bytes()
+    request = OcrRequest(det=photo_zoo.defaults["det"], rec=photo_zoo.defaults["rec"], photos=photo_zoo.photos)
+    answer = asyncio.run(ocr_document(photo, "image/jpeg", DocumentOptions(), request,
+                                      WithoutPhotoRecogniser(photo_zoo), Settings())).response
+    assert answer["models"] == {"det": photo_zoo.defaults["det"], "rec": photo_zoo.defaults["rec"]}
+    assert any(line["text"] for line in answer["pages"][0]["result"])
+
+
 def test_the_in_process_pipeline_routes_photos_like_the_gateway(client, photo_zoo):
     ocr = local_ocr(photo_zoo)
     photo = data_path("icdar2015_train", "images", "img_1.jpg").read_bytes()
