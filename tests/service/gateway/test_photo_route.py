@@ -1,6 +1,6 @@
-"""Photos to a photo detector (service/gateway/photo_route.py; dbnet-ic15 in the shipped zoo): the paper share
-of real images, which uploads may be routed, the zoo's `photos` entry, and /ocr end to end in process
-with `photos` set to dbnet-ic15."""
+"""Photos to a photo detector and recogniser (service/gateway/photo_route.py; dbnet-ic15 and
+ppocrv6-small-rec-ic15 in the shipped zoo): the paper share of real images, which uploads may be routed,
+the zoo's `photos` entry, and /ocr end to end in process with that route."""
 from __future__ import annotations
 
 import asyncio
