@@ -79,8 +79,8 @@ def request_route(photos: PhotoRoute | None, asked_det: str | None, asked_rec: s
 
 
 async def route_photo(request: OcrRequest, doc: Document) -> OcrRequest:
-    """`request` with the photo detector when it may route (`photos` set: no detector was named)
-    and `doc` is one image that is mostly not paper; `request` itself otherwise. Only a request that
+    """`request` with the photo route's models when it may route (`photos` set: no detector was
+    named) and `doc` is one image that is mostly not paper; `request` itself otherwise. Only a request that
     may route pays for the decode, off the event loop."""
     if request.photos is None or doc.kind == PDF or doc.count != 1:
         return request

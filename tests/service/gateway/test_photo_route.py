@@ -180,14 +180,25 @@ def test_images_too_small_to_quarter_are_measured_whole(height, width):
         assert _route(_request(), open_document(data, "image/png", MAX_PIXELS)).det == ("photo" if photo else "pages")
 
 
-class WithoutPhotoDetector(LocalBackend):
-    """The in-process backend serving every model but the photo detector, as TorchServe answers
-    for a model it has not loaded."""
+class Unserved(LocalBackend):
+    """The in-process backend serving every model but `missing`, as TorchServe answers for a model
+    it has not loaded."""
+
+    def __init__(self, zoo: Zoo, missing: str) -> None:
+        super().__init__(zoo)
+        self.missing = missing
+
+    def _check(self, model: str) -> None:
+        if model == self.missing:
+            raise ModelUnavailable(f"model {model!r} is not loaded")
 
     async def detect(self, model, data, image, options):
-        if model == "dbnet-ic15":
-            raise ModelUnavailable("model 'dbnet-ic15' is not loaded")
+        self._check(model)
         return await super().detect(model, data, image, options)
+
+    async def recognize(self, model, crops, lang=None):
+        self._check(model)
+        return await super().recognize(model, crops, lang)
 
 
 def test_a_photo_goes_to_the_default_detector_when_the_photo_detector_is_not_served(photo_zoo, weights_ready):
@@ -198,27 +209,18 @@ def test_a_photo_goes_to_the_default_detector_when_the_photo_detector_is_not_ser
     def ocr(backend, req) -> dict:
         return asyncio.run(ocr_document(photo, "image/jpeg", DocumentOptions(), req, backend, Settings())).response
 
-    answer = ocr(WithoutPhotoDetector(photo_zoo), request)
+    answer = ocr(Unserved(photo_zoo, "dbnet-ic15"), request)
     assert answer["models"]["det"] == photo_zoo.defaults["det"]
     assert _boxes(answer) == _boxes(ocr(LocalBackend(photo_zoo), dataclasses.replace(request, photos=None)))
     with pytest.raises(ModelUnavailable):  # a named detector that is not served is still an error
-        ocr(WithoutPhotoDetector(photo_zoo), dataclasses.replace(request, det="dbnet-ic15", photos=None))
-
-
-class WithoutPhotoRecogniser(LocalBackend):
-    """The in-process backend serving every model but the photo recogniser."""
-
-    async def recognize(self, model, crops, lang=None):
-        if model == "ppocrv6-small-rec-ic15":
-            raise ModelUnavailable("model 'ppocrv6-small-rec-ic15' is not loaded")
-        return await super().recognize(model, crops, lang)
+        ocr(Unserved(photo_zoo, "dbnet-ic15"), dataclasses.replace(request, det="dbnet-ic15", photos=None))
 
 
 def test_a_photo_goes_to_the_defaults_when_the_photo_recogniser_is_not_served(photo_zoo, weights_ready):
     photo = data_path("icdar2015_train", "images", "img_1.jpg").read_bytes()
     request = OcrRequest(det=photo_zoo.defaults["det"], rec=photo_zoo.defaults["rec"], photos=photo_zoo.photos)
     answer = asyncio.run(ocr_document(photo, "image/jpeg", DocumentOptions(), request,
-                                      WithoutPhotoRecogniser(photo_zoo), Settings())).response
+                                      Unserved(photo_zoo, "ppocrv6-small-rec-ic15"), Settings())).response
     assert answer["models"] == {"det": photo_zoo.defaults["det"], "rec": photo_zoo.defaults["rec"]}
     assert any(line["text"] for line in answer["pages"][0]["result"])
 
