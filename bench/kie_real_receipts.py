@@ -160,6 +160,18 @@ def ocr_page(client: TestClient, image: bytes, model: str, unit: str) -> dict:
     return response.json()["pages"][0]
 
 
+def labels_of_gt_boxes(client: TestClient, docs: list[dict], model: str) -> list[list[int]]:
+    """The label ids `POST /kie` gives each receipt's annotated boxes and texts."""
+    labels = []
+    for doc in docs:
+        body = {"instances": [{"box": a["box"], "text": a["text"]} for a in doc["annotations"]],
+                "width": doc["width"], "height": doc["height"], "model": model}
+        response = client.post("/kie", json=body)
+        response.raise_for_status()
+        labels.append([i["label_id"] for i in response.json()["instances"]])
+    return labels
+
+
 def run_wild(client: TestClient, ann: Path, models: list[str], units: list[str], ocr: bool, gt: bool) -> None:
     docs = [json.loads(line) for line in ann.read_text().splitlines() if line.strip()]
     gts = [[a["label"] for a in d["annotations"]] for d in docs]
@@ -169,14 +181,7 @@ def run_wild(client: TestClient, ann: Path, models: list[str], units: list[str],
     print("|---|---|---|---|---|---|---|---|---|")
     for model in models:
         if gt:
-            from_gt = []
-            for doc in docs:
-                body = {"instances": [{"box": a["box"], "text": a["text"]} for a in doc["annotations"]],
-                        "width": doc["width"], "height": doc["height"], "model": model}
-                response = client.post("/kie", json=body)
-                response.raise_for_status()
-                from_gt.append([i["label_id"] for i in response.json()["instances"]])
-            wild_report(f"{model}, ground-truth boxes", from_gt, gts)
+            wild_report(f"{model}, ground-truth boxes", labels_of_gt_boxes(client, docs, model), gts)
         for unit in units if ocr and with_image else []:
             from_ocr, seconds = [], 0.0
             for i in with_image:

@@ -4,7 +4,9 @@ A document is an image (optional for the no-visual config) plus text boxes with 
 transcripts. This module adds what MMOCR's KIE test pipeline does around the network in
 handlers/families/kie: keep-ratio resize to (1024, 512) with the boxes scaled alike, the image
 normalised and padded (visual config only), then softmax / arg-max per box. On top of MMOCR's
-close-set output it links key boxes to value boxes of the same field (see `link_pairs`).
+close-set output it links key boxes to value boxes of the same field (see `link_pairs`) and, for
+the fields a zoo entry names in `value_right_of_key`, labels the amount printed right of a key as
+that field's value (see `values_right_of_keys`).
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ import numpy as np
 from handlers.api.class_list import read_class_list
 from handlers.api.results import KIELabel, KIEPair, KIEResult
 from handlers.api.spec import UnknownName
+from handlers.ops.amounts import AMOUNT
 from handlers.runtime import Device, TorchRunner, load_checkpoint_runner
 
 #: SDMG-R attends over every ordered pair of boxes: time and memory grow with N^2 (measured on
@@ -35,10 +38,12 @@ class SDMGRConfig:
     visual: bool
     max_instances: int = DEFAULT_MAX_INSTANCES
     pair_threshold: float = DEFAULT_PAIR_THRESHOLD
+    value_right_of_key: tuple[str, ...] = ()  # fields F: the amount right of an F_key becomes F_value
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> "SDMGRConfig":
-        """`raw["arch"]` names the SDMG-R config; `max_instances` / `pair_threshold` are optional."""
+        """`raw["arch"]` names the SDMG-R config; `max_instances`, `pair_threshold` and
+        `value_right_of_key` (a list of field names) are optional."""
         from handlers.families.kie.sdmgr import DEFAULT_CFGS
 
         arch = raw.get("arch")
@@ -50,9 +55,12 @@ class SDMGRConfig:
             raise ValueError(f"max_instances must be in 1..2000, got {max_instances}")
         if not 0.0 <= threshold <= 1.0:
             raise ValueError(f"pair_threshold must be in [0, 1], got {threshold}")
+        fields = raw.get("value_right_of_key", [])
+        if not isinstance(fields, list) or not all(isinstance(f, str) and f for f in fields):
+            raise ValueError(f"value_right_of_key must be a list of field names, got {fields!r}")
         cfg = DEFAULT_CFGS[arch]
         return cls(arch, tuple(cfg["test_resize"]["scale"]), cfg["backbone"] is not None,
-                   max_instances, threshold)
+                   max_instances, threshold, tuple(fields))
 
 
 def key_value_fields(class_names: Sequence[str]) -> dict[int, tuple[str, str]]:
@@ -86,6 +94,36 @@ def link_pairs(labels: Sequence[int], links: np.ndarray, fields: dict[int, tuple
             pairs.append((i, j, score))
             used.update((i, j))
     return sorted(pairs)
+
+
+#: the classes a box right of a key may be relabelled from: no class, or a smaller amount's (a
+#: total is left alone: the network finds totals far more often than it confuses them)
+AMOUNT_CLASSES = ("Others", "Subtotal_value", "Tax_value", "Prod_price_value")
+
+
+def values_right_of_keys(labels: Sequence[int], boxes: np.ndarray, texts: Sequence[str],
+                         class_names: Sequence[str], fields: Sequence[str]) -> list[int]:
+    """Labels with, for each field F of `fields`, the amount printed right after each box labelled
+    `F_key` relabelled `F_value`: the nearest box on the key's line (heights overlapping by at least
+    half the lower one) that starts past the key's centre and holds an amount (handlers/ops/amounts.py),
+    when it is labelled Others or one of AMOUNT_CLASSES. For a rare field the network seldom
+    predicts a value it reads keys for (WildReceipt's tips: `Tip:` found, its `15.11` called a tax)."""
+    index = {name: i for i, name in enumerate(class_names)}
+    amounts = {index[name] for name in AMOUNT_CLASSES if name in index}
+    out = list(labels)
+    for field in fields:
+        key, value = index[f"{field}_key"], index[f"{field}_value"]
+        for i in (i for i, label in enumerate(labels) if label == key):
+            x1, y1, x2, y2 = boxes[i]
+            best = None
+            for j, (u1, v1, u2, v2) in enumerate(boxes):
+                overlap = min(y2, v2) - max(y1, v1)
+                if (j != i and u1 >= (x1 + x2) / 2 and overlap >= 0.5 * min(y2 - y1, v2 - v1)
+                        and AMOUNT.search(texts[j]) and (best is None or u1 < boxes[best][0])):
+                    best = j
+            if best is not None and labels[best] in amounts:
+                out[best] = value
+    return out
 
 
 @dataclass
@@ -147,6 +185,10 @@ class SDMGRExtractor:
         self.cfg = cfg
         self.class_names = list(class_names)
         self.fields = key_value_fields(class_names)
+        missing = [f"{f}_{role}" for f in cfg.value_right_of_key for role in ("key", "value")
+                   if f"{f}_{role}" not in class_names]
+        if missing:
+            raise ValueError(f"value_right_of_key: the class list has no {', '.join(missing)}")
 
     def __call__(self, documents: Sequence[KIEDocument]) -> list[KIEResult]:
         """Label the boxes of every document, in order (one forward pass per document)."""
@@ -167,8 +209,10 @@ class SDMGRExtractor:
             nodes, edges = self.runner.module(None if tensor is None else tensor.to(device), [boxes], [doc.texts])
             node_prob = torch.softmax(nodes.float(), -1).cpu()
             links = torch.softmax(edges.float(), -1)[:, 1].reshape(len(doc.texts), -1).cpu().numpy()
-        scores, labels = node_prob.max(-1)
-        labels_l = labels.tolist()
-        named = [KIELabel(self.class_names[i], i, float(p)) for i, p in zip(labels_l, scores.tolist())]
+        labels_l = node_prob.argmax(-1).tolist()
+        if self.cfg.value_right_of_key:
+            labels_l = values_right_of_keys(labels_l, doc.boxes, doc.texts, self.class_names, self.cfg.value_right_of_key)
+        scores = node_prob[torch.arange(len(labels_l)), torch.tensor(labels_l)].tolist()
+        named = [KIELabel(self.class_names[i], i, float(p)) for i, p in zip(labels_l, scores)]
         pairs = [KIEPair(i, j, p) for i, j, p in link_pairs(labels_l, links, self.fields, self.cfg.pair_threshold)]
         return KIEResult(named, pairs)

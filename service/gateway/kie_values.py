@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import re
 
+from handlers.ops.amounts import AMOUNT as _AMOUNT
+
 _MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
 _DATE = re.compile(
     r"\b(?:\d{4}[/.-]\d{1,2}[/.-]\d{1,2}"            # 2018-01-23
@@ -22,7 +24,6 @@ _DATE = re.compile(
     r"|" + _MONTH + r" ?\d{1,2},? ?'?\d{2,4})"          # Jan 23, 2018
     r"(?!\d)", re.IGNORECASE)
 _TIME = re.compile(r"(?<![\d.])\d{1,2}:\d{2}(?::\d{2})?(?: ?[ap]\.?m\.?)?(?![\d])", re.IGNORECASE)
-_AMOUNT = re.compile(r"(?<![\d.,])-?(?:\d{1,3}(?:[,.]\d{3})+|\d+)[.,]\d{2}(?![\d.,])")
 
 # a registration number closing a store-name line: `(728384-M)`, `(139386 X)`, `Co. Reg. No: 1135772-K`,
 # `860671-D`; in brackets, after a `reg` keyword, or hyphenated (a bare `1234 A` may be part of the name)

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from handlers.api.class_list import read_class_list
-from handlers.predictors.sdmgr import key_value_fields, link_pairs
+from handlers.predictors.sdmgr import SDMGRConfig, SDMGRExtractor, key_value_fields, link_pairs, values_right_of_keys
 from handlers.ts_entry import OcrServeEntry
 from service.tooling.packaging.archive import build_checkpoint_archive
 from service.tooling.cli import main as cli_main
@@ -161,6 +161,42 @@ def test_key_value_pairs_link_same_field_keys_to_values():
     links[5, 4] = 0.99                   # "Others" is no key
     assert link_pairs(labels, links, fields, 0.5) == [(0, 2, pytest.approx(0.9))]
     assert link_pairs(labels, links, fields, 0.3) == [(0, 2, pytest.approx(0.9)), (3, 4, pytest.approx(0.4))]
+
+
+def test_the_amount_right_of_a_tips_key_becomes_the_tip():
+    names = read_class_list(data_path(*RECEIPTS, "class_list.txt"))
+    c = {name: i for i, name in enumerate(names)}
+    rows = [  # (text, x1, y1, x2, y2, label)
+        ("Tip:", 10, 100, 50, 120, "Tips_key"), ("15.11", 200, 102, 260, 122, "Tax_value"),
+        ("$3.00", 300, 100, 350, 120, "Others"),            # farther right on the line: not it
+        ("9.99", 5, 100, 8, 120, "Others"),                 # left of the key: not it
+        ("Tax", 10, 60, 50, 80, "Tax_key"), ("1.20", 200, 60, 260, 80, "Tax_value"),  # a field not asked for
+        ("Gratuity", 10, 140, 80, 160, "Tips_key"), ("12/30/16", 200, 140, 300, 160, "Date_value"),  # no amount
+        ("Tip", 10, 180, 40, 200, "Tips_key"), ("15%", 100, 180, 150, 200, "Others"),  # no amount: skipped
+        ("2.00", 160, 185, 200, 205, "Others"),
+        ("4.00", 160, 212, 200, 232, "Others"),              # the next line down: not it
+        ("Tips", 10, 240, 50, 260, "Tips_key"), ("19.38", 200, 240, 260, 260, "Total_value"),  # a total stays
+    ]
+    boxes = np.array([r[1:5] for r in rows], np.float32)
+    texts = [r[0] for r in rows]
+    labels = [c[r[5]] for r in rows]
+    out = values_right_of_keys(labels, boxes, texts, names, ["Tips"])
+    changed = {texts[i]: names[out[i]] for i in range(len(rows)) if out[i] != labels[i]}
+    assert changed == {"15.11": "Tips_value", "2.00": "Tips_value"}
+    assert values_right_of_keys(labels, boxes, texts, names, []) == labels
+
+
+def test_value_right_of_key_config_is_checked():
+    with pytest.raises(ValueError, match="list of field names"):
+        SDMGRConfig.from_dict({"arch": NOVISUAL, "value_right_of_key": "Tips"})
+    cfg = SDMGRConfig.from_dict({"arch": NOVISUAL, "value_right_of_key": ["Tips", "Change"]})
+    assert cfg.value_right_of_key == ("Tips", "Change")
+    names = read_class_list(data_path(*RECEIPTS, "class_list.txt"))
+    runner = type("Runner", (), {"module": torch.nn.Module()})()
+    runner.module.kie_head = torch.nn.Module()
+    runner.module.kie_head.node_cls = torch.nn.Linear(4, len(names))
+    with pytest.raises(ValueError, match="no Change_key, Change_value"):
+        SDMGRExtractor(runner, cfg, names)
 
 
 def test_open_set_classes_link_any_key_to_any_value():
