@@ -45,16 +45,15 @@ def _bucket(width: int, cfg) -> int:
 
 def read_with(recognizer, images, scheme: str):
     """Read `images` with the handler's recogniser, its padding rule swapped for `scheme`'s."""
-    saved = ctc.plan_batches, ctc.padded_width, ctc.batch_tensor
+    saved = ctc.plan_batches, ctc.padded_width
     try:
         if scheme == "widest":
             ctc.plan_batches = _widest_plan
-            ctc.batch_tensor = lambda images, widths, cfg, padded=None: saved[2](images, widths, cfg)
         elif scheme == "x1.25":
             ctc.padded_width = _bucket
         return recognizer(images)
     finally:
-        ctc.plan_batches, ctc.padded_width, ctc.batch_tensor = saved
+        ctc.plan_batches, ctc.padded_width = saved
 
 
 def main() -> int:

@@ -77,11 +77,10 @@ def plan_batches(widths: Sequence[int], cfg: CTCConfig) -> list[list[int]]:
             for start in range(0, len(members), cfg.max_batch)]
 
 
-def batch_tensor(images: Sequence[np.ndarray], widths: Sequence[int], cfg: CTCConfig,
-                 padded: int | None = None) -> np.ndarray:
-    """Resize, normalise and right-pad crops into one (N,3,H,W) float32 tensor, W = `padded`, by
-    default the widest crop's padded width (training batches mix widths; served ones do not)."""
-    padded = padded or padded_width(max(widths), cfg)
+def batch_tensor(images: Sequence[np.ndarray], widths: Sequence[int], cfg: CTCConfig) -> np.ndarray:
+    """Resize, normalise and right-pad crops into one (N,3,H,W) float32 tensor, as wide as the
+    widest crop's padded width (a served batch's crops share theirs; a training batch's need not)."""
+    padded = padded_width(max(widths), cfg)
     tensor = np.zeros((len(images), 3, cfg.height, padded), np.float32)
     for row, (image, width) in enumerate(zip(images, widths)):
         resized = cv2.resize(image, (width, cfg.height), interpolation=cv2.INTER_LINEAR)
@@ -103,8 +102,7 @@ class CTCRecognizer:
         results: list[Recognition | None] = [None] * len(images)
         for batch in plan_batches(widths, self.cfg):
             batch_widths = [widths[i] for i in batch]
-            tensor = batch_tensor([images[i] for i in batch], batch_widths, self.cfg,
-                                  padded_width(batch_widths[0], self.cfg))
+            tensor = batch_tensor([images[i] for i in batch], batch_widths, self.cfg)
             probs = self.runner(tensor)
             frame_px = tensor.shape[3] / probs.shape[1]
             for row, decoded in zip(batch, ctc_greedy_decode(probs, self.classes)):
