@@ -3,6 +3,7 @@ allowance is tests/oracle.py's, and a swapped weight must exceed it."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 
 import pytest
 import torch
@@ -18,6 +19,11 @@ from tests.oracle import (FLOOR, Parity, compare, float64_run, one_thread, outpu
 #: about float32 rounding there and the cap decides; 5e-3 is 5.6x what we reach. SVTR 4.6e-5 /
 #: 1.6e-3, held to the floor; the others 0-2e-5 / below 2.2e-5.
 CAPS = {"aster_resnet45_6e_st_mj": 5e-3}
+#: the allowance of a recogniser that has no float64 run (MASTER builds float32 tensors inside
+#: forward), instead of the floor: MASTER is 0-2e-5 off the oracle on AVX-512 machines and 2.2e-4 on
+#: a 2-core AVX2 AMD EPYC (2026-12-07); two swapped decoder weights put it 1e-2 or more off
+#: (test_master.py).
+NO_FLOAT64 = {"master_resnet31_12e_st_mj_sa": 1e-3}
 
 
 def load(name: str, sd: dict | None = None):
@@ -33,9 +39,12 @@ def raw_parity(model, name: str, probs: torch.Tensor | None = None) -> Parity:
     probs = one_thread(model, out["inputs"]) if probs is None else probs
     try:
         exact = float64_run(model, out["inputs"])
-    except RuntimeError:  # MASTER builds float32 tensors inside forward: no float64 run, the floor
+    except RuntimeError:  # MASTER builds float32 tensors inside forward: no float64 run
         exact = None
-    return compare(f"{name} probabilities", probs, out["raw"], exact, CAPS.get(name, FLOOR))
+    check = compare(f"{name} probabilities", probs, out["raw"], exact, CAPS.get(name, FLOOR))
+    if exact is None and name in NO_FLOAT64:
+        check = dataclasses.replace(check, allowed=NO_FLOAT64[name])
+    return check
 
 
 def check_raw_and_pred(model, name: str) -> None:

@@ -16,3 +16,9 @@ def test_position_tables_equal_mmocr(sd):
 
 def test_batched_equals_single(model):
     _parity.check_batched(model, (3, 48, 64))
+
+
+def test_swapped_weight_exceeds_the_allowance(model):
+    check = _parity.check_swapped_weight_fails(model, NAME, "decoder.decoder_layers.0.ffns.0.layers.1.weight",
+                                               "decoder.decoder_layers.1.ffns.0.layers.1.weight")
+    assert check.error > 10 * _parity.NO_FLOAT64[NAME], check

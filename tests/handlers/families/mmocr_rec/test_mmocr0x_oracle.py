@@ -1,9 +1,10 @@
 """CRNN-TPS and SegOCR held to the MMOCR 0.6.3 oracle (../shared/oracle/mmocr0x): strict load of
-the 0.x keys, raw logits within 1e-4 of their magnitude, intermediates, predictions, the 0.x
+the 0.x keys, raw logits within the oracle allowance (tests/oracle.py; the TPS path up to 1e-3), intermediates, predictions, the 0.x
 convertor cases and the 0.x test pipelines. The last tests show the tolerance can fail: a wrong
 normalisation constant or two swapped weights are caught."""
 from __future__ import annotations
 
+import copy
 import json
 
 import cv2
@@ -13,7 +14,6 @@ import torch
 
 from handlers.families.mmocr_rec import build_model, config_of
 from handlers.predictors.mmocr_rec import preprocess
-from tests.oracle import FLOOR as RTOL
 from tests.oracle import (assert_parity, compare, mismatches, one_thread, oracle_subdir, outputs,
                           rel_err, state_dict)
 
@@ -68,18 +68,28 @@ def tps_logits(model, x):
     return model.decoder.logits(model.backbone(model.preprocessor(x)))
 
 
+#: the largest allowance of the rectified image and the logits (tests/oracle.py): the TPS solves a
+#: float32 linear system, so float32 runs sit far from float64 (ours and the oracle's each about
+#: 6e-4 of the magnitude on a 2-core AVX2 AMD EPYC, 2026-12-07, and 2.6e-4 apart); a swapped
+#: weight moves the logits 1e-2 or more (test_swapped_weights_exceed_the_tolerance).
+TPS_CAP = 1e-3
+
+
 def test_crnn_tps_logits_and_intermediates(tps):
     out = outputs0x(TPS)
     x = out["inputs"]
     points = one_thread(tps.preprocessor.LocalizationNetwork, x)
     rectified = one_thread(tps.preprocessor, x)
     logits = one_thread(tps_logits, tps, x)
+    tps64 = copy.deepcopy(tps).double()
+    rectified64 = one_thread(tps64.preprocessor, x.double())
+    logits64 = one_thread(tps_logits, tps64, x.double())
     inter = out["intermediate"]
     assert logits.shape == out["raw"].shape == (1, 26, 37)
-    check = compare("CRNN-TPS logits", logits, out["raw"])
+    check = compare("CRNN-TPS logits", logits, out["raw"], logits64, TPS_CAP)
     print(check)
     assert_parity(compare("fiducial points", points, inter["preprocessor.LocalizationNetwork"]),
-                  compare("rectified image", rectified, inter["preprocessor"]), check,
+                  compare("rectified image", rectified, inter["preprocessor"], rectified64, TPS_CAP), check,
                   # forward() is the softmax of those logits (MMOCR's CTCConvertor applies it)
                   compare("probabilities", one_thread(tps, x), out["raw"].softmax(-1)))
 
@@ -198,4 +208,4 @@ def test_swapped_weights_exceed_the_tolerance(name, key):
     m.load_state_dict(sd, strict=True)
     out = outputs0x(name)
     got = one_thread(tps_logits, m, out["inputs"]) if name == TPS else one_thread(m, out["inputs"])
-    assert mismatches([compare("logits", got, out["raw"])]) and rel_err(got, out["raw"]) > 100 * RTOL
+    assert mismatches([compare("logits", got, out["raw"])]) and rel_err(got, out["raw"]) > 10 * TPS_CAP

@@ -57,7 +57,8 @@ def test_conversion_check_fails_for_a_wrong_module(converted):
     batch = make_batch(crops[:4], recognizer, None)
     module = to_torch(source)
     with one_torch_thread():
-        assert check_against_onnx(module, source, [batch]) < 1e-4
+        # the check's own bound is 1e-3 (probabilities); 5.3e-4 on an AVX2 AMD EPYC, under 1e-4 elsewhere
+        assert check_against_onnx(module, source, [batch]) < 1e-3
         conv = next(m for m in module.modules() if isinstance(m, torch.nn.Conv2d))
         with torch.no_grad():
             conv.weight.mul_(1.05)  # one layer 5 % off
