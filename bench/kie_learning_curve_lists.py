@@ -49,9 +49,8 @@ def main() -> int:
     half = [line for line in parts["wild_train"] if line in keep]  # the original order
     write(args.split / "wild_train_half.txt", half)
     write(args.split / "train_wild_half.txt", half + parts["sroie_train"])
-    write(args.split / "train_all.txt",
-          parts["wild_train"] + parts["wild_val"] + parts["wild_test"] + parts["sroie_train"])
     wild = parts["wild_train"] + parts["wild_val"] + parts["wild_test"]
+    write(args.split / "train_all.txt", wild + parts["sroie_train"])
     ordered = sorted(wild, key=lambda line: rank(line, args.seed, "fold"))
     for k in range(args.folds):
         test = set(ordered[k::args.folds])
