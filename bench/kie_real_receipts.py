@@ -134,6 +134,9 @@ def candidate_zoo(checkpoints: list[Path], out: Path, det: str | None = None) ->
         for item in entry["files"].values():
             beside = ckpt.parent / Path(item["path"]).name
             item.update(path=str(beside), sha256=sha256_of(beside))
+        context = ckpt.parent / "context.pth"  # a context network (bench/kie_context.py --write) beside it
+        if context.is_file():
+            entry["files"]["context"] = {"path": str(context), "sha256": sha256_of(context)}
         name = f"sdmgr-cand{i}"
         raw["models"][name] = entry
         names.append(name)
@@ -223,7 +226,8 @@ def main() -> int:
     parser.add_argument("--ann", type=Path, default=DEFAULT_ANN, help="WildReceipt closeset annotations")
     parser.add_argument("--sroie", type=Path, default=None, help="SROIE folder (img/, key/)")
     parser.add_argument("--checkpoint", type=Path, action="append", default=[],
-                        help="candidate sdmgr.pth (class_list.txt, dict.txt beside it); repeatable")
+                        help="candidate sdmgr.pth (class_list.txt, dict.txt beside it, and context.pth "
+                        "when it has a context network); repeatable")
     parser.add_argument("--no-ocr", action="store_true", help="ground-truth boxes only")
     parser.add_argument("--no-default", action="store_true", help="measure only the --checkpoint models")
     parser.add_argument("--unit", action="append", choices=("line", "segment", "word"), default=[],

@@ -17,6 +17,7 @@ from handlers.predictors.ctc import CTCConfig, CTCRecognizer
 from handlers.predictors.db import DBConfig, DBDetector
 from handlers.families.kie.sdmgr import DEFAULT_CFGS as SDMGR_CFGS
 from handlers.api.class_list import read_class_list
+from handlers.predictors.kie_context import ContextRelabeller
 from handlers.predictors.sdmgr import SDMGRConfig, SDMGRExtractor
 from handlers.predictors.sdmgr import load_torch_runner as load_sdmgr
 from handlers.predictors.mmocr_det import MMOCRDetConfig, MMOCRDetector, supported_configs as mmocr_det_configs
@@ -66,7 +67,9 @@ def _charset(spec: ModelSpec, runner: Runner) -> list[str]:
 def _build_sdmgr(spec: ModelSpec, runner: Runner) -> SDMGRExtractor:
     if "class_list" not in spec.files:
         raise ValueError(f"{spec.name}: an SDMG-R archive needs its class list (class_list.txt)")
-    return SDMGRExtractor(runner, SDMGRConfig.from_dict(spec.config), read_class_list(spec.files["class_list"]))
+    names = read_class_list(spec.files["class_list"])
+    context = ContextRelabeller(spec.files["context"], names) if "context" in spec.files else None
+    return SDMGRExtractor(runner, SDMGRConfig.from_dict(spec.config), names, context)
 
 
 FAMILIES: dict[str, Family] = {family.name: family for family in (

@@ -20,6 +20,7 @@ from handlers.api.class_list import read_class_list
 from handlers.api.results import KIELabel, KIEPair, KIEResult
 from handlers.api.spec import UnknownName
 from handlers.ops.amounts import AMOUNT
+from handlers.predictors.kie_context import ContextRelabeller
 from handlers.runtime import Device, TorchRunner, load_checkpoint_runner
 
 #: SDMG-R attends over every ordered pair of boxes: time and memory grow with N^2 (measured on
@@ -177,7 +178,8 @@ def load_torch_runner(spec: Any, device: Device = Device(), threads: int = 1) ->
 class SDMGRExtractor:
     """SDMG-R plus MMOCR's KIE test-time preparation; labels every box of each document."""
 
-    def __init__(self, runner: TorchRunner, cfg: SDMGRConfig, class_names: Sequence[str]):
+    def __init__(self, runner: TorchRunner, cfg: SDMGRConfig, class_names: Sequence[str],
+                 context: ContextRelabeller | None = None):
         num_classes = runner.module.kie_head.node_cls.out_features
         if len(class_names) != num_classes:
             raise ValueError(f"the class list has {len(class_names)} classes, the model predicts {num_classes}")
@@ -185,6 +187,7 @@ class SDMGRExtractor:
         self.cfg = cfg
         self.class_names = list(class_names)
         self.fields = key_value_fields(class_names)
+        self.context = context
         missing = [f"{f}_{role}" for f in cfg.value_right_of_key for role in ("key", "value")
                    if f"{f}_{role}" not in class_names]
         if missing:
@@ -194,11 +197,11 @@ class SDMGRExtractor:
         """Label the boxes of every document, in order (one forward pass per document)."""
         return [self._one(doc) for doc in documents]
 
-    def _one(self, doc: KIEDocument) -> KIEResult:
+    def probabilities(self, doc: KIEDocument) -> tuple[np.ndarray, np.ndarray]:
+        """The network's (N, C) class probabilities of a document's boxes and its (N, N) link
+        probabilities (key box i -> value box j)."""
         from handlers.families.kie.preprocess import prepare
 
-        if len(doc.texts) == 0:
-            return KIEResult([], [])
         if self.cfg.visual and doc.image is None:
             raise ValueError(f"{self.cfg.arch} reads the image: send it with the boxes")
         image = doc.image if self.cfg.visual else None
@@ -207,12 +210,19 @@ class SDMGRExtractor:
         device = str(self.runner.device)
         with torch.inference_mode():
             nodes, edges = self.runner.module(None if tensor is None else tensor.to(device), [boxes], [doc.texts])
-            node_prob = torch.softmax(nodes.float(), -1).cpu()
+            node_prob = torch.softmax(nodes.float(), -1).cpu().numpy()
             links = torch.softmax(edges.float(), -1)[:, 1].reshape(len(doc.texts), -1).cpu().numpy()
+        return node_prob, links
+
+    def _one(self, doc: KIEDocument) -> KIEResult:
+        if len(doc.texts) == 0:
+            return KIEResult([], [])
+        node_prob, links = self.probabilities(doc)
+        if self.context is not None:
+            node_prob = self.context(node_prob, doc.boxes, doc.texts, document_size(doc))
         labels_l = node_prob.argmax(-1).tolist()
         if self.cfg.value_right_of_key:
             labels_l = values_right_of_keys(labels_l, doc.boxes, doc.texts, self.class_names, self.cfg.value_right_of_key)
-        scores = node_prob[torch.arange(len(labels_l)), torch.tensor(labels_l)].tolist()
-        named = [KIELabel(self.class_names[i], i, float(p)) for i, p in zip(labels_l, scores)]
+        named = [KIELabel(self.class_names[c], c, float(node_prob[i, c])) for i, c in enumerate(labels_l)]
         pairs = [KIEPair(i, j, p) for i, j, p in link_pairs(labels_l, links, self.fields, self.cfg.pair_threshold)]
         return KIEResult(named, pairs)

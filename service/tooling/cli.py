@@ -38,7 +38,7 @@ def _cmd_archive(args: argparse.Namespace) -> int:
         if not (args.arch and args.checkpoint and args.name):
             print("archive: --arch, --checkpoint and --name go together", file=sys.stderr)
             return 2
-        files = {"class_list": args.class_list, "dict": args.dict, "vocab": args.vocab}
+        files = {"class_list": args.class_list, "dict": args.dict, "context": args.context, "vocab": args.vocab}
         mar = build_checkpoint_archive(args.name, args.arch, args.checkpoint, args.store or DEFAULT_STORE, args.zoo,
                                        files={k: v for k, v in files.items() if v})
         print(f"archive: {args.name} ({args.arch}) -> {mar}")
@@ -84,6 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
     archive.add_argument("--name", help="model name for --arch/--checkpoint")
     archive.add_argument("--class-list", type=Path, help="KIE: MMOCR class_list.txt ('<id> <name>' lines)")
     archive.add_argument("--dict", type=Path, help="KIE: MMOCR character dictionary (one character per line)")
+    archive.add_argument("--context", type=Path, help="KIE, optional: a context network that relabels SDMG-R's "
+                         "outputs (bench/kie_context.py --write; docs/kie.md)")
     archive.add_argument("--vocab", type=Path, help="NER: the BERT vocab file (vocab.txt, one token per line)")
 
     run = sub.add_parser("run", help="start TorchServe and the gateway in the foreground")

@@ -164,6 +164,8 @@ def _runtime_of(checkpoint: Path, arch: str, family: Family) -> str:
 #: Extra files each task's checkpoint archive needs (KIE: MMOCR's class_list.txt and dict.txt;
 #: NER: the BERT vocab file).
 REQUIRED_FILES = {"kie": ("class_list", "dict"), "ner": ("vocab",)}
+#: Extra files a checkpoint archive may carry (KIE: a context network, bench/kie_context.py --write).
+OPTIONAL_FILES = {"kie": ("context",)}
 
 
 def _checked_files(task: str, files: dict[str, Path]) -> dict[str, dict[str, str]]:
@@ -173,11 +175,12 @@ def _checked_files(task: str, files: dict[str, Path]) -> dict[str, dict[str, str
     if missing:
         flags = ", ".join("--" + key.replace("_", "-") for key in missing)
         raise ValueError(f"a {task} checkpoint also needs {flags}")
-    unknown = sorted(set(k for k, v in files.items() if v) - set(required))
+    optional = tuple(key for key in OPTIONAL_FILES.get(task, ()) if files.get(key))
+    unknown = sorted(set(k for k, v in files.items() if v) - set(required) - set(optional))
     if unknown:
         raise ValueError(f"{', '.join(unknown)} do not apply to a {task} checkpoint")
     out = {}
-    for key in required:
+    for key in required + optional:
         path = Path(files[key]).resolve()
         if not path.is_file():
             raise ValueError(f"{key} file {path} does not exist")
