@@ -105,13 +105,23 @@ AMOUNT_CLASSES = ("Others", "Subtotal_value", "Tax_value", "Prod_price_value")
 def values_right_of_keys(labels: Sequence[int], boxes: np.ndarray, texts: Sequence[str],
                          class_names: Sequence[str], fields: Sequence[str]) -> list[int]:
     """Labels with, for each field F of `fields`, the amount printed right after each box labelled
-    `F_key` relabelled `F_value`: the nearest box on the key's line (heights overlapping by at least
-    half the lower one) that starts past the key's centre and holds an amount (handlers/ops/amounts.py),
-    when it is labelled Others or one of AMOUNT_CLASSES. For a rare field the network seldom
-    predicts a value it reads keys for (WildReceipt's tips: `Tip:` found, its `15.11` called a tax)."""
+    `F_key` relabelled `F_value` (see `value_keys`)."""
+    out = list(labels)
+    for value, (_, label) in value_keys(labels, boxes, texts, class_names, fields).items():
+        out[value] = label
+    return out
+
+
+def value_keys(labels: Sequence[int], boxes: np.ndarray, texts: Sequence[str], class_names: Sequence[str],
+               fields: Sequence[str]) -> dict[int, tuple[int, int]]:
+    """{value box: (its key box, F_value)} for each field F of `fields`: after each box labelled
+    `F_key`, the nearest box on the key's line (heights overlapping by at least half the lower one)
+    that starts past the key's centre and holds an amount (handlers/ops/amounts.py), when it is
+    labelled Others or one of AMOUNT_CLASSES. For a rare field the network seldom predicts a value
+    it reads keys for (WildReceipt's tips: `Tip:` found, its `15.11` called a tax)."""
     index = {name: i for i, name in enumerate(class_names)}
     amounts = {index[name] for name in AMOUNT_CLASSES if name in index}
-    out = list(labels)
+    out = {}
     for field in fields:
         key, value = index[f"{field}_key"], index[f"{field}_value"]
         for i in (i for i, label in enumerate(labels) if label == key):
@@ -123,7 +133,7 @@ def values_right_of_keys(labels: Sequence[int], boxes: np.ndarray, texts: Sequen
                         and AMOUNT.search(texts[j]) and (best is None or u1 < boxes[best][0])):
                     best = j
             if best is not None and labels[best] in amounts:
-                out[best] = value
+                out[best] = (i, value)
     return out
 
 
@@ -221,8 +231,10 @@ class SDMGRExtractor:
         if self.context is not None:
             node_prob = self.context(node_prob, doc.boxes, doc.texts, document_size(doc))
         labels_l = node_prob.argmax(-1).tolist()
-        if self.cfg.value_right_of_key:
-            labels_l = values_right_of_keys(labels_l, doc.boxes, doc.texts, self.class_names, self.cfg.value_right_of_key)
-        named = [KIELabel(self.class_names[c], c, float(node_prob[i, c])) for i, c in enumerate(labels_l)]
+        scores = node_prob.max(-1).tolist()
+        keys = value_keys(labels_l, doc.boxes, doc.texts, self.class_names, self.cfg.value_right_of_key)
+        for value, (key, label) in keys.items():  # a value read from its key is as sure as the key
+            labels_l[value], scores[value] = label, scores[key]
+        named = [KIELabel(self.class_names[c], c, float(p)) for c, p in zip(labels_l, scores)]
         pairs = [KIEPair(i, j, p) for i, j, p in link_pairs(labels_l, links, self.fields, self.cfg.pair_threshold)]
         return KIEResult(named, pairs)

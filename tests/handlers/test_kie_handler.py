@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from handlers.api.class_list import read_class_list
-from handlers.predictors.sdmgr import SDMGRConfig, SDMGRExtractor, key_value_fields, link_pairs, values_right_of_keys
+from handlers.predictors.sdmgr import (KIEDocument, SDMGRConfig, SDMGRExtractor, key_value_fields, link_pairs,
+                                       values_right_of_keys)
 from handlers.ts_entry import OcrServeEntry
 from service.tooling.packaging.archive import build_checkpoint_archive
 from service.tooling.cli import main as cli_main
@@ -184,6 +185,32 @@ def test_the_amount_right_of_a_tips_key_becomes_the_tip():
     changed = {texts[i]: names[out[i]] for i in range(len(rows)) if out[i] != labels[i]}
     assert changed == {"15.11": "Tips_value", "2.00": "Tips_value"}
     assert values_right_of_keys(labels, boxes, texts, names, []) == labels
+
+
+def test_a_tip_read_from_its_key_is_served_with_the_keys_score():
+    names = read_class_list(data_path(*RECEIPTS, "class_list.txt"))
+    c = {name: i for i, name in enumerate(names)}
+    logits = torch.full((3, len(names)), -5.0)
+    logits[0, c["Tips_key"]], logits[1, c["Tax_value"]], logits[2, c["Others"]] = 4.0, 0.5, 3.0
+
+    class Network(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.kie_head = torch.nn.Module()
+            self.kie_head.node_cls = torch.nn.Linear(4, len(names))
+
+        def forward(self, image, boxes, texts):
+            return logits, torch.zeros(9, 2)
+
+    runner = type("Runner", (), {"module": Network(), "torch": torch, "device": "cpu"})()
+    cfg = SDMGRConfig.from_dict({"arch": NOVISUAL, "value_right_of_key": ["Tips"]})
+    doc = KIEDocument(None, np.array([[10, 100, 50, 120], [200, 102, 260, 122], [10, 140, 80, 160]], np.float32),
+                      ["Tip:", "15.11", "Thank you"], (300, 300))
+    [result] = SDMGRExtractor(runner, cfg, names)([doc])
+    key, tip, other = result.labels
+    assert (key.label, tip.label, other.label) == ("Tips_key", "Tips_value", "Others")
+    assert tip.score == key.score == pytest.approx(float(torch.softmax(logits[0], -1).max()))
+    assert other.score == pytest.approx(float(torch.softmax(logits[2], -1).max()))
 
 
 def test_value_right_of_key_config_is_checked():
