@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -50,20 +51,27 @@ def test_torchserve_entrypoint_dry_run(tmp_path, store):
     assert (tmp_path / "run" / "logs").is_dir()
 
 
+def run_all(*calls: tuple[list[str], dict[str, str]]) -> list[subprocess.CompletedProcess]:
+    """`run(cmd, **env)` for each call, all at once (each entrypoint run is mostly Python start-up)."""
+    with ThreadPoolExecutor(len(calls)) as pool:
+        return list(pool.map(lambda call: run(call[0], **call[1]), calls))
+
+
 def test_torchserve_entrypoint_refuses_missing_archives_and_bad_settings(tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
-    missing = run(["bash", "docker/entrypoint-torchserve.sh"], OCRSERVE_RUN_DIR=str(tmp_path / "a"),
-                  OCRSERVE_MODEL_STORE=str(empty))
+    missing, dry, wildcard, no_auth = run_all(
+        (["bash", "docker/entrypoint-torchserve.sh"], {"OCRSERVE_RUN_DIR": str(tmp_path / "a"),
+                                                       "OCRSERVE_MODEL_STORE": str(empty)}),
+        (["bash", "docker/entrypoint-torchserve.sh"], {"OCRSERVE_DRY_RUN": "1", "OCRSERVE_RUN_DIR": str(tmp_path / "b"),
+                                                       "OCRSERVE_MODEL_STORE": str(empty)}),
+        (["bash", "docker/entrypoint-torchserve.sh", "--dry-run"], {"OCRSERVE_RUN_DIR": str(tmp_path / "c"),
+                                                                    "OCRSERVE_TS_METRICS_HOST": "0.0.0.0"}),
+        (["bash", "docker/entrypoint-torchserve.sh", "--dry-run"], {"OCRSERVE_RUN_DIR": str(tmp_path / "d"),
+                                                                    "OCRSERVE_TS_TOKEN_AUTH": "false"}))
     assert missing.returncode == 3 and "dbnet.mar" in missing.stderr
-    dry = run(["bash", "docker/entrypoint-torchserve.sh"], OCRSERVE_DRY_RUN="1", OCRSERVE_RUN_DIR=str(tmp_path / "b"),
-              OCRSERVE_MODEL_STORE=str(empty))
     assert dry.returncode == 0 and "warning: archives missing" in dry.stderr
-    wildcard = run(["bash", "docker/entrypoint-torchserve.sh", "--dry-run"], OCRSERVE_RUN_DIR=str(tmp_path / "c"),
-                   OCRSERVE_TS_METRICS_HOST="0.0.0.0")
     assert wildcard.returncode == 2 and "0.0.0.0" in wildcard.stderr
-    no_auth = run(["bash", "docker/entrypoint-torchserve.sh", "--dry-run"], OCRSERVE_RUN_DIR=str(tmp_path / "d"),
-                  OCRSERVE_TS_TOKEN_AUTH="false")
     assert no_auth.returncode == 2 and "token auth" in no_auth.stderr
 
 
@@ -265,11 +273,13 @@ def test_torchserve_entrypoint_hands_the_settings_to_the_workers(tmp_path, store
     recorder = bin_dir / "torchserve"
     recorder.write_text(f"#!/bin/sh\nenv > {tmp_path / 'seen.env'}\n")
     recorder.chmod(0o755)
-    common = {"OCRSERVE_RUN_DIR": str(tmp_path / "run"), "OCRSERVE_MODEL_STORE": str(store),
-              "OCRSERVE_ENV_FILE": str(env_file)}
-    dry = run(["bash", "docker/entrypoint-torchserve.sh", "--dry-run"], **common)
+    common = {"OCRSERVE_MODEL_STORE": str(store), "OCRSERVE_ENV_FILE": str(env_file)}
+    dry, real = run_all(  # each in its own run dir, both at once
+        (["bash", "docker/entrypoint-torchserve.sh", "--dry-run"], {"OCRSERVE_RUN_DIR": str(tmp_path / "dry"), **common}),
+        (["bash", "docker/entrypoint-torchserve.sh"],
+         {"OCRSERVE_RUN_DIR": str(tmp_path / "run"), **common,
+          "PATH": f"{bin_dir}:{Path(sys.executable).parent}:{os.environ['PATH']}"}))
     assert dry.returncode == 0 and "OCRSERVE_MAX_PIXELS=2000000" in dry.stdout, dry.stderr
-    real = run(["bash", "docker/entrypoint-torchserve.sh"], PATH=f"{bin_dir}:{Path(sys.executable).parent}:{os.environ['PATH']}", **common)
     assert real.returncode == 0, real.stderr
     seen = dict(line.split("=", 1) for line in (tmp_path / "seen.env").read_text().splitlines() if "=" in line)
     assert seen["OCRSERVE_MAX_PIXELS"] == "2000000" and seen["OCRSERVE_THREADS"] == "1"

@@ -7,13 +7,14 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.conftest import data_path
-from service.tooling.launch.ports import free_port
+from service.tooling.launch.ports import free_ports
 from tests.integration.servers import wait_healthy
 
 MODELS = ["ppocrv6-tiny-det", "ppocrv6-tiny-rec"]
@@ -36,18 +37,32 @@ def _descendants(pid: int) -> set[int]:
     return found
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-def test_run_serves_then_stops_cleanly(tmp_path, archives_ready, sig):
-    port = free_port()
+def test_run_serves_then_stops_cleanly_on_sigterm_and_on_sigint(tmp_path, archives_ready):
+    """One `ocrserve run` per signal, both at once (each spends most of its time waiting for its
+    TorchServe to load): the checks of _serve_then_stop on each; a failure names its signal."""
+    signals = (signal.SIGTERM, signal.SIGINT)
+    ports = free_ports(6 * len(signals))  # distinct across the two runs
+    with ThreadPoolExecutor(len(signals)) as pool:
+        runs = {sig: pool.submit(_serve_then_stop, tmp_path / sig.name, sig, ports[6 * i:6 * i + 6])
+                for i, sig in enumerate(signals)}
+    for sig, run in runs.items():
+        error = run.exception()
+        if error is not None:
+            error.add_note(f"stopped with {sig.name}")
+            raise error
+
+
+def _serve_then_stop(tmp_path: Path, sig: signal.Signals, ports: list[int]) -> None:
+    tmp_path.mkdir()
+    port, ts_port, *other_ports = ports
     # A setting only in the env file must limit the workers too, not only the gateway: img_10
     # (0.92 MP) passes, a 1.65 MP receipt is refused by the worker itself.
     env_file = tmp_path / "ocrserve.env"
     env_file.write_text("OCRSERVE_MAX_PIXELS=1000000\n")
-    ts_port = free_port()
     env = {**os.environ, "OCRSERVE_GATEWAY_PORT": str(port), "OCRSERVE_RUN_DIR": str(tmp_path),
            "OCRSERVE_ENV_FILE": str(env_file), "OCRSERVE_TS_INFERENCE_PORT": str(ts_port),
-           **{f"OCRSERVE_TS_{k}_PORT": str(free_port())
-              for k in ("MANAGEMENT", "METRICS", "GRPC_INFERENCE", "GRPC_MANAGEMENT")}}
+           **{f"OCRSERVE_TS_{k}_PORT": str(p)
+              for k, p in zip(("MANAGEMENT", "METRICS", "GRPC_INFERENCE", "GRPC_MANAGEMENT"), other_ports)}}
     cmd = [sys.executable, "-m", "service.tooling.cli", "run", "--models", *MODELS]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     def alive() -> None:
