@@ -132,11 +132,15 @@ class ContextRelabeller:
         self.values = value_class_ids(class_names)
         self.num_features = feature_count(len(class_names), len(self.values))
         self.network = build_context_network(self.num_features, len(class_names))
-        state = torch.load(Path(path), map_location="cpu", weights_only=True)
+        try:
+            state = torch.load(Path(path), map_location="cpu", weights_only=True)
+        except Exception as exc:  # not a torch file, or one holding more than tensors
+            raise ValueError(f"the context file {Path(path).name} is not a saved state dict: {exc}") from None
         try:
             self.network.load_state_dict(state, strict=True)
-        except RuntimeError as exc:
-            raise ValueError(f"the context file does not fit {len(class_names)} classes: {exc}") from None
+        except (RuntimeError, TypeError, AttributeError) as exc:
+            raise ValueError(f"the context file does not fit {len(class_names)} classes ({self.num_features} "
+                             f"features, 64 hidden units; bench/kie_context.py --write makes one): {exc}") from None
 
     def __call__(self, prob: np.ndarray, boxes: np.ndarray, texts: Sequence[str], size: tuple[int, int]) -> np.ndarray:
         """(N, C) class probabilities after the second look."""

@@ -103,6 +103,9 @@ def test_a_context_file_for_other_classes_is_refused(tmp_path, capsys):
     torch.save(build_context_network(feature_count(5, 2), 5).state_dict(), tmp_path / "context.pth")
     with pytest.raises(ValueError, match="does not fit 4 classes"):
         ContextRelabeller(tmp_path / "context.pth", CLASSES)
+    (tmp_path / "junk.pth").write_bytes(b"not a torch file")
+    with pytest.raises(ValueError, match="junk.pth is not a saved state dict"):
+        ContextRelabeller(tmp_path / "junk.pth", CLASSES)
     code = cli_main(["--zoo", str(private_zoo(tmp_path)), "archive", "--arch", "dbnet_resnet18_fpnc_1200e_icdar2015",
                      "--checkpoint", str(tmp_path / "context.pth"), "--name", "d", "--context",
                      str(tmp_path / "context.pth"), "--store", str(tmp_path)])
