@@ -1,17 +1,19 @@
 """The KIE context network (handlers/predictors/kie_context.py): trained on the out-of-fold outputs of
-the cross-validation models (bench/kie_cross_validation.py), measured, and written for the zoo.
+the cross-validation models (bench/kie_cross_validation.py) and measured; no zoo entry carries one
+(bench/RESULTS-kie-real.md, "Context network").
 
 Each fold's SDMG-R model (RUNS/f<k>/s5, trained without fold k) gives class probabilities for the
-boxes of fold k's receipts (ground-truth boxes and texts): SDMG-R's outputs on receipts it never
-saw, as the served model's are on a user's. The context network learns the true labels from them.
-Printed, MMOCR's WildReceipt macro-F1 (12 value classes), each with the served tips rule:
+boxes of fold k's receipts (ground-truth boxes and texts, read as `POST /kie` reads them): SDMG-R's
+outputs on receipts it never saw, as the served model's are on a user's. The context network
+learns the true labels from them. Printed, MMOCR's WildReceipt macro-F1 (12 value classes), each
+with the served tips rule:
 
 - held out: context network trained on folds 0 + 1, measured on folds 2 + 3 (its design used
   folds 0 and 1 only);
 - leave one fold out: per fold k, trained on the other folds' outputs, measured on fold k; pooled.
 
-`--write FILE` then trains on all folds' outputs and saves the state dict the zoo's `context` file
-holds (reproduces model_store/weights/sdmgr-receipts/context.pth with the defaults).
+`--write FILE` then trains on all folds' outputs and saves the state dict an archive's `context`
+file holds (`ocrserve archive ... --context FILE`).
 
     .venv/bin/python bench/kie_context.py --split /tmp/kie_real --runs /tmp/kie_cv [--write FILE]
 """
@@ -29,26 +31,25 @@ sys.path.insert(0, str(REPO))
 
 from bench.kie_real_receipts import wild_report  # noqa: E402
 from handlers.api.class_list import read_class_list  # noqa: E402
+from handlers.kie import document  # noqa: E402
 from handlers.predictors.kie_context import context_features, train_context_network, value_class_ids  # noqa: E402
-from handlers.predictors.sdmgr import (KIEDocument, SDMGRConfig, SDMGRExtractor, build_network, document_size,  # noqa: E402
-                                       values_right_of_keys)
+from handlers.predictors.sdmgr import (DEFAULT_MAX_INSTANCES, KIEDocument, SDMGRConfig, SDMGRExtractor,  # noqa: E402
+                                       build_network, document_size, values_right_of_keys)
 
 ARCH = "sdmgr_novisual_60e_wildreceipt"
 TIPS = ("Tips",)  # the zoo entry's value_right_of_key
 
 
 def documents(path: Path) -> list[tuple[KIEDocument, np.ndarray]]:
-    """The receipts of an annotation list as KIE documents (x1y1x2y2 boxes of the annotated
-    quadrilaterals) and their true label ids."""
+    """The receipts of an annotation list as the KIE handler reads a `POST /kie` body of their
+    annotated boxes and texts, and their true label ids."""
     out = []
     for line in path.read_text(encoding="utf-8").splitlines():
-        if not line.strip():
-            continue
-        raw = json.loads(line)
-        quads = np.array([a["box"] for a in raw["annotations"]], dtype=np.float32).reshape(-1, 4, 2)
-        boxes = np.concatenate([quads.min(1), quads.max(1)], 1)
-        doc = KIEDocument(None, boxes, [a["text"] for a in raw["annotations"]], (raw["height"], raw["width"]))
-        out.append((doc, np.array([a["label"] for a in raw["annotations"]])))
+        if line.strip():
+            raw = json.loads(line)
+            doc = document(None, {"instances": raw["annotations"], "width": raw["width"], "height": raw["height"]},
+                           DEFAULT_MAX_INSTANCES, needs_image=False)
+            out.append((doc, np.array([a["label"] for a in raw["annotations"]])))
     return out
 
 
