@@ -1,4 +1,5 @@
-"""One TorchServe with the default models and one gateway in front of it, for the whole session."""
+"""One TorchServe with the default models and one gateway in front of it, for the whole session (for
+each worker process under pytest-xdist)."""
 from __future__ import annotations
 
 import httpx
@@ -16,13 +17,18 @@ def pytest_collection_modifyitems(items):
 
 
 @pytest.fixture(scope="session")
-def archives_ready(zoo, weights_ready):
-    """Archives of the code under test: rebuilt here when any handler source changed."""
+def archives_ready(zoo, weights_ready, tmp_path_factory):
+    """Archives of the code under test: rebuilt here when any handler source changed. Under
+    `make test` (pytest-xdist) each worker process checks them: a lock beside the workers' temporary
+    folders lets the first rebuild while the other waits, then finds them current."""
+    from filelock import FileLock
+
     from service.tooling.packaging.archive import build_archive
 
-    for name in zoo.names():
-        if zoo.get(name).installed():
-            build_archive(zoo.get(name))
+    with FileLock(tmp_path_factory.getbasetemp().parent / "model_store.lock"):
+        for name in zoo.names():
+            if zoo.get(name).installed():
+                build_archive(zoo.get(name))
 
 
 @pytest.fixture(scope="session")
