@@ -23,17 +23,18 @@ export OCRSERVE_RUN_DIR=$run_dir
 mkdir -p "$run_dir/logs" "$run_dir/tmp"
 config=$run_dir/config.properties
 
-"$PYTHON" "$here/render_config.py" --out "$config"
-# The workers' settings (max_pixels, threads) from the same gateway settings, env file included.
-workers_env=$("$PYTHON" "$here/render_config.py" --workers-env)
-store=$(sed -n 's/^model_store=//p' "$config")
-if ! "$PYTHON" "$here/render_config.py" --check-store >/dev/null; then
-    if [ "$dry_run" = 1 ]; then
-        echo "entrypoint: warning: archives missing from $store (dry run: not starting)" >&2
-    else
-        exit 3
-    fi
+# One Python start renders the config, the workers' settings (max_pixels, threads: from the same
+# gateway settings, env file included) and checks the store: 2 a bad setting, 3 a missing archive.
+rendered=0
+"$PYTHON" "$here/render_config.py" --out "$config" --workers-env-out "$run_dir/workers.env" --check-store \
+    || rendered=$?
+if [ "$rendered" = 3 ] && [ "$dry_run" = 1 ]; then
+    echo "entrypoint: warning: archives missing from $(sed -n 's/^model_store=//p' "$config") (dry run: not starting)" >&2
+elif [ "$rendered" != 0 ]; then
+    exit "$rendered"
 fi
+workers_env=$(cat "$run_dir/workers.env")
+store=$(sed -n 's/^model_store=//p' "$config")
 
 cmd=(torchserve --start --foreground --ncs --ts-config "$config" --model-store "$store")
 if [ "$dry_run" = 1 ]; then

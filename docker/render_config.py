@@ -26,7 +26,8 @@ The gateway settings come from the environment and the file OCRSERVE_ENV_FILE na
 gateway); `--workers-env` prints what the workers must find in their environment (OCRSERVE_MAX_PIXELS,
 OCRSERVE_THREADS), which the entrypoint exports. The process environment is only read, never changed.
 
-Usage: render_config.py [--out FILE] [--check-store] [--workers-env]   (prints to stdout without --out)
+Usage: render_config.py [--out FILE] [--check-store] [--workers-env | --workers-env-out FILE]
+(prints to stdout without --out)
 """
 from __future__ import annotations
 
@@ -160,26 +161,30 @@ def missing_archives(text: str) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, help="write here instead of stdout")
-    parser.add_argument("--check-store", action="store_true", help="fail when an archive to load is missing")
+    parser.add_argument("--check-store", action="store_true",
+                        help="exit 3 when an archive to load is missing (after writing --out)")
     parser.add_argument("--workers-env", action="store_true",
                         help="print the workers' environment (KEY=VALUE lines) instead of the config")
+    parser.add_argument("--workers-env-out", type=Path,
+                        help="also write the workers' environment to this file (one start of Python for the entrypoint)")
     args = parser.parse_args(argv)
     try:
         text = render_workers_env() if args.workers_env else render()
+        workers = render_workers_env() if args.workers_env_out else None
     except (ConfigError, ValueError, KeyError) as exc:  # pydantic's ValidationError is a ValueError
         print(f"render_config: {exc}", file=sys.stderr)
         return 2
+    for path, content in ((args.out, text), (args.workers_env_out, workers)):
+        if path:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(content)
+    if not args.out:
+        sys.stdout.write(text)
     if args.check_store and not args.workers_env and (missing := missing_archives(text)):
         print(f"render_config: not in the model store: {', '.join(missing)} "
               "(build them with `ocrserve archive --all` or mount the store)", file=sys.stderr)
         return 3
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text)
-    else:
-        sys.stdout.write(text)
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())
