@@ -28,13 +28,13 @@ config=$run_dir/config.properties
 rendered=0
 "$PYTHON" "$here/render_config.py" --out "$config" --workers-env-out "$run_dir/workers.env" --check-store \
     || rendered=$?
-if [ "$rendered" = 3 ] && [ "$dry_run" = 1 ]; then
-    echo "entrypoint: warning: archives missing from $(sed -n 's/^model_store=//p' "$config") (dry run: not starting)" >&2
-elif [ "$rendered" != 0 ]; then
-    exit "$rendered"
+[ "$rendered" = 0 ] || [ "$rendered" = 3 ] || exit "$rendered"
+store=$(sed -n 's/^model_store=//p' "$config")
+if [ "$rendered" = 3 ]; then
+    [ "$dry_run" = 1 ] || exit 3
+    echo "entrypoint: warning: archives missing from $store (dry run: not starting)" >&2
 fi
 workers_env=$(cat "$run_dir/workers.env")
-store=$(sed -n 's/^model_store=//p' "$config")
 
 cmd=(torchserve --start --foreground --ncs --ts-config "$config" --model-store "$store")
 if [ "$dry_run" = 1 ]; then

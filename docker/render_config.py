@@ -186,5 +186,6 @@ def main(argv: list[str] | None = None) -> int:
         return 3
     return 0
 
+
 if __name__ == "__main__":
     sys.exit(main())
