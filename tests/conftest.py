@@ -22,6 +22,17 @@ def data_path(*parts: str) -> Path:
     return path
 
 
+def pytest_configure(config):
+    """Torch on one thread in every test process: figures that do not depend on the cores, and under
+    `make test` its two worker processes (pytest-xdist) share the two cores instead of each asking
+    for both. tests/oracle.py every_core is the one place that asks for more."""
+    try:
+        import torch
+    except ImportError:  # a client-only environment
+        return
+    torch.set_num_threads(1)
+
+
 @contextmanager
 def one_torch_thread() -> Iterator[None]:
     """Run the block on one torch thread (results and timings that do not depend on the cores), then

@@ -20,7 +20,6 @@ from handlers.runtime import load_checkpoint_runner
 from tests.conftest import data_path
 from tests.oracle import weights_tools
 
-torch.set_num_threads(1)
 ARCH = "mask-rcnn_resnet50_fpn_160e_icdar2015"
 KEYS = Path(__file__).parent / "keys" / "maskrcnn_resnet50_fpn.keys.txt"
 

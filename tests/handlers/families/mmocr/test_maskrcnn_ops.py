@@ -15,7 +15,6 @@ from handlers.ops import nms as nms_module
 from handlers.ops.nms import batched_nms, nms
 from tests.handlers.families.kie.test_roi_pool import _reference as scalar_roi_align
 
-torch.set_num_threads(1)
 RATIOS = (0.17, 0.44, 1.13, 2.90, 7.46)
 
 
