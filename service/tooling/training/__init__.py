@@ -1,5 +1,20 @@
 """Training: SDMG-R on receipts (`kie`), Bert-Softmax NER (`ner`), detector (`det`) and recogniser
 (`rec`) fine-tuning: the zoo's PP-OCR models, or a user's MMOCR DBNet / CTC checkpoint (`native.py`)."""
+from contextlib import contextmanager
+
+
+@contextmanager
+def denormals_flushed():
+    """Denormal floats flushed to zero while the block trains (on the CPU they slow convolutions and
+    optimiser updates many-fold), then the process default (off) back: the setting is process-wide
+    for the calling thread and other code needs subnormals (Hypothesis refuses to draw floats)."""
+    import torch
+
+    torch.set_flush_denormal(True)
+    try:
+        yield
+    finally:
+        torch.set_flush_denormal(False)
 
 
 def save_mmocr_checkpoint(module, target, meta: dict):

@@ -11,6 +11,7 @@ from typing import Callable
 
 import torch
 
+from service.tooling.training import denormals_flushed
 from service.tooling.training.det.augment import AugmentOptions
 from service.tooling.training.det.data import DetTrainSet
 from service.tooling.training.det.loss import db_loss
@@ -68,11 +69,16 @@ def train(model: DBTrainNet, dataset: DetTrainSet, opts: TrainOptions, out: Path
     """Train for opts.steps optimiser steps (continuing a checkpoint's if given); returns the log rows.
     `model` is a DBTrainNet (a zoo PP-OCR graph) or a native.NativeDBNet (a user's MMOCR DBNet).
     With `replay`, opts.replay_ratio of each batch's crops come from it (replay.batch_keys)."""
+    with denormals_flushed():  # denormal activations slow CPU convolutions many-fold
+        return _train(model, dataset, opts, out, meta, resume, log, replay)
+
+
+def _train(model, dataset: DetTrainSet, opts: TrainOptions, out: Path, meta: dict, resume: dict | None,
+           log: Callable[[str], None], replay: DetTrainSet | None) -> list[dict]:
     n_rep = replay_per_batch(opts.replay_ratio, opts.batch_size) if replay is not None else 0
     if n_rep:
         log(f"replay: {n_rep} of {opts.batch_size} crops a batch from {len(replay)} replay images")
     device = torch.device(opts.device)
-    torch.set_flush_denormal(True)  # denormal activations slow CPU convolutions many-fold
     trainable = model.freeze_first(opts.freeze)
     log(f"{trainable} trainable parameters (first {opts.freeze:.0%} of the network's layers frozen)")
     model.to(device).train()

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 
 from handlers.families.kie.sdmgr import SDMGR
 from handlers.families.kie.text_encoding import SDMGR_CHARS, KIEDictionary
+from service.tooling.training import denormals_flushed
 from service.tooling.training.kie.checkpoint import build_model
 from service.tooling.training.kie.augment import augment
 from service.tooling.training.kie.dataset import UNLABELLED, KIEDocument, make_batch
@@ -135,16 +136,14 @@ def train(model: SDMGR, train_docs: Sequence[KIEDocument], opts: TrainOptions,
         raise ValueError("no training receipt (every receipt had no box?)")
     torch.set_num_threads(opts.threads)
     # The link loss goes to ~0 on close-set data (every pair is a link): its tiny gradients
-    # make denormal Adam states that slow CPU arithmetic many times over. Flush them to 0
-    # while training, then restore the process default (off) for everything else.
-    torch.set_flush_denormal(True)
+    # make denormal Adam states that slow CPU arithmetic many times over.
     hooks = training_dropout(model, opts.dropout)
     try:
-        return _run_epochs(model, train_docs, opts, classes, val_docs, log)
+        with denormals_flushed():
+            return _run_epochs(model, train_docs, opts, classes, val_docs, log)
     finally:
         for hook in hooks:
             hook.remove()
-        torch.set_flush_denormal(False)
 
 
 def _run_epochs(model: SDMGR, train_docs: Sequence[KIEDocument], opts: TrainOptions,
