@@ -5,9 +5,10 @@ from contextlib import contextmanager
 
 @contextmanager
 def denormals_flushed():
-    """Denormal floats flushed to zero while the block trains (on the CPU they slow convolutions and
-    optimiser updates many-fold), then the process default (off) back: the setting is process-wide
-    for the calling thread and other code needs subnormals (Hypothesis refuses to draw floats)."""
+    """Denormal floats flushed to zero while the block (or, as `@denormals_flushed()`, the function)
+    trains (on the CPU they slow convolutions and optimiser updates many-fold), then the process
+    default (off) back: the setting is process-wide for the calling thread and other code needs
+    subnormals (Hypothesis refuses to draw floats)."""
     import torch
 
     torch.set_flush_denormal(True)

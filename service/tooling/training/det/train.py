@@ -63,18 +63,13 @@ def save_checkpoint(path: Path, model: DBTrainNet, optimizer, step: int, meta: d
     tmp.replace(path)
 
 
+@denormals_flushed()  # denormal activations slow CPU convolutions many-fold
 def train(model: DBTrainNet, dataset: DetTrainSet, opts: TrainOptions, out: Path, meta: dict,
           resume: dict | None = None, log: Callable[[str], None] = print,
           replay: DetTrainSet | None = None) -> list[dict]:
     """Train for opts.steps optimiser steps (continuing a checkpoint's if given); returns the log rows.
     `model` is a DBTrainNet (a zoo PP-OCR graph) or a native.NativeDBNet (a user's MMOCR DBNet).
     With `replay`, opts.replay_ratio of each batch's crops come from it (replay.batch_keys)."""
-    with denormals_flushed():  # denormal activations slow CPU convolutions many-fold
-        return _train(model, dataset, opts, out, meta, resume, log, replay)
-
-
-def _train(model, dataset: DetTrainSet, opts: TrainOptions, out: Path, meta: dict, resume: dict | None,
-           log: Callable[[str], None], replay: DetTrainSet | None) -> list[dict]:
     n_rep = replay_per_batch(opts.replay_ratio, opts.batch_size) if replay is not None else 0
     if n_rep:
         log(f"replay: {n_rep} of {opts.batch_size} crops a batch from {len(replay)} replay images")

@@ -135,17 +135,17 @@ def train(model: SDMGR, train_docs: Sequence[KIEDocument], opts: TrainOptions,
     if not train_docs:
         raise ValueError("no training receipt (every receipt had no box?)")
     torch.set_num_threads(opts.threads)
-    # The link loss goes to ~0 on close-set data (every pair is a link): its tiny gradients
-    # make denormal Adam states that slow CPU arithmetic many times over.
     hooks = training_dropout(model, opts.dropout)
     try:
-        with denormals_flushed():
-            return _run_epochs(model, train_docs, opts, classes, val_docs, log)
+        return _run_epochs(model, train_docs, opts, classes, val_docs, log)
     finally:
         for hook in hooks:
             hook.remove()
 
 
+# The link loss goes to ~0 on close-set data (every pair is a link): its tiny gradients make
+# denormal Adam states that slow CPU arithmetic many times over.
+@denormals_flushed()
 def _run_epochs(model: SDMGR, train_docs: Sequence[KIEDocument], opts: TrainOptions,
                 classes: Sequence[str], val_docs: Sequence[KIEDocument],
                 log: Callable[[EpochLog], None]) -> list[EpochLog]:
