@@ -20,27 +20,18 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.kie_context import TIPS, out_of_fold  # noqa: E402
+from bench.kie_context import labels, out_of_fold  # noqa: E402
+from bench.kie_real_receipts import wild_f1  # noqa: E402
 from handlers.api.class_list import read_class_list  # noqa: E402
-from handlers.predictors.sdmgr import values_right_of_keys  # noqa: E402
-from service.tooling.evaluation.kie_metrics import kie_f1  # noqa: E402
-from service.tooling.training.kie.dataset import UNLABELLED  # noqa: E402
-from service.tooling.training.kie.evaluate import WILDRECEIPT_CLASSES, ignored_classes_for  # noqa: E402
 
 GRID = (-1.5, -1.0, -0.5, -0.25, 0.0, 0.25, 0.5, 1.0, 1.5)
 
 
 def macro_f1(rows: list[tuple], bias: np.ndarray, names: list[str]) -> float:
-    """Macro-F1 (12 value classes) of the biased arg-max, tips rule after it, unlabelled boxes left out."""
-    preds, gts = [], []
-    for _, prob, doc, truth in rows:
-        served = values_right_of_keys((np.log(np.clip(prob, 1e-9, 1.0)) + bias).argmax(1).tolist(),
-                                      doc.boxes, doc.texts, names, TIPS)
-        keep = [int(g) != UNLABELLED for g in truth]
-        preds.append([p for p, k in zip(served, keep) if k])
-        gts.append([int(g) for g, k in zip(truth, keep) if k])
-    return kie_f1(preds, gts, len(WILDRECEIPT_CLASSES), mode=["macro"],
-                  ignored_classes=ignored_classes_for(WILDRECEIPT_CLASSES))["macro_f1"]
+    """Macro-F1 (12 value classes) of the served labels (arg-max, then the tips rule) with the
+    biases added to the log-probabilities: the arg-max of probabilities scaled by exp(bias)."""
+    biased = [(features, prob * np.exp(bias), doc, truth) for features, prob, doc, truth in rows]
+    return wild_f1(labels(biased, names), [[int(g) for g in r[3]] for r in rows])["macro_f1"]
 
 
 def fit(rows: list[tuple], names: list[str], rounds: int = 2) -> tuple[np.ndarray, float]:
@@ -67,15 +58,15 @@ def main() -> int:
     torch.set_num_threads(1)
     names = read_class_list(args.split / "class_list.txt")
     per_fold = out_of_fold(args.split, args.runs, 4, names)
-    halves = {"folds 0+1": per_fold[0] + per_fold[1], "folds 2+3": per_fold[2] + per_fold[3]}
+    first, second = per_fold[0] + per_fold[1], per_fold[2] + per_fold[3]
     none = np.zeros(len(names))
     print("\n| biases fitted on / measured on | macro-F1 on the fit half | measured, no biases | measured, biased | biases |")
     print("|---|---|---|---|---|")
-    for (fit_on, fit_rows), (test_on, test_rows) in ((list(halves.items())[0], list(halves.items())[1]),
-                                                     (list(halves.items())[1], list(halves.items())[0])):
+    for label, fit_rows, test_rows in (("folds 0+1 / folds 2+3", first, second),
+                                       ("folds 2+3 / folds 0+1", second, first)):
         bias, fitted = fit(fit_rows, names)
         shown = ", ".join(f"{names[i].removesuffix('_value')} {b:+.2f}" for i, b in enumerate(bias) if b)
-        print(f"| {fit_on} / {test_on} | {fitted:.4f} | {macro_f1(test_rows, none, names):.4f} "
+        print(f"| {label} | {fitted:.4f} | {macro_f1(test_rows, none, names):.4f} "
               f"| {macro_f1(test_rows, bias, names):.4f} | {shown} |", flush=True)
     return 0
 

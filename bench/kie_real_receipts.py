@@ -107,12 +107,22 @@ def field_found(lines: list[tuple[str, str]], label: str, key: str, field: str,
     return exact, contains, exact or by_value
 
 
-def wild_report(name: str, preds: list[list[int]], gts: list[list[int]]) -> None:
+def labelled_boxes(preds: list[list[int]], gts: list[list[int]]) -> tuple[list[list[int]], list[list[int]]]:
+    """Each receipt's predicted and true labels of its labelled boxes only (unlabelled ones left out)."""
     keep = [[g != UNLABELLED for g in row] for row in gts]
-    preds = [[p for p, k in zip(row, ks) if k] for row, ks in zip(preds, keep)]
-    gts = [[g for g, k in zip(row, ks) if k] for row, ks in zip(gts, keep)]
-    f1 = kie_f1(preds, gts, len(WILDRECEIPT_CLASSES), mode=["macro", "micro"],
-                ignored_classes=ignored_classes_for(WILDRECEIPT_CLASSES))
+    return ([[p for p, k in zip(row, ks) if k] for row, ks in zip(preds, keep)],
+            [[g for g, k in zip(row, ks) if k] for row, ks in zip(gts, keep)])
+
+
+def wild_f1(preds: list[list[int]], gts: list[list[int]]) -> dict:
+    """MMOCR's WildReceipt macro- and micro-F1 (value classes) of the labelled boxes."""
+    return kie_f1(*labelled_boxes(preds, gts), len(WILDRECEIPT_CLASSES), mode=["macro", "micro"],
+                  ignored_classes=ignored_classes_for(WILDRECEIPT_CLASSES))
+
+
+def wild_report(name: str, preds: list[list[int]], gts: list[list[int]]) -> None:
+    f1 = wild_f1(preds, gts)
+    preds, gts = labelled_boxes(preds, gts)
     per = per_class_scores(preds, gts, WILDRECEIPT_CLASSES)
     fields = " | ".join(f"{per[f]['f1']:.2f}" for f in FIELDS)
     worst = ", ".join(f"{c.removesuffix('_value')} {per[c]['f1']:.2f}" for c in sorted(
