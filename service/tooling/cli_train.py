@@ -37,6 +37,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                      "N(0, this x box height) (0: off)")
     kie.add_argument("--text-noise", type=float, default=0.0, help="augmentation: share of texts given "
                      "one OCR-like edit (0: off)")
+    kie.add_argument("--swap-texts", type=float, default=0.0, help="augmentation: share of labelled texts "
+                     "(not amounts) swapped with a same-class text of another training receipt")
     kie.add_argument("--rare-class-power", type=float, default=0.0, help="node classes rarer than the "
                      "median weigh (median/count)^P in the loss, at most 10 (0: all 1, as MMOCR)")
     kie.add_argument("--label-smoothing", type=float, default=0.0, help="node loss label smoothing (0: off)")
@@ -134,7 +136,7 @@ def _train(args: argparse.Namespace) -> int:
         val_path = _ann_path(args.data, args.val_ann, ())
         val_docs = read_annotations(val_path, val_path.parent, num_classes=len(classes))
     opts = TrainOptions(arch=arch, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                        box_jitter=args.box_jitter, text_noise=args.text_noise,
+                        box_jitter=args.box_jitter, text_noise=args.text_noise, swap_texts=args.swap_texts,
                         rare_class_power=args.rare_class_power, label_smoothing=args.label_smoothing,
                         dropout=args.dropout, milestones=list(args.milestones or []))
     model = new_model(opts, len(classes), KIEDictionary.from_file(args.dict) if args.dict else None)

@@ -17,7 +17,7 @@ from handlers.families.kie.sdmgr import SDMGR
 from handlers.families.kie.text_encoding import SDMGR_CHARS, KIEDictionary
 from service.tooling.training import denormals_flushed
 from service.tooling.training.kie.checkpoint import build_model
-from service.tooling.training.kie.augment import augment
+from service.tooling.training.kie.augment import augment, text_pools
 from service.tooling.training.kie.dataset import UNLABELLED, KIEDocument, make_batch
 from service.tooling.training.kie.evaluate import evaluate
 from service.tooling.training.kie.losses import sdmgr_loss
@@ -40,6 +40,7 @@ class TrainOptions:
     milestones: list[int] = field(default_factory=list)  # empty: 2/3 and 5/6 of the epochs
     box_jitter: float = 0.0  # augment.py: box edges move by N(0, this x box height)
     text_noise: float = 0.0  # augment.py: share of texts given one OCR-like edit
+    swap_texts: float = 0.0  # augment.py: share of labelled texts swapped with another receipt's of the class
     rare_class_power: float = 0.0  # > 0: node classes rarer than the median weigh (median/n)^p, <= 10
     label_smoothing: float = 0.0  # node loss target smoothing (0: off, as MMOCR)
     dropout: float = 0.0  # training only: dropout on the character embeddings and the node features
@@ -109,7 +110,8 @@ def train_step(model: SDMGR, optimizer: torch.optim.Optimizer, docs: Sequence[KI
 def run_epoch(model: SDMGR, optimizer: torch.optim.Optimizer, docs: Sequence[KIEDocument],
               batch_size: int, generator: torch.Generator, opts: TrainOptions | None = None,
               rng: np.random.Generator | None = None,
-              class_weight: torch.Tensor | None = None) -> dict[str, float]:
+              class_weight: torch.Tensor | None = None,
+              pools: dict[int, list[str]] | None = None) -> dict[str, float]:
     """One shuffled pass (receipts augmented as ``opts`` says); mean of each loss part over the batches."""
     model.train()
     opts = opts or TrainOptions()
@@ -119,7 +121,7 @@ def run_epoch(model: SDMGR, optimizer: torch.optim.Optimizer, docs: Sequence[KIE
     sums: dict[str, float] = {}
     n = 0
     for start in range(0, len(order), batch_size):
-        chunk = [augment(docs[i], rng, opts.box_jitter, opts.text_noise, chars)
+        chunk = [augment(docs[i], rng, opts.box_jitter, opts.text_noise, chars, opts.swap_texts, pools)
                  for i in order[start:start + batch_size]]
         parts = train_step(model, optimizer, chunk, class_weight, opts.label_smoothing)
         for k, v in parts.items():
@@ -154,11 +156,12 @@ def _run_epochs(model: SDMGR, train_docs: Sequence[KIEDocument], opts: TrainOpti
     generator = torch.Generator().manual_seed(opts.seed)
     rng = np.random.default_rng(opts.seed)
     weight = class_weights(train_docs, len(classes), opts.rare_class_power)
+    pools = text_pools(train_docs, classes) if opts.swap_texts > 0 else None
     history = []
     for epoch in range(1, opts.epochs + 1):
         start = time.perf_counter()
         lr = optimizer.param_groups[0]["lr"]
-        parts = run_epoch(model, optimizer, train_docs, opts.batch_size, generator, opts, rng, weight)
+        parts = run_epoch(model, optimizer, train_docs, opts.batch_size, generator, opts, rng, weight, pools)
         scheduler.step()
         val = evaluate(model, val_docs, classes) if val_docs else None
         entry = EpochLog(epoch, parts["loss"], parts["loss_node"], parts["loss_edge"],

@@ -2,6 +2,7 @@
 (also through the serving loader) and the `ocrserve train kie` command line."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 
@@ -214,6 +215,40 @@ def test_augmentation_is_seeded_and_keeps_labels():
     assert noisy_text("", "ab", np.random.default_rng(0)) == ""
 
 
+def test_swaps_take_same_class_texts_of_other_receipts_and_leave_amounts_and_others():
+    from service.tooling.training.kie.augment import augment, is_amount, swapped_text, text_pools
+
+    docs = _docs()
+    pools = text_pools(docs, CLASSES)
+    # keys and values only, amounts out: Others ("Thanks!") and the prices / totals have no pool
+    assert pools == {1: ["CORNERSHOP", "BIGMART"], 3: ["12MainSt", "9OakAve"], 8: ["Date:"],
+                     7: ["01/02/2024"], 11: ["Milk", "Bread"], 24: ["TOTAL", "Total"]}
+    assert all(is_amount(t) for t in ("$2.50", ".74", "11,50", "108.85-")) and not is_amount("01/02/24")
+    doc = docs[1]
+    assert augment(doc, np.random.default_rng(0), swap=1.0) is doc  # no pools: off
+    seen = set()
+    for seed in range(40):
+        a = augment(doc, np.random.default_rng(seed), swap=1.0, pools=pools)
+        assert np.array_equal(a.labels, doc.labels) and np.array_equal(a.boxes, doc.boxes)
+        for old, new, label in zip(doc.texts, a.texts, doc.labels.tolist()):
+            assert new == old or new in pools[label]  # only a text of its own class
+            if label in (15, 23, 25):
+                assert new == old  # amounts and Others stay
+            if new != old:
+                seen.add((old, new))
+                assert 2 / 3 * len(old) <= len(new) <= 3 / 2 * len(old)
+    # each of receipt 1's key / value texts is swapped for the other receipt's text of its class
+    assert seen == {("BIGMART", "CORNERSHOP"), ("9OakAve", "12MainSt"), ("Bread", "Milk"), ("Total", "TOTAL")}
+    assert doc.texts[0] == "BIGMART"
+    rng = np.random.default_rng(0)
+    assert swapped_text("Milk", ["SEMISKIMMEDMILK2L"], rng) == "Milk"  # far longer: kept
+    dotted = dataclasses.replace(docs[0], texts=[t.replace("01/02/2024", "01.02.24") for t in docs[0].texts])
+    assert augment(dotted, rng, swap=1.0, pools=pools).texts[3] == "01.02.24"  # reads as an amount: kept
+    assert swapped_text("SEMISKIMMEDMILK2L", ["Milk", "SKIMMEDMILK2L"], rng) == "SKIMMEDMILK2L"
+    a, b = (augment(doc, np.random.default_rng(7), swap=0.5, pools=pools) for _ in range(2))
+    assert a.texts == b.texts
+
+
 def test_rare_classes_weigh_more_and_training_with_noise_is_deterministic():
     from service.tooling.training.kie.train import class_weights
 
@@ -226,7 +261,7 @@ def test_rare_classes_weigh_more_and_training_with_noise_is_deterministic():
         w = class_weights(docs, 26, power)
         assert [c for c in range(26) if w[c] != 1] == sorted(rare)
         assert all(float(w[c]) == pytest.approx(want) for c in rare)
-    opts = TrainOptions(epochs=2, seed=4, box_jitter=0.1, text_noise=0.5, rare_class_power=0.5)
+    opts = TrainOptions(epochs=2, seed=4, box_jitter=0.1, text_noise=0.5, rare_class_power=0.5, swap_texts=0.5)
     runs = []
     for _ in range(2):
         model = new_model(opts, 26)
@@ -241,10 +276,11 @@ def test_cli_saves_every_epoch_with_augmentation(tmp_path, capsys):
     out = tmp_path / "model"
     assert ocrserve(["train", "kie", "--data", str(tmp_path), "--epochs", "2", "--out", str(out),
                      "--box-jitter", "0.05", "--text-noise", "0.1", "--rare-class-power", "0.5",
-                     "--save-every-epoch"]) == 0
+                     "--swap-texts", "0.3", "--save-every-epoch"]) == 0
     assert {p.name for p in out.iterdir()} >= {"epoch_001.pth", "epoch_002.pth", "sdmgr.pth"}
     meta = torch.load(out / "sdmgr.pth", weights_only=True)["meta"]
     assert meta["train"]["box_jitter"] == 0.05 and meta["train"]["rare_class_power"] == 0.5
+    assert meta["train"]["swap_texts"] == 0.3
     last, final = (torch.load(out / n, weights_only=True)["state_dict"] for n in ("epoch_002.pth", "sdmgr.pth"))
     assert all(torch.equal(last[k], final[k]) for k in final)
 
