@@ -7,7 +7,8 @@ the zoo's `sdmgr` entry is (with its `value_right_of_key` rule) and without that
 
     .venv/bin/python bench/kie_learning_curve_lists.py --split /tmp/kie_real --folds 4
     # per fold k: the three training stages (README of sdmgr-receipts, "Cross-validation")
-    .venv/bin/python bench/kie_cross_validation.py --split /tmp/kie_real --runs /tmp/kie_cv --folds 4
+    .venv/bin/python bench/kie_cross_validation.py --split /tmp/kie_real --runs /tmp/kie_cv --folds 4 \
+        [--right-of-key Tips,Total]   # also served with another value_right_of_key list
 
 A fold's model is RUNS/f<k>/s5/sdmgr.pth (class_list.txt, dict.txt beside it).
 """
@@ -33,6 +34,8 @@ def main() -> int:
     parser.add_argument("--folds", type=int, default=4)
     parser.add_argument("--fold", type=int, action="append", default=[],
                         help="measure only this fold (repeatable; default: every fold)")
+    parser.add_argument("--right-of-key", action="append", default=[], metavar="F1,F2",
+                        help="also measure each fold's model with this value_right_of_key list (repeatable)")
     args = parser.parse_args()
 
     import torch
@@ -54,13 +57,15 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         zoo_path, models = candidate_zoo(checkpoints, Path(tmp) / "zoo.yaml")
         raw = yaml.safe_load(zoo_path.read_text(encoding="utf-8"))
+        variants = {"-plain": []} | {f"-rule{i}": fields.split(",") for i, fields in enumerate(args.right_of_key, 1)}
         for model in models[1:]:
-            plain = copy.deepcopy(raw["models"][model])
-            plain["config"].pop("value_right_of_key", None)
-            raw["models"][f"{model}-plain"] = plain
+            for suffix, fields in variants.items():
+                entry = copy.deepcopy(raw["models"][model])
+                entry["config"]["value_right_of_key"] = fields
+                raw["models"][model + suffix] = entry
         zoo_path.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
         app = create_app(Settings(zoo_path=zoo_path), backend=LocalBackend(load_zoo(zoo_path)))
-        pooled: dict[str, tuple[list, list]] = {"": ([], []), "-plain": ([], [])}
+        pooled: dict[str, tuple[list, list]] = {suffix: ([], []) for suffix in ("", *variants)}
         print("\n| fold / input | receipts | macro-F1 | micro-F1 | name | addr | date | total | worst value classes |")
         print("|---|---|---|---|---|---|---|---|---|")
         with TestClient(app) as client:
@@ -74,7 +79,8 @@ def main() -> int:
                     preds += labels
                     all_gts += gts
         for suffix, (preds, gts) in pooled.items():
-            wild_report(f"folds {folds} pooled{' without the rule' if suffix else ''}, ground-truth boxes", preds, gts)
+            rule = {"": "", "-plain": " without the rule"}.get(suffix, f" right of keys {variants.get(suffix)}")
+            wild_report(f"folds {folds} pooled{rule}, ground-truth boxes", preds, gts)
     return 0
 
 
