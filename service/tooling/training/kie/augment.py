@@ -25,6 +25,8 @@ import numpy as np
 
 from service.tooling.training.kie.dataset import KIEDocument
 
+# Looser than handlers/ops/amounts.AMOUNT on purpose: `.74` (a tax as WildReceipt receipts print it)
+# counts, and so does a date like 01.02.24; a swap must never move an amount, and keeping a date costs nothing.
 _AMOUNT = re.compile(r"[.,]\d\d(?!\d)")
 SWAP_LENGTH = (2 / 3, 3 / 2)  # a swapped-in text's length over the original's
 SWAP_DRAWS = 8  # candidates drawn per box before the original text is kept
