@@ -37,7 +37,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                      "N(0, this x box height) (0: off)")
     kie.add_argument("--text-noise", type=float, default=0.0, help="augmentation: share of texts given "
                      "one OCR-like edit (0: off)")
-    kie.add_argument("--swap-texts", type=float, default=0.0, help="augmentation: share of labelled texts "
+    kie.add_argument("--swap-texts", type=float, default=0.0, help="augmentation: share of key / value texts "
                      "(not amounts) swapped with a same-class text of another training receipt")
     kie.add_argument("--rare-class-power", type=float, default=0.0, help="node classes rarer than the "
                      "median weigh (median/count)^P in the loss, at most 10 (0: all 1, as MMOCR)")

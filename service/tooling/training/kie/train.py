@@ -40,7 +40,7 @@ class TrainOptions:
     milestones: list[int] = field(default_factory=list)  # empty: 2/3 and 5/6 of the epochs
     box_jitter: float = 0.0  # augment.py: box edges move by N(0, this x box height)
     text_noise: float = 0.0  # augment.py: share of texts given one OCR-like edit
-    swap_texts: float = 0.0  # augment.py: share of labelled texts swapped with another receipt's of the class
+    swap_texts: float = 0.0  # augment.py: share of key / value texts swapped with another receipt's of the class
     rare_class_power: float = 0.0  # > 0: node classes rarer than the median weigh (median/n)^p, <= 10
     label_smoothing: float = 0.0  # node loss target smoothing (0: off, as MMOCR)
     dropout: float = 0.0  # training only: dropout on the character embeddings and the node features
