@@ -3,12 +3,13 @@ model_store/weights/sdmgr-receipts, trained on the other folds' WildReceipt rece
 training part) labels its own fold's receipts through `POST /kie` (ground-truth boxes and texts);
 prints MMOCR's WildReceipt macro-F1 (12 value classes) per fold and over all folds pooled (every
 one of the 372 receipts labelled once, by a model that never saw it), each fold's model served as
-the zoo's `sdmgr` entry is (with its `value_right_of_key` rule) and without that rule.
+the zoo's `sdmgr` entry is (with its `value_right_of_key` and `value_needs_key` rules) and without
+them (`plain`), and with any other rule lists asked for (`--rules`).
 
     .venv/bin/python bench/kie_learning_curve_lists.py --split /tmp/kie_real --folds 4
     # per fold k: the three training stages (README of sdmgr-receipts, "Cross-validation")
     .venv/bin/python bench/kie_cross_validation.py --split /tmp/kie_real --runs /tmp/kie_cv --folds 4 \
-        [--right-of-key Tips,Total]   # also served with another value_right_of_key list
+        [--rules Tips: --rules Tips,Total:Tips]   # also served with other rules: RIGHT_OF_KEY:NEEDS_KEY
 
 A fold's model is RUNS/f<k>/s5/sdmgr.pth (class_list.txt, dict.txt beside it).
 """
@@ -34,8 +35,9 @@ def main() -> int:
     parser.add_argument("--folds", type=int, default=4)
     parser.add_argument("--fold", type=int, action="append", default=[],
                         help="measure only this fold (repeatable; default: every fold)")
-    parser.add_argument("--right-of-key", action="append", default=[], metavar="F1,F2",
-                        help="also measure each fold's model with this value_right_of_key list (repeatable)")
+    parser.add_argument("--rules", action="append", default=[], metavar="RIGHT:NEEDS",
+                        help="also measure each fold's model with these value_right_of_key : value_needs_key "
+                        "field lists (comma-separated, either may be empty; repeatable)")
     args = parser.parse_args()
 
     import torch
@@ -57,11 +59,13 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         zoo_path, models = candidate_zoo(checkpoints, Path(tmp) / "zoo.yaml")
         raw = yaml.safe_load(zoo_path.read_text(encoding="utf-8"))
-        variants = {"-plain": []} | {f"-rule{i}": fields.split(",") for i, fields in enumerate(args.right_of_key, 1)}
+        variants = {"-plain": ":"} | {f"-rules{i}": rules for i, rules in enumerate(args.rules, 1)}
         for model in models[1:]:
-            for suffix, fields in variants.items():
+            for suffix, rules in variants.items():
+                right, _, needs = rules.partition(":")
                 entry = copy.deepcopy(raw["models"][model])
-                entry["config"]["value_right_of_key"] = fields
+                entry["config"]["value_right_of_key"] = [f for f in right.split(",") if f]
+                entry["config"]["value_needs_key"] = [f for f in needs.split(",") if f]
                 raw["models"][model + suffix] = entry
         zoo_path.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
         app = create_app(Settings(zoo_path=zoo_path), backend=LocalBackend(load_zoo(zoo_path)))
@@ -79,7 +83,7 @@ def main() -> int:
                     preds += labels
                     all_gts += gts
         for suffix, (preds, gts) in pooled.items():
-            rule = {"": "", "-plain": " without the rule"}.get(suffix, f" right of keys {variants.get(suffix)}")
+            rule = {"": "", "-plain": " without the rules"}.get(suffix, f" with rules {variants.get(suffix)}")
             wild_report(f"folds {folds} pooled{rule}, ground-truth boxes", preds, gts)
     return 0
 

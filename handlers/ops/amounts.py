@@ -5,3 +5,6 @@ from __future__ import annotations
 import re
 
 AMOUNT = re.compile(r"(?<![\d.,])-?(?:\d{1,3}(?:[,.]\d{3})+|\d+)[.,]\d{2}(?![\d.,])")
+#: a text that is an amount and nothing else but a currency sign, a minus or an asterisk (`$8.73`,
+#: `-3.29`, `108.85-`); `TIP 3.00` or `RM2.35` are not: their letters may be the amount's key
+BARE_AMOUNT = re.compile(r"[\s$£€¥*+-]*" + AMOUNT.pattern + r"[\s*-]*")

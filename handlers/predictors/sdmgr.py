@@ -6,7 +6,9 @@ handlers/families/kie: keep-ratio resize to (1024, 512) with the boxes scaled al
 normalised and padded (visual config only), then softmax / arg-max per box. On top of MMOCR's
 close-set output it links key boxes to value boxes of the same field (see `link_pairs`) and, for
 the fields a zoo entry names in `value_right_of_key`, labels the amount printed right of a key as
-that field's value (see `values_right_of_keys`).
+that field's value (see `values_right_of_keys`); for those it names in `value_needs_key`, a bare
+amount labelled as the field's value on a document with no key of the field takes its next most
+likely class (see `keyless_values`).
 """
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ import numpy as np
 from handlers.api.class_list import read_class_list
 from handlers.api.results import KIELabel, KIEPair, KIEResult
 from handlers.api.spec import UnknownName
-from handlers.ops.amounts import AMOUNT
+from handlers.ops.amounts import AMOUNT, BARE_AMOUNT
 from handlers.predictors.kie_context import ContextRelabeller
 from handlers.runtime import Device, TorchRunner, load_checkpoint_runner
 
@@ -40,11 +42,12 @@ class SDMGRConfig:
     max_instances: int = DEFAULT_MAX_INSTANCES
     pair_threshold: float = DEFAULT_PAIR_THRESHOLD
     value_right_of_key: tuple[str, ...] = ()  # fields F: the amount right of an F_key becomes F_value
+    value_needs_key: tuple[str, ...] = ()  # fields F: no F_key on the document, no bare-amount F_value
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> "SDMGRConfig":
-        """`raw["arch"]` names the SDMG-R config; `max_instances`, `pair_threshold` and
-        `value_right_of_key` (a list of field names) are optional."""
+        """`raw["arch"]` names the SDMG-R config; `max_instances`, `pair_threshold`,
+        `value_right_of_key` and `value_needs_key` (lists of field names) are optional."""
         from handlers.families.kie.sdmgr import DEFAULT_CFGS
 
         arch = raw.get("arch")
@@ -56,12 +59,15 @@ class SDMGRConfig:
             raise ValueError(f"max_instances must be in 1..2000, got {max_instances}")
         if not 0.0 <= threshold <= 1.0:
             raise ValueError(f"pair_threshold must be in [0, 1], got {threshold}")
-        fields = raw.get("value_right_of_key", [])
-        if not isinstance(fields, list) or not all(isinstance(f, str) and f for f in fields):
-            raise ValueError(f"value_right_of_key must be a list of field names, got {fields!r}")
+        rules = {}
+        for rule in ("value_right_of_key", "value_needs_key"):
+            fields = raw.get(rule, [])
+            if not isinstance(fields, list) or not all(isinstance(f, str) and f for f in fields):
+                raise ValueError(f"{rule} must be a list of field names, got {fields!r}")
+            rules[rule] = tuple(fields)
         cfg = DEFAULT_CFGS[arch]
         return cls(arch, tuple(cfg["test_resize"]["scale"]), cfg["backbone"] is not None,
-                   max_instances, threshold, tuple(fields))
+                   max_instances, threshold, **rules)
 
 
 def key_value_fields(class_names: Sequence[str]) -> dict[int, tuple[str, str]]:
@@ -137,6 +143,30 @@ def value_keys(labels: Sequence[int], boxes: np.ndarray, texts: Sequence[str], c
     return out
 
 
+KEY_SEEN = 0.2
+
+
+def keyless_values(labels: Sequence[int], prob: np.ndarray, texts: Sequence[str], class_names: Sequence[str],
+                   fields: Sequence[str]) -> dict[int, int]:
+    """{box: its next most likely class} for each box labelled `F_value`, for F in `fields`, whose
+    text is a bare amount (BARE_AMOUNT) on a document where no box looks like an `F_key` (labelled
+    so, or with a probability of it of KEY_SEEN or more). For a field printed only beside its key
+    (a tip is always labelled `Tip` or `Gratuity`), the network's F_value on an amount with no key
+    in sight is a tax or a total it was unsure of (WildReceipt's tips). KEY_SEEN keeps an OCR line
+    that holds more than the key (`Gratuity Guide 15%`, p 0.28 of a tips key) counting as one."""
+    index = {name: i for i, name in enumerate(class_names)}
+    out = {}
+    for field in fields:
+        key, value = index[f"{field}_key"], index[f"{field}_value"]
+        if key in labels or (len(prob) and float(np.max(prob[:, key])) >= KEY_SEEN):
+            continue
+        for j in (j for j, label in enumerate(labels) if label == value and BARE_AMOUNT.fullmatch(texts[j])):
+            others = np.array(prob[j], dtype=np.float64)
+            others[value] = -1.0
+            out[j] = int(others.argmax())
+    return out
+
+
 @dataclass
 class KIEDocument:
     """One document: BGR image (or None and its (height, width)), boxes (N, 4) x1y1x2y2, texts."""
@@ -198,10 +228,10 @@ class SDMGRExtractor:
         self.class_names = list(class_names)
         self.fields = key_value_fields(class_names)
         self.context = context
-        missing = [f"{f}_{role}" for f in cfg.value_right_of_key for role in ("key", "value")
-                   if f"{f}_{role}" not in class_names]
-        if missing:
-            raise ValueError(f"value_right_of_key: the class list has no {', '.join(missing)}")
+        for rule, fields in (("value_right_of_key", cfg.value_right_of_key), ("value_needs_key", cfg.value_needs_key)):
+            missing = [f"{f}_{role}" for f in fields for role in ("key", "value") if f"{f}_{role}" not in class_names]
+            if missing:
+                raise ValueError(f"{rule}: the class list has no {', '.join(missing)}")
 
     def __call__(self, documents: Sequence[KIEDocument]) -> list[KIEResult]:
         """Label the boxes of every document, in order (one forward pass per document)."""
@@ -235,6 +265,9 @@ class SDMGRExtractor:
         keys = value_keys(labels_l, doc.boxes, doc.texts, self.class_names, self.cfg.value_right_of_key)
         for value, (key, label) in keys.items():  # a value read from its key is as sure as the key
             labels_l[value], scores[value] = label, scores[key]
+        keyless = keyless_values(labels_l, node_prob, doc.texts, self.class_names, self.cfg.value_needs_key)
+        for box, label in keyless.items():
+            labels_l[box], scores[box] = label, float(node_prob[box, label])
         named = [KIELabel(self.class_names[c], c, float(p)) for c, p in zip(labels_l, scores)]
         pairs = [KIEPair(i, j, p) for i, j, p in link_pairs(labels_l, links, self.fields, self.cfg.pair_threshold)]
         return KIEResult(named, pairs)

@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from handlers.api.class_list import read_class_list
-from handlers.predictors.sdmgr import (KIEDocument, SDMGRConfig, SDMGRExtractor, key_value_fields, link_pairs,
-                                       values_right_of_keys)
+from handlers.predictors.sdmgr import (KEY_SEEN, KIEDocument, SDMGRConfig, SDMGRExtractor, key_value_fields,
+                                       keyless_values, link_pairs, values_right_of_keys)
 from handlers.ts_entry import OcrServeEntry
 from service.tooling.packaging.archive import build_checkpoint_archive
 from service.tooling.cli import main as cli_main
@@ -213,6 +213,58 @@ def test_a_tip_read_from_its_key_is_served_with_the_keys_score():
     assert other.score == pytest.approx(float(torch.softmax(logits[2], -1).max()))
 
 
+def test_a_tip_with_no_tips_key_in_sight_takes_its_next_class():
+    names = read_class_list(data_path(*RECEIPTS, "class_list.txt"))
+    c = {name: i for i, name in enumerate(names)}
+    rows = [  # (text, label, runner-up)
+        ("Subtotal", "Subtotal_key", "Others"), ("$20.00", "Subtotal_value", "Others"),
+        ("Tax", "Tax_key", "Others"), ("$1.60", "Tips_value", "Tax_value"),
+        ("Total", "Total_key", "Others"), ("21.60-", "Tips_value", "Total_value"),
+        ("TIP 3.00", "Tips_value", "Others"),  # more than an amount: its words may be its key, kept
+        ("12/30/16", "Tips_value", "Date_value"),  # not an amount: kept
+    ]
+    texts = [r[0] for r in rows]
+    labels = [c[r[1]] for r in rows]
+    prob = np.full((len(rows), len(names)), 0.001)
+    for i, (_, label, second) in enumerate(rows):
+        prob[i, c[label]], prob[i, c[second]] = 0.6, 0.3
+    assert keyless_values(labels, prob, texts, names, ["Tips"]) == {3: c["Tax_value"], 5: c["Total_value"]}
+    assert keyless_values(labels, prob, texts, names, []) == {}
+    with_key = labels[:2] + [c["Tips_key"]] + labels[3:]
+    assert keyless_values(with_key, prob, texts, names, ["Tips"]) == {}  # a tips key labelled
+    seen = prob.copy()
+    seen[2, c["Tips_key"]] = KEY_SEEN  # a box that may well be a tips key (an OCR line holding more)
+    assert keyless_values(labels, seen, texts, names, ["Tips"]) == {}
+    seen[2, c["Tips_key"]] = KEY_SEEN / 2
+    assert keyless_values(labels, seen, texts, names, ["Tips"]) == {3: c["Tax_value"], 5: c["Total_value"]}
+
+
+def test_a_keyless_tip_is_served_with_its_next_class_and_that_score():
+    names = read_class_list(data_path(*RECEIPTS, "class_list.txt"))
+    c = {name: i for i, name in enumerate(names)}
+    logits = torch.full((2, len(names)), -5.0)
+    logits[0, c["Tax_key"]] = 4.0
+    logits[1, c["Tips_value"]], logits[1, c["Tax_value"]] = 1.0, 0.5
+
+    class Network(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.kie_head = torch.nn.Module()
+            self.kie_head.node_cls = torch.nn.Linear(4, len(names))
+
+        def forward(self, image, boxes, texts):
+            return logits, torch.zeros(4, 2)
+
+    runner = type("Runner", (), {"module": Network(), "torch": torch, "device": "cpu"})()
+    doc = KIEDocument(None, np.array([[10, 100, 50, 120], [200, 102, 260, 122]], np.float32), ["Tax", "$1.60"], (300, 300))
+    cfg = SDMGRConfig.from_dict({"arch": NOVISUAL, "value_needs_key": ["Tips"]})
+    [result] = SDMGRExtractor(runner, cfg, names)([doc])
+    assert [label.label for label in result.labels] == ["Tax_key", "Tax_value"]
+    assert result.labels[1].score == pytest.approx(float(torch.softmax(logits[1], -1)[c["Tax_value"]]))
+    [plain] = SDMGRExtractor(runner, SDMGRConfig.from_dict({"arch": NOVISUAL}), names)([doc])
+    assert [label.label for label in plain.labels] == ["Tax_key", "Tips_value"]
+
+
 def test_value_right_of_key_config_is_checked():
     with pytest.raises(ValueError, match="list of field names"):
         SDMGRConfig.from_dict({"arch": NOVISUAL, "value_right_of_key": "Tips"})
@@ -224,6 +276,10 @@ def test_value_right_of_key_config_is_checked():
     runner.module.kie_head.node_cls = torch.nn.Linear(4, len(names))
     with pytest.raises(ValueError, match="no Change_key, Change_value"):
         SDMGRExtractor(runner, cfg, names)
+    with pytest.raises(ValueError, match="value_needs_key must be a list"):
+        SDMGRConfig.from_dict({"arch": NOVISUAL, "value_needs_key": "Tips"})
+    with pytest.raises(ValueError, match="value_needs_key: the class list has no Change_key"):
+        SDMGRExtractor(runner, SDMGRConfig.from_dict({"arch": NOVISUAL, "value_needs_key": ["Change"]}), names)
 
 
 def test_open_set_classes_link_any_key_to_any_value():
