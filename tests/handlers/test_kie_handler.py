@@ -187,22 +187,27 @@ def test_the_amount_right_of_a_tips_key_becomes_the_tip():
     assert values_right_of_keys(labels, boxes, texts, names, []) == labels
 
 
+def _fixed_runner(logits: torch.Tensor):
+    """A runner whose network answers `logits` for the boxes (and no links) whatever it is given."""
+    class Network(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.kie_head = torch.nn.Module()
+            self.kie_head.node_cls = torch.nn.Linear(4, logits.shape[1])
+
+        def forward(self, image, boxes, texts):
+            return logits, torch.zeros(len(logits) ** 2, 2)
+
+    return type("Runner", (), {"module": Network(), "torch": torch, "device": "cpu"})()
+
+
 def test_a_tip_read_from_its_key_is_served_with_the_keys_score():
     names = read_class_list(data_path(*RECEIPTS, "class_list.txt"))
     c = {name: i for i, name in enumerate(names)}
     logits = torch.full((3, len(names)), -5.0)
     logits[0, c["Tips_key"]], logits[1, c["Tax_value"]], logits[2, c["Others"]] = 4.0, 0.5, 3.0
 
-    class Network(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.kie_head = torch.nn.Module()
-            self.kie_head.node_cls = torch.nn.Linear(4, len(names))
-
-        def forward(self, image, boxes, texts):
-            return logits, torch.zeros(9, 2)
-
-    runner = type("Runner", (), {"module": Network(), "torch": torch, "device": "cpu"})()
+    runner = _fixed_runner(logits)
     cfg = SDMGRConfig.from_dict({"arch": NOVISUAL, "value_right_of_key": ["Tips"]})
     doc = KIEDocument(None, np.array([[10, 100, 50, 120], [200, 102, 260, 122], [10, 140, 80, 160]], np.float32),
                       ["Tip:", "15.11", "Thank you"], (300, 300))
@@ -246,16 +251,7 @@ def test_a_keyless_tip_is_served_with_its_next_class_and_that_score():
     logits[0, c["Tax_key"]] = 4.0
     logits[1, c["Tips_value"]], logits[1, c["Tax_value"]] = 1.0, 0.5
 
-    class Network(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.kie_head = torch.nn.Module()
-            self.kie_head.node_cls = torch.nn.Linear(4, len(names))
-
-        def forward(self, image, boxes, texts):
-            return logits, torch.zeros(4, 2)
-
-    runner = type("Runner", (), {"module": Network(), "torch": torch, "device": "cpu"})()
+    runner = _fixed_runner(logits)
     doc = KIEDocument(None, np.array([[10, 100, 50, 120], [200, 102, 260, 122]], np.float32), ["Tax", "$1.60"], (300, 300))
     cfg = SDMGRConfig.from_dict({"arch": NOVISUAL, "value_needs_key": ["Tips"]})
     [result] = SDMGRExtractor(runner, cfg, names)([doc])
