@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -104,11 +105,23 @@ class TorchServe:
 
     def _socket_dir(self, tmp: Path) -> Path:
         """Where the worker sockets go: the run dir, unless its path is too long for a socket."""
-        if len(str(tmp)) <= _MAX_SOCKET_DIR:
+        short = self._short_socket_dir()
+        if short is None:
             return tmp
-        short = Path(tempfile.gettempdir()) / f"ocrserve-{self.config.management_port}"
         short.mkdir(parents=True, exist_ok=True)
         return short
+
+    def _short_socket_dir(self) -> Path | None:
+        """The socket folder outside the run dir (one per management port) when the run dir's path is
+        too long for a socket, else None."""
+        if len(str(self.config.run_dir / "tmp")) <= _MAX_SOCKET_DIR:
+            return None
+        return Path(tempfile.gettempdir()) / f"ocrserve-{self.config.management_port}"
+
+    def remove_socket_dir(self) -> None:
+        """Delete the socket folder made outside the run dir (nothing else would), once TorchServe is gone."""
+        if (short := self._short_socket_dir()) is not None:
+            shutil.rmtree(short, ignore_errors=True)
 
     def _env(self) -> dict[str, str]:
         tmp = self.config.run_dir / "tmp"
@@ -182,7 +195,7 @@ class TorchServe:
         return bool(workers) and all(w.get("status") == "READY" for w in workers)
 
     def stop(self, timeout: float = 30.0) -> None:
-        """SIGTERM the whole process group, then SIGKILL whatever is left."""
+        """SIGTERM the whole process group, then SIGKILL whatever is left; then its socket folder."""
         if self.process is None:
             return
         for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 10.0)):
@@ -197,6 +210,7 @@ class TorchServe:
             except subprocess.TimeoutExpired:
                 continue
         (self.config.run_dir / PGID_FILE).unlink(missing_ok=True)
+        self.remove_socket_dir()
         self.process = None
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from service.tooling.launch.ports import free_port
 from service.tooling.launch.torchserve_process import PGID_FILE, TorchServe, TorchServeConfig, stop_stale_group
 
 
@@ -40,9 +41,16 @@ def test_each_instance_has_its_own_temp_folders(tmp_path):
     env = TorchServe(TorchServeConfig(model_store=tmp_path, run_dir=tmp_path / "a", models=[]))._env()
     assert env["TMPDIR"] == env["TEMP"] == str(tmp_path / "a" / "tmp")
     deep = tmp_path / ("d" * 120)
-    long_env = TorchServe(TorchServeConfig(model_store=tmp_path, run_dir=deep, models=[]))._env()
+    served = TorchServe(TorchServeConfig(model_store=tmp_path, run_dir=deep, models=[], management_port=free_port()))
+    long_env = served._env()
     assert len(long_env["TEMP"]) + len("/.ts.sock.65535") < 108  # unix socket path limit
     assert Path(long_env["TMPDIR"]).parent == deep
+    # stopping removes the socket folder made outside the run dir (TorchServe leaves a models/ there)
+    socket_dir = Path(long_env["TEMP"])
+    (socket_dir / "models").mkdir()
+    served.process = subprocess.Popen(["sleep", "30"], start_new_session=True)
+    served.stop(timeout=5)
+    assert not socket_dir.exists()
 
 
 def test_a_torchserve_left_by_a_killed_launcher_is_stopped_at_the_next_start(tmp_path):
