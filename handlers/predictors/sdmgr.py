@@ -30,6 +30,8 @@ from handlers.runtime import Device, TorchRunner, load_checkpoint_runner
 #: 500 boxes 12 s / 2.3 GB). Past this count a document is refused rather than risking the worker.
 DEFAULT_MAX_INSTANCES = 300
 DEFAULT_PAIR_THRESHOLD = 0.5
+#: the config's rules on key / value fields (SDMGRConfig fields of the same names): lists of field names
+VALUE_RULES = ("value_right_of_key", "value_needs_key")
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,7 @@ class SDMGRConfig:
         if not 0.0 <= threshold <= 1.0:
             raise ValueError(f"pair_threshold must be in [0, 1], got {threshold}")
         rules = {}
-        for rule in ("value_right_of_key", "value_needs_key"):
+        for rule in VALUE_RULES:
             fields = raw.get(rule, [])
             if not isinstance(fields, list) or not all(isinstance(f, str) and f for f in fields):
                 raise ValueError(f"{rule} must be a list of field names, got {fields!r}")
@@ -228,8 +230,9 @@ class SDMGRExtractor:
         self.class_names = list(class_names)
         self.fields = key_value_fields(class_names)
         self.context = context
-        for rule, fields in (("value_right_of_key", cfg.value_right_of_key), ("value_needs_key", cfg.value_needs_key)):
-            missing = [f"{f}_{role}" for f in fields for role in ("key", "value") if f"{f}_{role}" not in class_names]
+        for rule in VALUE_RULES:
+            missing = [f"{f}_{role}" for f in getattr(cfg, rule) for role in ("key", "value")
+                       if f"{f}_{role}" not in class_names]
             if missing:
                 raise ValueError(f"{rule}: the class list has no {', '.join(missing)}")
 
