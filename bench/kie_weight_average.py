@@ -8,7 +8,7 @@ For every run folder (``--run DIR``, holding ``epoch_NNN.pth`` from `ocrserve tr
 
 * each epoch's checkpoint (``--per-epoch``);
 * the uniform average of its last K epoch checkpoints (``--last K``, repeatable): SWA-style,
-  ``checkpoint.average_checkpoints``;
+  ``checkpoint.average_models``;
 
 then every output ensemble (``--ensemble A+B[+C]``, each part a run letter of ``--run`` as given,
 ``X:last5`` for an average, ``X:e18`` for one epoch): the node-class probabilities (softmax) of the
@@ -36,7 +36,7 @@ sys.path.insert(0, str(REPO))
 import torch  # noqa: E402
 
 from handlers.families.kie.sdmgr import postprocess  # noqa: E402
-from service.tooling.training.kie.checkpoint import (average_checkpoints, load_checkpoint,  # noqa: E402
+from service.tooling.training.kie.checkpoint import (average_models, load_checkpoint,  # noqa: E402
                                                       save_checkpoint)
 from service.tooling.training.kie.dataset import UNLABELLED, make_batch, read_annotations  # noqa: E402
 from service.tooling.training.kie.evaluate import (WILDRECEIPT_CLASSES, ignored_classes_for,  # noqa: E402
@@ -79,10 +79,7 @@ def model_of(spec: str, runs: dict[str, Path]):
 
 
 def averaged(run: Path, k: int):
-    paths = epochs_of(run)[-k:]
-    model, _, _ = load_checkpoint(paths[-1])
-    model.load_state_dict(average_checkpoints(paths), strict=True)
-    return model.eval()
+    return average_models(epochs_of(run)[-k:])[0]
 
 
 @torch.no_grad()
@@ -140,9 +137,8 @@ def main() -> int:
             raise SystemExit("--write takes one --run and one --last")
         (run,) = runs.values()
         paths = epochs_of(run)[-args.last[0]:]
-        model, classes, meta = load_checkpoint(paths[-1])
-        model.load_state_dict(average_checkpoints(paths), strict=True)
-        meta = dict(meta, averaged=[p.name for p in paths], averaged_from=str(run))
+        model, classes, meta = average_models(paths)
+        meta = dict(meta, averaged_epochs=[p.name for p in paths], averaged_from=str(run))
         out = save_checkpoint(args.write, model, classes, meta)
         print(f"wrote {out}: uniform average of {', '.join(p.name for p in paths)} of {run}")
         return 0

@@ -1,5 +1,6 @@
 """`ocrserve train ...` commands: `train kie` (train or evaluate SDMG-R on WildReceipt-format
-data) and `train kie-openset` (close-set -> open-set label conversion)."""
+data), `train kie-average` (a weight average of checkpoints) and `train kie-openset` (close-set ->
+open-set label conversion)."""
 from __future__ import annotations
 
 import argparse
@@ -54,6 +55,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     conv.add_argument("openset", type=Path)
     conv.add_argument("--merge-bg-others", action="store_true", help="label Others as background (0)")
     conv.set_defaults(func=run_openset)
+    avg = kinds.add_parser("kie-average", help="average the weights of SDMG-R checkpoints fine-tuned from one "
+                           "init (a model soup: one model, served at one model's cost)")
+    avg.add_argument("checkpoints", type=Path, nargs="+", help="sdmgr.pth files (class_list.txt, dict.txt beside each)")
+    avg.add_argument("--out", type=Path, required=True, help="output folder (sdmgr.pth, class_list.txt, dict.txt)")
+    avg.set_defaults(func=run_average)
     from service.tooling import cli_train_det, cli_train_ner, cli_train_rec
 
     cli_train_ner.add_command(kinds)
@@ -96,6 +102,24 @@ def run_train_kie(args: argparse.Namespace) -> int:
     except UsageError as exc:
         print(f"train kie: {exc}", file=sys.stderr)
         return 2
+
+
+def run_average(args: argparse.Namespace) -> int:
+    from service.tooling.training.kie.checkpoint import average_models, save_checkpoint
+
+    missing = [str(p) for p in args.checkpoints if not p.is_file()]
+    if len(args.checkpoints) < 2 or missing:
+        print(f"train kie-average: {'no such file: ' + ', '.join(missing) if missing else 'give two checkpoints or more'}",
+              file=sys.stderr)
+        return 2
+    try:
+        model, classes, meta = average_models(args.checkpoints)
+    except (ValueError, OSError) as exc:  # checkpoints that do not fit; a class list or dictionary missing
+        print(f"train kie-average: {exc}", file=sys.stderr)
+        return 2
+    out = save_checkpoint(args.out, model, classes, meta)
+    print(f"train kie-average: wrote {out}, the uniform average of {len(args.checkpoints)} checkpoints")
+    return 0
 
 
 def _evaluate(args: argparse.Namespace) -> int:

@@ -8,6 +8,7 @@ count comes from the first, the text embedding size from the second (characters 
 from __future__ import annotations
 
 import copy
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -104,3 +105,26 @@ def average_checkpoints(paths: list[str | Path]) -> dict[str, torch.Tensor]:
         else:
             raise ValueError(f"non-float tensor {key!r} differs between the checkpoints")
     return out
+
+
+def average_models(paths: list[str | Path]) -> tuple[SDMGR, list[str], dict[str, Any]]:
+    """(model, class names, meta) whose weights are the uniform average of the checkpoints'
+    (``average_checkpoints``): one run's last epochs, or a weight-space "soup" of runs fine-tuned
+    from one initialisation with other seeds or augmentations. Runs trained from different
+    starting weights do not average into a working model; nothing here can tell, so measure the
+    result. Every checkpoint must have the same config, class list and dictionary; the meta is
+    the first one's plus ``averaged``, the sha256 of each."""
+    if not paths:
+        raise ValueError("no checkpoint to average")
+    model, classes, meta = load_checkpoint(paths[0])
+    for path in paths[1:]:
+        other, other_classes, other_meta = load_checkpoint(path)
+        if other_meta.get("arch") != meta.get("arch"):
+            raise ValueError(f"{path}: config {other_meta.get('arch')!r} differs from {paths[0]}'s {meta.get('arch')!r}")
+        if other_classes != classes:
+            raise ValueError(f"{path}: its class list differs from {paths[0]}'s")
+        if other.kie_head.dictionary.chars != model.kie_head.dictionary.chars:
+            raise ValueError(f"{path}: its dictionary differs from {paths[0]}'s")
+    model.load_state_dict(average_checkpoints(paths), strict=True)
+    shas = [hashlib.sha256(Path(p).read_bytes()).hexdigest() for p in paths]
+    return model.eval(), classes, dict(meta, averaged=shas)

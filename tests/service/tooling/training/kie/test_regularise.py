@@ -1,12 +1,17 @@
-"""SDMG-R training extras: the uniform average of checkpoints (SWA-style), training-only dropout
-hooks and node label smoothing (`ocrserve train kie --dropout / --label-smoothing`)."""
+"""SDMG-R training extras: the uniform average of checkpoints (SWA-style, and `ocrserve train
+kie-average`), training-only dropout hooks and node label smoothing (`ocrserve train kie --dropout /
+--label-smoothing`)."""
 from __future__ import annotations
+
+import hashlib
 
 import pytest
 import torch
 import torch.nn.functional as F
 
-from service.tooling.training.kie.checkpoint import average_checkpoints, save_checkpoint
+from handlers.families.kie.text_encoding import KIEDictionary
+from service.tooling.cli import main as ocrserve
+from service.tooling.training.kie.checkpoint import average_checkpoints, load_checkpoint, save_checkpoint
 from service.tooling.training.kie.dataset import make_batch
 from service.tooling.training.kie.evaluate import WILDRECEIPT_CLASSES
 from service.tooling.training.kie.losses import sdmgr_loss
@@ -14,6 +19,7 @@ from service.tooling.training.kie.train import TrainOptions, new_model, train, t
 from tests.handlers.families.kie.test_training import _docs
 
 CLASSES = list(WILDRECEIPT_CLASSES)
+ARCH = "sdmgr_novisual_60e_wildreceipt"
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
@@ -96,3 +102,43 @@ def test_label_smoothing_is_torch_definition_on_the_node_loss_only():
     plain = sdmgr_loss(node, edge, node_t, edge_t)
     assert not torch.allclose(got["loss_node"], plain["loss_node"])
     assert torch.equal(got["loss_edge"], plain["loss_edge"])
+
+
+def _run(tmp_path, name, seed, classes=CLASSES, chars=None):
+    model = new_model(TrainOptions(seed=seed), len(classes))
+    if chars is not None:  # another dictionary of the same size: the shapes still fit
+        model.kie_head.dictionary = KIEDictionary(chars)
+    return save_checkpoint(tmp_path / name, model, classes, {"arch": ARCH})
+
+
+def test_kie_average_writes_the_mean_model_with_its_ingredients(tmp_path, capsys):
+    a, b = _run(tmp_path, "a", 1), _run(tmp_path, "b", 2)
+    assert ocrserve(["train", "kie-average", str(a), str(b), "--out", str(tmp_path / "soup")]) == 0
+    assert "uniform average of 2 checkpoints" in capsys.readouterr().out
+    soup, classes, meta = load_checkpoint(tmp_path / "soup" / "sdmgr.pth")  # strict, with its files beside it
+    assert classes == CLASSES and meta["arch"] == ARCH
+    assert meta["averaged"] == [hashlib.sha256(p.read_bytes()).hexdigest() for p in (a, b)]
+    mean = average_checkpoints([a, b])
+    for key, value in soup.state_dict().items():
+        assert torch.equal(value, mean[key]), key
+    docs = _docs()
+    batch = make_batch(docs)
+    with torch.no_grad():
+        outputs = [m(None, batch.boxes, batch.texts)[0] for m in (soup, load_checkpoint(a)[0], load_checkpoint(b)[0])]
+    assert not torch.allclose(outputs[0], outputs[1]) and not torch.allclose(outputs[0], outputs[2])
+
+
+def test_kie_average_refuses_checkpoints_of_other_classes_or_characters(tmp_path, capsys):
+    a = _run(tmp_path, "a", 1)
+    renamed = _run(tmp_path, "renamed", 2, classes=CLASSES[:-1] + ["Misc"])
+    chars = list(new_model(TrainOptions(), 26).kie_head.dictionary.chars)
+    other_chars = _run(tmp_path, "chars", 3, chars=chars[1:] + ["\u00e9"])
+    out = ["--out", str(tmp_path / "soup")]
+    for other, message in ((renamed, "class list differs"), (other_chars, "dictionary differs")):
+        assert ocrserve(["train", "kie-average", str(a), str(other), *out]) == 2
+        assert message in capsys.readouterr().err
+    assert ocrserve(["train", "kie-average", str(a), *out]) == 2
+    assert "two checkpoints or more" in capsys.readouterr().err
+    assert ocrserve(["train", "kie-average", str(a), str(tmp_path / "none.pth"), *out]) == 2
+    assert "no such file" in capsys.readouterr().err
+    assert not (tmp_path / "soup").exists()
