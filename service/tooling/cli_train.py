@@ -107,14 +107,14 @@ def run_train_kie(args: argparse.Namespace) -> int:
 def run_average(args: argparse.Namespace) -> int:
     from service.tooling.training.kie.checkpoint import average_models, save_checkpoint
 
-    missing = [str(p) for p in args.checkpoints if not p.is_file()]
-    if len(args.checkpoints) < 2 or missing:
-        print(f"train kie-average: {'no such file: ' + ', '.join(missing) if missing else 'give two checkpoints or more'}",
-              file=sys.stderr)
-        return 2
     try:
+        missing = [str(p) for p in args.checkpoints if not p.is_file()]
+        if missing:
+            raise UsageError(f"no such file: {', '.join(missing)}")
+        if len(args.checkpoints) < 2:
+            raise UsageError("give two checkpoints or more")
         model, classes, meta = average_models(args.checkpoints)
-    except (ValueError, OSError) as exc:  # checkpoints that do not fit; a class list or dictionary missing
+    except (ValueError, OSError) as exc:  # the above; checkpoints that do not fit; a class list or dictionary missing
         print(f"train kie-average: {exc}", file=sys.stderr)
         return 2
     out = save_checkpoint(args.out, model, classes, meta)
