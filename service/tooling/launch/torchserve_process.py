@@ -103,18 +103,22 @@ class TorchServe:
         self.config = config
         self.process: subprocess.Popen | None = None
 
-    def _socket_dir(self, tmp: Path) -> Path:
-        """Where the worker sockets go: the run dir, unless its path is too long for a socket."""
+    def _tmp_dir(self) -> Path:
+        """The instance's own temp folder, in its run dir."""
+        return self.config.run_dir / "tmp"
+
+    def _socket_dir(self) -> Path:
+        """Where the worker sockets go: the run dir's temp folder, unless its path is too long for a socket."""
         short = self._short_socket_dir()
         if short is None:
-            return tmp
+            return self._tmp_dir()
         short.mkdir(parents=True, exist_ok=True)
         return short
 
     def _short_socket_dir(self) -> Path | None:
         """The socket folder outside the run dir (one per management port) when the run dir's path is
         too long for a socket, else None."""
-        if len(str(self.config.run_dir / "tmp")) <= _MAX_SOCKET_DIR:
+        if len(str(self._tmp_dir())) <= _MAX_SOCKET_DIR:
             return None
         return Path(tempfile.gettempdir()) / f"ocrserve-{self.config.management_port}"
 
@@ -124,13 +128,13 @@ class TorchServe:
             shutil.rmtree(short, ignore_errors=True)
 
     def _env(self) -> dict[str, str]:
-        tmp = self.config.run_dir / "tmp"
+        tmp = self._tmp_dir()
         tmp.mkdir(parents=True, exist_ok=True)
         bin_dir = str(Path(sys.executable).parent)
         # TMPDIR holds the Python side's files; TEMP is what TorchServe hands Java as its temp
         # folder, where the worker sockets live: shared, two instances would delete each other's.
         logs = str(self.config.run_dir / "logs")
-        env = {**os.environ, "TMPDIR": str(tmp), "TEMP": str(self._socket_dir(tmp)), "LOG_LOCATION": logs,
+        env = {**os.environ, "TMPDIR": str(tmp), "TEMP": str(self._socket_dir()), "LOG_LOCATION": logs,
                "METRICS_LOCATION": logs, "OMP_NUM_THREADS": "1",
                **WorkerSettings().to_env(), "PATH": f"{bin_dir}:{os.environ.get('PATH', '')}"}
         env.pop("TS_CONFIG_FILE", None)
