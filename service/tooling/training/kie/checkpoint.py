@@ -91,6 +91,11 @@ def average_checkpoints(paths: list[str | Path]) -> dict[str, torch.Tensor]:
     for path in paths:
         loaded = torch.load(Path(path), map_location="cpu", weights_only=True)
         states.append(loaded.get("state_dict", loaded))
+    return _mean_state(states, paths)
+
+
+def _mean_state(states: list[dict[str, torch.Tensor]], paths: list[str | Path]) -> dict[str, torch.Tensor]:
+    """The uniform mean of state_dicts (those of ``paths``, named in errors); see average_checkpoints."""
     keys = list(states[0])
     out: dict[str, torch.Tensor] = {}
     for path, state in zip(paths, states):
@@ -109,7 +114,7 @@ def average_checkpoints(paths: list[str | Path]) -> dict[str, torch.Tensor]:
 
 def average_models(paths: list[str | Path]) -> tuple[SDMGR, list[str], dict[str, Any]]:
     """(model, class names, meta) whose weights are the uniform average of the checkpoints'
-    (``average_checkpoints``): one run's last epochs, or a weight-space "soup" of runs fine-tuned
+    (as ``average_checkpoints``): one run's last epochs, or a weight-space "soup" of runs fine-tuned
     from one initialisation with other seeds or augmentations. Runs trained from different
     starting weights do not average into a working model; nothing here can tell, so measure the
     result. Every checkpoint must have the same config, class list and dictionary; the meta is
@@ -117,14 +122,16 @@ def average_models(paths: list[str | Path]) -> tuple[SDMGR, list[str], dict[str,
     if not paths:
         raise ValueError("no checkpoint to average")
     model, classes, meta = load_checkpoint(paths[0])
+    states = [model.state_dict()]
     for path in paths[1:]:
         other, other_classes, other_meta = load_checkpoint(path)
+        states.append(other.state_dict())
         if other_meta.get("arch") != meta.get("arch"):
             raise ValueError(f"{path}: config {other_meta.get('arch')!r} differs from {paths[0]}'s {meta.get('arch')!r}")
         if other_classes != classes:
             raise ValueError(f"{path}: its class list differs from {paths[0]}'s")
         if other.kie_head.dictionary.chars != model.kie_head.dictionary.chars:
             raise ValueError(f"{path}: its dictionary differs from {paths[0]}'s")
-    model.load_state_dict(average_checkpoints(paths), strict=True)
+    model.load_state_dict(_mean_state(states, paths), strict=True)
     shas = [hashlib.sha256(Path(p).read_bytes()).hexdigest() for p in paths]
     return model.eval(), classes, dict(meta, averaged=shas)
