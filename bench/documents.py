@@ -23,9 +23,9 @@ from rapidfuzz.distance import Levenshtein
 
 from service.tooling.local_backend import LocalBackend
 from service.gateway.document_pipeline import DocumentOptions, ocr_document
-from service.gateway.pipeline import OcrRequest
 from service.gateway.settings import Settings
 from service.gateway.zoo import load_zoo
+from service.tooling.evaluation.clients import service_request
 from tests.document_files import image_pdf, render, text_pdf
 
 SMALL_PRINT = [
@@ -51,11 +51,8 @@ class Runner:
     def __init__(self) -> None:
         self.zoo = load_zoo()
         self.backend = LocalBackend(self.zoo)
-        self.request = OcrRequest(det=self.zoo.defaults["det"], rec=self.zoo.defaults["rec"],
-                                  orient_cls=self.zoo.defaults["cls"],
-                                  min_text_score=self.zoo.rec_floor(self.zoo.defaults["rec"]),
-                                  recut_below=self.zoo.recut_bar(self.zoo.defaults["rec"]))
         self.settings = Settings()
+        self.request = service_request(self.zoo, self.settings)  # what /ocr runs with no options
 
     def __call__(self, data: bytes, **options) -> tuple[dict, float]:
         started = time.perf_counter()
@@ -184,8 +181,7 @@ def bench_concurrency(inference_url: str, management_url: str, pid: int | None, 
     from service.gateway.torchserve_client import TorchServeClient
 
     zoo = load_zoo()
-    request = OcrRequest(det=zoo.defaults["det"], rec=zoo.defaults["rec"], orient_cls=zoo.defaults["cls"],
-                         min_text_score=zoo.rec_floor(zoo.defaults["rec"]), recut_below=zoo.recut_bar(zoo.defaults["rec"]))
+    request = service_request(zoo, Settings())
     upright = render(text_pdf([SMALL_PRINT * 3], size=10), dpi=150)
     data = image_pdf([upright] * pages, dpi=150)
 

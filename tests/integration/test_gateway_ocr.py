@@ -31,15 +31,32 @@ def in_process(zoo):
     return local_ocr(zoo)
 
 
-@pytest.mark.parametrize("name", ["img_1.jpg", "img_7.jpg", "img_10.jpg"])
-def test_gateway_equals_in_process_pipeline(gateway, in_process, name):
-    served = _ocr(gateway, _img(name))["pages"][0]["result"]
-    local = in_process(_img(name))["pages"][0]["result"]
+def _assert_same_lines(served: list[dict], local: list[dict]) -> None:
     assert len(served) == len(local) > 0
     for a, b in zip(served, local):
         assert np.abs(np.subtract(a["box"], b["box"])).max() <= 1.0
         assert a["text"] == b["text"]
         assert [w["text"] for w in a["words"]] == [w["text"] for w in b["words"]]
+
+
+def _words(lines: list[dict]) -> list[list[str]]:
+    return [[w["text"] for w in line["words"]] for line in lines]
+
+
+@pytest.mark.parametrize("name", ["img_1.jpg", "img_7.jpg", "img_10.jpg"])
+def test_gateway_equals_in_process_pipeline(gateway, in_process, name):
+    _assert_same_lines(_ocr(gateway, _img(name))["pages"][0]["result"], in_process(_img(name))["pages"][0]["result"])
+
+
+# The in-process pipeline (benchmarks, `ocrserve eval`) builds its request with the gateway's code,
+# so /ocr's options reach it and act as they do on the service.
+@pytest.mark.parametrize("options", [{"rec_min_score": 0.97, "unclip_ratio": 2.2}, {"word_gap": 0.5, "both_ways": "none"}])
+def test_in_process_pipeline_takes_the_options_of_ocr(gateway, in_process, options):
+    data = _img("img_10.jpg")
+    local = in_process(data, **options)["pages"][0]["result"]
+    _assert_same_lines(_ocr(gateway, data, **options)["pages"][0]["result"], local)
+    default = in_process(data)["pages"][0]["result"]
+    assert _words(local) != _words(default) or [r["box"] for r in local] != [r["box"] for r in default]
 
 
 def _normalise(text: str) -> str:

@@ -2,36 +2,47 @@
 from __future__ import annotations
 
 import asyncio
+from types import SimpleNamespace
 from typing import Any, Callable
 
 import httpx
 
 from handlers.ops.image_io import DEFAULT_MAX_PIXELS
 from service.tooling.local_backend import LocalBackend
-from service.gateway.photo_route import request_route, route_image
+from service.gateway.photo_route import route_image
 from service.gateway.pipeline import OcrRequest, run_ocr
+from service.gateway.routes.ocr import OcrOptions, build_request
+from service.gateway.settings import Settings, load_settings
 from service.gateway.zoo import Zoo, load_zoo
 
 OcrFn = Callable[..., dict]
 
 
-def local_ocr(zoo: Zoo | None = None, threads: int = 1) -> OcrFn:
-    """`ocr(data, det=..., rec=..., cls=..., **det_options)` running the pipeline in this process; with the
-    default detector, photos go to the zoo's photo route as /ocr sends them (`photos`)."""
+def service_request(zoo: Zoo, settings: Settings | None = None, **options: Any) -> OcrRequest:
+    """The request POST /ocr runs for these options (fields of its query: det, rec, cls, kie,
+    mask_thr, ...; the rest take the service's defaults), built by the gateway's own code, so
+    that an in-process run or a benchmark reads a page exactly as the service would."""
+    state = SimpleNamespace(zoo=zoo, settings=settings or load_settings())
+    return build_request(state, OcrOptions(**options))
+
+
+def local_ocr(zoo: Zoo | None = None, threads: int = 1, settings: Settings | None = None) -> OcrFn:
+    """`ocr(data, det=..., rec=..., cls=..., **options)` running the pipeline of POST /ocr on one
+    image in this process: `options` are /ocr's (detector options, kie, rec_min_score, both_ways,
+    ...), "default" or an absent det / rec is the zoo's choice (photos go to its photo route as /ocr
+    sends them), None is no detector / recogniser, and `cls` switches the direction classifier."""
     zoo = zoo or load_zoo()
+    settings = settings or load_settings()
     backend = LocalBackend(zoo, threads=threads)
     loop = asyncio.new_event_loop()
 
-    def ocr(data: bytes, det: str | None = "default", rec: str | None = "default", cls: str | None = None,
-            max_pixels: int = DEFAULT_MAX_PIXELS, kie: str | None = None, rec_min_score: float | None = None,
-            **det_options: Any) -> dict:
-        asked_det = None if det == "default" else det or "none"  # None: no detector, a choice too
-        asked_rec = None if rec == "default" else rec or "none"
-        det = zoo.defaults["det"] if det == "default" else det
-        rec = zoo.defaults["rec"] if rec == "default" else rec
-        request = OcrRequest(det=det, rec=rec, cls=cls, det_options=det_options, kie=kie,
-                             min_text_score=zoo.rec_floor(rec, rec_min_score), recut_below=zoo.recut_bar(rec),
-                             photos=request_route(zoo.photos, asked_det, asked_rec, det))
+    def ocr(data: bytes, det: str | None = "default", rec: str | None = "default", cls: bool | None = None,
+            max_pixels: int = DEFAULT_MAX_PIXELS, **options: Any) -> dict:
+        if det != "default":
+            options["det"] = det or "none"
+        if rec != "default":
+            options["rec"] = rec or "none"
+        request = service_request(zoo, settings, cls=cls, **options)
         return loop.run_until_complete(run_ocr(backend, data, route_image(request, data), max_pixels))
 
     ocr.backend = backend  # type: ignore[attr-defined]
@@ -40,17 +51,18 @@ def local_ocr(zoo: Zoo | None = None, threads: int = 1) -> OcrFn:
 
 
 def remote_ocr(url: str, timeout: float = 120.0) -> OcrFn:
-    """The same call against a running gateway (POST {url}/ocr)."""
+    """The same call against a running gateway (POST {url}/ocr); None options are the service's defaults."""
     client = httpx.Client(base_url=url.rstrip("/"), timeout=timeout)
 
-    def ocr(data: bytes, det: str | None = "default", rec: str | None = "default", cls: str | None = None,
-            **det_options: Any) -> dict:
-        params: dict[str, Any] = dict(det_options)
+    def ocr(data: bytes, det: str | None = "default", rec: str | None = "default", cls: bool | None = None,
+            **options: Any) -> dict:
+        params: dict[str, Any] = dict(options)
         if det != "default":
             params["det"] = det or "none"
         if rec != "default":
             params["rec"] = rec or "none"
-        params["cls"] = "true" if cls else "false"
+        if cls is not None:
+            params["cls"] = "true" if cls else "false"
         response = client.post("/ocr", params=params, files={"file": ("image", data, "application/octet-stream")})
         response.raise_for_status()
         return response.json()
