@@ -104,8 +104,11 @@ def main(argv: list[str] | None = None) -> int:
     handler = handlers.get(args.command) or args.func
     from service.tooling.packaging.weights import WeightError
 
+    from service.tooling.training import torch_threads_kept
+
     try:
-        return handler(args)
+        with torch_threads_kept():  # an in-process caller keeps its torch thread count
+            return handler(args)
     except KeyError as exc:
         print(f"ocrserve: {exc.args[0]}", file=sys.stderr)
         return 2

@@ -53,3 +53,19 @@ def pick_device(name: str) -> str:
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise ValueError(f"--device {name}: no CUDA device here")
     return name
+
+
+@contextmanager
+def torch_threads_kept():
+    """Whatever the block sets with torch.set_num_threads (training and evaluation commands pick
+    their own count), the caller's count is back afterwards; nothing to keep when the block is the
+    first to import torch."""
+    import sys
+
+    torch = sys.modules.get("torch")
+    before = torch.get_num_threads() if torch is not None else None
+    try:
+        yield
+    finally:
+        if before is not None:
+            torch.set_num_threads(before)

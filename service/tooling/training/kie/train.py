@@ -15,7 +15,7 @@ import torch.nn.functional as F
 
 from handlers.families.kie.sdmgr import SDMGR
 from handlers.families.kie.text_encoding import SDMGR_CHARS, KIEDictionary
-from service.tooling.training import denormals_flushed
+from service.tooling.training import denormals_flushed, torch_threads_kept
 from service.tooling.training.kie.checkpoint import build_model
 from service.tooling.training.kie.augment import augment, text_pools
 from service.tooling.training.kie.dataset import UNLABELLED, KIEDocument, make_batch
@@ -136,13 +136,14 @@ def train(model: SDMGR, train_docs: Sequence[KIEDocument], opts: TrainOptions,
     """Train ``model`` in place for ``opts.epochs``; evaluates on ``val_docs`` after each epoch."""
     if not train_docs:
         raise ValueError("no training receipt (every receipt had no box?)")
-    torch.set_num_threads(opts.threads)
-    hooks = training_dropout(model, opts.dropout)
-    try:
-        return _run_epochs(model, train_docs, opts, classes, val_docs, log)
-    finally:
-        for hook in hooks:
-            hook.remove()
+    with torch_threads_kept():
+        torch.set_num_threads(opts.threads)
+        hooks = training_dropout(model, opts.dropout)
+        try:
+            return _run_epochs(model, train_docs, opts, classes, val_docs, log)
+        finally:
+            for hook in hooks:
+                hook.remove()
 
 
 # The link loss goes to ~0 on close-set data (every pair is a link): its tiny gradients make

@@ -139,6 +139,23 @@ def test_cli_trains_then_evaluates(tmp_path, capsys):
     assert 0.0 <= report["macro_f1"] <= 1.0
 
 
+def test_training_and_evaluation_give_back_the_callers_thread_count(tmp_path, capsys):
+    """Both set their own torch thread count (one by default); an in-process caller keeps its own."""
+    _write_ann(tmp_path / "train.txt", _docs())
+    out, before = tmp_path / "model", torch.get_num_threads()
+    torch.set_num_threads(3)
+    try:
+        assert ocrserve(["train", "kie", "--data", str(tmp_path), "--epochs", "1", "--out", str(out)]) == 0
+        assert torch.get_num_threads() == 3
+        assert ocrserve(["train", "kie", "--eval-only", "--checkpoint", str(out / "sdmgr.pth"),
+                         "--data", str(tmp_path), "--ann", "train.txt"]) == 0
+        assert torch.get_num_threads() == 3
+        train(new_model(TrainOptions(epochs=1), 26), _docs(), TrainOptions(epochs=1), CLASSES)
+        assert torch.get_num_threads() == 3
+    finally:
+        torch.set_num_threads(before)
+
+
 @pytest.mark.parametrize("argv, message", [
     (["--epochs", "2"], "training needs --out DIR"),
     (["--out", "{tmp}/o", "--variant", "big"], "unknown SDMG-R variant 'big'; supported: ['novisual', 'unet16']"),
