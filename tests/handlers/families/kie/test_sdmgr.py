@@ -28,14 +28,6 @@ TEXTS = ["Total", "$12.50", "Store: ACME", "2023-01-05", "Thank you!"]
 RTOL = FLOOR
 
 
-@pytest.fixture
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _oracle_model(name: str) -> tuple[SDMGR, dict]:
     model = build_sdmgr(name)
     result = model.load_state_dict(state_dict(name), strict=True)
