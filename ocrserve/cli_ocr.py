@@ -91,8 +91,7 @@ def _reader(args: argparse.Namespace) -> tuple[Callable[[bytes], dict], Callable
         local = local_ocr()
 
         def read_local(data: bytes) -> dict:
-            answer = local(data, det=_local_name(args.det), rec=_local_name(args.rec),
-                           cls=local.zoo.defaults.get("cls") if args.cls else None, kie=args.kie)
+            answer = local(data, det=_local_name(args.det), rec=_local_name(args.rec), cls=args.cls, kie=args.kie)
             return OcrResponse.model_validate(answer).model_dump(mode="json", by_alias=True, exclude_none=True)
 
         return read_local, None

@@ -55,6 +55,18 @@ def test_unreachable_gateway_fails_each_file_clearly(tmp_path):
     assert run.returncode == 1 and "FAILED" in run.stderr.decode() and "127.0.0.1:9" in run.stderr.decode()
 
 
+def test_local_run_turns_upside_down_lines_with_cls(tmp_path, weights_ready):
+    """`--local --cls`: the in-process pipeline classifies text direction as /ocr?cls=true does."""
+    from PIL import Image
+
+    image = tmp_path / "upside_down.png"
+    Image.open(data_path("mmocr", "0.x", "toy_dataset", "imgs", "test", "img_10.jpg")).rotate(180).save(image)
+    plain = _ocrserve(str(image), "--local", "--format", "text")
+    turned = _ocrserve(str(image), "--local", "--cls", "--format", "text")
+    assert plain.returncode == 0 and turned.returncode == 0, (plain.stderr, turned.stderr)
+    assert b"HarbourFront" not in plain.stdout and b"HarbourFront" in turned.stdout, (plain.stdout, turned.stdout)
+
+
 def test_local_kie_run_reads_like_the_gateway(gateway, weights_ready):
     # README: `ocrserve ocr receipt.jpg --kie sdmgr --local` (the pipeline in-process, no server)
     receipt = data_path("mmocr", "main", "kie_toy_dataset", "wildreceipt", "1.jpeg")
