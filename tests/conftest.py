@@ -39,12 +39,11 @@ def one_torch_thread() -> Iterator[None]:
     give back the thread count it found."""
     import torch
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    from service.tooling.training import torch_threads_kept
+
+    with torch_threads_kept():
+        torch.set_num_threads(1)
         yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 @pytest.fixture

@@ -34,6 +34,7 @@ import numpy as np
 import pytest
 import torch
 
+from service.tooling.training import torch_threads_kept
 from tests.conftest import SHARED, one_torch_thread
 
 ORACLE = SHARED / "oracle"
@@ -119,13 +120,9 @@ def every_core(fn, *args, **kwargs):
     """``fn(*args)`` under no_grad on a torch thread per core (the suite otherwise runs on one).
     For the float64 reference runs only: a thread count moves float64 sums by about 1e-16 of their
     magnitude, eleven orders under any allowance they set, and on two cores they take half as long."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(len(os.sched_getaffinity(0)))
-    try:
-        with torch.no_grad():
-            return fn(*args, **kwargs)
-    finally:
-        torch.set_num_threads(threads)
+    with torch_threads_kept(), torch.no_grad():
+        torch.set_num_threads(len(os.sched_getaffinity(0)))
+        return fn(*args, **kwargs)
 
 
 def float64_run(model: torch.nn.Module, *inputs: torch.Tensor, **kwargs):

@@ -103,7 +103,6 @@ def main(argv: list[str] | None = None) -> int:
     handlers = {"weights": _cmd_weights, "archive": _cmd_archive, "run": _cmd_run}
     handler = handlers.get(args.command) or args.func
     from service.tooling.packaging.weights import WeightError
-
     from service.tooling.training import torch_threads_kept
 
     try:
