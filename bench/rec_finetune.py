@@ -10,14 +10,17 @@
            replay_wildreceipt: the annotated boxes of the WildReceipt receipts with an image
              (their texts are not used: `train rec --replay` relabels them with the original model);
            docs_sroie: the text lines of the 32 SROIE receipts with an image (the forgetting check;
-             never trained on).
+             never trained on);
+           with --det-lists DIR (bench/det_ic15_split.py --test-share's lists): ic15_more_train, the
+             photos of DIR/train.txt (some of part `test` among them), and ic15_held, those of
+             DIR/test_held.txt (the part of `test` still held out).
   measure  for each recogniser (zoo names, or --candidate FILE.onnx served as `candidate` with the
            config of ppocrv6-small-rec): word accuracy on the ic15_test / ic15_det_dev / docs_sroie crops,
            character error rate of Tesseract's phototest / eurotext pages through /ocr, and ICDAR
            2015 word-level detection hmean and end-to-end F through /ocr on the first --n photos of
            the test part (the same measurement as scene_text_levers.py).
 
-    .venv/bin/python bench/rec_finetune.py prepare --work /tmp/rec_ft
+    .venv/bin/python bench/rec_finetune.py prepare --work /tmp/rec_ft [--det-lists /tmp/ic15_more]
     .venv/bin/python bench/rec_finetune.py measure --work /tmp/rec_ft --candidate /tmp/rec_ft/run/rec.onnx
 """
 from __future__ import annotations
@@ -75,12 +78,19 @@ def _sroie() -> list[DetImage]:
     return images
 
 
-def prepare(work: Path) -> None:
-    val = _ic15("val")
+def prepare(work: Path, det_lists: Path | None) -> None:
+    val, test = _ic15("val"), _ic15("test")
     parts = {"ic15_train": [d for d in val if split_of(d.image.name, 14, DEV_SPLIT) == "train"],
              "ic15_dev": [d for d in val if split_of(d.image.name, 14, DEV_SPLIT) == "dev"],
              "ic15_det_train": val[DET_DEV:], "ic15_det_dev": val[:DET_DEV],
-             "ic15_test": _ic15("test"), "replay_wildreceipt": _wildreceipt(), "docs_sroie": _sroie()}
+             "ic15_test": test, "replay_wildreceipt": _wildreceipt(), "docs_sroie": _sroie()}
+    if det_lists is not None:
+        def listed(name: str) -> set[str]:
+            return set((det_lists / name).read_text(encoding="utf-8").split())
+
+        train, held = listed("train.txt"), listed("test_held.txt")
+        parts |= {"ic15_more_train": [d for d in val + test if d.image.name in train],
+                  "ic15_held": [d for d in test if d.image.name in held]}
     for name, images in parts.items():
         count = write_crops(images, work / name)
         print(f"{name}: {len(images)} images, {count} crops -> {work / name}/label.txt", flush=True)
@@ -136,8 +146,9 @@ def measure(work: Path, models: list[str], candidate: Path | None, n: int) -> No
         for model in models:
             start = time.perf_counter()
             row = {"model": model}
-            for part in ("ic15_test", DEV, "docs_sroie"):
-                row[part] = _crop_accuracy(backend, model, work / part)
+            for part in ("ic15_test", DEV, "docs_sroie", "ic15_held"):
+                if (work / part).is_dir():
+                    row[part] = _crop_accuracy(backend, model, work / part)
                 print(json.dumps({"model": model, part: row[part]}), flush=True)
 
             def ocr(image: bytes, model=model) -> dict:
@@ -162,6 +173,12 @@ def measure(work: Path, models: list[str], candidate: Path | None, n: int) -> No
               f"{d['word_acc']:.4f} ({d['word_acc_ignore_case']:.4f}) | {s['word_acc']:.4f} ({s['word_acc_ignore_case']:.4f}) | {s['1-N.E.D']:.4f} | "
               f"{r['pages']['cer_phototest']:.4f} / {r['pages']['cer_eurotext']:.4f} | "
               f"{r['det_hmean']:.3f} | {r['e2e_f']:.3f} |")
+    if all("ic15_held" in r for r in rows):
+        print("\nThe crops of the part of `test` still held out (ic15_held):\n\n| rec model | word acc (ignore case) "
+              "| 1-N.E.D |\n|---|---|---|")
+        for r in rows:
+            h = r["ic15_held"]
+            print(f"| {r['model']} | {h['word_acc']:.4f} ({h['word_acc_ignore_case']:.4f}) | {h['1-N.E.D']:.4f} |")
 
 
 def main() -> int:
@@ -171,12 +188,14 @@ def main() -> int:
     parser.add_argument("--models", default=BASE, help="comma list of zoo recognisers to measure")
     parser.add_argument("--candidate", type=Path, default=None, help="an exported rec.onnx, measured as `candidate`")
     parser.add_argument("--n", type=int, default=100, help="test photos through /ocr")
+    parser.add_argument("--det-lists", type=Path, help="prepare: also the crops of bench/det_ic15_split.py "
+                        "--test-share's train.txt and test_held.txt in this folder")
     args = parser.parse_args()
     if not (IC15 / "images").is_dir():
         print(f"no ICDAR 2015 photos at {IC15 / 'images'}", file=sys.stderr)
         return 2
     if args.command == "prepare":
-        prepare(args.work)
+        prepare(args.work, args.det_lists)
     else:
         models = [m for m in args.models.split(",") if m] + (["candidate"] if args.candidate else [])
         measure(args.work, models, args.candidate, args.n)

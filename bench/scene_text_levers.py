@@ -21,6 +21,8 @@ pages phototest and eurotext (../shared/data/tesseract) and the fraction of thei
 words read on the pages turned 90, 180 and 270 degrees (single images: no page orientation).
 `--receipts`: word recall and precision (bags of words) on the SROIE receipts with an image;
 `--wild-receipts LIST`: the same on the WildReceipt receipts listed (bench/det_replay_images.py).
+`--list FILE` keeps only the photos of the part named in FILE (one file name a line, as
+bench/det_ic15_split.py writes: `test_held.txt` when a detector trained on some of part `test`).
 
     .venv/bin/python bench/scene_text_levers.py --part val --n 100 [--levers default,side960]
         [--det dbnet-ic15 | --det /tmp/run/det.onnx]   # another zoo detector, or an ONNX file
@@ -104,9 +106,9 @@ EXTRA_STAGES = ("classify", "reread", "recut")
 _TURN = {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_COUNTERCLOCKWISE}
 
 
-def samples(root: Path, part: str, seed: int, n: int) -> list[tuple[Path, list]]:
+def samples(root: Path, part: str, seed: int, n: int, only: set[str] | None = None) -> list[tuple[Path, list]]:
     images = sorted((root / "images").glob("img_*.jpg"), key=lambda p: int(p.stem.split("_")[1]))
-    chosen = [p for p in images if split_of(p.name, seed, SPLIT) == part][:n]
+    chosen = [p for p in images if split_of(p.name, seed, SPLIT) == part and (only is None or p.name in only)][:n]
     return [(p, read_icdar2015_gt(root / "gt" / f"gt_{p.stem}.txt")) for p in chosen]
 
 
@@ -176,6 +178,8 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--part", choices=[p for p, _ in SPLIT], default="val")
     parser.add_argument("--n", type=int, default=100)
     parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--list", type=Path, metavar="FILE", help="only the photos of the part named in FILE "
+                        "(--n then counts those)")
     parser.add_argument("--det", default=None, help="zoo detector, or an .onnx file served like the "
                         "default detector (ocrserve train det's output); default: the zoo's default")
     parser.add_argument("--rec", default=None, help="zoo recogniser, or an .onnx file served like the "
@@ -262,7 +266,10 @@ def main() -> int:
         print(f"unknown levers {unknown}; known: {', '.join(LEVERS)}", file=sys.stderr)
         return 2
     torch.set_num_threads(1)
-    data = samples(args.data, args.part, args.seed, args.n) if args.n else []
+    only = set(args.list.read_text(encoding="utf-8").split()) if args.list else None
+    data = samples(args.data, args.part, args.seed, args.n, only) if args.n else []
+    if only is not None and len(data) < min(args.n, len(only)):
+        print(f"{args.list}: {len(only)} photos named, {len(data)} of them in part {args.part}", file=sys.stderr)
     if args.turn:
         data = [turn_sample(path, gt, args.turn) for path, gt in data]
     zoo, chosen, settings = load_zoo(REPO / "model_store" / "zoo.yaml"), {}, Settings()
@@ -298,7 +305,8 @@ def main() -> int:
                                               else sroie_receipts(args.sroie_part)))
                 receipts.append(f"| {name} | {cells} | {cost} |")
     turned = f", turned {args.turn} degrees clockwise" if args.turn else ""
-    _print_table(f"ICDAR 2015 train, part {args.part} (seed {args.seed}), {len(data)} photos{turned}, "
+    listed = f" named in {args.list}" if args.list else ""
+    _print_table(f"ICDAR 2015 train, part {args.part} (seed {args.seed}), {len(data)} photos{listed}{turned}, "
                  f"models {_models(zoo, chosen)}",
                  "| lever | options | det P | det R | det hmean | e2e P | e2e R | e2e F | s/image | "
                  "cls+reread+recut ms/image |", photos)
