@@ -70,11 +70,13 @@ NOT_RUN = {
         "a benchmark (bench/, minutes), not a test",
     ".venv/bin/python bench/det_ic15_split.py --out /tmp/ic15_lists": "writes the training / dev lists of a "
     "benchmark's split of ../shared/data (tests/service/tooling/training/det covers the split's use)",
-    ".venv/bin/ocrserve train det --data ../shared/data/icdar2015_train --list /tmp/ic15_lists/train.txt "
-    "--out /tmp/det_runs/ic15 --steps 600 --batch-size 8 --size 512 --freeze 0.3 --lr 5e-5 --warmup 30 --save-every 50":
-        "trains for 44 minutes; tests/service/tooling/training/det/test_cli.py runs `train det` for 2 steps",
-    ".venv/bin/ocrserve train det --data ../shared/data/icdar2015_train --list /tmp/ic15_lists/train.txt "
-    "--out /tmp/det_runs/ic15_blend --export-only /tmp/det_runs/ic15/step00600.pt --blend 0.5":
+    ".venv/bin/python bench/det_ic15_split.py --out /tmp/ic15_more --test-share 0.5": "writes the lists of the "
+    "same split with half of part test trained on (tests/service/tooling/training/det covers the split's use)",
+    ".venv/bin/ocrserve train det --data ../shared/data/icdar2015_train --list /tmp/ic15_more/train.txt "
+    "--out /tmp/det_runs/ic15more --steps 600 --batch-size 8 --size 512 --freeze 0.3 --lr 5e-5 --warmup 30 --save-every 50":
+        "trains for about an hour; tests/service/tooling/training/det/test_cli.py runs `train det` for 2 steps",
+    ".venv/bin/ocrserve train det --data ../shared/data/icdar2015_train --list /tmp/ic15_more/train.txt "
+    "--out /tmp/det_runs/ic15more_blend --export-only /tmp/det_runs/ic15more/step00600.pt --blend 0.5":
         "needs the checkpoint of the training call above; tests/service/tooling/training/det/test_cli.py exports a "
         "blend, tests/service/tooling/training/det/test_ic15_model.py checks the committed one",
     ".venv/bin/ocrserve train det --arch dbnet_resnet18_fpnc_1200e_icdar2015 --checkpoint epoch_1200.pth "
