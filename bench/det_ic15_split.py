@@ -26,7 +26,7 @@ from scene_text_levers import DATA, samples  # noqa: E402
 from service.tooling.training.kie.real_data import split_of  # noqa: E402
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--seed", type=int, default=13)
@@ -35,17 +35,19 @@ def main() -> int:
                         help="share of part test to train on too (0: none, the default)")
     parser.add_argument("--test-seed", type=int, default=1)
     parser.add_argument("--out", type=Path, required=True)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if not 0.0 <= args.test_share < 1.0:
         parser.error("--test-share must be in [0, 1): some of part test stays held out")
     val = [path.name for path, _ in samples(args.data, "val", args.seed, 10 ** 6)]
     test = [path.name for path, _ in samples(args.data, "test", args.seed, 10 ** 6)]
     halves = (("train", args.test_share), ("held", 1.0 - args.test_share))
     test_train = [n for n in test if split_of(n, args.test_seed, halves) == "train"]
+    trained = set(test_train)
+    test_held = [n for n in test if n not in trained]
     args.out.mkdir(parents=True, exist_ok=True)
     lists = {"dev.txt": val[:args.dev], "train.txt": val[args.dev:] + test_train}
     if args.test_share:
-        lists |= {"test_train.txt": test_train, "test_held.txt": [n for n in test if n not in set(test_train)]}
+        lists |= {"test_train.txt": test_train, "test_held.txt": test_held}
     for name, photos in lists.items():
         (args.out / name).write_text("".join(n + "\n" for n in photos), encoding="utf-8")
     print(f"{len(val)} photos in part val: {min(args.dev, len(val))} dev, {max(len(val) - args.dev, 0)} train; "
