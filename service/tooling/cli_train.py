@@ -59,6 +59,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                            "init (a model soup: one model, served at one model's cost)")
     avg.add_argument("checkpoints", type=Path, nargs="+", help="sdmgr.pth files (class_list.txt, dict.txt beside each)")
     avg.add_argument("--out", type=Path, required=True, help="output folder (sdmgr.pth, class_list.txt, dict.txt)")
+    avg.add_argument("--screen", type=Path, help="a greedy soup instead: annotation file (images beside it) on "
+                     "which each next checkpoint joins only if the average's micro-F1 stays within --tolerance of "
+                     "the weakest of its models alone")
+    avg.add_argument("--tolerance", type=float, default=0.002, help="with --screen (default 0.002)")
     avg.set_defaults(func=run_average)
     from service.tooling import cli_train_det, cli_train_ner, cli_train_rec
 
@@ -113,13 +117,32 @@ def run_average(args: argparse.Namespace) -> int:
             raise UsageError(f"no such file: {', '.join(missing)}")
         if len(args.checkpoints) < 2:
             raise UsageError("give two checkpoints or more")
-        model, classes, meta = average_models(args.checkpoints)
+        if args.screen is not None and not args.screen.is_file():
+            raise UsageError(f"--screen {args.screen}: no such file")
+        model, classes, meta = average_models(args.checkpoints)  # every checkpoint fits, before any screening
+        kept = _screened(args, classes) if args.screen is not None else args.checkpoints
+        if len(kept) < 2:
+            print(f"train kie-average: only {kept[0]} passed the screen; nothing written", file=sys.stderr)
+            return 1
+        if len(kept) < len(args.checkpoints):
+            model, classes, meta = average_models(kept)
     except (ValueError, OSError) as exc:  # the above; checkpoints that do not fit; a class list or dictionary missing
         print(f"train kie-average: {exc}", file=sys.stderr)
         return 2
     out = save_checkpoint(args.out, model, classes, meta)
-    print(f"train kie-average: wrote {out}, the uniform average of {len(args.checkpoints)} checkpoints")
+    print(f"train kie-average: wrote {out}, the uniform average of {len(kept)} checkpoints")
     return 0
+
+
+def _screened(args: argparse.Namespace, classes: list[str]) -> list[Path]:
+    """The checkpoints `kie-average --screen` keeps (checkpoint.greedy_soup, micro-F1 on the screen file)."""
+    from service.tooling.training.kie.checkpoint import greedy_soup
+    from service.tooling.training.kie.dataset import read_annotations
+    from service.tooling.training.kie.evaluate import evaluate
+
+    docs = read_annotations(args.screen, args.screen.parent, num_classes=len(classes))
+    return greedy_soup(args.checkpoints, lambda model, names: evaluate(model, docs, names)["micro_f1"],
+                       args.tolerance, log=lambda line: print(f"train kie-average: {line}", flush=True))
 
 
 def _evaluate(args: argparse.Namespace) -> int:

@@ -11,12 +11,13 @@ import torch.nn.functional as F
 
 from handlers.families.kie.text_encoding import KIEDictionary
 from service.tooling.cli import main as ocrserve
-from service.tooling.training.kie.checkpoint import average_checkpoints, load_checkpoint, save_checkpoint
+from service.tooling.training.kie.checkpoint import (average_checkpoints, average_models, greedy_soup, load_checkpoint,
+                                                     save_checkpoint)
 from service.tooling.training.kie.dataset import make_batch
 from service.tooling.training.kie.evaluate import WILDRECEIPT_CLASSES
 from service.tooling.training.kie.losses import sdmgr_loss
 from service.tooling.training.kie.train import TrainOptions, new_model, train, training_dropout
-from tests.handlers.families.kie.test_training import _docs
+from tests.handlers.families.kie.test_training import _docs, _write_ann
 
 CLASSES = list(WILDRECEIPT_CLASSES)
 ARCH = "sdmgr_novisual_60e_wildreceipt"
@@ -142,3 +143,44 @@ def test_kie_average_refuses_checkpoints_of_other_classes_or_characters(tmp_path
     assert ocrserve(["train", "kie-average", str(a), str(tmp_path / "none.pth"), *out]) == 2
     assert "no such file" in capsys.readouterr().err
     assert not (tmp_path / "soup").exists()
+
+
+def test_greedy_soup_keeps_a_checkpoint_only_when_the_average_holds_up(tmp_path):
+    paths = [_run(tmp_path, name, seed) for name, seed in (("a", 1), ("b", 2), ("c", 3))]
+
+    def norm(model, classes):
+        assert classes == CLASSES
+        return float(model.kie_head.node_cls.weight.norm())
+
+    lines: list[str] = []
+    # averaging independent initialisations shrinks the weights: a score that falls with them drops every
+    # later checkpoint, one that rises with them admits all, and a tolerance wider than the drop admits all
+    assert greedy_soup(paths, norm, 0.0, log=lines.append) == paths[:1]
+    assert sum("left out" in line for line in lines) == 2
+    assert greedy_soup(paths, lambda m, c: -norm(m, c), 0.0, log=lines.append) == paths
+    drop = norm(average_models(paths[:2])[0], CLASSES) - min(norm(load_checkpoint(p)[0], CLASSES) for p in paths[:2])
+    assert drop < 0
+    assert greedy_soup(paths[:2], norm, -drop * 1.01, log=lines.append) == paths[:2]
+    assert greedy_soup(paths[:2], norm, -drop * 0.99, log=lines.append) == paths[:1]
+
+
+def test_kie_average_screen_writes_the_kept_checkpoints_or_nothing(tmp_path, capsys):
+    a, b = _run(tmp_path, "a", 1), _run(tmp_path, "b", 2)
+    screen = tmp_path / "screen" / "receipts.txt"
+    screen.parent.mkdir()
+    _write_ann(screen, _docs())
+    # micro-F1 lies in [0, 1]: a tolerance of 1 admits any soup, one of -1 none
+    assert ocrserve(["train", "kie-average", str(a), str(b), "--screen", str(screen), "--tolerance", "1",
+                     "--out", str(tmp_path / "soup")]) == 0
+    out = capsys.readouterr().out
+    assert "alone" in out and ": joins" in out and "uniform average of 2 checkpoints" in out
+    _, _, meta = load_checkpoint(tmp_path / "soup" / "sdmgr.pth")
+    assert meta["averaged"] == [hashlib.sha256(p.read_bytes()).hexdigest() for p in (a, b)]
+    assert ocrserve(["train", "kie-average", str(a), str(b), "--screen", str(screen), "--tolerance", "-1",
+                     "--out", str(tmp_path / "none")]) == 1
+    captured = capsys.readouterr()
+    assert ": left out" in captured.out and "passed the screen; nothing written" in captured.err
+    assert not (tmp_path / "none").exists()
+    assert ocrserve(["train", "kie-average", str(a), str(b), "--screen", str(tmp_path / "no.txt"),
+                     "--out", str(tmp_path / "none")]) == 2
+    assert "no such file" in capsys.readouterr().err
