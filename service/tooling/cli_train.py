@@ -119,13 +119,11 @@ def run_average(args: argparse.Namespace) -> int:
             raise UsageError("give two checkpoints or more")
         if args.screen is not None and not args.screen.is_file():
             raise UsageError(f"--screen {args.screen}: no such file")
-        model, classes, meta = average_models(args.checkpoints)  # every checkpoint fits, before any screening
-        kept = _screened(args, classes) if args.screen is not None else args.checkpoints
+        kept = _screened(args) if args.screen is not None else args.checkpoints
         if len(kept) < 2:
             print(f"train kie-average: only {kept[0]} passed the screen; nothing written", file=sys.stderr)
             return 1
-        if len(kept) < len(args.checkpoints):
-            model, classes, meta = average_models(kept)
+        model, classes, meta = average_models(kept)
     except (ValueError, OSError) as exc:  # the above; checkpoints that do not fit; a class list or dictionary missing
         print(f"train kie-average: {exc}", file=sys.stderr)
         return 2
@@ -134,12 +132,14 @@ def run_average(args: argparse.Namespace) -> int:
     return 0
 
 
-def _screened(args: argparse.Namespace, classes: list[str]) -> list[Path]:
-    """The checkpoints `kie-average --screen` keeps (checkpoint.greedy_soup, micro-F1 on the screen file)."""
-    from service.tooling.training.kie.checkpoint import greedy_soup
+def _screened(args: argparse.Namespace) -> list[Path]:
+    """The checkpoints `kie-average --screen` keeps (checkpoint.greedy_soup, micro-F1 on the screen file);
+    greedy_soup averages every checkpoint with the first, so one that does not fit is refused there."""
+    from service.tooling.training.kie.checkpoint import greedy_soup, load_checkpoint
     from service.tooling.training.kie.dataset import read_annotations
     from service.tooling.training.kie.evaluate import evaluate
 
+    _, classes, _ = load_checkpoint(args.checkpoints[0])
     docs = read_annotations(args.screen, args.screen.parent, num_classes=len(classes))
     return greedy_soup(args.checkpoints, lambda model, names: evaluate(model, docs, names)["micro_f1"],
                        args.tolerance, log=lambda line: print(f"train kie-average: {line}", flush=True))

@@ -184,3 +184,8 @@ def test_kie_average_screen_writes_the_kept_checkpoints_or_nothing(tmp_path, cap
     assert ocrserve(["train", "kie-average", str(a), str(b), "--screen", str(tmp_path / "no.txt"),
                      "--out", str(tmp_path / "none")]) == 2
     assert "no such file" in capsys.readouterr().err
+    renamed = _run(tmp_path, "renamed", 3, classes=CLASSES[:-1] + ["Misc"])  # screened, still refused
+    assert ocrserve(["train", "kie-average", str(a), str(renamed), "--screen", str(screen), "--tolerance", "1",
+                     "--out", str(tmp_path / "none")]) == 2
+    assert "class list differs" in capsys.readouterr().err
+    assert not (tmp_path / "none").exists()
