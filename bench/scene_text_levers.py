@@ -61,6 +61,7 @@ SPLIT = (("val", 0.5), ("test", 0.5))
 LEVERS: dict[str, dict] = {
     "default": {},
     "side960": {"limit_side_len": 960},
+    "side800": {"limit_side_len": 800},
     "side864": {"limit_side_len": 864},
     "side1088": {"limit_side_len": 1088},
     "side1280": {"limit_side_len": 1280},
@@ -68,6 +69,7 @@ LEVERS: dict[str, dict] = {
     "mask0.3": {"mask_thr": 0.3},
     "mask0.35": {"mask_thr": 0.35},
     "mask0.4": {"mask_thr": 0.4},
+    "unclip1.5": {"unclip_ratio": 1.5},
     "unclip1.6": {"unclip_ratio": 1.6},
     "unclip1.8": {"unclip_ratio": 1.8},
     "score0.6": {"min_text_score": 0.6},
