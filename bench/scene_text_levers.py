@@ -76,6 +76,7 @@ LEVERS: dict[str, dict] = {
     "no-cls": {"cls": "false"},
     "rec0.5": {"rec_min_score": 0.5},
     "side960+unclip1.6": {"limit_side_len": 960, "unclip_ratio": 1.6},
+    "side864+mask0.3": {"limit_side_len": 864, "mask_thr": 0.3},  # dbnet-ic15's config, for --det dbnet
     "gap2": {"word_gap": 2.0},
     "gap2.5": {"word_gap": 2.5},
     "noglued": {"glued_gap": 0},  # the default before glued words were cut (service/gateway/glued_words.py)
